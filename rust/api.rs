@@ -1,0 +1,295 @@
+//! The functions `rskeras._core` exports. Each converts its arguments, runs the op (with the
+//! GIL released for large inputs) and wraps the result; `rskeras.ops` gives them Keras names.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+use crate::error::Error;
+use crate::ops::{self, BinaryOp, ReduceKind, UnaryOp};
+use crate::tensor::pytensor::{maybe_detach, parse_dtype, to_tensor, PyTensor};
+use crate::tensor::{DType, Tensor};
+
+fn wrap(r: crate::error::Result<Tensor>) -> PyResult<PyTensor> {
+    Ok(PyTensor { t: r? })
+}
+
+fn axes_arg(axis: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<isize>>> {
+    match axis {
+        None => Ok(None),
+        Some(a) if a.is_none() => Ok(None),
+        Some(a) => match a.extract::<isize>() {
+            Ok(i) => Ok(Some(vec![i])),
+            Err(_) => Ok(Some(a.extract::<Vec<isize>>()?)),
+        },
+    }
+}
+
+fn shape_arg(shape: &Bound<'_, PyAny>) -> PyResult<Vec<isize>> {
+    match shape.extract::<isize>() {
+        Ok(i) => Ok(vec![i]),
+        Err(_) => shape.extract::<Vec<Option<isize>>>().map(|v| v.into_iter().map(|d| d.unwrap_or(-1)).collect()),
+    }
+}
+
+fn sizes(op: &str, shape: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
+    let s = shape_arg(shape)?;
+    if s.iter().any(|&d| d < 0) {
+        return Err(Error::Value(format!("{op}: shape {s:?} must have non-negative sizes")).into());
+    }
+    Ok(s.into_iter().map(|d| d as usize).collect())
+}
+
+/// `x` as a tensor (a tensor itself is returned unchanged), cast to `dtype` when given.
+#[pyfunction]
+#[pyo3(signature = (x, dtype=None))]
+fn convert_to_tensor(x: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    wrap(match parse_dtype(dtype)? {
+        Some(d) => ops::cast(&t, d),
+        None => Ok(t),
+    })
+}
+
+#[pyfunction]
+fn cast(x: &Bound<'_, PyAny>, dtype: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    let d = parse_dtype(Some(dtype))?.ok_or_else(|| PyValueError::new_err("cast: dtype must not be None"))?;
+    wrap(ops::cast(&t, d))
+}
+
+#[pyfunction]
+fn unary(py: Python<'_>, name: &str, x: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    let op = match name {
+        "negative" => UnaryOp::Neg,
+        "abs" => UnaryOp::Abs,
+        "sign" => UnaryOp::Sign,
+        "square" => UnaryOp::Square,
+        "sqrt" => UnaryOp::Sqrt,
+        "exp" => UnaryOp::Exp,
+        "log" => UnaryOp::Log,
+        "relu" => UnaryOp::Relu,
+        "sigmoid" => UnaryOp::Sigmoid,
+        "tanh" => UnaryOp::Tanh,
+        "logical_not" => UnaryOp::LogicalNot,
+        _ => return Err(PyValueError::new_err(format!("unknown unary op '{name}'"))),
+    };
+    let t = to_tensor(x, None)?;
+    wrap(maybe_detach(py, t.numel(), || ops::unary(op, &t)))
+}
+
+#[pyfunction]
+fn binary(py: Python<'_>, name: &str, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    let op = match name {
+        "add" => BinaryOp::Add,
+        "subtract" => BinaryOp::Sub,
+        "multiply" => BinaryOp::Mul,
+        "divide" => BinaryOp::Div,
+        "maximum" => BinaryOp::Maximum,
+        "minimum" => BinaryOp::Minimum,
+        "equal" => BinaryOp::Equal,
+        "not_equal" => BinaryOp::NotEqual,
+        "less" => BinaryOp::Less,
+        "less_equal" => BinaryOp::LessEqual,
+        "greater" => BinaryOp::Greater,
+        "greater_equal" => BinaryOp::GreaterEqual,
+        "logical_and" => BinaryOp::LogicalAnd,
+        "logical_or" => BinaryOp::LogicalOr,
+        _ => return Err(PyValueError::new_err(format!("unknown binary op '{name}'"))),
+    };
+    // A Python scalar takes the dtype of the tensor operand (weak typing, as in keras.ops).
+    let a_is_scalar = a.is_instance_of::<pyo3::types::PyInt>() || a.is_instance_of::<pyo3::types::PyFloat>();
+    let (ta, tb) = if a_is_scalar {
+        let tb = to_tensor(b, None)?;
+        (to_tensor(a, Some(tb.dtype()))?, tb)
+    } else {
+        let ta = to_tensor(a, None)?;
+        let tb = to_tensor(b, Some(ta.dtype()))?;
+        (ta, tb)
+    };
+    let n = ta.numel().max(tb.numel());
+    wrap(maybe_detach(py, n, || ops::binary(op, &ta, &tb)))
+}
+
+#[pyfunction]
+#[pyo3(name = "where_")]
+fn where_py(condition: &Bound<'_, PyAny>, x1: &Bound<'_, PyAny>, x2: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    let c = to_tensor(condition, None)?;
+    let a = to_tensor(x1, None)?;
+    let b = to_tensor(x2, Some(a.dtype()))?;
+    wrap(ops::where_(&c, &a, &b))
+}
+
+#[pyfunction]
+fn clip(py: Python<'_>, x: &Bound<'_, PyAny>, x_min: f32, x_max: f32) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    wrap(maybe_detach(py, t.numel(), || ops::clip(&t, x_min, x_max)))
+}
+
+#[pyfunction]
+#[pyo3(signature = (kind, x, axis=None, keepdims=false))]
+fn reduce(py: Python<'_>, kind: &str, x: &Bound<'_, PyAny>, axis: Option<&Bound<'_, PyAny>>, keepdims: bool) -> PyResult<PyTensor> {
+    let k = match kind {
+        "sum" => ReduceKind::Sum,
+        "mean" => ReduceKind::Mean,
+        "max" => ReduceKind::Max,
+        "min" => ReduceKind::Min,
+        _ => return Err(PyValueError::new_err(format!("unknown reduction '{kind}'"))),
+    };
+    let t = to_tensor(x, None)?;
+    let axes = axes_arg(axis)?;
+    wrap(maybe_detach(py, t.numel(), || ops::reduce(k, &t, axes.as_deref(), keepdims)))
+}
+
+#[pyfunction]
+#[pyo3(signature = (x, axis=None, keepdims=false, largest=true))]
+fn arg_reduce(x: &Bound<'_, PyAny>, axis: Option<isize>, keepdims: bool, largest: bool) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    wrap(ops::reduce::arg_reduce(&t, axis, keepdims, largest))
+}
+
+#[pyfunction]
+fn matmul(py: Python<'_>, x1: &Bound<'_, PyAny>, x2: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    let (a, b) = (to_tensor(x1, None)?, to_tensor(x2, None)?);
+    let n = a.numel().max(b.numel());
+    wrap(maybe_detach(py, n, || ops::matmul::matmul(&a, &b)))
+}
+
+#[pyfunction]
+#[pyo3(signature = (x, axis=-1, log=false))]
+fn softmax(py: Python<'_>, x: &Bound<'_, PyAny>, axis: isize, log: bool) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    wrap(maybe_detach(py, t.numel(), || ops::nn::softmax(&t, axis, log)))
+}
+
+#[pyfunction]
+fn reshape(x: &Bound<'_, PyAny>, newshape: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    wrap(ops::reshape(&t, &shape_arg(newshape)?))
+}
+
+#[pyfunction]
+#[pyo3(signature = (x, axes=None))]
+fn transpose(py: Python<'_>, x: &Bound<'_, PyAny>, axes: Option<Vec<isize>>) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    wrap(maybe_detach(py, t.numel(), || ops::transpose(&t, axes.as_deref())))
+}
+
+#[pyfunction]
+fn broadcast_to(x: &Bound<'_, PyAny>, shape: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    wrap(ops::broadcast_to(&t, &sizes("broadcast_to", shape)?))
+}
+
+#[pyfunction]
+#[pyo3(signature = (x, indices, axis=None))]
+fn take(x: &Bound<'_, PyAny>, indices: &Bound<'_, PyAny>, axis: Option<isize>) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    let i = to_tensor(indices, None)?;
+    match axis {
+        Some(a) => wrap(ops::shape::take(&t, &i, a)),
+        None => wrap(ops::reshape(&t, &[-1]).and_then(|flat| ops::shape::take(&flat, &i, 0))),
+    }
+}
+
+#[pyfunction]
+fn one_hot(x: &Bound<'_, PyAny>, num_classes: usize) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    if t.dtype().is_float() || t.dtype() == DType::Bool {
+        return Err(Error::Type(format!("one_hot: expected integer class ids, got {}", t.dtype().name())).into());
+    }
+    wrap(ops::shape::one_hot(&t, num_classes))
+}
+
+#[pyfunction]
+#[pyo3(signature = (target, output, from_logits=false))]
+fn sparse_categorical_crossentropy(py: Python<'_>, target: &Bound<'_, PyAny>, output: &Bound<'_, PyAny>, from_logits: bool) -> PyResult<PyTensor> {
+    let (t, o) = (to_tensor(target, None)?, to_tensor(output, None)?);
+    wrap(maybe_detach(py, o.numel(), || ops::nn::sparse_categorical_crossentropy(&t, &o, from_logits)))
+}
+
+/// The same values as a new tensor that no tape traces through.
+#[pyfunction]
+fn stop_gradient(x: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    Ok(PyTensor { t: to_tensor(x, None)?.detached() })
+}
+
+#[pyfunction]
+fn random_uniform(py: Python<'_>, shape: &Bound<'_, PyAny>, minval: f32, maxval: f32, seed: u64, counter: u64) -> PyResult<PyTensor> {
+    let s = sizes("random.uniform", shape)?;
+    wrap(py.detach(|| ops::random::uniform(&s, minval, maxval, seed, counter)))
+}
+
+#[pyfunction]
+fn random_normal(py: Python<'_>, shape: &Bound<'_, PyAny>, mean: f32, stddev: f32, seed: u64, counter: u64) -> PyResult<PyTensor> {
+    let s = sizes("random.normal", shape)?;
+    wrap(py.detach(|| ops::random::normal(&s, mean, stddev, seed, counter)))
+}
+
+#[pyfunction]
+fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
+    ops::random::philox4x32_10(counter, key)
+}
+
+/// Apply one fused optimizer step in place. `targets`: per variable, the variable then its
+/// slot variables; `grads`: one gradient per variable.
+#[pyfunction]
+#[pyo3(signature = (name, targets, grads, learning_rate, step=1, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=false, momentum=0.0, nesterov=false, rho=0.9, centered=false))]
+#[allow(clippy::too_many_arguments)]
+fn optimizer_apply(
+    py: Python<'_>,
+    name: &str,
+    targets: &Bound<'_, PyList>,
+    grads: &Bound<'_, PyList>,
+    learning_rate: f32,
+    step: u64,
+    beta_1: f32,
+    beta_2: f32,
+    epsilon: f32,
+    amsgrad: bool,
+    momentum: f32,
+    nesterov: bool,
+    rho: f32,
+    centered: bool,
+) -> PyResult<()> {
+    let lr = learning_rate;
+    let op = match name {
+        "sgd" => ops::Op::SgdUpdate { lr, momentum, nesterov },
+        "adam" => ops::Op::AdamUpdate { lr, beta_1, beta_2, epsilon, step, amsgrad },
+        "rmsprop" => ops::Op::RmspropUpdate { lr, rho, momentum, epsilon, centered },
+        _ => return Err(PyValueError::new_err(format!("unknown optimizer update '{name}'"))),
+    };
+    let gs: Vec<Tensor> = grads.iter().map(|g| to_tensor(&g, None)).collect::<PyResult<_>>()?;
+    let cells: Vec<Bound<'_, PyTensor>> = targets.iter().map(|t| Ok(t.cast::<PyTensor>()?.clone())).collect::<PyResult<_>>()?;
+    let mut borrows: Vec<PyRefMut<'_, PyTensor>> = cells.iter().map(|c| c.try_borrow_mut()).collect::<Result<_, _>>()?;
+    let mut ts: Vec<&mut Tensor> = borrows.iter_mut().map(|b| &mut b.t).collect();
+    let grefs: Vec<&Tensor> = gs.iter().collect();
+    let n: usize = gs.iter().map(|g| g.numel()).sum();
+    maybe_detach(py, n, || ops::optimizer::apply(&op, &mut ts, &grefs))?;
+    Ok(())
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(convert_to_tensor, m)?)?;
+    m.add_function(wrap_pyfunction!(cast, m)?)?;
+    m.add_function(wrap_pyfunction!(unary, m)?)?;
+    m.add_function(wrap_pyfunction!(binary, m)?)?;
+    m.add_function(wrap_pyfunction!(where_py, m)?)?;
+    m.add_function(wrap_pyfunction!(clip, m)?)?;
+    m.add_function(wrap_pyfunction!(reduce, m)?)?;
+    m.add_function(wrap_pyfunction!(arg_reduce, m)?)?;
+    m.add_function(wrap_pyfunction!(matmul, m)?)?;
+    m.add_function(wrap_pyfunction!(softmax, m)?)?;
+    m.add_function(wrap_pyfunction!(reshape, m)?)?;
+    m.add_function(wrap_pyfunction!(transpose, m)?)?;
+    m.add_function(wrap_pyfunction!(broadcast_to, m)?)?;
+    m.add_function(wrap_pyfunction!(take, m)?)?;
+    m.add_function(wrap_pyfunction!(one_hot, m)?)?;
+    m.add_function(wrap_pyfunction!(sparse_categorical_crossentropy, m)?)?;
+    m.add_function(wrap_pyfunction!(stop_gradient, m)?)?;
+    m.add_function(wrap_pyfunction!(random_uniform, m)?)?;
+    m.add_function(wrap_pyfunction!(random_normal, m)?)?;
+    m.add_function(wrap_pyfunction!(philox4x32_10, m)?)?;
+    m.add_function(wrap_pyfunction!(optimizer_apply, m)?)?;
+    Ok(())
+}

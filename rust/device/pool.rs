@@ -1,0 +1,43 @@
+//! When a kernel goes parallel. Small tensors stay on the calling thread: handing a few
+//! thousand elements to rayon costs more than computing them (measured in benchmarks/).
+
+use rayon::prelude::*;
+
+/// Elements below which element-wise kernels run serially.
+pub const PAR_THRESHOLD: usize = 1 << 16;
+/// Elements per parallel chunk: large enough to amortise scheduling, small enough to balance.
+pub const CHUNK: usize = 1 << 14;
+
+/// Fill `out` chunk by chunk with `f(start_index, chunk)`, in parallel when `out` is large.
+pub fn fill_chunks<U: Send>(out: &mut [U], f: impl Fn(usize, &mut [U]) + Sync + Send) {
+    if out.len() < PAR_THRESHOLD {
+        f(0, out);
+    } else {
+        out.par_chunks_mut(CHUNK)
+            .enumerate()
+            .for_each(|(i, c)| f(i * CHUNK, c));
+    }
+}
+
+/// Fill `out` row by row (`row_len` elements each) with `f(row, row_slice)`, in parallel when large.
+pub fn fill_rows<U: Send>(
+    out: &mut [U],
+    row_len: usize,
+    f: impl Fn(usize, &mut [U]) + Sync + Send,
+) {
+    if row_len == 0 {
+        return;
+    }
+    if out.len() < PAR_THRESHOLD {
+        out.chunks_mut(row_len).enumerate().for_each(|(r, c)| f(r, c));
+    } else {
+        let rows_per_task = (CHUNK / row_len).max(1);
+        out.par_chunks_mut(rows_per_task * row_len)
+            .enumerate()
+            .for_each(|(t, block)| {
+                for (i, c) in block.chunks_mut(row_len).enumerate() {
+                    f(t * rows_per_task + i, c);
+                }
+            });
+    }
+}

@@ -1,0 +1,20 @@
+//! rskeras core: tensors, reverse-mode autodiff and CPU kernels, exposed to Python as
+//! `rskeras._core`. Layout: `tensor/` (Tensor, dtypes, NumPy interop), `ops/` (op families with
+//! their kernels and gradient rules), `autodiff/` (tape, GradientTape), `device/` (dispatch).
+
+pub mod api;
+pub mod autodiff;
+pub mod device;
+pub mod error;
+pub mod ops;
+pub mod tensor;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<tensor::pytensor::PyTensor>()?;
+    m.add_class::<autodiff::gradient_tape::PyGradientTape>()?;
+    api::register(m)
+}

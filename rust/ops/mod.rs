@@ -1,0 +1,80 @@
+//! The op vocabulary. Each family file holds the public op functions (validation, dispatch,
+//! gradient rule) and the CPU kernels they dispatch to.
+
+pub mod elementwise;
+pub mod matmul;
+pub mod nn;
+pub mod optimizer;
+pub mod random;
+pub mod reduce;
+pub mod shape;
+
+pub use elementwise::{add, binary, cast, clip, fill_like, mul, neg, sub, unary, where_, BinaryOp, UnaryOp};
+pub use reduce::{reduce, ReduceKind};
+pub use shape::{broadcast_to, reshape, sum_to, transpose};
+
+use crate::tensor::DType;
+
+/// One kernel invocation, as the device dispatcher sees it.
+#[derive(Clone, Debug)]
+pub enum Op {
+    Unary(UnaryOp),
+    Binary(BinaryOp),
+    Where,
+    Clip { min: f32, max: f32 },
+    Cast(DType),
+    Reduce { kind: ReduceKind, axes: Vec<usize>, keepdims: bool },
+    ArgReduce { max: bool, axis: usize, keepdims: bool },
+    Transpose(Vec<usize>),
+    BroadcastTo(Vec<usize>),
+    /// Strided slice: `starts`/`steps` per axis, output `shape` (before any axis is dropped).
+    Slice { starts: Vec<usize>, steps: Vec<isize>, shape: Vec<usize> },
+    /// The transpose of `Slice`: scatter a slice's values into zeros of `in_shape`.
+    SliceGrad { starts: Vec<usize>, steps: Vec<isize>, in_shape: Vec<usize> },
+    Take { axis: usize },
+    /// Scatter-add the gradient of `Take` into zeros whose `axis` has length `dim`.
+    TakeGrad { axis: usize, dim: usize },
+    OneHot { depth: usize },
+    Matmul { transpose_a: bool, transpose_b: bool },
+    Softmax { axis: usize, log: bool },
+    SparseCrossEntropy { from_logits: bool },
+    SparseCrossEntropyGrad { from_logits: bool },
+    RandomUniform { shape: Vec<usize>, min: f32, max: f32, seed: u64, counter: u64 },
+    RandomNormal { shape: Vec<usize>, mean: f32, stddev: f32, seed: u64, counter: u64 },
+    /// Fused optimizer steps over many variables at once (in place).
+    SgdUpdate { lr: f32, momentum: f32, nesterov: bool },
+    AdamUpdate { lr: f32, beta_1: f32, beta_2: f32, epsilon: f32, step: u64, amsgrad: bool },
+    RmspropUpdate { lr: f32, rho: f32, momentum: f32, epsilon: f32, centered: bool },
+}
+
+impl Op {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Unary(u) => u.name(),
+            Op::Binary(b) => b.name(),
+            Op::Where => "where",
+            Op::Clip { .. } => "clip",
+            Op::Cast(_) => "cast",
+            Op::Reduce { kind, .. } => kind.name(),
+            Op::ArgReduce { max: true, .. } => "argmax",
+            Op::ArgReduce { max: false, .. } => "argmin",
+            Op::Transpose(_) => "transpose",
+            Op::BroadcastTo(_) => "broadcast_to",
+            Op::Slice { .. } => "slice",
+            Op::SliceGrad { .. } => "slice_grad",
+            Op::Take { .. } => "take",
+            Op::TakeGrad { .. } => "take_grad",
+            Op::OneHot { .. } => "one_hot",
+            Op::Matmul { .. } => "matmul",
+            Op::Softmax { log: false, .. } => "softmax",
+            Op::Softmax { log: true, .. } => "log_softmax",
+            Op::SparseCrossEntropy { .. } => "sparse_categorical_crossentropy",
+            Op::SparseCrossEntropyGrad { .. } => "sparse_categorical_crossentropy_grad",
+            Op::RandomUniform { .. } => "random.uniform",
+            Op::RandomNormal { .. } => "random.normal",
+            Op::SgdUpdate { .. } => "SGD.apply",
+            Op::AdamUpdate { .. } => "Adam.apply",
+            Op::RmspropUpdate { .. } => "RMSprop.apply",
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Reductions: sum, mean, max, min along axes (with keepdims), argmax/argmin, with gradient
+//! rules and CPU kernels. Float sums accumulate in blocks of f32 lanes folded into f64, which
+//! keeps long sums accurate while the inner loop still vectorises.
+
+use std::sync::Arc;
+
+use crate::autodiff::record;
+use crate::device::{self, pool};
+use crate::error::{Error, Result};
+use crate::ops::elementwise::{binary, cast, mul, BinaryOp};
+use crate::ops::shape::{broadcast_to, reshape_to};
+use crate::ops::Op;
+use crate::tensor::{normalize_axes, normalize_axis, Buffer, DType, Tensor};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReduceKind {
+    Sum,
+    Mean,
+    Max,
+    Min,
+}
+
+impl ReduceKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReduceKind::Sum => "sum",
+            ReduceKind::Mean => "mean",
+            ReduceKind::Max => "max",
+            ReduceKind::Min => "min",
+        }
+    }
+}
+
+fn kept_shape(shape: &[usize], axes: &[usize]) -> Vec<usize> {
+    shape.iter().enumerate().map(|(i, &d)| if axes.contains(&i) { 1 } else { d }).collect()
+}
+
+/// Reduce `x` over `axes` (None: all axes). Sum of bool gives int32; mean of integers float32.
+pub fn reduce(kind: ReduceKind, x: &Tensor, axes: Option<&[isize]>, keepdims: bool) -> Result<Tensor> {
+    let axes = normalize_axes(kind.name(), axes, x.ndim())?;
+    let x = &match (kind, x.dtype()) {
+        (ReduceKind::Mean, d) if !d.is_float() => cast(x, DType::Float32)?,
+        (ReduceKind::Sum, DType::Bool) => cast(x, DType::Int32)?,
+        _ => x.clone(),
+    };
+    if matches!(kind, ReduceKind::Max | ReduceKind::Min) && axes.iter().any(|&a| x.shape[a] == 0) {
+        return Err(Error::Value(format!(
+            "{}: zero-size reduction over axes {axes:?} of shape {:?} has no identity",
+            kind.name(),
+            x.shape
+        )));
+    }
+    let out = device::execute(&Op::Reduce { kind, axes: axes.clone(), keepdims }, &[x])?;
+    if x.dtype().is_float() {
+        let (xc, oc) = (x.clone(), out.clone());
+        record(&[x], &out, move || {
+            Arc::new(move |g: &Tensor| {
+                let kept = kept_shape(&xc.shape, &axes);
+                let gk = reshape_to(g, kept.clone())?;
+                let gx = match kind {
+                    ReduceKind::Sum => broadcast_to(&gk, &xc.shape)?,
+                    ReduceKind::Mean => {
+                        let count: usize = axes.iter().map(|&a| xc.shape[a]).product();
+                        let scaled = mul(&gk, &Tensor::scalar_f32(1.0 / count.max(1) as f32))?;
+                        broadcast_to(&scaled, &xc.shape)?
+                    }
+                    ReduceKind::Max | ReduceKind::Min => {
+                        // Ties share the gradient evenly.
+                        let ok = reshape_to(&oc.detached(), kept)?;
+                        let hit = cast(&binary(BinaryOp::Equal, &xc, &ok)?, DType::Float32)?;
+                        let ax: Vec<isize> = axes.iter().map(|&a| a as isize).collect();
+                        let count = reduce(ReduceKind::Sum, &hit, Some(&ax), true)?;
+                        mul(&hit, &binary(BinaryOp::Div, &gk, &count)?)?
+                    }
+                };
+                Ok(vec![Some(gx)])
+            })
+        });
+    }
+    Ok(out)
+}
+
+/// Index of the largest (`max`) or smallest value along `axis` (None: of the flattened
+/// tensor), as int32. The first occurrence wins; NaN counts as the extreme, as in NumPy.
+pub fn arg_reduce(x: &Tensor, axis: Option<isize>, keepdims: bool, max: bool) -> Result<Tensor> {
+    let name = if max { "argmax" } else { "argmin" };
+    let (x, axis) = match axis {
+        None => (reshape_to(x, vec![x.numel()])?, 0),
+        Some(a) => (x.clone(), normalize_axis(name, a, x.ndim())?),
+    };
+    if x.shape[axis] == 0 {
+        return Err(Error::Value(format!("{name}: attempt to get {name} of an empty axis (shape {:?})", x.shape)));
+    }
+    let x = if x.dtype() == DType::Bool { cast(&x, DType::Int32)? } else { x };
+    device::execute(&Op::ArgReduce { max, axis, keepdims }, &[&x])
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU kernels
+
+/// Accurate, vectorisable sum of a contiguous f32 slice.
+pub(crate) fn sum_f32(v: &[f32]) -> f32 {
+    let mut total = 0f64;
+    for block in v.chunks(1024) {
+        let mut lanes = [0f32; 8];
+        let mut it = block.chunks_exact(8);
+        for c in &mut it {
+            for k in 0..8 {
+                lanes[k] += c[k];
+            }
+        }
+        let tail: f32 = it.remainder().iter().sum();
+        total += (lanes.iter().sum::<f32>() + tail) as f64;
+    }
+    total as f32
+}
+
+trait Reducible: Copy + Default + Send + Sync + PartialOrd {
+    fn add(self, o: Self) -> Self;
+    fn is_nan(self) -> bool;
+    fn row_sum(v: &[Self]) -> Self;
+}
+impl Reducible for f32 {
+    fn add(self, o: Self) -> Self { self + o }
+    fn is_nan(self) -> bool { f32::is_nan(self) }
+    fn row_sum(v: &[Self]) -> Self { sum_f32(v) }
+}
+impl Reducible for i32 {
+    fn add(self, o: Self) -> Self { self.wrapping_add(o) }
+    fn is_nan(self) -> bool { false }
+    fn row_sum(v: &[Self]) -> Self { v.iter().fold(0, |a, &b| a.wrapping_add(b)) }
+}
+impl Reducible for i64 {
+    fn add(self, o: Self) -> Self { self.wrapping_add(o) }
+    fn is_nan(self) -> bool { false }
+    fn row_sum(v: &[Self]) -> Self { v.iter().fold(0, |a, &b| a.wrapping_add(b)) }
+}
+impl Reducible for bool {
+    fn add(self, o: Self) -> Self { self | o }
+    fn is_nan(self) -> bool { false }
+    fn row_sum(v: &[Self]) -> Self { v.iter().any(|&b| b) }
+}
+
+#[inline]
+fn pick<T: Reducible>(max: bool, acc: T, v: T) -> T {
+    if acc.is_nan() {
+        acc
+    } else if v.is_nan() || (max && v > acc) || (!max && v < acc) {
+        v
+    } else {
+        acc
+    }
+}
+
+/// Reduce one axis of a row-major array viewed as `(outer, len, inner)`.
+fn reduce_axis<T: Reducible>(v: &[T], outer: usize, len: usize, inner: usize, kind: ReduceKind) -> Vec<T> {
+    let mut out = vec![T::default(); outer * inner];
+    let extreme = matches!(kind, ReduceKind::Max | ReduceKind::Min);
+    let max = kind == ReduceKind::Max;
+    if inner == 1 {
+        pool::fill_chunks(&mut out, |s, o| {
+            for (k, r) in o.iter_mut().enumerate() {
+                let row = &v[(s + k) * len..(s + k + 1) * len];
+                *r = if extreme {
+                    row.iter().skip(1).fold(row[0], |a, &b| pick(max, a, b))
+                } else {
+                    T::row_sum(row)
+                };
+            }
+        });
+    } else {
+        pool::fill_rows(&mut out, inner, |o, r| {
+            let base = o * len * inner;
+            if extreme {
+                r.copy_from_slice(&v[base..base + inner]);
+            }
+            for j in (if extreme { 1 } else { 0 })..len {
+                let row = &v[base + j * inner..base + (j + 1) * inner];
+                for (a, &b) in r.iter_mut().zip(row) {
+                    *a = if extreme { pick(max, *a, b) } else { a.add(b) };
+                }
+            }
+        });
+    }
+    out
+}
+
+pub(crate) fn cpu_reduce(x: &Tensor, kind: ReduceKind, axes: &[usize], keepdims: bool) -> Result<Tensor> {
+    let mut shape = x.shape.clone();
+    let mut data = (*x.data).clone();
+    for &a in axes.iter().rev() {
+        let outer: usize = shape[..a].iter().product();
+        let inner: usize = shape[a + 1..].iter().product();
+        let len = shape[a];
+        data = match &data {
+            Buffer::F32(v) => Buffer::F32(reduce_axis(v, outer, len, inner, kind)),
+            Buffer::I32(v) => Buffer::I32(reduce_axis(v, outer, len, inner, kind)),
+            Buffer::I64(v) => Buffer::I64(reduce_axis(v, outer, len, inner, kind)),
+            Buffer::Bool(v) => {
+                let k = if kind == ReduceKind::Min { ReduceKind::Min } else { ReduceKind::Max };
+                Buffer::Bool(reduce_axis(v, outer, len, inner, k))
+            }
+        };
+        shape[a] = 1;
+    }
+    if kind == ReduceKind::Mean {
+        let count: usize = axes.iter().map(|&a| x.shape[a]).product();
+        if let Buffer::F32(v) = &mut data {
+            let s = 1.0 / count as f32;
+            v.iter_mut().for_each(|e| *e = if count == 0 { f32::NAN } else { *e * s });
+        }
+    }
+    if !keepdims {
+        shape = shape.iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect();
+    }
+    Ok(Tensor::new(shape, data))
+}
+
+pub(crate) fn cpu_arg_reduce(x: &Tensor, axis: usize, keepdims: bool, max: bool) -> Result<Tensor> {
+    let outer: usize = x.shape[..axis].iter().product();
+    let inner: usize = x.shape[axis + 1..].iter().product();
+    let len = x.shape[axis];
+    fn arg<T: Reducible>(v: &[T], outer: usize, len: usize, inner: usize, max: bool) -> Vec<i32> {
+        let mut out = vec![0i32; outer * inner];
+        for o in 0..outer {
+            for i in 0..inner {
+                let (mut best, mut at) = (v[o * len * inner + i], 0);
+                for j in 1..len {
+                    let c = v[(o * len + j) * inner + i];
+                    if !best.is_nan() && (c.is_nan() || (max && c > best) || (!max && c < best)) {
+                        best = c;
+                        at = j;
+                    }
+                }
+                out[o * inner + i] = at as i32;
+            }
+        }
+        out
+    }
+    let out = match &*x.data {
+        Buffer::F32(v) => arg(v, outer, len, inner, max),
+        Buffer::I32(v) => arg(v, outer, len, inner, max),
+        Buffer::I64(v) => arg(v, outer, len, inner, max),
+        Buffer::Bool(_) => unreachable!("bool is cast to int32"),
+    };
+    let mut shape = x.shape.clone();
+    if keepdims {
+        shape[axis] = 1;
+    } else {
+        shape.remove(axis);
+    }
+    Ok(Tensor::new(shape, Buffer::I32(out)))
+}

@@ -1,0 +1,364 @@
+//! Shape ops: reshape, transpose, broadcast_to / sum_to, strided slicing (`__getitem__`),
+//! take (gather) and one_hot, with their gradient rules and CPU kernels.
+
+use std::sync::Arc;
+
+use crate::autodiff::record;
+use crate::device;
+use crate::error::{Error, Result};
+use crate::ops::{reduce, Op, ReduceKind};
+use crate::tensor::{broadcast_shapes, broadcast_strides, normalize_axis, numel, strides, Buffer, DType, Tensor};
+
+/// Same elements, new shape; one dimension may be -1 (inferred).
+pub fn reshape(x: &Tensor, new_shape: &[isize]) -> Result<Tensor> {
+    let n = x.numel();
+    let unknown: Vec<usize> = (0..new_shape.len()).filter(|&i| new_shape[i] == -1).collect();
+    if unknown.len() > 1 || new_shape.iter().any(|&d| d < -1) {
+        return Err(Error::Value(format!(
+            "reshape: invalid target shape {new_shape:?}: at most one -1 and no other negative size"
+        )));
+    }
+    let known: usize = new_shape.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
+    let mut shape: Vec<usize> = new_shape.iter().map(|&d| d.max(0) as usize).collect();
+    if let Some(&i) = unknown.first() {
+        if known == 0 || n % known != 0 {
+            return Err(Error::Value(format!(
+                "reshape: cannot reshape a tensor of shape {:?} ({n} elements) into {new_shape:?}",
+                x.shape
+            )));
+        }
+        shape[i] = n / known;
+    }
+    if numel(&shape) != n {
+        return Err(Error::Value(format!(
+            "reshape: cannot reshape a tensor of shape {:?} ({n} elements) into {new_shape:?} ({} elements)",
+            x.shape,
+            numel(&shape)
+        )));
+    }
+    reshape_to(x, shape)
+}
+
+pub(crate) fn reshape_to(x: &Tensor, shape: Vec<usize>) -> Result<Tensor> {
+    if shape == x.shape {
+        return Ok(x.clone());
+    }
+    let out = x.with_shape(shape);
+    let sx = x.shape.clone();
+    record(&[x], &out, move || Arc::new(move |g: &Tensor| Ok(vec![Some(reshape_to(g, sx.clone())?)])));
+    Ok(out)
+}
+
+/// Permute axes (`perm` None reverses them, as NumPy does).
+pub fn transpose(x: &Tensor, perm: Option<&[isize]>) -> Result<Tensor> {
+    let nd = x.ndim();
+    let perm: Vec<usize> = match perm {
+        None => (0..nd).rev().collect(),
+        Some(p) => {
+            let p: Vec<usize> = p.iter().map(|&a| normalize_axis("transpose", a, nd)).collect::<Result<_>>()?;
+            let mut seen = vec![false; nd];
+            if p.len() != nd || p.iter().any(|&a| std::mem::replace(&mut seen[a], true)) {
+                return Err(Error::Value(format!(
+                    "transpose: axes {p:?} are not a permutation of the {nd} axes of shape {:?}",
+                    x.shape
+                )));
+            }
+            p
+        }
+    };
+    if perm.iter().enumerate().all(|(i, &a)| i == a) {
+        return Ok(x.clone());
+    }
+    let out = device::execute(&Op::Transpose(perm.clone()), &[x])?;
+    let mut inverse = vec![0isize; nd];
+    for (i, &a) in perm.iter().enumerate() {
+        inverse[a] = i as isize;
+    }
+    record(&[x], &out, move || {
+        Arc::new(move |g: &Tensor| Ok(vec![Some(transpose(g, Some(&inverse))?)]))
+    });
+    Ok(out)
+}
+
+pub fn broadcast_to(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    if x.shape == shape {
+        return Ok(x.clone());
+    }
+    let b = broadcast_shapes("broadcast_to", &x.shape, shape)?;
+    if b != shape {
+        return Err(Error::Value(format!(
+            "broadcast_to: cannot broadcast shape {:?} to {shape:?}",
+            x.shape
+        )));
+    }
+    let out = device::execute(&Op::BroadcastTo(shape.to_vec()), &[x])?;
+    let sx = x.shape.clone();
+    record(&[x], &out, move || Arc::new(move |g: &Tensor| Ok(vec![Some(sum_to(g, &sx)?)])));
+    Ok(out)
+}
+
+/// Sum `x` down to `shape`, undoing a NumPy broadcast (the gradient of broadcasting).
+pub fn sum_to(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    if x.shape == shape {
+        return Ok(x.clone());
+    }
+    let lead = x.ndim() - shape.len();
+    let axes: Vec<isize> = (0..x.ndim())
+        .filter(|&i| i < lead || (shape[i - lead] == 1 && x.shape[i] != 1))
+        .map(|i| i as isize)
+        .collect();
+    let s = reduce::reduce(ReduceKind::Sum, x, Some(&axes), true)?;
+    reshape_to(&s, shape.to_vec())
+}
+
+/// One axis of a basic-indexing key, already resolved against the shape.
+#[derive(Clone, Debug)]
+pub enum Index {
+    /// Keep `len` elements starting at `start` with `step` (from a Python slice).
+    Range { start: usize, step: isize, len: usize },
+    /// Take one element and drop the axis (from a Python int).
+    Single(usize),
+    /// Insert a new axis of length 1 (from `None`).
+    NewAxis,
+}
+
+/// Basic indexing (`x[1, 2:5, ::-1, None]`). `key` covers every axis of `x` (the binding
+/// expands `...` and pads missing trailing axes with full ranges).
+pub fn get_item(x: &Tensor, key: &[Index]) -> Result<Tensor> {
+    let (mut starts, mut steps, mut shape, mut out_shape) = (vec![], vec![], vec![], vec![]);
+    for ix in key {
+        match *ix {
+            Index::Range { start, step, len } => {
+                starts.push(start);
+                steps.push(step);
+                shape.push(len);
+                out_shape.push(len);
+            }
+            Index::Single(i) => {
+                starts.push(i);
+                steps.push(1);
+                shape.push(1);
+            }
+            Index::NewAxis => out_shape.push(1),
+        }
+    }
+    if shape.len() != x.ndim() {
+        return Err(Error::Index(format!(
+            "getitem: index has {} entries for a tensor of rank {} (shape {:?})",
+            shape.len(),
+            x.ndim(),
+            x.shape
+        )));
+    }
+    let full = starts.iter().all(|&s| s == 0) && steps.iter().all(|&s| s == 1) && shape == x.shape;
+    let sliced = if full { x.clone() } else { slice(x, starts, steps, shape)? };
+    reshape_to(&sliced, out_shape)
+}
+
+fn slice(x: &Tensor, starts: Vec<usize>, steps: Vec<isize>, shape: Vec<usize>) -> Result<Tensor> {
+    let out = device::execute(&Op::Slice { starts: starts.clone(), steps: steps.clone(), shape }, &[x])?;
+    let in_shape = x.shape.clone();
+    record(&[x], &out, move || {
+        Arc::new(move |g: &Tensor| Ok(vec![Some(slice_grad(g, starts.clone(), steps.clone(), in_shape.clone())?)]))
+    });
+    Ok(out)
+}
+
+fn slice_grad(g: &Tensor, starts: Vec<usize>, steps: Vec<isize>, in_shape: Vec<usize>) -> Result<Tensor> {
+    let out = device::execute(&Op::SliceGrad { starts: starts.clone(), steps: steps.clone(), in_shape }, &[g])?;
+    let shape = g.shape.clone();
+    record(&[g], &out, move || {
+        Arc::new(move |gg: &Tensor| Ok(vec![Some(slice(gg, starts.clone(), steps.clone(), shape.clone())?)]))
+    });
+    Ok(out)
+}
+
+/// Gather along `axis` with integer `indices` (negative indices count from the end).
+/// Output shape: `x.shape[:axis] + indices.shape + x.shape[axis+1:]`.
+pub fn take(x: &Tensor, indices: &Tensor, axis: isize) -> Result<Tensor> {
+    let axis = normalize_axis("take", axis, x.ndim().max(1))?;
+    if x.ndim() == 0 {
+        return Err(Error::Value("take: cannot index a scalar (rank-0) tensor".into()));
+    }
+    let idx = &match indices.dtype() {
+        DType::Int32 | DType::Int64 => crate::ops::cast(indices, DType::Int64)?,
+        d => {
+            return Err(Error::Type(format!(
+                "take: indices must be an integer tensor, got {}",
+                d.name()
+            )))
+        }
+    };
+    let out = device::execute(&Op::Take { axis }, &[x, idx])?;
+    if x.dtype().is_float() {
+        let (ic, dim) = (idx.clone(), x.shape[axis]);
+        record(&[x, idx], &out, move || {
+            Arc::new(move |g: &Tensor| Ok(vec![Some(take_grad(g, &ic, axis, dim)?), None]))
+        });
+    }
+    Ok(out)
+}
+
+fn take_grad(g: &Tensor, idx: &Tensor, axis: usize, dim: usize) -> Result<Tensor> {
+    let out = device::execute(&Op::TakeGrad { axis, dim }, &[g, idx])?;
+    let ic = idx.clone();
+    record(&[g], &out, move || {
+        Arc::new(move |gg: &Tensor| Ok(vec![Some(take(gg, &ic, axis as isize)?), None]))
+    });
+    Ok(out)
+}
+
+/// float32 one-hot encoding along a new last axis of length `depth`; out-of-range labels give
+/// all-zero rows (as in Keras).
+pub fn one_hot(x: &Tensor, depth: usize) -> Result<Tensor> {
+    let x = &crate::ops::cast(x, DType::Int64)?;
+    device::execute(&Op::OneHot { depth }, &[x])
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU kernels
+
+/// Copy the elements that `(shape, strides, base)` describe inside `src` into a new
+/// row-major vector. Covers transpose, broadcast (stride 0) and negative-step slices.
+pub(crate) fn strided_copy<T: Copy + Default + Send + Sync>(src: &[T], shape: &[usize], st: &[isize], base: isize) -> Vec<T> {
+    let n = numel(shape);
+    let mut out = vec![T::default(); n];
+    if n == 0 {
+        return out;
+    }
+    let nd = shape.len();
+    if nd == 0 {
+        out[0] = src[base as usize];
+        return out;
+    }
+    let inner = shape[nd - 1];
+    let inner_stride = st[nd - 1];
+    crate::device::pool::fill_rows(&mut out, inner, |row, o| {
+        let (mut off, mut r) = (base, row);
+        for d in (0..nd - 1).rev() {
+            off += (r % shape[d]) as isize * st[d];
+            r /= shape[d];
+        }
+        if inner_stride == 1 {
+            o.copy_from_slice(&src[off as usize..off as usize + inner]);
+        } else {
+            for (j, v) in o.iter_mut().enumerate() {
+                *v = src[(off + j as isize * inner_stride) as usize];
+            }
+        }
+    });
+    out
+}
+
+macro_rules! per_dtype {
+    ($buf:expr, |$v:ident| $body:expr) => {
+        match $buf {
+            Buffer::F32($v) => Buffer::F32($body),
+            Buffer::I32($v) => Buffer::I32($body),
+            Buffer::I64($v) => Buffer::I64($body),
+            Buffer::Bool($v) => Buffer::Bool($body),
+        }
+    };
+}
+
+pub(crate) fn cpu_transpose(x: &Tensor, perm: &[usize]) -> Result<Tensor> {
+    let own = strides(&x.shape);
+    let shape: Vec<usize> = perm.iter().map(|&a| x.shape[a]).collect();
+    let st: Vec<isize> = perm.iter().map(|&a| own[a] as isize).collect();
+    Ok(Tensor::new(shape.clone(), per_dtype!(&*x.data, |v| strided_copy(v, &shape, &st, 0))))
+}
+
+pub(crate) fn cpu_broadcast_to(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    let st: Vec<isize> = broadcast_strides(&x.shape, shape).iter().map(|&s| s as isize).collect();
+    Ok(Tensor::new(shape.to_vec(), per_dtype!(&*x.data, |v| strided_copy(v, shape, &st, 0))))
+}
+
+pub(crate) fn cpu_slice(x: &Tensor, starts: &[usize], steps: &[isize], shape: &[usize]) -> Result<Tensor> {
+    let own = strides(&x.shape);
+    let base: isize = starts.iter().zip(&own).map(|(&s, &o)| (s * o) as isize).sum();
+    let st: Vec<isize> = steps.iter().zip(&own).map(|(&s, &o)| s * o as isize).collect();
+    Ok(Tensor::new(shape.to_vec(), per_dtype!(&*x.data, |v| strided_copy(v, shape, &st, base))))
+}
+
+pub(crate) fn cpu_slice_grad(g: &Tensor, starts: &[usize], steps: &[isize], in_shape: &[usize]) -> Result<Tensor> {
+    let gv = g.f32s("slice_grad")?;
+    let own = strides(in_shape);
+    let mut out = vec![0f32; numel(in_shape)];
+    let gst = strides(&g.shape);
+    for (i, &v) in gv.iter().enumerate() {
+        let mut off = 0isize;
+        for d in 0..in_shape.len() {
+            let k = (i / gst[d]) % g.shape[d];
+            off += (starts[d] as isize + k as isize * steps[d]) * own[d] as isize;
+        }
+        out[off as usize] += v;
+    }
+    Ok(Tensor::from_f32(in_shape.to_vec(), out))
+}
+
+fn checked_indices(op: &str, idx: &Tensor, dim: usize) -> Result<Vec<usize>> {
+    let Buffer::I64(iv) = &*idx.data else { unreachable!("indices are cast to int64") };
+    iv.iter()
+        .map(|&i| {
+            let j = if i < 0 { i + dim as i64 } else { i };
+            if j < 0 || j >= dim as i64 {
+                Err(Error::Index(format!("{op}: index {i} is out of bounds for an axis of size {dim}")))
+            } else {
+                Ok(j as usize)
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn cpu_take(x: &Tensor, idx: &Tensor, axis: usize) -> Result<Tensor> {
+    let dim = x.shape[axis];
+    let iv = checked_indices("take", idx, dim)?;
+    let outer: usize = x.shape[..axis].iter().product();
+    let inner: usize = x.shape[axis + 1..].iter().product();
+    let mut shape = x.shape[..axis].to_vec();
+    shape.extend(&idx.shape);
+    shape.extend(&x.shape[axis + 1..]);
+    let data = per_dtype!(&*x.data, |v| {
+        let mut out = Vec::with_capacity(outer * iv.len() * inner);
+        for o in 0..outer {
+            for &i in &iv {
+                let s = (o * dim + i) * inner;
+                out.extend_from_slice(&v[s..s + inner]);
+            }
+        }
+        out
+    });
+    Ok(Tensor::new(shape, data))
+}
+
+pub(crate) fn cpu_take_grad(g: &Tensor, idx: &Tensor, axis: usize, dim: usize) -> Result<Tensor> {
+    let gv = g.f32s("take_grad")?;
+    let iv = checked_indices("take_grad", idx, dim)?;
+    let outer: usize = g.shape[..axis].iter().product();
+    let inner: usize = g.shape[axis + idx.ndim()..].iter().product();
+    let mut shape = g.shape[..axis].to_vec();
+    shape.push(dim);
+    shape.extend(&g.shape[axis + idx.ndim()..]);
+    let mut out = vec![0f32; outer * dim * inner];
+    for o in 0..outer {
+        for (k, &i) in iv.iter().enumerate() {
+            let src = &gv[(o * iv.len() + k) * inner..][..inner];
+            let dst = &mut out[(o * dim + i) * inner..][..inner];
+            dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+        }
+    }
+    Ok(Tensor::from_f32(shape, out))
+}
+
+pub(crate) fn cpu_one_hot(x: &Tensor, depth: usize) -> Result<Tensor> {
+    let Buffer::I64(v) = &*x.data else { unreachable!("labels are cast to int64") };
+    let mut out = vec![0f32; v.len() * depth];
+    for (r, &c) in v.iter().enumerate() {
+        if c >= 0 && (c as usize) < depth {
+            out[r * depth + c as usize] = 1.0;
+        }
+    }
+    let mut shape = x.shape.clone();
+    shape.push(depth);
+    Ok(Tensor::from_f32(shape, out))
+}

@@ -1,0 +1,181 @@
+//! `Tensor`: a shape, a device and a reference-counted typed buffer, plus the shape helpers
+//! (sizes, strides, NumPy broadcasting, axis normalisation) every op family uses.
+
+pub mod buffer;
+pub mod dtype;
+pub mod pytensor;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+pub use buffer::Buffer;
+pub use dtype::DType;
+
+use crate::device::Device;
+use crate::error::{Error, Result};
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh identity for a tensor value; the autodiff tape keys gradients by it.
+pub fn fresh_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// An n-dimensional array. Cloning is cheap (the buffer is shared) and keeps the identity.
+#[derive(Clone, Debug)]
+pub struct Tensor {
+    pub id: u64,
+    pub shape: Vec<usize>,
+    pub data: Arc<Buffer>,
+    pub device: Device,
+    /// Set on trainable `Variable`s: a recording tape watches them without an explicit `watch`.
+    pub trainable_variable: bool,
+}
+
+impl Tensor {
+    pub fn new(shape: Vec<usize>, data: Buffer) -> Tensor {
+        debug_assert_eq!(numel(&shape), data.len());
+        Tensor {
+            id: fresh_id(),
+            shape,
+            data: Arc::new(data),
+            device: Device::Cpu,
+            trainable_variable: false,
+        }
+    }
+
+    pub fn from_f32(shape: Vec<usize>, v: Vec<f32>) -> Tensor {
+        Tensor::new(shape, Buffer::F32(v))
+    }
+
+    pub fn scalar_f32(x: f32) -> Tensor {
+        Tensor::from_f32(vec![], vec![x])
+    }
+
+    pub fn full_f32(shape: &[usize], x: f32) -> Tensor {
+        Tensor::from_f32(shape.to_vec(), vec![x; numel(shape)])
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.data.dtype()
+    }
+
+    pub fn ndim(&self) -> usize {
+        self.shape.len()
+    }
+
+    pub fn numel(&self) -> usize {
+        self.data.len()
+    }
+
+    /// The f32 elements, or a TypeError naming `op` when the tensor holds another dtype.
+    pub fn f32s(&self, op: &str) -> Result<&[f32]> {
+        match &*self.data {
+            Buffer::F32(v) => Ok(v),
+            other => Err(Error::Type(format!(
+                "{op}: expected a float32 tensor, got {} with shape {:?}",
+                other.dtype().name(),
+                self.shape
+            ))),
+        }
+    }
+
+    /// The same values under a new identity (what `stop_gradient` returns).
+    pub fn detached(&self) -> Tensor {
+        Tensor {
+            id: fresh_id(),
+            trainable_variable: false,
+            ..self.clone()
+        }
+    }
+
+    /// Same buffer, new shape (caller checked the element count).
+    pub fn with_shape(&self, shape: Vec<usize>) -> Tensor {
+        Tensor {
+            id: fresh_id(),
+            shape,
+            data: self.data.clone(),
+            device: self.device,
+            trainable_variable: false,
+        }
+    }
+}
+
+pub fn numel(shape: &[usize]) -> usize {
+    shape.iter().product()
+}
+
+/// Row-major strides in elements.
+pub fn strides(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        s[i] = s[i + 1] * shape[i + 1];
+    }
+    s
+}
+
+/// NumPy broadcasting of two shapes, or a ValueError naming `op` and both shapes.
+pub fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+    let n = a.len().max(b.len());
+    let mut out = vec![0; n];
+    for i in 0..n {
+        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
+        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        out[i] = if da == db || db == 1 {
+            da
+        } else if da == 1 {
+            db
+        } else {
+            return Err(Error::Value(format!(
+                "{op}: shapes {a:?} and {b:?} cannot be broadcast together \
+                 (dimension {da} vs {db} at axis {})",
+                i as isize - n as isize
+            )));
+        };
+    }
+    Ok(out)
+}
+
+/// Strides of `shape` seen inside the broadcast `out` shape: 0 along broadcast axes.
+pub fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
+    let own = strides(shape);
+    let off = out.len() - shape.len();
+    (0..out.len())
+        .map(|i| {
+            if i < off || shape[i - off] == 1 {
+                0
+            } else {
+                own[i - off]
+            }
+        })
+        .collect()
+}
+
+/// A possibly negative axis as an index in `0..ndim`, or a ValueError naming `op`.
+pub fn normalize_axis(op: &str, axis: isize, ndim: usize) -> Result<usize> {
+    let a = if axis < 0 { axis + ndim as isize } else { axis };
+    if a < 0 || a >= ndim as isize {
+        return Err(Error::Value(format!(
+            "{op}: axis {axis} is out of bounds for a tensor of rank {ndim}"
+        )));
+    }
+    Ok(a as usize)
+}
+
+/// `None` means every axis; the result is sorted and free of duplicates.
+pub fn normalize_axes(op: &str, axes: Option<&[isize]>, ndim: usize) -> Result<Vec<usize>> {
+    let mut out: Vec<usize> = match axes {
+        None => (0..ndim).collect(),
+        Some(list) => list
+            .iter()
+            .map(|&a| normalize_axis(op, a, ndim))
+            .collect::<Result<_>>()?,
+    };
+    out.sort_unstable();
+    let before = out.len();
+    out.dedup();
+    if out.len() != before {
+        return Err(Error::Value(format!("{op}: repeated axis in {axes:?}")));
+    }
+    Ok(out)
+}
