@@ -1,0 +1,10 @@
+"""Backend plumbing: configuration, variables and the tensor type of the Rust core."""
+
+from rskeras._core import GradientTape, Tensor
+from rskeras.backend.config import epsilon, floatx, image_data_format, set_epsilon, set_floatx
+from rskeras.backend.variables import Variable, is_tensor, standardize_shape
+
+__all__ = [
+    "GradientTape", "Tensor", "Variable", "epsilon", "floatx", "image_data_format",
+    "is_tensor", "set_epsilon", "set_floatx", "standardize_shape",
+]
