@@ -1,10 +1,38 @@
 """rskeras: the Keras 3 API on a tensor core written in Rust.
 
-`import rskeras as keras` and write ordinary Keras code. Heavy submodules (datasets) load on
-first use so that `import rskeras` stays fast."""
+`import rskeras as keras` and write ordinary Keras code: `keras.Sequential`, `keras.layers`,
+`model.compile/fit/evaluate/predict`, `keras.ops`, `keras.GradientTape`. `keras.datasets`
+loads on first use so that `import rskeras` stays fast."""
 
 from rskeras._core import GradientTape, Tensor, __version__
-from rskeras import backend, ops, random
+from rskeras import (
+    activations, backend, callbacks, initializers, layers, losses, metrics, models, ops,
+    optimizers, random, utils,
+)
 from rskeras.backend import Variable
+from rskeras.layers import Input, InputSpec, Layer
+from rskeras.losses import Loss
+from rskeras.metrics import Metric
+from rskeras.models import Model, Sequential
+from rskeras.optimizers import Optimizer
 
-__all__ = ["GradientTape", "Tensor", "Variable", "__version__", "backend", "ops", "random"]
+config = backend.config
+
+__all__ = [
+    "GradientTape", "Input", "InputSpec", "Layer", "Loss", "Metric", "Model", "Optimizer",
+    "Sequential", "Tensor", "Variable", "__version__", "activations", "backend", "callbacks",
+    "config", "datasets", "initializers", "layers", "losses", "metrics", "models", "ops",
+    "optimizers", "random", "utils",
+]
+
+
+def __getattr__(name):
+    if name == "datasets":
+        import importlib
+
+        return importlib.import_module("rskeras.datasets")
+    raise AttributeError(f"module 'rskeras' has no attribute {name!r}")
+
+
+def version() -> str:
+    return __version__

@@ -1,0 +1,85 @@
+"""`Callback` base class and `CallbackList`, as in Keras."""
+
+from __future__ import annotations
+
+
+class Callback:
+    """Base class for callbacks: override the `on_*` hooks you need. `self.model` and
+    `self.params` (`{"epochs", "steps", "verbose"}`) are set before training starts.
+    Setting `self.model.stop_training = True` ends `fit` after the current epoch."""
+
+    def __init__(self):
+        self.model = None
+        self.params = {}
+
+    def set_model(self, model) -> None:
+        self.model = model
+
+    def set_params(self, params) -> None:
+        self.params = params
+
+    def on_train_begin(self, logs=None): pass
+    def on_train_end(self, logs=None): pass
+    def on_epoch_begin(self, epoch, logs=None): pass
+    def on_epoch_end(self, epoch, logs=None): pass
+    def on_train_batch_begin(self, batch, logs=None): pass
+    def on_train_batch_end(self, batch, logs=None): pass
+    def on_test_begin(self, logs=None): pass
+    def on_test_end(self, logs=None): pass
+    def on_test_batch_begin(self, batch, logs=None): pass
+    def on_test_batch_end(self, batch, logs=None): pass
+    def on_predict_begin(self, logs=None): pass
+    def on_predict_end(self, logs=None): pass
+    def on_predict_batch_begin(self, batch, logs=None): pass
+    def on_predict_batch_end(self, batch, logs=None): pass
+
+
+_HOOKS = [name for name in vars(Callback) if name.startswith("on_")]
+
+
+class CallbackList(Callback):
+    """Forwards every hook to a list of callbacks, adding `History` and `ProgbarLogger` as
+    Keras does when asked."""
+
+    def __init__(self, callbacks=None, add_history=False, add_progbar=False, model=None, **params):
+        super().__init__()
+        from rskeras.callbacks.history import History
+        from rskeras.callbacks.progbar_logger import ProgbarLogger
+
+        self.callbacks = list(callbacks or [])
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be keras.callbacks.Callback instances, got {cb!r}")
+        if add_progbar and not any(isinstance(c, ProgbarLogger) for c in self.callbacks):
+            self.callbacks.append(ProgbarLogger())
+        if add_history:
+            self.history = next((c for c in self.callbacks if isinstance(c, History)), None) or History()
+            if self.history not in self.callbacks:
+                self.callbacks.append(self.history)
+        if model is not None:
+            self.set_model(model)
+        if params:
+            self.set_params(params)
+
+    def set_model(self, model):
+        super().set_model(model)
+        for cb in self.callbacks:
+            cb.set_model(model)
+
+    def set_params(self, params):
+        super().set_params(params)
+        for cb in self.callbacks:
+            cb.set_params(params)
+
+
+def _forward(name):
+    def hook(self, *args, **kwargs):
+        for cb in self.callbacks:
+            getattr(cb, name)(*args, **kwargs)
+
+    hook.__name__ = name
+    return hook
+
+
+for _name in _HOOKS:
+    setattr(CallbackList, _name, _forward(_name))

@@ -1,0 +1,292 @@
+"""`Layer`: the base class of every layer and model, as `keras.Layer`.
+
+A layer owns weights (`add_weight`), creates them lazily in `build(input_shape)` on the first
+call, and computes its output in `call(inputs, training=None)` with `rskeras.ops`."""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import numpy as np
+
+from rskeras import _core
+from rskeras.backend import naming
+from rskeras.backend.variables import Variable, standardize_shape
+from rskeras.layers.input_spec import InputSpec
+
+_CALL_ARGS_CACHE: dict[type, frozenset] = {}
+
+
+def _call_args(cls) -> frozenset:
+    """The keyword names `cls.call` accepts (cached per class)."""
+    args = _CALL_ARGS_CACHE.get(cls)
+    if args is None:
+        params = inspect.signature(cls.call).parameters
+        takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        args = frozenset(params) | ({"training", "mask"} if takes_kwargs else set())
+        _CALL_ARGS_CACHE[cls] = args
+    return args
+
+
+class Layer:
+    """Base class for layers.
+
+    Args:
+        trainable: whether the layer's weights are updated by training (default True).
+        name: the layer name; default: the snake_case class name, made unique ("dense_1").
+        dtype: the compute and weight dtype (only "float32" for now).
+        input_shape: shape of one sample (without the batch axis), accepted for the first
+            layer of a `Sequential` model, as in Keras.
+
+    Subclasses implement `build(input_shape)` (create weights with `add_weight`), `call(inputs,
+    training=None)` and, for shape inference, `compute_output_shape(input_shape)`. Input shapes
+    include the batch axis: `(batch, ...)`.
+    """
+
+    def __init__(self, *, activity_regularizer=None, trainable=True, dtype=None, autocast=True,
+                 name=None, input_shape=None, input_dim=None, batch_input_shape=None, **kwargs):
+        allowed = {"input_dim", "batch_size", "weights"}
+        unknown = set(kwargs) - allowed
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__}: unrecognized keyword arguments {sorted(unknown)}"
+            )
+        object.__setattr__(self, "_layers", [])
+        self._trainable_variables: list[Variable] = []
+        self._non_trainable_variables: list[Variable] = []
+        self._losses: list = []
+        self._trainable = bool(trainable)
+        self.built = False
+        self.name = name or naming.uniquify(naming.to_snake_case(type(self).__name__))
+        if dtype not in (None, "float32") and not isinstance(dtype, dict):
+            raise ValueError(f"{self.name}: only dtype='float32' is supported for now, got {dtype!r}")
+        self.dtype = "float32"
+        self.input_spec: InputSpec | None = None
+        self.supports_masking = False
+        self._call_accepts = _call_args(type(self))
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)
+        if batch_input_shape is not None:
+            self._batch_input_shape = standardize_shape(batch_input_shape)
+        elif input_shape is not None:
+            self._batch_input_shape = (None,) + standardize_shape(input_shape)
+        else:
+            self._batch_input_shape = None
+
+    # ----------------------------------------------------------------------------------------
+    # Attribute tracking: layers assigned as attributes (or in lists) become sublayers.
+    def __setattr__(self, key, value):
+        if key != "_layers" and "_layers" in self.__dict__:
+            items = value if isinstance(value, (list, tuple)) else (value,)
+            for item in items:
+                if isinstance(item, Layer) and item is not self and all(item is not l for l in self._layers):
+                    self._layers.append(item)
+        object.__setattr__(self, key, value)
+
+    # ----------------------------------------------------------------------------------------
+    def build(self, input_shape) -> None:
+        """Create the layer's weights for inputs of `input_shape` (batch axis included)."""
+        self.built = True
+
+    def call(self, inputs, *args, **kwargs):
+        """The forward computation; override in subclasses."""
+        raise NotImplementedError(f"Layer {type(self).__name__} does not implement call()")
+
+    def compute_output_shape(self, input_shape):
+        """The output shape for an input of `input_shape` (batch axis included). The default
+        assumes a shape-preserving layer."""
+        return tuple(input_shape)
+
+    def __call__(self, inputs, *args, **kwargs):
+        from rskeras.layers.core.input_layer import KerasTensor
+
+        if isinstance(inputs, KerasTensor):
+            return self._symbolic_call(inputs)
+        if not isinstance(inputs, _core.Tensor):
+            if isinstance(inputs, (list, tuple)):
+                inputs = type(inputs)(x if isinstance(x, _core.Tensor) else _core.convert_to_tensor(x) for x in inputs)
+            else:
+                inputs = _core.convert_to_tensor(inputs)
+        if not self.built:
+            self._build_for(inputs)
+        if self.input_spec is not None and isinstance(inputs, _core.Tensor):
+            self.input_spec.check(self.name, inputs.shape)
+        if kwargs:
+            accepts = self._call_accepts
+            kwargs = {k: v for k, v in kwargs.items() if k in accepts}
+        return self.call(inputs, *args, **kwargs)
+
+    def _build_for(self, inputs) -> None:
+        shape = [tuple(x.shape) for x in inputs] if isinstance(inputs, (list, tuple)) else tuple(inputs.shape)
+        self.build_from_shape(shape)
+
+    def build_from_shape(self, input_shape) -> None:
+        """Build (once) for `input_shape`, checking the input spec first."""
+        if self.built:
+            return
+        if self.input_spec is not None and not isinstance(input_shape, list):
+            self.input_spec.check(self.name, input_shape)
+        self.build(input_shape)
+        self.built = True
+
+    def _symbolic_call(self, inputs):
+        from rskeras.layers.core.input_layer import KerasTensor
+
+        self.build_from_shape(inputs.shape)
+        return KerasTensor(self.compute_output_shape(inputs.shape), inputs.dtype)
+
+    # ----------------------------------------------------------------------------------------
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
+                   regularizer=None, constraint=None, aggregation="none", name=None) -> Variable:
+        """Create a weight of `shape` owned by this layer.
+
+        Args:
+            shape: a tuple of ints (default `()`).
+            initializer: a name ("glorot_uniform", "zeros"), an Initializer or a callable
+                `(shape, dtype)`; default "glorot_uniform" for float weights.
+            trainable: whether optimizers update it.
+            regularizer: a callable `weight -> scalar` whose result is added to the loss.
+            constraint: a callable applied to the weight after each optimizer update.
+            name: the weight name ("kernel", "bias"); its path is "layer_name/name".
+        """
+        from rskeras import initializers
+
+        shape = standardize_shape(() if shape is None else shape)
+        init = initializers.get(initializer if initializer is not None else "glorot_uniform")
+        var = Variable(init(shape, dtype=dtype or "float32"), dtype=dtype or "float32",
+                       trainable=trainable, name=name or "variable")
+        var.path = f"{self.name}/{var.name}"
+        var.regularizer = regularizer
+        var.constraint = constraint
+        (self._trainable_variables if trainable else self._non_trainable_variables).append(var)
+        return var
+
+    def add_loss(self, loss) -> None:
+        """Add a scalar loss tensor (e.g. an activity regularization) for this forward pass."""
+        self._losses.append(loss)
+
+    @property
+    def losses(self) -> list:
+        """Losses added by `add_loss` during the last call, plus weight regularization terms."""
+        out = list(self._losses)
+        for var in self.trainable_weights:
+            reg = getattr(var, "regularizer", None)
+            if reg is not None:
+                out.append(reg(var))
+        for layer in self._layers:
+            out.extend(layer._losses)
+        return out
+
+    def _clear_losses(self) -> None:
+        self._losses.clear()
+        for layer in self._layers:
+            layer._clear_losses()
+
+    # ----------------------------------------------------------------------------------------
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        """Freeze (False) or unfreeze this layer and all its sublayers."""
+        self._trainable = bool(value)
+        for v in self._trainable_variables:
+            v.trainable = bool(value)
+        for layer in self._layers:
+            layer.trainable = value
+
+    @property
+    def layers(self) -> list:
+        return list(self._layers)
+
+    def _flat_layers(self):
+        yield self
+        for layer in self._layers:
+            yield from layer._flat_layers()
+
+    @property
+    def weights(self) -> list:
+        """All weights: own trainable, own non-trainable, then each sublayer's (Keras order)."""
+        out = list(self._trainable_variables) + list(self._non_trainable_variables)
+        for layer in self._layers:
+            out.extend(w for w in layer.weights if all(w is not o for o in out))
+        return out
+
+    @property
+    def trainable_weights(self) -> list:
+        if not self.trainable:
+            return []
+        out = list(self._trainable_variables)
+        for layer in self._layers:
+            out.extend(w for w in layer.trainable_weights if all(w is not o for o in out))
+        return out
+
+    @property
+    def non_trainable_weights(self) -> list:
+        trainable = self.trainable_weights
+        return [w for w in self.weights if all(w is not t for t in trainable)]
+
+    variables = weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    def count_params(self) -> int:
+        """The number of scalars in all weights.
+
+        Raises:
+            ValueError: when the layer is not built yet.
+        """
+        if not self.built:
+            raise ValueError(
+                f"Layer {self.name} is not built yet, so its weights do not exist. "
+                "Call it on data or call build(input_shape) first."
+            )
+        return int(sum(math.prod(w.shape) for w in self.weights))
+
+    def get_weights(self) -> list:
+        """The weights as NumPy arrays, in `weights` order."""
+        return [w.numpy() for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Set the weights from NumPy arrays given in `weights` order.
+
+        Raises:
+            ValueError: on a count or shape mismatch, naming the weight.
+        """
+        params = self.weights
+        if len(weights) != len(params):
+            raise ValueError(
+                f"Layer {self.name}: set_weights expected {len(params)} arrays, got {len(weights)}"
+            )
+        for p, w in zip(params, weights):
+            w = np.asarray(w)
+            if tuple(w.shape) != tuple(p.shape):
+                raise ValueError(
+                    f"Layer {self.name}: weight {p.path} has shape {tuple(p.shape)}, "
+                    f"but the provided array has shape {w.shape}"
+                )
+            p.assign(w)
+
+    def get_config(self) -> dict:
+        """The constructor arguments as a JSON-able dict (Keras 3 schema)."""
+        config = {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": {"module": "keras", "class_name": "DTypePolicy",
+                      "config": {"name": self.dtype}, "registered_name": None},
+        }
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = self._batch_input_shape
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = config["dtype"].get("config", {}).get("name", "float32")
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"

@@ -1,0 +1,111 @@
+"""`Metric` base class and the reduction metrics `Mean`, `Sum` and `MeanMetricWrapper`.
+
+State is kept as Python floats: a metric update reduces the batch on the core and reads
+back one number, so no graph or buffer outlives a step."""
+
+from __future__ import annotations
+
+from rskeras import ops
+
+
+class Metric:
+    """Base class: `update_state(...)`, `result()`, `reset_state()`.
+
+    Args:
+        name: the name shown in logs and History. dtype: result dtype (float32).
+    """
+
+    def __init__(self, name=None, dtype=None):
+        from rskeras.backend import naming
+
+        self.name = name or naming.to_snake_case(type(self).__name__)
+        self.dtype = dtype or "float32"
+
+    def update_state(self, *args, **kwargs):
+        raise NotImplementedError
+
+    def result(self):
+        raise NotImplementedError
+
+    def reset_state(self):
+        raise NotImplementedError
+
+    def __call__(self, *args, **kwargs):
+        self.update_state(*args, **kwargs)
+        return self.result()
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class Sum(Metric):
+    """The running sum of the (weighted) values."""
+
+    def __init__(self, name="sum", dtype=None):
+        super().__init__(name, dtype)
+        self.reset_state()
+
+    def reset_state(self):
+        self.total = 0.0
+
+    def update_state(self, values, sample_weight=None):
+        values = ops.convert_to_tensor(values, "float32")
+        if sample_weight is not None:
+            values = values * ops.cast(sample_weight, "float32")
+        self.total += float(ops.sum(values))
+
+    def result(self):
+        return self.total
+
+
+class Mean(Metric):
+    """The running (weighted) mean: `sum(values * w) / sum(w)`. A scalar `sample_weight`
+    counts the value that many times (how the loss tracker weights by batch size)."""
+
+    def __init__(self, name="mean", dtype=None):
+        super().__init__(name, dtype)
+        self.reset_state()
+
+    def reset_state(self):
+        self.total, self.count = 0.0, 0.0
+
+    def update_state(self, values, sample_weight=None):
+        if isinstance(values, (int, float)) and sample_weight is None:
+            self.total += float(values)
+            self.count += 1.0
+            return
+        values = ops.convert_to_tensor(values, "float32")
+        if sample_weight is None:
+            self.total += float(ops.sum(values))
+            self.count += float(values.size)
+        elif isinstance(sample_weight, (int, float)):
+            self.total += float(ops.sum(values)) * sample_weight
+            self.count += float(values.size) * sample_weight
+        else:
+            sw = ops.cast(sample_weight, "float32")
+            if sw.ndim < values.ndim:
+                sw = ops.reshape(sw, tuple(sw.shape) + (1,) * (values.ndim - sw.ndim))
+            sw = ops.broadcast_to(sw, values.shape)
+            self.total += float(ops.sum(values * sw))
+            self.count += float(ops.sum(sw))
+
+    def result(self):
+        return self.total / self.count if self.count else 0.0
+
+
+class MeanMetricWrapper(Mean):
+    """The running mean of `fn(y_true, y_pred, **kwargs)` over all samples seen."""
+
+    def __init__(self, fn, name=None, dtype=None, **kwargs):
+        super().__init__(name=name or fn.__name__, dtype=dtype)
+        self._fn, self._fn_kwargs = fn, kwargs
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        super().update_state(self._fn(y_true, y_pred, **self._fn_kwargs), sample_weight)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, **self._fn_kwargs}

@@ -1,0 +1,33 @@
+"""Adam (Kingma & Ba, 2015, "Adam: A Method for Stochastic Optimization")."""
+
+from rskeras.optimizers.optimizer import Optimizer
+
+
+class Adam(Optimizer):
+    """Adam, as `keras.optimizers.Adam`. Per step t (from 1):
+    `alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)`, `m += (g - m)(1 - beta_1)`,
+    `v += (g^2 - v)(1 - beta_2)`, `w -= alpha * m / (sqrt(v) + epsilon)`; with `amsgrad`,
+    `v_hat = max(v_hat, v)` replaces v in the denominator (Reddi et al., 2018).
+
+    Args:
+        learning_rate: default 0.001. beta_1: default 0.9. beta_2: default 0.999.
+        epsilon: default 1e-7. amsgrad: default False.
+    """
+
+    _update = "adam"
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
+                 name="adam", **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, amsgrad
+
+    def _slot_names(self):
+        return ["momentum", "velocity"] + (["velocity_hat"] if self.amsgrad else [])
+
+    def _hyper(self):
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                "amsgrad": self.amsgrad}
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon, "amsgrad": self.amsgrad}

@@ -1,0 +1,165 @@
+"""`Optimizer` base: slot variables, gradient clipping, weight decay and learning-rate
+schedules, around one fused Rust update over all variables per step."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rskeras import _core
+from rskeras import ops
+from rskeras.backend.variables import Variable
+
+
+class Optimizer:
+    """Base class of optimizers (Keras 3 arguments).
+
+    Args:
+        learning_rate: a float, or a callable `step -> float` (a schedule).
+        weight_decay: if set, each step first does `w -= w * weight_decay * lr`.
+        clipnorm: clip each gradient to this L2 norm. clipvalue: clip each element to
+            `[-clipvalue, clipvalue]`. global_clipnorm: clip all gradients jointly.
+        name: the optimizer name.
+
+    Raises:
+        ValueError: when more than one of clipnorm/clipvalue/global_clipnorm is set, or for
+            unsupported options (use_ema, gradient_accumulation_steps, loss_scale_factor).
+    """
+
+    _update = ""  # name of the fused update in rskeras._core.optimizer_apply
+
+    def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
+                 loss_scale_factor=None, gradient_accumulation_steps=None, name=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected arguments {sorted(kwargs)}")
+        if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError("Only one of clipnorm, clipvalue and global_clipnorm can be set")
+        if use_ema or gradient_accumulation_steps or loss_scale_factor:
+            raise ValueError(
+                f"{type(self).__name__}: use_ema, gradient_accumulation_steps and "
+                "loss_scale_factor are not supported yet"
+            )
+        self.name = name or type(self).__name__.lower()
+        self._learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
+        self.iterations = 0
+        self.built = False
+        self._slots: dict[int, list[Variable]] = {}
+        self._targets_cache: tuple | None = None
+
+    # ----------------------------------------------------------------------------------------
+    @property
+    def learning_rate(self) -> float:
+        """The current learning rate (a schedule is evaluated at `iterations`)."""
+        lr = self._learning_rate
+        return float(lr(self.iterations)) if callable(lr) else float(lr)
+
+    @learning_rate.setter
+    def learning_rate(self, value) -> None:
+        self._learning_rate = value
+
+    def _slot_names(self) -> list[str]:
+        return []
+
+    def build(self, variables) -> None:
+        """Create the slot variables (zeros shaped like each variable)."""
+        for var in variables:
+            if id(var) not in self._slots:
+                self._slots[id(var)] = [
+                    Variable(np.zeros(tuple(var.shape), "float32"), trainable=False,
+                             name=f"{getattr(var, 'name', 'variable')}_{slot}")
+                    for slot in self._slot_names()
+                ]
+        self.built = True
+
+    @property
+    def variables(self) -> list:
+        """The slot variables, in creation order."""
+        return [s for slots in self._slots.values() for s in slots]
+
+    def _clip(self, grads):
+        if self.clipvalue is not None:
+            return [ops.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+        if self.clipnorm is not None:
+            out = []
+            for g in grads:
+                norm = math.sqrt(float(ops.sum(ops.square(g))))
+                out.append(g * (self.clipnorm / norm) if norm > self.clipnorm else g)
+            return out
+        if self.global_clipnorm is not None:
+            norm = math.sqrt(sum(float(ops.sum(ops.square(g))) for g in grads))
+            if norm > self.global_clipnorm:
+                return [g * (self.global_clipnorm / norm) for g in grads]
+        return grads
+
+    def apply(self, grads, trainable_variables) -> None:
+        """Update `trainable_variables` in place from `grads` (same order). `None` gradients
+        are skipped.
+
+        Raises:
+            ValueError: when no variable has a gradient, or a gradient's shape differs from its
+                variable's (naming the variable).
+        """
+        pairs = [(g, v) for g, v in zip(grads, trainable_variables) if g is not None]
+        if not pairs:
+            raise ValueError(
+                "No gradients provided for any variable: "
+                f"{[getattr(v, 'path', '?') for v in trainable_variables]}"
+            )
+        grads = [g for g, _ in pairs]
+        variables = [v for _, v in pairs]
+        for g, v in pairs:
+            if tuple(g.shape) != tuple(v.shape):
+                raise ValueError(
+                    f"{type(self).__name__}: gradient shape {tuple(g.shape)} does not match "
+                    f"variable {getattr(v, 'path', '?')} of shape {tuple(v.shape)}"
+                )
+        key = tuple(id(v) for v in variables)
+        if self._targets_cache is None or self._targets_cache[0] != key:
+            self.build(variables)
+            targets = [t for v in variables for t in (v, *self._slots[id(v)])]
+            self._targets_cache = (key, targets)
+        targets = self._targets_cache[1]
+        grads = self._clip(grads)
+        lr = self.learning_rate
+        if self.weight_decay:
+            for v in variables:
+                v.assign(v - v * (self.weight_decay * lr))
+        _core.optimizer_apply(self._update, targets, grads, lr, step=self.iterations + 1,
+                              **self._hyper())
+        self.iterations += 1
+        for v in variables:
+            constraint = getattr(v, "constraint", None)
+            if constraint is not None:
+                v.assign(constraint(v))
+
+    def apply_gradients(self, grads_and_vars) -> None:
+        """`apply` from a list of `(gradient, variable)` pairs."""
+        grads_and_vars = list(grads_and_vars)
+        self.apply([g for g, _ in grads_and_vars], [v for _, v in grads_and_vars])
+
+    def _hyper(self) -> dict:
+        return {}
+
+    def get_config(self) -> dict:
+        lr = self._learning_rate
+        return {
+            "name": self.name,
+            "learning_rate": lr if not callable(lr) else self.learning_rate,
+            "weight_decay": self.weight_decay,
+            "clipnorm": self.clipnorm,
+            "global_clipnorm": self.global_clipnorm,
+            "clipvalue": self.clipvalue,
+            "use_ema": False,
+            "ema_momentum": 0.99,
+            "ema_overwrite_frequency": None,
+            "loss_scale_factor": None,
+            "gradient_accumulation_steps": None,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,34 @@
+"""RMSprop (Hinton, "Neural Networks for Machine Learning", lecture 6e)."""
+
+from rskeras.optimizers.optimizer import Optimizer
+
+
+class RMSprop(Optimizer):
+    """RMSprop, as `keras.optimizers.RMSprop` (the `compile()` default optimizer):
+    `v = rho v + (1 - rho) g^2`; `step = lr * g / sqrt(v + epsilon)` (centered: `v - mean_g^2
+    + epsilon`); with momentum, `m = momentum * m + step; w -= m`, else `w -= step`.
+
+    Args:
+        learning_rate: default 0.001. rho: default 0.9. momentum: default 0.0.
+        epsilon: default 1e-7. centered: default False.
+    """
+
+    _update = "rmsprop"
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
+                 name="rmsprop", **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
+
+    def _slot_names(self):
+        # Order matches the fused kernel: velocity, then momentum, then average gradient.
+        return (["velocity"] + (["momentum"] if self.momentum > 0 else [])
+                + (["average_gradient"] if self.centered else []))
+
+    def _hyper(self):
+        return {"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
+                "centered": self.centered}
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
+                "epsilon": self.epsilon, "centered": self.centered}

@@ -1,0 +1,93 @@
+"""Turning the `x`, `y`, `sample_weight` given to fit/evaluate/predict into batches."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rskeras import _core
+
+
+def to_array(data, name: str):
+    """NumPy array (or None) from an array, tensor or nested list.
+
+    Raises:
+        TypeError: for unsupported containers (dicts, generators, datasets).
+    """
+    if data is None:
+        return None
+    if isinstance(data, np.ndarray):
+        return data
+    if isinstance(data, _core.Tensor):
+        return data.numpy()
+    if isinstance(data, dict) or hasattr(data, "__next__"):
+        raise TypeError(
+            f"`{name}`: dicts, generators and datasets are not supported yet; pass NumPy arrays"
+        )
+    return np.asarray(data)
+
+
+def unpack_x_y_sample_weight(data):
+    """`(x, y, sample_weight)` from a tuple of 1 to 3 elements or a single `x`."""
+    if isinstance(data, tuple):
+        if len(data) == 1:
+            return data[0], None, None
+        if len(data) == 2:
+            return data[0], data[1], None
+        if len(data) == 3:
+            return data
+        raise ValueError(f"Data is expected to be (x,), (x, y) or (x, y, sample_weight), got {len(data)} items")
+    return data, None, None
+
+
+class ArrayBatches:
+    """Batches of aligned arrays, reshuffled at each epoch when `shuffle` is set.
+
+    Raises:
+        ValueError: when the arrays have different numbers of samples (naming the counts).
+    """
+
+    def __init__(self, arrays, batch_size: int, shuffle: bool = False):
+        self.arrays = [a for a in arrays]
+        sizes = {len(a) for a in self.arrays if a is not None}
+        if len(sizes) > 1:
+            names = ["x", "y", "sample_weight"]
+            detail = ", ".join(f"{n}: {len(a)}" for n, a in zip(names, self.arrays) if a is not None)
+            raise ValueError(f"Data cardinality is ambiguous: the arrays have different sizes ({detail})")
+        if not isinstance(batch_size, int) or batch_size <= 0:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        self.num_samples = sizes.pop() if sizes else 0
+        self.batch_size, self.shuffle = batch_size, shuffle
+        self.num_batches = math.ceil(self.num_samples / batch_size)
+
+    def __iter__(self):
+        n, bs = self.num_samples, self.batch_size
+        order = np.random.permutation(n) if self.shuffle else None
+        for start in range(0, n, bs):
+            if order is None:
+                yield tuple(None if a is None else _core.convert_to_tensor(a[start:start + bs]) for a in self.arrays)
+            else:
+                idx = order[start:start + bs]
+                yield tuple(None if a is None else _core.convert_to_tensor(a[idx]) for a in self.arrays)
+
+
+def split_validation(arrays, validation_split: float):
+    """Split off the last `validation_split` fraction of samples (before any shuffling, as in
+    Keras). Returns `(train_arrays, val_arrays)`.
+
+    Raises:
+        ValueError: when the split is outside (0, 1) or leaves no training sample.
+    """
+    if not 0.0 < validation_split < 1.0:
+        raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
+    n = len(arrays[0])
+    split_at = int(math.floor(n * (1.0 - validation_split)))
+    if split_at == 0 or split_at == n:
+        raise ValueError(
+            f"validation_split={validation_split} leaves an empty training or validation set "
+            f"with {n} samples"
+        )
+    train = [None if a is None else a[:split_at] for a in arrays]
+    val = [None if a is None else a[split_at:] for a in arrays]
+    return train, val

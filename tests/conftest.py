@@ -1,0 +1,232 @@
+"""Shared hypothesis settings, strategies and gradient-checking helpers for the rskeras suite.
+
+Profiles (select with HYPOTHESIS_PROFILE=<name>):
+  * ``rskeras`` (default): 30 examples per property, no deadline, derandomized so that the
+    suite is a reproducible gate and stays fast.
+  * ``fuzz``: 400 random examples per property, for hunting bugs locally.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import rskeras as keras
+from rskeras import ops
+
+_COMMON = dict(
+    deadline=None,
+    database=None,  # keep the repository clean (no .hypothesis/ directory)
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("rskeras", max_examples=30, derandomize=True, **_COMMON)
+settings.register_profile("fuzz", max_examples=400, **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "rskeras"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Strategies
+
+
+def shapes(min_dims=0, max_dims=4, min_side=0, max_side=5):
+    """Shapes up to rank 4, including size-0 and size-1 dimensions."""
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+
+
+def floats32(min_value=-10.0, max_value=10.0, allow_nan=False, allow_infinity=False):
+    return st.floats(
+        min_value=None if allow_infinity else min_value,
+        max_value=None if allow_infinity else max_value,
+        allow_nan=allow_nan,
+        allow_infinity=allow_infinity,
+        allow_subnormal=False,
+        width=32,
+    )
+
+
+def float_arrays(shape=None, min_value=-10.0, max_value=10.0, elements=None, **shape_kw):
+    """float32 NumPy arrays; `shape` is a tuple or a strategy (default: `shapes(**shape_kw)`)."""
+    if shape is None:
+        shape = shapes(**shape_kw)
+    if elements is None:
+        elements = floats32(min_value, max_value)
+    return hnp.arrays(np.float32, shape, elements=elements)
+
+
+def int_arrays(shape=None, min_value=-100, max_value=100, dtype=np.int32, **shape_kw):
+    if shape is None:
+        shape = shapes(**shape_kw)
+    return hnp.arrays(dtype, shape, elements=st.integers(min_value, max_value))
+
+
+def broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, min_side=0, max_side=4):
+    """`BroadcastableShapes(input_shapes, result_shape)` for `num_shapes` operands."""
+    return hnp.mutually_broadcastable_shapes(
+        num_shapes=num_shapes, min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
+    )
+
+
+@st.composite
+def broadcast_float_pair(draw, min_value=-10.0, max_value=10.0, elements=None, **shape_kw):
+    """Two float32 arrays of mutually broadcastable shapes."""
+    bs = draw(broadcastable_shapes(2, **shape_kw))
+    a = draw(float_arrays(bs.input_shapes[0], min_value, max_value, elements=elements))
+    b = draw(float_arrays(bs.input_shapes[1], min_value, max_value, elements=elements))
+    return a, b
+
+
+@st.composite
+def array_and_axis(draw, arrays, allow_none=True, allow_tuple=True, min_dims=0):
+    """An array and a valid `axis` argument for it: None, an int (maybe negative) or a tuple."""
+    x = draw(arrays)
+    nd = x.ndim
+    options = []
+    if allow_none:
+        options.append(st.none())
+    if nd > 0:
+        options.append(st.integers(-nd, nd - 1))
+        if allow_tuple:
+            options.append(
+                st.lists(st.integers(0, nd - 1), min_size=1, max_size=nd, unique=True).flatmap(
+                    lambda axes: st.tuples(*[st.sampled_from([a, a - nd]) for a in axes])
+                )
+            )
+    axis = draw(st.one_of(*options)) if options else None
+    return x, axis
+
+
+def normalize_axes(axis, ndim):
+    """`axis` (None, int or tuple) as a sorted tuple of non-negative ints."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, int):
+        axis = (axis,)
+    return tuple(sorted(a % ndim for a in axis))
+
+
+# ---------------------------------------------------------------------------------------------
+# Conversion helpers
+
+
+def T(x, dtype=None):
+    """`ops.convert_to_tensor` shorthand."""
+    return ops.convert_to_tensor(x, dtype)
+
+
+def to_np(t) -> np.ndarray:
+    """A tensor (or anything array-like) as a NumPy array (a copy)."""
+    return np.array(t)
+
+
+def assert_close(got, expected, rtol=1e-5, atol=1e-6, dtype=None, shape=True):
+    """Compare a tensor with a NumPy reference: values, shape and (optionally) dtype."""
+    g = to_np(got)
+    e = np.asarray(expected)
+    if shape:
+        assert g.shape == e.shape, f"shape {g.shape} != expected {e.shape}"
+    if dtype is not None:
+        assert str(got.dtype) == dtype, f"dtype {got.dtype} != expected {dtype}"
+    np.testing.assert_allclose(g.astype(np.float64), e.astype(np.float64), rtol=rtol, atol=atol, equal_nan=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Gradient helpers
+
+
+def numeric_grad(f, x, eps=1e-3, *, args=(), wrt=0, cotangent=None, through="numpy"):
+    """Central finite differences of `sum(cotangent * f(*inputs))` w.r.t. `inputs[wrt]`.
+
+    `x` is the point (an array); `args` are the other inputs, `x` being inserted at position
+    `wrt`. `through="numpy"`: `f` is a NumPy function evaluated in float64. `through="rskeras"`:
+    `f` is an rskeras op evaluated on float32 inputs; the step actually taken is measured
+    after rounding to float32, which keeps the quotient honest.
+    """
+    dtype = np.float64 if through == "numpy" else np.float32
+    x = np.asarray(x, dtype=np.float64)
+    others = [np.asarray(a, dtype=dtype) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a for a in args]
+
+    def evaluate(point):
+        inputs = list(others)
+        inputs.insert(wrt, point.astype(dtype))
+        return np.asarray(f(*inputs), dtype=np.float64)
+
+    base = evaluate(x)
+    w = np.ones_like(base) if cotangent is None else np.asarray(cotangent, np.float64)
+    grad = np.zeros_like(x)
+    flat = grad.reshape(-1)
+    for i in range(x.size):
+        xp, xm = x.copy().reshape(-1), x.copy().reshape(-1)
+        xp[i] += eps
+        xm[i] -= eps
+        xp, xm = xp.astype(dtype), xm.astype(dtype)
+        h = float(xp[i]) - float(xm[i])
+        flat[i] = (np.sum(w * evaluate(xp.reshape(x.shape))) - np.sum(w * evaluate(xm.reshape(x.shape)))) / h
+    return grad
+
+
+def tape_grads(op, inputs, wrt, cotangent=None):
+    """Gradients of `op(*inputs)` (seeded with `cotangent`) w.r.t. the inputs at `wrt`, computed by
+    `GradientTape`. Returns (output as NumPy, list of gradients as NumPy or None)."""
+    tensors = [T(a) if i in wrt else a for i, a in enumerate(inputs)]
+    with keras.GradientTape() as tape:
+        tape.watch([tensors[i] for i in wrt])
+        y = op(*tensors)
+    grads = tape.gradient(y, [tensors[i] for i in wrt], output_gradients=cotangent)
+    return to_np(y), [None if g is None else to_np(g) for g in grads]
+
+
+def random_cotangent(shape, seed=0):
+    """A fixed pseudo-random float32 output gradient (so linear mistakes do not cancel)."""
+    return np.random.default_rng(seed).uniform(-1.0, 1.0, size=shape).astype(np.float32)
+
+
+def assert_grad_matches(op, *inputs, wrt=None, expected=None, eps=1e-3, rtol=1e-2, atol=1e-2, seed=0):
+    """Check `GradientTape` gradients of `op(*inputs)` against a reference.
+
+    The output is seeded with a fixed random cotangent `w` (through `output_gradients`), so the
+    checked quantity is d<w, op(x)>/dx. `wrt`: indices of the inputs to differentiate (default:
+    every float ndarray input). `expected`: None to use central finite differences through the
+    rskeras op itself (float32, step `eps`, tolerances ~1e-2), or a callable
+    `expected(*inputs, w) -> list of gradients` giving the analytic NumPy gradient (pass tighter
+    `rtol`/`atol`).
+    """
+    inputs = [np.asarray(a, np.float32) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a for a in inputs]
+    if wrt is None:
+        wrt = [i for i, a in enumerate(inputs) if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
+    y = to_np(op(*[T(a) if isinstance(a, np.ndarray) else a for a in inputs]))
+    w = random_cotangent(y.shape, seed)
+    _, grads = tape_grads(op, inputs, wrt, cotangent=w)
+    if expected is not None:
+        refs = expected(*inputs, w.astype(np.float64))
+    else:
+        refs = []
+        for i in wrt:
+            args = [a for j, a in enumerate(inputs) if j != i]
+            refs.append(numeric_grad(op, inputs[i], eps, args=args, wrt=i, cotangent=w, through="rskeras"))
+    for i, g, r in zip(wrt, grads, refs):
+        assert g is not None, f"gradient for input {i} is None"
+        r = np.asarray(r, np.float64)
+        assert g.shape == inputs[i].shape, f"gradient shape {g.shape} != input shape {inputs[i].shape}"
+        assert g.dtype == np.float32, f"gradient dtype {g.dtype}"
+        np.testing.assert_allclose(g, r, rtol=rtol, atol=atol, err_msg=f"gradient for input {i}")
+
+
+def unbroadcast(g, shape):
+    """Sum a NumPy gradient of the broadcast result down to an operand's `shape`."""
+    g = np.asarray(g, np.float64)
+    while g.ndim > len(shape):
+        g = g.sum(axis=0)
+    for i, d in enumerate(shape):
+        if d == 1 and g.shape[i] != 1:
+            g = g.sum(axis=i, keepdims=True)
+    return g.reshape(shape)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
