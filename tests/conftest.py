@@ -9,15 +9,20 @@ Profiles (select with HYPOTHESIS_PROFILE=<name>):
 from __future__ import annotations
 
 import os
+import tempfile
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import rskeras as keras
 from rskeras import ops
+
+# Hypothesis caches (constants, failure patches) go to the temp dir, not the repository.
+set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "rskeras-hypothesis"))
 
 _COMMON = dict(
     deadline=None,
@@ -39,9 +44,12 @@ def shapes(min_dims=0, max_dims=4, min_side=0, max_side=5):
 
 
 def floats32(min_value=-10.0, max_value=10.0, allow_nan=False, allow_infinity=False):
+    def f32(v):  # the nearest float32 inside the requested range
+        return None if v is None else float(np.float32(v))
+
     return st.floats(
-        min_value=None if allow_infinity else min_value,
-        max_value=None if allow_infinity else max_value,
+        min_value=None if allow_infinity else f32(min_value),
+        max_value=None if allow_infinity else f32(max_value),
         allow_nan=allow_nan,
         allow_infinity=allow_infinity,
         allow_subnormal=False,

@@ -9,11 +9,15 @@ use crate::ops;
 use crate::tensor::Tensor;
 
 /// Maps the gradient of an op's output to the gradients of its inputs (`None`: no gradient).
-pub type Backward = Arc<dyn Fn(&Tensor) -> Result<Vec<Option<Tensor>>> + Send + Sync>;
+/// The second argument says which inputs need one, so a rule can skip work (matmul skips the
+/// gradient of a data batch).
+pub type Backward = Arc<dyn Fn(&Tensor, &[bool]) -> Result<Vec<Option<Tensor>>> + Send + Sync>;
 
 struct Input {
     id: u64,
-    differentiable: bool,
+    /// Whether this tape tracked the input when the op ran (float, watched or downstream of a
+    /// watched tensor).
+    needed: bool,
 }
 
 struct Node {
@@ -86,12 +90,15 @@ pub fn record(inputs: &[&Tensor], out: &Tensor, make: impl FnOnce() -> Backward)
             if !st.recording {
                 continue;
             }
-            let needed = inputs.iter().any(|x| {
-                x.dtype().is_float()
-                    && (st.tracked.contains(&x.id)
-                        || (st.watch_accessed_variables && x.trainable_variable))
-            });
-            if !needed {
+            let needs: Vec<bool> = inputs
+                .iter()
+                .map(|x| {
+                    x.dtype().is_float()
+                        && (st.tracked.contains(&x.id)
+                            || (st.watch_accessed_variables && x.trainable_variable))
+                })
+                .collect();
+            if !needs.iter().any(|&n| n) {
                 continue;
             }
             let backward = rule
@@ -102,10 +109,8 @@ pub fn record(inputs: &[&Tensor], out: &Tensor, make: impl FnOnce() -> Backward)
                 out: out.id,
                 inputs: inputs
                     .iter()
-                    .map(|x| Input {
-                        id: x.id,
-                        differentiable: x.dtype().is_float(),
-                    })
+                    .zip(needs)
+                    .map(|(x, needed)| Input { id: x.id, needed })
                     .collect(),
                 backward,
             });
@@ -189,9 +194,10 @@ fn walk(
                 None => continue,
             }
         };
-        let input_grads = (node.backward)(&g)?;
+        let needs: Vec<bool> = node.inputs.iter().map(|i| i.needed).collect();
+        let input_grads = (node.backward)(&g, &needs)?;
         for (input, ig) in node.inputs.iter().zip(input_grads) {
-            let (Some(ig), true) = (ig, input.differentiable) else {
+            let (Some(ig), true) = (ig, input.needed) else {
                 continue;
             };
             let acc = match grads.remove(&input.id) {

@@ -41,3 +41,23 @@ pub fn fill_rows<U: Send>(
             });
     }
 }
+
+/// Run `f` in a frame compiled for AVX2 + FMA when the CPU has them, so the loops LLVM
+/// inlines into it use 256-bit vectors; the wheel itself stays portable x86-64 (runtime
+/// dispatch, never `target-cpu=native`). Results are bit-identical: Rust never contracts
+/// `a * b + c` into an FMA on its own.
+#[inline(always)]
+pub fn simd<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the features were detected at run time just above.
+            return unsafe { avx2(f) };
+        }
+    }
+    f()
+}

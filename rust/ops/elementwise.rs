@@ -114,7 +114,7 @@ pub fn cast(x: &Tensor, dtype: DType) -> Result<Tensor> {
     }
     let out = device::execute(&Op::Cast(dtype), &[x])?;
     if dtype.is_float() && x.dtype().is_float() {
-        record(&[x], &out, || Arc::new(|g| Ok(vec![Some(g.clone())])));
+        record(&[x], &out, || Arc::new(|g: &Tensor, _needs: &[bool]| Ok(vec![Some(g.clone())])));
     }
     Ok(out)
 }
@@ -131,7 +131,7 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     if out.dtype().is_float() {
         let (xc, oc) = (x.clone(), out.clone());
         record(&[x], &out, move || {
-            Arc::new(move |g: &Tensor| {
+            Arc::new(move |g: &Tensor, _needs: &[bool]| {
                 let gx = match op {
                     UnaryOp::Neg => neg(g)?,
                     UnaryOp::Abs => mul(g, &unary(UnaryOp::Sign, &xc)?)?,
@@ -192,7 +192,7 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if out.dtype().is_float() && dt.is_float() {
         let (ac, bc, oc) = (a.clone(), b.clone(), out.clone());
         record(&[a, b], &out, move || {
-            Arc::new(move |g: &Tensor| binary_grad(op, &ac, &bc, &oc, g))
+            Arc::new(move |g: &Tensor, _needs: &[bool]| binary_grad(op, &ac, &bc, &oc, g))
         });
     }
     Ok(out)
@@ -234,7 +234,7 @@ pub fn where_(condition: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
     if dt.is_float() {
         let (cc, sx, sy) = (c.clone(), x.shape.clone(), y.shape.clone());
         record(&[c, x, y], &out, move || {
-            Arc::new(move |g: &Tensor| {
+            Arc::new(move |g: &Tensor, _needs: &[bool]| {
                 let zero = Tensor::scalar_f32(0.0);
                 Ok(vec![
                     None,
@@ -253,7 +253,7 @@ pub fn clip(x: &Tensor, min: f32, max: f32) -> Result<Tensor> {
     let out = device::execute(&Op::Clip { min, max }, &[x])?;
     let xc = x.clone();
     record(&[x], &out, move || {
-        Arc::new(move |g: &Tensor| {
+        Arc::new(move |g: &Tensor, _needs: &[bool]| {
             let inside = binary(
                 BinaryOp::LogicalAnd,
                 &binary(BinaryOp::GreaterEqual, &xc, &Tensor::scalar_f32(min))?,

@@ -48,14 +48,29 @@ pub fn matmul_t(a: &Tensor, b: &Tensor, transpose_a: bool, transpose_b: bool) ->
     if dt.is_float() {
         let (ac, bc) = (a.clone(), b.clone());
         record(&[a, b], &out, move || {
-            Arc::new(move |g: &Tensor| {
-                let (ga, gb) = match (transpose_a, transpose_b) {
-                    (false, false) => (matmul_t(g, &bc, false, true)?, matmul_t(&ac, g, true, false)?),
-                    (false, true) => (matmul_t(g, &bc, false, false)?, matmul_t(g, &ac, true, false)?),
-                    (true, false) => (matmul_t(&bc, g, false, true)?, matmul_t(&ac, g, false, false)?),
-                    (true, true) => (matmul_t(&bc, g, true, true)?, matmul_t(g, &ac, true, true)?),
+            Arc::new(move |g: &Tensor, needs: &[bool]| {
+                let (a, b) = (&ac, &bc);
+                let ga = if needs[0] {
+                    let ga = match (transpose_a, transpose_b) {
+                        (false, tb) => matmul_t(g, b, false, !tb)?,
+                        (true, false) => matmul_t(b, g, false, true)?,
+                        (true, true) => matmul_t(b, g, true, true)?,
+                    };
+                    Some(sum_to(&ga, &a.shape)?)
+                } else {
+                    None
                 };
-                Ok(vec![Some(sum_to(&ga, &ac.shape)?), Some(sum_to(&gb, &bc.shape)?)])
+                let gb = if needs[1] {
+                    let gb = match (transpose_a, transpose_b) {
+                        (ta, false) => matmul_t(a, g, !ta, false)?,
+                        (false, true) => matmul_t(g, a, true, false)?,
+                        (true, true) => matmul_t(g, a, true, true)?,
+                    };
+                    Some(sum_to(&gb, &b.shape)?)
+                } else {
+                    None
+                };
+                Ok(vec![ga, gb])
             })
         });
     }

@@ -25,7 +25,7 @@ pub fn softmax(x: &Tensor, axis: isize, log: bool) -> Result<Tensor> {
     let out = device::execute(&Op::Softmax { axis, log }, &[x])?;
     let oc = out.clone();
     record(&[x], &out, move || {
-        Arc::new(move |g: &Tensor| {
+        Arc::new(move |g: &Tensor, _needs: &[bool]| {
             let ax = [axis as isize];
             let y = &oc;
             let gx = if log {
@@ -67,7 +67,7 @@ pub fn sparse_categorical_crossentropy(target: &Tensor, output: &Tensor, from_lo
     let out = device::execute(&op, &[output, target])?;
     let (oc, tc) = (output.clone(), target.clone());
     record(&[output, target], &out, move || {
-        Arc::new(move |g: &Tensor| {
+        Arc::new(move |g: &Tensor, _needs: &[bool]| {
             let gx = device::execute(&Op::SparseCrossEntropyGrad { from_logits }, &[&oc, &tc, g])?;
             Ok(vec![Some(gx), None])
         })

@@ -2,6 +2,8 @@
 //! instead of a dozen small ops per variable. Formulas follow Keras 3's `update_step`s
 //! (keras/src/optimizers/{sgd,adam,rmsprop}.py).
 
+use rayon::prelude::*;
+
 use crate::device::{self, pool};
 use crate::error::{Error, Result};
 use crate::ops::Op;
@@ -46,7 +48,7 @@ pub fn apply(op: &Op, targets: &mut [&mut Tensor], grads: &[&Tensor]) -> Result<
     device::update(op, targets, grads)
 }
 
-fn f32_mut<'a>(t: &'a mut Tensor) -> &'a mut [f32] {
+fn f32_mut(t: &mut Tensor) -> &mut [f32] {
     // Copy-on-write: a buffer still shared (say, by a persistent tape) is copied first.
     match std::sync::Arc::make_mut(&mut t.data) {
         Buffer::F32(v) => v,
@@ -54,20 +56,22 @@ fn f32_mut<'a>(t: &'a mut Tensor) -> &'a mut [f32] {
     }
 }
 
-/// Run `f(i, [w, slots...], g)` over all elements, chunked in parallel for large variables.
-fn for_each_elem<const N: usize>(slots: &mut [&mut Tensor], g: &[f32], f: impl Fn(&mut [&mut f32; N], f32) + Sync + Send) {
-    let mut ptrs: Vec<usize> = slots.iter_mut().map(|t| f32_mut(t).as_mut_ptr() as usize).collect();
-    ptrs.truncate(N);
-    let n = g.len();
-    let mut idx: Vec<u8> = vec![0; n]; // only its length drives the chunking below
-    pool::fill_chunks(&mut idx, |start, c| {
-        for i in start..start + c.len() {
-            // SAFETY: every chunk touches the disjoint index range [start, start + len) of
-            // buffers that each hold n elements and are exclusively borrowed by this call.
-            let mut refs: [&mut f32; N] = std::array::from_fn(|k| unsafe { &mut *(ptrs[k] as *mut f32).add(i) });
-            f(&mut refs, g[i]);
+/// Run `kernel(buffers, g)` over matching chunks of the variable, its slots and the gradient,
+/// in parallel for large variables. Each kernel call sees equal-length slices, so its loop
+/// over zipped slices vectorises.
+fn run_chunked(slots: &mut [&mut Tensor], g: &[f32], kernel: impl Fn(&mut [&mut [f32]], &[f32]) + Sync + Send) {
+    let mut bufs: Vec<&mut [f32]> = slots.iter_mut().map(|t| f32_mut(t)).collect();
+    if g.len() < pool::PAR_THRESHOLD {
+        pool::simd(#[inline(always)] || kernel(&mut bufs, g));
+        return;
+    }
+    let mut jobs: Vec<(Vec<&mut [f32]>, &[f32])> = g.chunks(pool::CHUNK).map(|c| (Vec::with_capacity(bufs.len()), c)).collect();
+    for buf in bufs {
+        for (job, chunk) in jobs.iter_mut().zip(buf.chunks_mut(pool::CHUNK)) {
+            job.0.push(chunk);
         }
-    });
+    }
+    jobs.into_par_iter().for_each(|(mut b, gc)| pool::simd(#[inline(always)] || kernel(&mut b, gc)));
 }
 
 pub(crate) fn cpu_apply(op: &Op, targets: &mut [&mut Tensor], grads: &[&Tensor]) -> Result<()> {
@@ -76,59 +80,67 @@ pub(crate) fn cpu_apply(op: &Op, targets: &mut [&mut Tensor], grads: &[&Tensor])
         let g = g.f32s(op.name())?;
         let slots = &mut targets[i * per..(i + 1) * per];
         match *op {
-            Op::SgdUpdate { lr, momentum, nesterov } => {
-                if momentum == 0.0 {
-                    for_each_elem::<1>(slots, g, |[w], g| **w -= lr * g);
-                } else {
-                    for_each_elem::<2>(slots, g, |[w, m], g| {
-                        **m = **m * momentum - g * lr;
-                        **w += if nesterov { **m * momentum - g * lr } else { **m };
-                    });
+            Op::SgdUpdate { lr, momentum, nesterov } => run_chunked(slots, g, |b, g| match b {
+                [w] => w.iter_mut().zip(g).for_each(|(w, g)| *w -= lr * g),
+                [w, m] => {
+                    for ((w, m), g) in w.iter_mut().zip(m.iter_mut()).zip(g) {
+                        *m = *m * momentum - g * lr;
+                        *w += if nesterov { *m * momentum - g * lr } else { *m };
+                    }
                 }
-            }
+                _ => unreachable!(),
+            }),
             Op::AdamUpdate { lr, beta_1, beta_2, epsilon, step, amsgrad } => {
                 let t = step as i32;
                 let alpha = lr * (1.0 - beta_2.powi(t)).sqrt() / (1.0 - beta_1.powi(t));
-                if amsgrad {
-                    for_each_elem::<4>(slots, g, |[w, m, v, vhat], g| {
-                        **m += (g - **m) * (1.0 - beta_1);
-                        **v += (g * g - **v) * (1.0 - beta_2);
-                        **vhat = vhat.max(**v);
-                        **w -= **m * alpha / (vhat.sqrt() + epsilon);
-                    });
-                } else {
-                    for_each_elem::<3>(slots, g, |[w, m, v], g| {
-                        **m += (g - **m) * (1.0 - beta_1);
-                        **v += (g * g - **v) * (1.0 - beta_2);
-                        **w -= **m * alpha / (v.sqrt() + epsilon);
-                    });
-                }
-            }
-            Op::RmspropUpdate { lr, rho, momentum, epsilon, centered } => {
-                let step = |v: &mut f32, avg: Option<&mut f32>, g: f32| -> f32 {
-                    *v = rho * *v + (1.0 - rho) * g * g;
-                    let denom = match avg {
-                        Some(a) => {
-                            *a = rho * *a + (1.0 - rho) * g;
-                            *v - *a * *a + epsilon
+                let (c1, c2) = (1.0 - beta_1, 1.0 - beta_2);
+                run_chunked(slots, g, |b, g| match b {
+                    [w, m, v] => {
+                        for (((w, m), v), &g) in w.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
+                            *m += (g - *m) * c1;
+                            *v += (g * g - *v) * c2;
+                            *w -= *m * alpha / (v.sqrt() + epsilon);
                         }
-                        None => *v + epsilon,
-                    };
-                    lr * g / denom.sqrt()
-                };
-                match (momentum > 0.0, centered) {
-                    (false, false) => for_each_elem::<2>(slots, g, |[w, v], g| **w -= step(v, None, g)),
-                    (false, true) => for_each_elem::<3>(slots, g, |[w, v, a], g| **w -= step(v, Some(&mut **a), g)),
-                    (true, false) => for_each_elem::<3>(slots, g, |[w, v, m], g| {
-                        **m = momentum * **m + step(v, None, g);
-                        **w -= **m;
-                    }),
-                    (true, true) => for_each_elem::<4>(slots, g, |[w, v, m, a], g| {
-                        **m = momentum * **m + step(v, Some(&mut **a), g);
-                        **w -= **m;
-                    }),
-                }
+                    }
+                    [w, m, v, vhat] => {
+                        let it = w.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(vhat.iter_mut()).zip(g);
+                        for ((((w, m), v), vhat), &g) in it {
+                            *m += (g - *m) * c1;
+                            *v += (g * g - *v) * c2;
+                            *vhat = vhat.max(*v);
+                            *w -= *m * alpha / (vhat.sqrt() + epsilon);
+                        }
+                    }
+                    _ => unreachable!(),
+                });
+                let _ = amsgrad; // the slot count already encodes it
             }
+            Op::RmspropUpdate { lr, rho, momentum, epsilon, centered } => run_chunked(slots, g, |b, g| {
+                // Slots: velocity, then momentum (if > 0), then the average gradient (if centered).
+                let (w, rest) = b.split_first_mut().expect("variable");
+                let (v, rest) = rest.split_first_mut().expect("velocity");
+                let (mut mom, rest) = if momentum > 0.0 { let (m, r) = rest.split_first_mut().expect("momentum"); (Some(m), r) } else { (None, rest) };
+                let mut avg = if centered { rest.first_mut() } else { None };
+                for i in 0..g.len() {
+                    let gi = g[i];
+                    v[i] = rho * v[i] + (1.0 - rho) * gi * gi;
+                    let denom = match avg.as_deref_mut() {
+                        Some(a) => {
+                            a[i] = rho * a[i] + (1.0 - rho) * gi;
+                            v[i] - a[i] * a[i] + epsilon
+                        }
+                        None => v[i] + epsilon,
+                    };
+                    let inc = lr * gi / denom.sqrt();
+                    match mom.as_deref_mut() {
+                        Some(m) => {
+                            m[i] = momentum * m[i] + inc;
+                            w[i] -= m[i];
+                        }
+                        None => w[i] -= inc,
+                    }
+                }
+            }),
             _ => return Err(Error::Value(format!("{} is not an update op", op.name()))),
         }
     }

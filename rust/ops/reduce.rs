@@ -54,7 +54,7 @@ pub fn reduce(kind: ReduceKind, x: &Tensor, axes: Option<&[isize]>, keepdims: bo
     if x.dtype().is_float() {
         let (xc, oc) = (x.clone(), out.clone());
         record(&[x], &out, move || {
-            Arc::new(move |g: &Tensor| {
+            Arc::new(move |g: &Tensor, _needs: &[bool]| {
                 let kept = kept_shape(&xc.shape, &axes);
                 let gk = reshape_to(g, kept.clone())?;
                 let gx = match kind {

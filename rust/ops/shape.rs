@@ -45,7 +45,7 @@ pub(crate) fn reshape_to(x: &Tensor, shape: Vec<usize>) -> Result<Tensor> {
     }
     let out = x.with_shape(shape);
     let sx = x.shape.clone();
-    record(&[x], &out, move || Arc::new(move |g: &Tensor| Ok(vec![Some(reshape_to(g, sx.clone())?)])));
+    record(&[x], &out, move || Arc::new(move |g: &Tensor, _needs: &[bool]| Ok(vec![Some(reshape_to(g, sx.clone())?)])));
     Ok(out)
 }
 
@@ -75,7 +75,7 @@ pub fn transpose(x: &Tensor, perm: Option<&[isize]>) -> Result<Tensor> {
         inverse[a] = i as isize;
     }
     record(&[x], &out, move || {
-        Arc::new(move |g: &Tensor| Ok(vec![Some(transpose(g, Some(&inverse))?)]))
+        Arc::new(move |g: &Tensor, _needs: &[bool]| Ok(vec![Some(transpose(g, Some(&inverse))?)]))
     });
     Ok(out)
 }
@@ -93,7 +93,7 @@ pub fn broadcast_to(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
     }
     let out = device::execute(&Op::BroadcastTo(shape.to_vec()), &[x])?;
     let sx = x.shape.clone();
-    record(&[x], &out, move || Arc::new(move |g: &Tensor| Ok(vec![Some(sum_to(g, &sx)?)])));
+    record(&[x], &out, move || Arc::new(move |g: &Tensor, _needs: &[bool]| Ok(vec![Some(sum_to(g, &sx)?)])));
     Ok(out)
 }
 
@@ -159,7 +159,7 @@ fn slice(x: &Tensor, starts: Vec<usize>, steps: Vec<isize>, shape: Vec<usize>) -
     let out = device::execute(&Op::Slice { starts: starts.clone(), steps: steps.clone(), shape }, &[x])?;
     let in_shape = x.shape.clone();
     record(&[x], &out, move || {
-        Arc::new(move |g: &Tensor| Ok(vec![Some(slice_grad(g, starts.clone(), steps.clone(), in_shape.clone())?)]))
+        Arc::new(move |g: &Tensor, _needs: &[bool]| Ok(vec![Some(slice_grad(g, starts.clone(), steps.clone(), in_shape.clone())?)]))
     });
     Ok(out)
 }
@@ -168,7 +168,7 @@ fn slice_grad(g: &Tensor, starts: Vec<usize>, steps: Vec<isize>, in_shape: Vec<u
     let out = device::execute(&Op::SliceGrad { starts: starts.clone(), steps: steps.clone(), in_shape }, &[g])?;
     let shape = g.shape.clone();
     record(&[g], &out, move || {
-        Arc::new(move |gg: &Tensor| Ok(vec![Some(slice(gg, starts.clone(), steps.clone(), shape.clone())?)]))
+        Arc::new(move |gg: &Tensor, _needs: &[bool]| Ok(vec![Some(slice(gg, starts.clone(), steps.clone(), shape.clone())?)]))
     });
     Ok(out)
 }
@@ -193,7 +193,7 @@ pub fn take(x: &Tensor, indices: &Tensor, axis: isize) -> Result<Tensor> {
     if x.dtype().is_float() {
         let (ic, dim) = (idx.clone(), x.shape[axis]);
         record(&[x, idx], &out, move || {
-            Arc::new(move |g: &Tensor| Ok(vec![Some(take_grad(g, &ic, axis, dim)?), None]))
+            Arc::new(move |g: &Tensor, _needs: &[bool]| Ok(vec![Some(take_grad(g, &ic, axis, dim)?), None]))
         });
     }
     Ok(out)
@@ -203,7 +203,7 @@ fn take_grad(g: &Tensor, idx: &Tensor, axis: usize, dim: usize) -> Result<Tensor
     let out = device::execute(&Op::TakeGrad { axis, dim }, &[g, idx])?;
     let ic = idx.clone();
     record(&[g], &out, move || {
-        Arc::new(move |gg: &Tensor| Ok(vec![Some(take(gg, &ic, axis as isize)?), None]))
+        Arc::new(move |gg: &Tensor, _needs: &[bool]| Ok(vec![Some(take(gg, &ic, axis as isize)?), None]))
     });
     Ok(out)
 }
