@@ -1,6 +1,5 @@
 """`EarlyStopping`: stop training when a monitored metric stops improving."""
 
-import numpy as np
 
 from rskeras.callbacks.callback import Callback
 
@@ -17,6 +16,7 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
                  baseline=None, restore_best_weights=False, start_from_epoch=0):
+        import numpy as np
         super().__init__()
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"EarlyStopping: mode must be 'auto', 'min' or 'max', got {mode!r}")
@@ -30,6 +30,7 @@ class EarlyStopping(Callback):
         self.stopped_epoch = 0
 
     def on_train_begin(self, logs=None):
+        import numpy as np
         self.wait, self.stopped_epoch, self.best_weights, self.best_epoch = 0, 0, None, 0
         self.best = -np.inf if self._better is np.greater else np.inf
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from rskeras import _core
 from rskeras import random as krandom
@@ -49,6 +48,7 @@ class Constant(Initializer):
         self.value = value
 
     def __call__(self, shape, dtype=None):
+        import numpy as np
         return _core.convert_to_tensor(np.full(tuple(shape), self.value, dtype=dtype or "float32"))
 
     def get_config(self):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import inspect
 import math
 
-import numpy as np
 
 from rskeras import _core
 from rskeras.backend import naming
@@ -80,7 +79,7 @@ class Layer:
         if key != "_layers" and "_layers" in self.__dict__:
             items = value if isinstance(value, (list, tuple)) else (value,)
             for item in items:
-                if isinstance(item, Layer) and item is not self and all(item is not l for l in self._layers):
+                if isinstance(item, Layer) and item is not self and all(item is not known for known in self._layers):
                     self._layers.append(item)
         object.__setattr__(self, key, value)
 
@@ -255,6 +254,7 @@ class Layer:
         Raises:
             ValueError: on a count or shape mismatch, naming the weight.
         """
+        import numpy as np
         params = self.weights
         if len(weights) != len(params):
             raise ValueError(

@@ -55,4 +55,4 @@ class Model(Trainer, Layer):
         for layer in layers:
             if layer.name == name:
                 return layer
-        raise ValueError(f"No such layer: {name}. Existing layers are: {[l.name for l in layers]}")
+        raise ValueError(f"No such layer: {name}. Existing layers are: {[layer.name for layer in layers]}")

@@ -43,7 +43,7 @@ class Sequential(Model):
             raise TypeError(
                 f"Sequential.add: only layers can be added, got {layer!r} of type {type(layer).__name__}"
             )
-        if any(l.name == layer.name for l in self._layers):
+        if any(known.name == layer.name for known in self._layers):
             raise ValueError(
                 f"All layers added to a Sequential model should have unique names. "
                 f'Name "{layer.name}" is already the name of a layer in this model.'
@@ -111,7 +111,7 @@ class Sequential(Model):
                            "config": {"batch_shape": self._input_shape, "dtype": "float32",
                                       "sparse": False, "name": "input_layer"},
                            "registered_name": None})
-        layers.extend(serialize_layer(l) for l in self._layers)
+        layers.extend(serialize_layer(layer) for layer in self._layers)
         return {"name": self.name, "trainable": self.trainable,
                 "dtype": {"module": "keras", "class_name": "DTypePolicy",
                           "config": {"name": "float32"}, "registered_name": None},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 
 from rskeras import _core
 
@@ -21,8 +20,9 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None) -> Tensor:
     return _core.convert_to_tensor(x, dtype)
 
 
-def convert_to_numpy(x) -> np.ndarray:
+def convert_to_numpy(x) -> "numpy.ndarray":
     """A NumPy copy of `x`."""
+    import numpy as np
     if isinstance(x, Tensor):
         return x.numpy()
     return np.asarray(x)
@@ -45,6 +45,7 @@ def is_tensor(x) -> bool:
 
 def shape(x) -> tuple:
     """The shape of `x` as a tuple of ints."""
+    import numpy as np
     return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
 
 

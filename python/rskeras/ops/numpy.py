@@ -4,7 +4,6 @@ Every op here is differentiable where the math is, through `rskeras.GradientTape
 
 from __future__ import annotations
 
-import numpy as np
 
 from rskeras import _core
 
@@ -188,11 +187,13 @@ def take(x, indices, axis=None) -> Tensor:
 
 def zeros(shape, dtype=None) -> Tensor:
     """A tensor of zeros (`dtype` defaults to float32)."""
+    import numpy as np
     return _core.convert_to_tensor(np.zeros(shape, dtype=dtype or "float32"))
 
 
 def ones(shape, dtype=None) -> Tensor:
     """A tensor of ones (`dtype` defaults to float32)."""
+    import numpy as np
     return _core.convert_to_tensor(np.ones(shape, dtype=dtype or "float32"))
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from rskeras import _core
 from rskeras import ops
@@ -66,6 +65,7 @@ class Optimizer:
 
     def build(self, variables) -> None:
         """Create the slot variables (zeros shaped like each variable)."""
+        import numpy as np
         for var in variables:
             if id(var) not in self._slots:
                 self._slots[id(var)] = [

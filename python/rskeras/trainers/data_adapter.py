@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from rskeras import _core
 
@@ -15,6 +14,7 @@ def to_array(data, name: str):
     Raises:
         TypeError: for unsupported containers (dicts, generators, datasets).
     """
+    import numpy as np
     if data is None:
         return None
     if isinstance(data, np.ndarray):
@@ -62,6 +62,7 @@ class ArrayBatches:
         self.num_batches = math.ceil(self.num_samples / batch_size)
 
     def __iter__(self):
+        import numpy as np
         n, bs = self.num_samples, self.batch_size
         order = np.random.permutation(n) if self.shuffle else None
         for start in range(0, n, bs):

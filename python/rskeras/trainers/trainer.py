@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 
 from rskeras import _core
 from rskeras import losses as losses_module
@@ -18,6 +17,7 @@ from rskeras.trainers import data_adapter
 
 def _resolve_accuracy(name, loss, y_true, y_pred):
     """What "accuracy"/"acc" means, from the loss and shapes, as Keras's compile does."""
+    import numpy as np
     fn = loss.fn if isinstance(loss, losses_module.LossFunctionWrapper) else loss
     if fn is losses_module.sparse_categorical_crossentropy:
         return metrics_module.SparseCategoricalAccuracy(name=name)
@@ -161,6 +161,7 @@ class Trainer:
             raise RuntimeError(f"You must call `compile()` before `{what}()`.")
 
     def _sample_weights(self, y, sample_weight, class_weight):
+        import numpy as np
         if class_weight is None:
             return sample_weight
         if sample_weight is not None:
@@ -282,6 +283,7 @@ class Trainer:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for `x`, as a NumPy array `(samples, ...)`, computed in batches of
         `batch_size` (default 32) in inference mode."""
+        import numpy as np
         verbose = 1 if verbose == "auto" else verbose
         batches = data_adapter.ArrayBatches([data_adapter.to_array(x, "x")], batch_size or 32)
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
@@ -317,6 +319,7 @@ class Trainer:
 
     def predict_on_batch(self, x):
         """Model outputs for one batch, as a NumPy array."""
+        import numpy as np
         return np.asarray(self.predict_step((_core.convert_to_tensor(x),)))
 
     def _logs_list(self, logs):

@@ -1,6 +1,5 @@
 """`to_categorical` and `normalize`, as in `keras.utils`."""
 
-import numpy as np
 
 
 def to_categorical(x, num_classes=None):
@@ -9,6 +8,7 @@ def to_categorical(x, num_classes=None):
     Raises:
         ValueError: for negative labels or labels >= num_classes.
     """
+    import numpy as np
     x = np.asarray(x, dtype="int64")
     if x.ndim > 1 and x.shape[-1] == 1:
         x = x.reshape(x.shape[:-1])
@@ -24,6 +24,7 @@ def to_categorical(x, num_classes=None):
 
 def normalize(x, axis=-1, order=2):
     """`x` divided by its `order`-norm along `axis` (zero vectors stay zero)."""
+    import numpy as np
     x = np.asarray(x, dtype="float32")
     norm = np.linalg.norm(x, ord=order, axis=axis, keepdims=True)
     return x / np.where(norm == 0, 1, norm)

@@ -2,7 +2,6 @@
 
 import random
 
-import numpy as np
 
 from rskeras.random.seed_generator import set_global_seed
 
@@ -14,6 +13,7 @@ def set_random_seed(seed: int) -> None:
     Raises:
         ValueError: when `seed` is not an int.
     """
+    import numpy as np
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ValueError(f"set_random_seed: expected an int, got {seed!r}")
     random.seed(seed)
