@@ -27,18 +27,29 @@ EPS_HI = F64(np.float32(1.0 - 1e-7))
 # NumPy references (float64)
 
 
+def _quiet(f):
+    """Evaluate a reference without NumPy's overflow / log(0) warnings (inf and NaN are expected)."""
+    def wrapped(*args, **kw):
+        with np.errstate(all="ignore"):
+            return f(*args, **kw)
+    return wrapped
+
+
+@_quiet
 def np_softmax(x, axis=-1):
     x = np.asarray(x, F64)
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True, initial=-np.inf))
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
+@_quiet
 def np_log_softmax(x, axis=-1):
     x = np.asarray(x, F64)
-    m = np.max(x, axis=axis, keepdims=True)
+    m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
     return x - m - np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
 
 
+@_quiet
 def np_sparse_ce(target, output, from_logits):
     output = np.asarray(output, F64)
     target = np.asarray(target).astype(np.int64)
@@ -50,6 +61,7 @@ def np_sparse_ce(target, output, from_logits):
     return -np.take_along_axis(logp, target[..., None], axis=-1)[..., 0]
 
 
+@_quiet
 def np_categorical_ce(target, output, from_logits):
     target, output = np.asarray(target, F64), np.asarray(output, F64)
     if from_logits:
@@ -60,6 +72,7 @@ def np_categorical_ce(target, output, from_logits):
     return -np.sum(target * logp, axis=-1)
 
 
+@_quiet
 def np_binary_ce(target, output, from_logits):
     t, x = np.asarray(target, F64), np.asarray(output, F64)
     if from_logits:
@@ -123,11 +136,33 @@ def test_softmax_rows_sum_to_one_and_default_axis_is_last(case):
 
 
 def test_softmax_is_stable_for_large_inputs():
-    x = np.array([[1e4, 1e4 - 1, -1e4], [88.0, 89.0, 90.0], [-3e38, 3e38, 0.0]], np.float32)
+    x = np.array([[1e4, 1e4 - 1, -1e4], [88.0, 89.0, 90.0], [-3e38, 3e38, 0.0], [500.0, 499.0, 0.0]], np.float32)
     assert_close(ops.softmax(x), np_softmax(x), rtol=1e-5, atol=1e-7)
-    # (the last row's log-probabilities overflow float32 to -inf, so compare the first two)
-    assert_close(ops.log_softmax(x[:2]), np_log_softmax(x[:2]), rtol=1e-5, atol=1e-5)
-    assert np.all(np.isfinite(to_np(ops.log_softmax(x[:2]))))
+    # log_softmax for moderate logits (see the xfail below for |logits| ~ 1e4)
+    rows = x[[1, 3]]
+    assert_close(ops.log_softmax(rows), np_log_softmax(rows), rtol=2e-5, atol=1e-5)
+    assert np.all(np.isfinite(to_np(ops.log_softmax(x[:1]))))
+
+
+LARGE_LOGITS_REASON = (
+    "core precision bug: log_softmax / sparse CE from logits compute x - (log(sum) + max) instead of "
+    "(x - max) - log(sum), so with logits ~1e4 the small log-sum is absorbed by the float32 max: "
+    "log_softmax([1e4, 1e4 - 1]) gives [-0.3134766, -1.3134766] instead of [-0.3132617, -1.3132617] "
+    "(abs error 2e-4, relative 7e-4)"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=LARGE_LOGITS_REASON)
+def test_log_softmax_accurate_for_large_logits():
+    x = np.array([[1e4, 1e4 - 1.0, -1e4]], np.float32)
+    assert_close(ops.log_softmax(x), np_log_softmax(x), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.xfail(strict=True, reason=LARGE_LOGITS_REASON)
+def test_sparse_ce_from_logits_accurate_for_large_logits():
+    z = np.array([[1e4, 1e4 - 1.0, 0.0]], np.float32)
+    assert_close(ops.sparse_categorical_crossentropy(np.array([0]), z, from_logits=True),
+                 np_sparse_ce([0], z, True), rtol=1e-5, atol=1e-6)
 
 
 def test_softmax_minus_inf_masks_and_nan_propagates():

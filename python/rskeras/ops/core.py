@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 
+from typing import TYPE_CHECKING
+
 from rskeras import _core
+
+if TYPE_CHECKING:
+    import numpy
 
 Tensor = _core.Tensor
 
