@@ -19,7 +19,7 @@ class ProgbarLogger(Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.verbose = self.params.get("verbose", 1)
-        if self.verbose and self.params.get("epochs", 1) >= 1:
+        if self.verbose and self.params.get("epochs", 1) > 1:
             print(f"Epoch {epoch + 1}/{self.params['epochs']}", flush=True)
         self._start()
 

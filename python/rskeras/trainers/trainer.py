@@ -15,22 +15,16 @@ from rskeras.metrics.metric import Mean
 from rskeras.trainers import data_adapter
 
 
-def _resolve_accuracy(name, loss, y_true, y_pred):
-    """What "accuracy"/"acc" means, from the loss and shapes, as Keras's compile does."""
-    import numpy as np
-    fn = loss.fn if isinstance(loss, losses_module.LossFunctionWrapper) else loss
-    if fn is losses_module.sparse_categorical_crossentropy:
-        return metrics_module.SparseCategoricalAccuracy(name=name)
-    if fn is losses_module.binary_crossentropy:
-        return metrics_module.BinaryAccuracy(name=name)
-    if fn is losses_module.categorical_crossentropy:
-        return metrics_module.CategoricalAccuracy(name=name)
-    y_true_shape, y_pred_shape = tuple(np.shape(y_true)), tuple(y_pred.shape)
+def _resolve_accuracy(name, y_true, y_pred):
+    """What "accuracy"/"acc" means, decided from the shapes exactly as Keras 3 does
+    (`keras/src/trainers/compile_utils.py`): a last prediction axis of 1 is binary; labels of
+    lower rank, or with a last axis of 1 against several classes, are sparse; else categorical."""
+    y_true_shape, y_pred_shape = tuple(y_true.shape), tuple(y_pred.shape)
     if y_pred_shape[-1:] == (1,):
         return metrics_module.BinaryAccuracy(name=name)
-    if len(y_true_shape) == len(y_pred_shape) and y_true_shape[-1:] != (1,):
-        return metrics_module.CategoricalAccuracy(name=name)
-    return metrics_module.SparseCategoricalAccuracy(name=name)
+    if len(y_true_shape) < len(y_pred_shape) or (y_true_shape[-1:] == (1,) and y_pred_shape[-1] > 1):
+        return metrics_module.SparseCategoricalAccuracy(name=name)
+    return metrics_module.CategoricalAccuracy(name=name)
 
 
 class Trainer:
@@ -89,7 +83,7 @@ class Trainer:
         built = []
         for spec in self._metric_specs:
             if spec in ("accuracy", "acc"):
-                built.append(_resolve_accuracy(spec, self.loss, y, y_pred))
+                built.append(_resolve_accuracy(spec, y, y_pred))
             else:
                 built.append(metrics_module.get(spec))
         self._compiled_metrics = built
@@ -134,11 +128,12 @@ class Trainer:
     def train_step(self, data) -> dict:
         """One optimisation step on a batch `(x, y[, sample_weight])`; returns the logs."""
         x, y, sample_weight = data_adapter.unpack_x_y_sample_weight(data)
-        variables = self.trainable_variables
         with _core.GradientTape() as tape:
             y_pred = self(x, training=True)
             loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
         self._clear_losses()
+        # Read after the forward pass: a model's first call may create its weights.
+        variables = self.trainable_variables
         grads = tape.gradient(loss, variables)
         self.optimizer.apply(grads, variables)
         return self.compute_metrics(x, y, y_pred, sample_weight)
@@ -158,7 +153,7 @@ class Trainer:
     # ----------------------------------------------------------------------------------------
     def _assert_compiled(self, what):
         if not self.compiled:
-            raise RuntimeError(f"You must call `compile()` before `{what}()`.")
+            raise ValueError(f"You must call `compile()` before using the model ({what}).")
 
     def _sample_weights(self, y, sample_weight, class_weight):
         import numpy as np
@@ -194,7 +189,7 @@ class Trainer:
             per-epoch values.
 
         Raises:
-            RuntimeError: before `compile()`. ValueError: on mismatched sample counts or bad
+            ValueError: before `compile()`. ValueError: on mismatched sample counts or bad
                 arguments.
         """
         self._assert_compiled("fit")
@@ -233,6 +228,8 @@ class Trainer:
                 cbs.on_train_batch_begin(step)
                 logs = self.train_step(batch)
                 cbs.on_train_batch_end(step, logs)
+                if self.stop_training:
+                    break
             epoch_logs = dict(self.get_metrics_result())
             if val is not None and (epoch + 1) % validation_freq == 0:
                 cbs.params["in_fit"] = True
@@ -265,7 +262,7 @@ class Trainer:
             `metrics_names` order, or a dict with `return_dict=True`.
 
         Raises:
-            RuntimeError: before `compile()`.
+            ValueError: before `compile()`.
         """
         self._assert_compiled("evaluate")
         verbose = 1 if verbose == "auto" else verbose
