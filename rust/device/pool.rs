@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 
 /// Elements below which element-wise kernels run serially.
-pub const PAR_THRESHOLD: usize = 1 << 16;
+pub const PAR_THRESHOLD: usize = 1 << 18;
 /// Elements per parallel chunk: large enough to amortise scheduling, small enough to balance.
 pub const CHUNK: usize = 1 << 14;
 

@@ -81,7 +81,7 @@ pub fn matmul_t(a: &Tensor, b: &Tensor, transpose_a: bool, transpose_b: bool) ->
 // CPU kernel
 
 /// Multiply-adds above which one product is split across threads by gemm.
-const PAR_FLOPS: usize = 1 << 20;
+const PAR_FLOPS: usize = 1 << 24;
 
 struct Plan {
     m: usize,

@@ -48,6 +48,10 @@ pub fn apply(op: &Op, targets: &mut [&mut Tensor], grads: &[&Tensor]) -> Result<
     device::update(op, targets, grads)
 }
 
+/// Elements above which one variable's update is split across threads: the update does a
+/// sqrt and a division per element, so it pays off earlier than plain element-wise ops.
+const PAR_ELEMENTS: usize = 1 << 16;
+
 fn f32_mut(t: &mut Tensor) -> &mut [f32] {
     // Copy-on-write: a buffer still shared (say, by a persistent tape) is copied first.
     match std::sync::Arc::make_mut(&mut t.data) {
@@ -61,7 +65,7 @@ fn f32_mut(t: &mut Tensor) -> &mut [f32] {
 /// over zipped slices vectorises.
 fn run_chunked(slots: &mut [&mut Tensor], g: &[f32], kernel: impl Fn(&mut [&mut [f32]], &[f32]) + Sync + Send) {
     let mut bufs: Vec<&mut [f32]> = slots.iter_mut().map(|t| f32_mut(t)).collect();
-    if g.len() < pool::PAR_THRESHOLD {
+    if g.len() < PAR_ELEMENTS {
         pool::simd(#[inline(always)] || kernel(&mut bufs, g));
         return;
     }
@@ -72,6 +76,37 @@ fn run_chunked(slots: &mut [&mut Tensor], g: &[f32], kernel: impl Fn(&mut [&mut 
         }
     }
     jobs.into_par_iter().for_each(|(mut b, gc)| pool::simd(#[inline(always)] || kernel(&mut b, gc)));
+}
+
+/// The Adam element update over equal-length slices. Taking the slices as separate `&mut`
+/// arguments tells LLVM they do not alias, so the loop vectorises (with AVX2 when present).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn adam_body(w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], alpha: f32, c1: f32, c2: f32, eps: f32) {
+    let n = g.len();
+    let (w, m, v) = (&mut w[..n], &mut m[..n], &mut v[..n]);
+    for i in 0..n {
+        m[i] += (g[i] - m[i]) * c1;
+        v[i] += (g[i] * g[i] - v[i]) * c2;
+        w[i] -= m[i] * alpha / (v[i].sqrt() + eps);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn adam_step(w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], alpha: f32, c1: f32, c2: f32, eps: f32) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2,fma")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn avx2(w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], alpha: f32, c1: f32, c2: f32, eps: f32) {
+            adam_body(w, m, v, g, alpha, c1, c2, eps)
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the features were detected at run time just above.
+            return unsafe { avx2(w, m, v, g, alpha, c1, c2, eps) };
+        }
+    }
+    adam_body(w, m, v, g, alpha, c1, c2, eps)
 }
 
 pub(crate) fn cpu_apply(op: &Op, targets: &mut [&mut Tensor], grads: &[&Tensor]) -> Result<()> {
@@ -95,13 +130,7 @@ pub(crate) fn cpu_apply(op: &Op, targets: &mut [&mut Tensor], grads: &[&Tensor])
                 let alpha = lr * (1.0 - beta_2.powi(t)).sqrt() / (1.0 - beta_1.powi(t));
                 let (c1, c2) = (1.0 - beta_1, 1.0 - beta_2);
                 run_chunked(slots, g, |b, g| match b {
-                    [w, m, v] => {
-                        for (((w, m), v), &g) in w.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
-                            *m += (g - *m) * c1;
-                            *v += (g * g - *v) * c2;
-                            *w -= *m * alpha / (v.sqrt() + epsilon);
-                        }
-                    }
+                    [w, m, v] => adam_step(w, m, v, g, alpha, c1, c2, epsilon),
                     [w, m, v, vhat] => {
                         let it = w.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(vhat.iter_mut()).zip(g);
                         for ((((w, m), v), vhat), &g) in it {

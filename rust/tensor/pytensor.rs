@@ -273,6 +273,13 @@ impl PyTensor {
         self.t.id
     }
 
+    /// How many tensors share this buffer (1 = none; used by tests that check no graph or
+    /// buffer outlives a training step).
+    #[getter]
+    fn _buffer_refs(&self) -> usize {
+        Arc::strong_count(&self.t.data)
+    }
+
     #[getter]
     fn _trainable_variable(&self) -> bool {
         self.t.trainable_variable
