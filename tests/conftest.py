@@ -12,23 +12,21 @@ import os
 import tempfile
 
 import numpy as np
-import pytest
-from hypothesis import HealthCheck, settings
-from hypothesis.configuration import set_hypothesis_home_dir
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
-
 import rskeras as keras
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
+from hypothesis.extra import numpy as hnp
 from rskeras import ops
 
 # Hypothesis caches (constants, failure patches) go to the temp dir, not the repository.
 set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "rskeras-hypothesis"))
 
-_COMMON = dict(
-    deadline=None,
-    database=None,  # keep the repository clean (no .hypothesis/ directory)
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+_COMMON = {
+    "deadline": None,
+    "database": None,  # keep the repository clean (no .hypothesis/ directory)
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
 settings.register_profile("rskeras", max_examples=30, derandomize=True, **_COMMON)
 settings.register_profile("fuzz", max_examples=400, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "rskeras"))
@@ -44,7 +42,7 @@ def shapes(min_dims=0, max_dims=4, min_side=0, max_side=5):
 
 
 def floats32(min_value=-10.0, max_value=10.0, allow_nan=False, allow_infinity=False):
-    def f32(v):  # the nearest float32 inside the requested range
+    def f32(v):  # hypothesis wants bounds that are exactly representable at width=32
         return None if v is None else float(np.float32(v))
 
     return st.floats(
@@ -216,6 +214,7 @@ def assert_grad_matches(op, *inputs, wrt=None, expected=None, eps=1e-3, rtol=1e-
         for i in wrt:
             args = [a for j, a in enumerate(inputs) if j != i]
             refs.append(numeric_grad(op, inputs[i], eps, args=args, wrt=i, cotangent=w, through="rskeras"))
+    assert len(refs) == len(wrt) == len(grads)
     for i, g, r in zip(wrt, grads, refs):
         assert g is not None, f"gradient for input {i} is None"
         r = np.asarray(r, np.float64)
@@ -233,8 +232,3 @@ def unbroadcast(g, shape):
         if d == 1 and g.shape[i] != 1:
             g = g.sum(axis=i, keepdims=True)
     return g.reshape(shape)
-
-
-@pytest.fixture
-def rng():
-    return np.random.default_rng(1234)

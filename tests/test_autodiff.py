@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
-
 import rskeras as keras
-from rskeras import ops
-
 from conftest import T, assert_grad_matches, float_arrays, floats32, to_np
+from hypothesis import given
+from rskeras import ops
 
 
 def f32(*v):

@@ -8,17 +8,23 @@ import re
 
 import numpy as np
 import pytest
+import rskeras as keras
+from conftest import (
+    T,
+    assert_close,
+    assert_grad_matches,
+    broadcast_float_pair,
+    broadcastable_shapes,
+    float_arrays,
+    floats32,
+    int_arrays,
+    to_np,
+    unbroadcast,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-import rskeras as keras
 from rskeras import ops
-
-from conftest import (
-    T, assert_close, assert_grad_matches, broadcast_float_pair, broadcastable_shapes, float_arrays,
-    floats32, int_arrays, shapes, to_np, unbroadcast,
-)
 
 
 def shape_re(shape):
@@ -100,6 +106,18 @@ def test_binary_arith_nan_inf_propagation(name):
     got = to_np(op(a, b))
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
     np.testing.assert_array_equal(got[~np.isnan(got)], expected[~np.isnan(expected)])
+
+
+@pytest.mark.parametrize("name", sorted(ARITH))
+@pytest.mark.parametrize("sa,sb", [((300, 1, 70), (1, 400, 70)), ((300, 400, 1), (400, 70)), ((70_000,), ()),
+                                   ((), (70_001,)), ((257, 300), (257, 300))])
+def test_binary_arith_large_broadcast_parallel_paths(name, sa, sb):
+    rng = np.random.default_rng(len(sa) * 10 + len(sb))
+    a = rng.uniform(-2, 2, sa).astype(np.float32)
+    b = rng.uniform(0.5, 2, sb).astype(np.float32)
+    op, ref = ARITH[name]
+    got = to_np(op(a, b))
+    np.testing.assert_array_equal(got, ref(a, b))  # float32 NumPy: bit-identical element-wise results
 
 
 def test_maximum_minimum_nan_in_either_operand_gives_nan():

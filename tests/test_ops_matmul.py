@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import rskeras as keras
+from conftest import T, assert_grad_matches, float_arrays, int_arrays, numeric_grad, to_np
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-import rskeras as keras
 from rskeras import ops
-
-from conftest import T, assert_grad_matches, float_arrays, int_arrays, numeric_grad, to_np
 
 F64 = np.float64
 

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import rskeras as keras
+from conftest import (
+    T,
+    assert_close,
+    assert_grad_matches,
+    broadcastable_shapes,
+    float_arrays,
+    floats32,
+    shapes,
+    to_np,
+    unbroadcast,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-import rskeras as keras
 from rskeras import ops
-
-from conftest import (
-    T, assert_close, assert_grad_matches, broadcastable_shapes, float_arrays, floats32, shapes, to_np,
-    unbroadcast,
-)
 
 F64 = np.float64
 # Keras's epsilon() = 1e-7; the clip bounds as the float32 values the op actually uses.
@@ -138,31 +143,30 @@ def test_softmax_rows_sum_to_one_and_default_axis_is_last(case):
 def test_softmax_is_stable_for_large_inputs():
     x = np.array([[1e4, 1e4 - 1, -1e4], [88.0, 89.0, 90.0], [-3e38, 3e38, 0.0], [500.0, 499.0, 0.0]], np.float32)
     assert_close(ops.softmax(x), np_softmax(x), rtol=1e-5, atol=1e-7)
-    # log_softmax for moderate logits (see the xfail below for |logits| ~ 1e4)
+    # log_softmax for moderate logits (large logits are tested below)
     rows = x[[1, 3]]
     assert_close(ops.log_softmax(rows), np_log_softmax(rows), rtol=2e-5, atol=1e-5)
     assert np.all(np.isfinite(to_np(ops.log_softmax(x[:1]))))
 
 
-LARGE_LOGITS_REASON = (
-    "core precision bug: log_softmax / sparse CE from logits compute x - (log(sum) + max) instead of "
-    "(x - max) - log(sum), so with logits ~1e4 the small log-sum is absorbed by the float32 max: "
-    "log_softmax([1e4, 1e4 - 1]) gives [-0.3134766, -1.3134766] instead of [-0.3132617, -1.3132617] "
-    "(abs error 2e-4, relative 7e-4)"
-)
 
 
-@pytest.mark.xfail(strict=True, reason=LARGE_LOGITS_REASON)
 def test_log_softmax_accurate_for_large_logits():
     x = np.array([[1e4, 1e4 - 1.0, -1e4]], np.float32)
     assert_close(ops.log_softmax(x), np_log_softmax(x), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason=LARGE_LOGITS_REASON)
 def test_sparse_ce_from_logits_accurate_for_large_logits():
     z = np.array([[1e4, 1e4 - 1.0, 0.0]], np.float32)
     assert_close(ops.sparse_categorical_crossentropy(np.array([0]), z, from_logits=True),
                  np_sparse_ce([0], z, True), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_softmax_large_tensor_any_axis(axis):
+    x = np.random.default_rng(axis).uniform(-20, 20, (60, 300, 7)).astype(np.float32)
+    assert_close(ops.softmax(x, axis=axis), np_softmax(x, axis), rtol=1e-5, atol=1e-7)
+    assert_close(ops.log_softmax(x, axis=axis), np_log_softmax(x, axis), rtol=1e-5, atol=1e-5)
 
 
 def test_softmax_minus_inf_masks_and_nan_propagates():
@@ -258,6 +262,15 @@ def test_sparse_ce_from_logits_is_stable_for_large_logits():
                  rtol=1e-5, atol=1e-3)
 
 
+@pytest.mark.parametrize("from_logits", [True, False])
+def test_sparse_ce_accepts_labels_with_trailing_unit_axis(from_logits):
+    output = np.array([[0.2, 0.5, 0.3], [0.1, 0.1, 0.8]], np.float32)
+    labels = np.array([1, 2])
+    expected = to_np(ops.sparse_categorical_crossentropy(labels, output, from_logits=from_logits))
+    got = to_np(ops.sparse_categorical_crossentropy(labels[:, None], output, from_logits=from_logits))
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
 def test_sparse_ce_empty_batch():
     out = ops.sparse_categorical_crossentropy(np.zeros((0,), np.int32), np.zeros((0, 3), np.float32))
     assert to_np(out).shape == (0,)
@@ -316,7 +329,7 @@ def test_sparse_ce_from_probs_grad(case):
                           np.take_along_axis(g, labels[..., None].astype(np.int64), -1) - w[..., None] / label_p, -1)
         return [g]
 
-    op = lambda t: ops.sparse_categorical_crossentropy(labels, t)  # noqa: E731
+    op = lambda t: ops.sparse_categorical_crossentropy(labels, t)
     assert_grad_matches(op, p, expected=expected, rtol=1e-4, atol=1e-6)
     assert_grad_matches(op, p)  # and finite differences
 
@@ -383,7 +396,7 @@ def test_categorical_ce_from_logits_grads(data):
         gt = -w[..., None] * np_log_softmax(z)
         return [gt, gz]
 
-    op = lambda t, o: ops.categorical_crossentropy(t, o, from_logits=True)  # noqa: E731
+    op = lambda t, o: ops.categorical_crossentropy(t, o, from_logits=True)
     assert_grad_matches(op, target, z, expected=expected, rtol=1e-4, atol=1e-5)
     assert_grad_matches(op, target, z)
 
@@ -441,7 +454,7 @@ def test_binary_ce_from_logits_grad(data):
         T_, X = np.broadcast_arrays(t.astype(F64), x.astype(F64))
         return [unbroadcast(-w * X, t.shape), unbroadcast(w * (1 / (1 + np.exp(-X)) - T_), x.shape)]
 
-    op = lambda a, b: ops.binary_crossentropy(a, b, from_logits=True)  # noqa: E731
+    op = lambda a, b: ops.binary_crossentropy(a, b, from_logits=True)
     assert_grad_matches(op, t, x, expected=expected, rtol=1e-4, atol=1e-5)
     assert_grad_matches(op, t, x)
 
@@ -457,14 +470,11 @@ def test_binary_ce_from_probs_grad(data):
         return [unbroadcast(-w * (np.log(P) - np.log(1 - P)), t.shape),
                 unbroadcast(w * (-(T_ / P) + (1 - T_) / (1 - P)), p.shape)]
 
-    op = lambda a, b: ops.binary_crossentropy(a, b)  # noqa: E731
+    op = lambda a, b: ops.binary_crossentropy(a, b)
     assert_grad_matches(op, t, p, expected=expected, rtol=1e-4, atol=1e-5)
     assert_grad_matches(op, t, p)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: binary_crossentropy(from_logits=True) gradient at a logit of "
-                   "exactly 0 is -t instead of sigmoid(0) - t = 0.5 - t (relu'(0) = 0 and abs'(0) = 0 both drop "
-                   "their half; TF picks one branch with x >= 0)")
 def test_binary_ce_from_logits_grad_at_zero_logit():
     x = T(np.zeros((3,), np.float32))
     t = np.array([0.0, 0.5, 1.0], np.float32)

@@ -7,15 +7,20 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import (
+    T,
+    array_and_axis,
+    assert_close,
+    assert_grad_matches,
+    float_arrays,
+    floats32,
+    int_arrays,
+    normalize_axes,
+    to_np,
+)
 from hypothesis import given
 from hypothesis import strategies as st
-
 from rskeras import ops
-
-from conftest import (
-    T, array_and_axis, assert_close, assert_grad_matches, float_arrays, floats32, int_arrays,
-    normalize_axes, to_np,
-)
 
 F64 = np.float64
 REDUCE = {"sum": (ops.sum, np.sum), "mean": (ops.mean, np.mean), "max": (ops.max, np.max), "min": (ops.min, np.min)}
@@ -80,8 +85,7 @@ def test_sum_of_many_elements_is_accurate():
 
 def test_large_reduction_along_middle_axis():
     x = np.random.default_rng(0).standard_normal((7, 20_000, 3)).astype(np.float32)
-    for name in REDUCE:
-        op, ref = REDUCE[name]
+    for op, ref in REDUCE.values():
         got = to_np(op(x, axis=1))
         exp = ref(x.astype(F64), axis=1)
         np.testing.assert_allclose(got, exp, rtol=1e-5, atol=1e-6 * np.sum(np.abs(x), axis=1).max())
@@ -124,6 +128,21 @@ def test_empty_reductions():
         ops.max(x, axis=0)
     with pytest.raises(ValueError, match="min"):
         ops.min(x)
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+@given(xa=array_and_axis(float_arrays(min_side=1)), initial=floats32(-10, 10))
+def test_max_min_initial(name, xa, initial):
+    x, axis = xa
+    op, ref = REDUCE[name]
+    expected = ref(x, axis=_np_axis(axis), initial=np.float32(initial))
+    np.testing.assert_array_equal(to_np(op(T(x), axis=axis, initial=initial)), expected)
+
+
+def test_max_min_initial_on_empty_reduction():
+    x = np.zeros((2, 0), np.float32)
+    np.testing.assert_array_equal(to_np(ops.max(x, axis=1, initial=5.0)), np.max(x, axis=1, initial=5.0))
+    np.testing.assert_array_equal(to_np(ops.min(x, initial=-1.0)), np.min(x, initial=-1.0))
 
 
 @pytest.mark.parametrize("name", ["sum", "max", "min"])
@@ -200,8 +219,6 @@ def test_argmax_argmin_nan_counts_as_extreme():
     assert int(ops.argmax(x)) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: argmax/argmin(axis=None, keepdims=True) returns shape (1,) "
-                   "instead of keeping the rank (NumPy/Keras give all-ones of rank x.ndim)")
 @pytest.mark.parametrize("largest", [True, False])
 def test_argmax_axis_none_keepdims_keeps_rank(largest):
     x = np.arange(6, dtype=np.float32).reshape(2, 3)

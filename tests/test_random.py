@@ -12,13 +12,11 @@ import textwrap
 
 import numpy as np
 import pytest
+import rskeras as keras
+from conftest import to_np
 from hypothesis import given
 from hypothesis import strategies as st
-
-import rskeras as keras
 from rskeras import _core, ops
-
-from conftest import to_np
 
 U32 = st.integers(0, 2**32 - 1)
 
@@ -167,9 +165,6 @@ def test_uniform_range_mean_std(minval, maxval, seed):
     assert chi2 < 60, chi2
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: random.uniform can return maxval itself: minval + (maxval - "
-                   "minval) * u with u = 1 - 2**-24 rounds up in float32 (e.g. minval=10, maxval=10.5, seed=0: "
-                   "element 173326 is exactly 10.5, 7 of 4e6 draws are); documented range is [minval, maxval)")
 def test_uniform_never_returns_maxval():
     x = to_np(keras.random.uniform((173_327,), minval=10.0, maxval=10.5, seed=0))
     assert x.max() < 10.5
@@ -268,7 +263,7 @@ _SCRIPT = textwrap.dedent("""
 
 def _digest_in_subprocess(threads):
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
-    out = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, check=False, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 

@@ -87,9 +87,10 @@ fn softmax_row(row: &mut [f32], log: bool) {
     let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| if b > a || b.is_nan() { b } else { a });
     let m = if m.is_infinite() { 0.0 } else { m };
     if log {
+        // (x - max) - log(sum): subtracting max first keeps large logits exact.
         let s: f32 = row.iter().map(|&v| (v - m).exp()).sum();
-        let l = s.ln() + m;
-        row.iter_mut().for_each(|v| *v -= l);
+        let l = s.ln();
+        row.iter_mut().for_each(|v| *v = (*v - m) - l);
     } else {
         let mut s = 0.0;
         for v in row.iter_mut() {
@@ -150,7 +151,7 @@ pub(crate) fn cpu_sparse_ce(output: &Tensor, target: &Tensor, from_logits: bool)
         *l = if from_logits {
             let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
             let s: f32 = row.iter().map(|&v| (v - m).exp()).sum();
-            s.ln() + m - row[label]
+            s.ln() - (row[label] - m)
         } else {
             let s: f32 = row.iter().sum();
             -(row[label] / s).clamp(EPSILON, 1.0 - EPSILON).ln()

@@ -80,7 +80,9 @@ pub(crate) fn cpu_uniform(shape: &[usize], min: f32, max: f32, seed: u64, counte
     out.par_chunks_mut(4).with_min_len(4096).enumerate().for_each(|(i, c)| {
         let w = block(seed, counter, i as u64);
         for (o, &x) in c.iter_mut().zip(&w) {
-            *o = min + (max - min) * unit(x);
+            let v = min + (max - min) * unit(x);
+            // Rounding can land exactly on `max`; the range is half-open.
+            *o = if v >= max && max > min { max.next_down() } else { v };
         }
     });
     Tensor::from_f32(shape.to_vec(), out)

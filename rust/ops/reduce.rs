@@ -84,15 +84,20 @@ pub fn reduce(kind: ReduceKind, x: &Tensor, axes: Option<&[isize]>, keepdims: bo
 /// tensor), as int32. The first occurrence wins; NaN counts as the extreme, as in NumPy.
 pub fn arg_reduce(x: &Tensor, axis: Option<isize>, keepdims: bool, max: bool) -> Result<Tensor> {
     let name = if max { "argmax" } else { "argmin" };
-    let (x, axis) = match axis {
-        None => (reshape_to(x, vec![x.numel()])?, 0),
-        Some(a) => (x.clone(), normalize_axis(name, a, x.ndim())?),
+    let (x, axis, all_ones) = match axis {
+        None => (reshape_to(x, vec![x.numel()])?, 0, Some(vec![1; x.ndim()])),
+        Some(a) => (x.clone(), normalize_axis(name, a, x.ndim())?, None),
     };
     if x.shape[axis] == 0 {
         return Err(Error::Value(format!("{name}: attempt to get {name} of an empty axis (shape {:?})", x.shape)));
     }
     let x = if x.dtype() == DType::Bool { cast(&x, DType::Int32)? } else { x };
-    device::execute(&Op::ArgReduce { max, axis, keepdims }, &[&x])
+    let out = device::execute(&Op::ArgReduce { max, axis, keepdims }, &[&x])?;
+    match all_ones {
+        // keepdims over all axes keeps the input's rank, as in NumPy
+        Some(shape) if keepdims => reshape_to(&out, shape),
+        _ => Ok(out),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -43,12 +43,21 @@ pub fn to_tensor(obj: &Bound<'_, PyAny>, like: Option<DType>) -> PyResult<Tensor
         return Ok(scalar(b as u8 as f64, like.unwrap_or(DType::Bool)));
     }
     if obj.is_instance_of::<PyInt>() {
-        let v: f64 = obj.extract::<i64>().map(|i| i as f64).or_else(|_| obj.extract::<f64>())?;
+        let v: i64 = obj.extract().map_err(|_| {
+            PyValueError::new_err(format!("integer {} does not fit in int64", obj.repr().map(|r| r.to_string()).unwrap_or_default()))
+        })?;
+        let fits32 = i32::try_from(v).is_ok();
         let dt = match like {
+            Some(DType::Float32) => DType::Float32,
+            Some(DType::Int64) => DType::Int64,
+            _ if !fits32 => DType::Int64,
             Some(DType::Bool) | None => DType::Int32,
             Some(d) => d,
         };
-        return Ok(scalar(v, dt));
+        return Ok(match dt {
+            DType::Int64 => Tensor::new(vec![], Buffer::I64(vec![v])),
+            d => scalar(v as f64, d),
+        });
     }
     if obj.is_instance_of::<PyFloat>() {
         let v: f64 = obj.extract()?;
@@ -79,10 +88,13 @@ fn scalar(v: f64, dtype: DType) -> Tensor {
 
 fn copy_out<T: Element + Copy>(arr: &Bound<'_, PyUntypedArray>) -> PyResult<Vec<T>> {
     let a: PyReadonlyArrayDyn<'_, T> = arr.extract()?;
-    Ok(match a.as_slice() {
-        Ok(s) => s.to_vec(),
-        Err(_) => a.as_array().iter().copied().collect(),
-    })
+    // `as_slice` also accepts Fortran order, whose memory order is not our row-major order.
+    if arr.is_c_contiguous() {
+        if let Ok(s) = a.as_slice() {
+            return Ok(s.to_vec());
+        }
+    }
+    Ok(a.as_array().iter().copied().collect())
 }
 
 /// Copy a NumPy array into a new tensor. `from_sequence`: the array came from a Python list,
@@ -94,7 +106,15 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>, from_sequence: bool) -> PyRes
     let data = match (kind, size) {
         (b'f', 4) => Buffer::F32(copy_out::<f32>(arr)?),
         (b'i', 4) => Buffer::I32(copy_out::<i32>(arr)?),
-        (b'i', 8) if from_sequence => Buffer::I32(copy_out::<i64>(arr)?.iter().map(|&v| v as i32).collect()),
+        (b'i', 8) if from_sequence => {
+            // Python ints become int32 as in Keras, unless a value needs 64 bits.
+            let v = copy_out::<i64>(arr)?;
+            if v.iter().all(|&x| i32::try_from(x).is_ok()) {
+                Buffer::I32(v.iter().map(|&x| x as i32).collect())
+            } else {
+                Buffer::I64(v)
+            }
+        }
         (b'i', 8) => Buffer::I64(copy_out::<i64>(arr)?),
         (b'b', 1) => Buffer::Bool(copy_out::<bool>(arr)?),
         (b'f', _) => return from_numpy(arr.call_method1("astype", ("float32",))?.cast()?, false),
@@ -184,8 +204,7 @@ fn parse_key(key: &Bound<'_, PyAny>, shape: &[usize]) -> PyResult<Vec<Index>> {
             let start = if ix.slicelength == 0 { 0 } else { ix.start as usize };
             out.push(Index::Range { start, step: ix.step, len: ix.slicelength });
             axis += 1;
-        } else if k.is_instance_of::<PyInt>() && !k.is_instance_of::<PyBool>() {
-            let i: isize = k.extract()?;
+        } else if let (false, Ok(i)) = (k.is_instance_of::<PyBool>(), k.extract::<isize>()) {
             let d = shape[axis] as isize;
             let j = if i < 0 { i + d } else { i };
             if j < 0 || j >= d {
@@ -379,7 +398,10 @@ impl PyTensor {
     fn __getitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         let is_array = key.cast::<PyTensor>().is_ok() || key.cast::<PyUntypedArray>().is_ok() || key.is_instance_of::<pyo3::types::PyList>();
         if is_array {
-            let idx = to_tensor(key, None)?;
+            let mut idx = to_tensor(key, None)?;
+            if idx.numel() == 0 && idx.dtype() == DType::Float32 {
+                idx = ops::cast(&idx, DType::Int64)?; // `x[[]]`: an empty index list
+            }
             if idx.dtype() == DType::Bool {
                 return Err(PyIndexError::new_err("getitem: boolean mask indexing is not supported yet; use ops.where"));
             }

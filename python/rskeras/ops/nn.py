@@ -59,7 +59,7 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1) 
     """Per-sample `-log p[target]`.
 
     Args:
-        target: integer class ids, shape `(...)`.
+        target: integer class ids, shape `(...)` or `(..., 1)`.
         output: probabilities (or logits when `from_logits`), shape `(..., classes)`.
     Returns:
         float32 losses of shape `(...)`.
@@ -68,6 +68,9 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1) 
     """
     if axis != -1:
         raise ValueError(f"sparse_categorical_crossentropy: only axis=-1 is supported, got {axis}")
+    target, output = knp.convert_to_tensor(target), knp.convert_to_tensor(output)
+    if target.ndim == output.ndim and target.ndim > 0 and target.shape[-1] == 1:
+        target = knp.squeeze(target, -1)  # labels (..., 1) as keras.ops accepts them
     return _core.sparse_categorical_crossentropy(target, output, from_logits)
 
 
@@ -102,6 +105,11 @@ def binary_crossentropy(target, output, from_logits=False) -> Tensor:
     """
     target, output = knp.convert_to_tensor(target, "float32"), knp.convert_to_tensor(output)
     if from_logits:
-        return relu(output) - output * target + knp.log(1.0 + knp.exp(-knp.abs(output)))
+        # max(x, 0) and |x| both take the x >= 0 branch at 0, so the gradient there is the
+        # true one, sigmoid(0) - t.
+        nonneg = knp.greater_equal(output, 0.0)
+        positive_part = knp.where(nonneg, output, 0.0)
+        magnitude = knp.where(nonneg, output, -output)
+        return positive_part - output * target + knp.log(1.0 + knp.exp(-magnitude))
     output = knp.clip(output, epsilon(), 1.0 - epsilon())
     return -(target * knp.log(output) + (1.0 - target) * knp.log(1.0 - output))

@@ -89,18 +89,44 @@ def mean(x, axis=None, keepdims=False) -> Tensor:
     return _core.reduce("mean", x, axis, keepdims)
 
 
+def _axes(ndim, axis):
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    return tuple(a + ndim if a < 0 else a for a in axes)
+
+
+def _empty_reduction(x, axis) -> bool:
+    shape = convert_to_tensor(x).shape
+    return any(shape[a] == 0 for a in _axes(len(shape), axis) if 0 <= a < len(shape))
+
+
+def _full_reduced(x, axis, keepdims, value) -> Tensor:
+    """The result of reducing an empty axis with an `initial` value: `value` everywhere."""
+    import numpy as np
+
+    x = convert_to_tensor(x)
+    axes = _axes(x.ndim, axis)
+    shape = [1 if i in axes else d for i, d in enumerate(x.shape) if keepdims or i not in axes]
+    return _core.convert_to_tensor(np.full(shape, value, dtype=x.dtype))
+
+
 def max(x, axis=None, keepdims=False, initial=None) -> Tensor:  # noqa: A001
     """Maximum over `axis`; NaN propagates. The gradient is shared evenly between ties.
 
     Raises:
         ValueError: for a reduction over an empty axis (it has no identity).
     """
+    if initial is not None and _empty_reduction(x, axis):
+        return _full_reduced(x, axis, keepdims, initial)
     out = _core.reduce("max", x, axis, keepdims)
     return out if initial is None else maximum(out, initial)
 
 
 def min(x, axis=None, keepdims=False, initial=None) -> Tensor:  # noqa: A001
     """Minimum over `axis`; NaN propagates. The gradient is shared evenly between ties."""
+    if initial is not None and _empty_reduction(x, axis):
+        return _full_reduced(x, axis, keepdims, initial)
     out = _core.reduce("min", x, axis, keepdims)
     return out if initial is None else minimum(out, initial)
 
