@@ -2,7 +2,8 @@
 
 from rskeras.layers.activations.activation import Activation
 from rskeras.layers.core.dense import Dense
-from rskeras.layers.core.input_layer import Input, InputLayer, KerasTensor
+from rskeras.backend.keras_tensor import KerasTensor
+from rskeras.layers.core.input_layer import Input, InputLayer
 from rskeras.layers.input_spec import InputSpec
 from rskeras.layers.layer import Layer
 from rskeras.layers.regularization.dropout import Dropout

@@ -11,6 +11,7 @@ import math
 
 from rskeras import _core
 from rskeras.backend import naming
+from rskeras.backend.keras_tensor import KerasTensor
 from rskeras.backend.variables import Variable, standardize_shape
 from rskeras.layers.input_spec import InputSpec
 
@@ -98,11 +99,9 @@ class Layer:
         return tuple(input_shape)
 
     def __call__(self, inputs, *args, **kwargs):
-        from rskeras.layers.core.input_layer import KerasTensor
-
-        if isinstance(inputs, KerasTensor):
-            return self._symbolic_call(inputs)
         if not isinstance(inputs, _core.Tensor):
+            if isinstance(inputs, KerasTensor):
+                return self._symbolic_call(inputs)
             if isinstance(inputs, (list, tuple)):
                 inputs = type(inputs)(x if isinstance(x, _core.Tensor) else _core.convert_to_tensor(x) for x in inputs)
             else:
@@ -111,7 +110,7 @@ class Layer:
             self._build_for(inputs)
         if self.input_spec is not None and isinstance(inputs, _core.Tensor):
             self.input_spec.check(self.name, inputs.shape)
-        if kwargs:
+        if kwargs and not self._call_accepts.issuperset(kwargs):
             accepts = self._call_accepts
             kwargs = {k: v for k, v in kwargs.items() if k in accepts}
         return self.call(inputs, *args, **kwargs)
@@ -130,8 +129,6 @@ class Layer:
         self.built = True
 
     def _symbolic_call(self, inputs):
-        from rskeras.layers.core.input_layer import KerasTensor
-
         self.build_from_shape(inputs.shape)
         return KerasTensor(self.compute_output_shape(inputs.shape), inputs.dtype)
 

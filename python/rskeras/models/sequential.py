@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from rskeras.layers.core.input_layer import InputLayer, KerasTensor
+from rskeras.backend.keras_tensor import KerasTensor
+from rskeras.layers.core.input_layer import InputLayer
 from rskeras.layers.layer import Layer
 from rskeras.models.model import Model
 

@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
+from rskeras.backend.keras_tensor import KerasTensor
 from rskeras.backend.variables import standardize_shape
 from rskeras.layers.layer import Layer
-
-
-class KerasTensor:
-    """A symbolic tensor: a shape (batch axis first, None when unknown) and a dtype, used to
-    declare model inputs and infer output shapes without data."""
-
-    def __init__(self, shape, dtype="float32", name=None):
-        self.shape = tuple(shape)
-        self.dtype = dtype
-        self.name = name
-        self.ndim = len(self.shape)
-
-    def __repr__(self) -> str:
-        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
 
 
 class InputLayer(Layer):
