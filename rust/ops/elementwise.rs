@@ -7,7 +7,7 @@ use crate::autodiff::record;
 use crate::device::{self, pool};
 use crate::error::{Error, Result};
 use crate::ops::{shape::sum_to, Op};
-use crate::tensor::{broadcast_shapes, broadcast_strides, numel, Buffer, DType, Tensor};
+use crate::tensor::{broadcast_shapes, broadcast_strides, numel, reuse, Buffer, DType, Tensor};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UnaryOp {
@@ -275,8 +275,8 @@ pub fn fill_like(x: &Tensor, value: f32) -> Result<Tensor> {
 // ---------------------------------------------------------------------------------------------
 // CPU kernels
 
-fn map_unary<T: Copy + Send + Sync, U: Copy + Default + Send>(x: &[T], f: impl Fn(T) -> U + Sync + Send) -> Vec<U> {
-    let mut out = vec![U::default(); x.len()];
+fn map_unary<T: Copy + Send + Sync, U: Copy + Default + Send + 'static>(x: &[T], f: impl Fn(T) -> U + Sync + Send) -> Vec<U> {
+    let mut out = reuse::take::<U>(x.len());
     pool::fill_chunks(&mut out, |start, c| {
         let n = c.len();
         for (o, &v) in c.iter_mut().zip(&x[start..start + n]) {
@@ -348,10 +348,10 @@ pub(crate) fn broadcast_map<A, B, U>(a: &[A], sa: &[usize], b: &[B], sb: &[usize
 where
     A: Copy + Send + Sync,
     B: Copy + Send + Sync,
-    U: Copy + Default + Send,
+    U: Copy + Default + Send + 'static,
 {
     let n = numel(out_shape);
-    let mut out = vec![U::default(); n];
+    let mut out = reuse::take::<U>(n);
     if n == 0 {
         return out;
     }

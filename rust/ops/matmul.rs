@@ -177,7 +177,7 @@ pub(crate) fn cpu_matmul(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<T
     let nbatch = p.a_offsets.len();
     let data = match (&*a.data, &*b.data) {
         (Buffer::F32(av), Buffer::F32(bv)) => {
-            let mut out = vec![0f32; nbatch * mat];
+            let mut out = crate::tensor::reuse::take_f32(nbatch * mat);
             if mat > 0 {
                 let big = m * n * k >= PAR_FLOPS;
                 let run = |i: usize, dst: &mut [f32], par| {

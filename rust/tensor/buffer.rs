@@ -10,6 +10,14 @@ pub enum Buffer {
     F32(Vec<f32>),
 }
 
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        if let Buffer::F32(v) = self {
+            super::reuse::give_f32(std::mem::take(v));
+        }
+    }
+}
+
 impl Buffer {
     pub fn dtype(&self) -> DType {
         match self {

@@ -4,6 +4,7 @@
 pub mod buffer;
 pub mod dtype;
 pub mod pytensor;
+pub mod reuse;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

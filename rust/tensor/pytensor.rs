@@ -104,7 +104,17 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>, from_sequence: bool) -> PyRes
     let d = arr.dtype();
     let (kind, size) = (d.kind(), d.itemsize());
     let data = match (kind, size) {
-        (b'f', 4) => Buffer::F32(copy_out::<f32>(arr)?),
+        (b'f', 4) => {
+            let a: PyReadonlyArrayDyn<'_, f32> = arr.extract()?;
+            match (arr.is_c_contiguous(), a.as_slice()) {
+                (true, Ok(s)) => {
+                    let mut v = super::reuse::take_f32(s.len());
+                    v.copy_from_slice(s);
+                    Buffer::F32(v)
+                }
+                _ => Buffer::F32(copy_out::<f32>(arr)?),
+            }
+        }
         (b'i', 4) => Buffer::I32(copy_out::<i32>(arr)?),
         (b'i', 8) if from_sequence => {
             // Python ints become int32 as in Keras, unless a value needs 64 bits.
