@@ -61,3 +61,4 @@ pub fn simd<R>(f: impl FnOnce() -> R) -> R {
     }
     f()
 }
+

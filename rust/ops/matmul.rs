@@ -80,8 +80,10 @@ pub fn matmul_t(a: &Tensor, b: &Tensor, transpose_a: bool, transpose_b: bool) ->
 // ---------------------------------------------------------------------------------------------
 // CPU kernel
 
-/// Multiply-adds above which one product is split across threads by gemm.
-const PAR_FLOPS: usize = 1 << 24;
+/// Multiply-adds above which one product is split across threads by gemm. Measured on the
+/// 2-core CI machine (benchmarks/README.md): 384^3 is still faster on one thread, 512^3 gains
+/// 30% on two.
+const PAR_FLOPS: usize = 1 << 26;
 
 struct Plan {
     m: usize,
@@ -183,7 +185,7 @@ pub(crate) fn cpu_matmul(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<T
                 let run = |i: usize, dst: &mut [f32], par| {
                     sgemm(dst, &av[p.a_offsets[i]..][..m * k], &bv[p.b_offsets[i]..][..k * n], &p, ta, tb, par)
                 };
-                if nbatch > 1 && !big {
+                if nbatch > 1 && !big && nbatch * m * n * k >= PAR_FLOPS {
                     out.par_chunks_mut(mat).enumerate().for_each(|(i, d)| run(i, d, gemm::Parallelism::None));
                 } else {
                     let par = if big { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };

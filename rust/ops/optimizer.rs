@@ -48,9 +48,9 @@ pub fn apply(op: &Op, targets: &mut [&mut Tensor], grads: &[&Tensor]) -> Result<
     device::update(op, targets, grads)
 }
 
-/// Elements above which one variable's update is split across threads: the update does a
-/// sqrt and a division per element, so it pays off earlier than plain element-wise ops.
-const PAR_ELEMENTS: usize = 1 << 16;
+/// Elements above which one variable's update is split across threads. The update is bound by
+/// memory bandwidth, which two cores share: measured, threads only start to pay at ~4M.
+const PAR_ELEMENTS: usize = 1 << 22;
 
 fn f32_mut(t: &mut Tensor) -> &mut [f32] {
     // Copy-on-write: a buffer still shared (say, by a persistent tape) is copied first.
