@@ -22,10 +22,11 @@ impl Device {
     }
 }
 
-/// The device all `inputs` live on, or a ValueError naming `op` when they disagree.
-fn common_device(op: &Op, inputs: &[&Tensor]) -> Result<Device> {
-    let first = inputs.first().map_or(Device::Cpu, |t| t.device);
-    if let Some(t) = inputs.iter().find(|t| t.device != first) {
+/// The device all `tensors` live on, or a ValueError naming `op` when they disagree.
+fn common_device<'a>(op: &Op, tensors: impl IntoIterator<Item = &'a Tensor>) -> Result<Device> {
+    let mut tensors = tensors.into_iter();
+    let first = tensors.next().map_or(Device::Cpu, |t| t.device);
+    if let Some(t) = tensors.find(|t| t.device != first) {
         return Err(Error::Value(format!(
             "{}: inputs live on different devices ({} and {})",
             op.name(),
@@ -38,7 +39,7 @@ fn common_device(op: &Op, inputs: &[&Tensor]) -> Result<Device> {
 
 /// Run `op` on `inputs` where they live and return its single output.
 pub fn execute(op: &Op, inputs: &[&Tensor]) -> Result<Tensor> {
-    match common_device(op, inputs)? {
+    match common_device(op, inputs.iter().copied())? {
         Device::Cpu => cpu::execute(op, inputs),
     }
 }
@@ -52,10 +53,10 @@ pub fn execute_on(device: Device, op: &Op) -> Result<Tensor> {
 
 /// Run an in-place update (`targets` are overwritten, e.g. by an optimizer step).
 pub fn update(op: &Op, targets: &mut [&mut Tensor], inputs: &[&Tensor]) -> Result<()> {
-    let mut all: Vec<&Tensor> = inputs.to_vec();
-    let target_refs: Vec<Tensor> = targets.iter().map(|t| (**t).clone()).collect();
-    all.extend(target_refs.iter());
-    match common_device(op, &all)? {
+    // Borrow, never clone, the targets: a second reference to their buffers would make the
+    // in-place update copy them (copy-on-write).
+    let all = inputs.iter().copied().chain(targets.iter().map(|t| &**t));
+    match common_device(op, all)? {
         Device::Cpu => cpu::update(op, targets, inputs),
     }
 }

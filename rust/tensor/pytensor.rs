@@ -309,6 +309,17 @@ impl PyTensor {
         Arc::strong_count(&self.t.data)
     }
 
+    /// Address of the first element (tests check in-place updates do not reallocate).
+    #[getter]
+    fn _buffer_address(&self) -> usize {
+        match &*self.t.data {
+            Buffer::F32(v) => v.as_ptr() as usize,
+            Buffer::I32(v) => v.as_ptr() as usize,
+            Buffer::I64(v) => v.as_ptr() as usize,
+            Buffer::Bool(v) => v.as_ptr() as usize,
+        }
+    }
+
     #[getter]
     fn _trainable_variable(&self) -> bool {
         self.t.trainable_variable
