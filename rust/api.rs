@@ -3,6 +3,7 @@
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use numpy::IntoPyArray;
 use pyo3::types::PyList;
 
 use crate::error::Error;
@@ -208,6 +209,39 @@ fn sparse_categorical_crossentropy(py: Python<'_>, target: &Bound<'_, PyAny>, ou
     wrap(maybe_detach(py, o.numel(), || ops::nn::sparse_categorical_crossentropy(&t, &o, from_logits)))
 }
 
+/// Rows `indices` (int64, along axis 0) of a NumPy array, as a tensor: one copy, straight from
+/// the array's memory for C-contiguous float32 data (how `fit` draws shuffled batches).
+#[pyfunction]
+fn gather_rows(py: Python<'_>, array: &Bound<'_, PyAny>, indices: numpy::PyReadonlyArray1<'_, i64>) -> PyResult<PyTensor> {
+    use numpy::{PyArrayDescrMethods, PyUntypedArrayMethods};
+    let idx = indices.as_slice()?;
+    if let Ok(arr) = array.cast::<numpy::PyUntypedArray>() {
+        let d = arr.dtype();
+        if d.kind() == b'f' && d.itemsize() == 4 && arr.is_c_contiguous() && arr.ndim() >= 1 {
+            let a: numpy::PyReadonlyArrayDyn<'_, f32> = arr.extract()?;
+            let data = a.as_slice()?;
+            let shape = arr.shape().to_vec();
+            let rows = shape[0];
+            let row: usize = shape[1..].iter().product();
+            if let Some(&bad) = idx.iter().find(|&&i| i < 0 || i as usize >= rows) {
+                return Err(Error::Index(format!("gather_rows: index {bad} is out of bounds for {rows} rows")).into());
+            }
+            let out = maybe_detach(py, idx.len() * row, || {
+                let mut out = crate::tensor::reuse::take_f32(idx.len() * row);
+                for (dst, &i) in out.chunks_mut(row.max(1)).zip(idx) {
+                    dst.copy_from_slice(&data[i as usize * row..(i as usize + 1) * row]);
+                }
+                out
+            });
+            let mut out_shape = shape;
+            out_shape[0] = idx.len();
+            return Ok(PyTensor { t: Tensor::from_f32(out_shape, out) });
+        }
+    }
+    let picked = array.get_item(indices.as_array().to_owned().into_pyarray(py))?;
+    Ok(PyTensor { t: to_tensor(&picked, None)? })
+}
+
 /// The same values as a new tensor that no tape traces through.
 #[pyfunction]
 fn stop_gradient(x: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
@@ -287,6 +321,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(one_hot, m)?)?;
     m.add_function(wrap_pyfunction!(sparse_categorical_crossentropy, m)?)?;
     m.add_function(wrap_pyfunction!(stop_gradient, m)?)?;
+    m.add_function(wrap_pyfunction!(gather_rows, m)?)?;
     m.add_function(wrap_pyfunction!(random_uniform, m)?)?;
     m.add_function(wrap_pyfunction!(random_normal, m)?)?;
     m.add_function(wrap_pyfunction!(philox4x32_10, m)?)?;

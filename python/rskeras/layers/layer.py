@@ -29,6 +29,16 @@ def _call_args(cls) -> frozenset:
     return args
 
 
+def _unique(items) -> list:
+    """Items in order, each object once (weights shared between layers appear once)."""
+    seen, out = set(), []
+    for item in items:
+        if id(item) not in seen:
+            seen.add(id(item))
+            out.append(item)
+    return out
+
+
 class Layer:
     """Base class for layers.
 
@@ -164,14 +174,16 @@ class Layer:
 
     @property
     def losses(self) -> list:
-        """Losses added by `add_loss` during the last call, plus weight regularization terms."""
-        out = list(self._losses)
-        for var in self.trainable_weights:
-            reg = getattr(var, "regularizer", None)
-            if reg is not None:
-                out.append(reg(var))
-        for layer in self._layers:
+        """Losses added by `add_loss` during the last call (this layer and all sublayers), plus
+        the regularization terms of trainable weights."""
+        out = []
+        for layer in self._flat_layers():
             out.extend(layer._losses)
+            if layer._trainable:
+                for var in layer._trainable_variables:
+                    reg = getattr(var, "regularizer", None)
+                    if reg is not None:
+                        out.append(reg(var))
         return out
 
     def _clear_losses(self) -> None:
@@ -197,32 +209,35 @@ class Layer:
     def layers(self) -> list:
         return list(self._layers)
 
-    def _flat_layers(self):
-        yield self
-        for layer in self._layers:
-            yield from layer._flat_layers()
+    def _flat_layers(self, trainable_only=False):
+        """This layer and every sublayer, depth first, each once."""
+        seen, stack, out = set(), [self], []
+        while stack:
+            layer = stack.pop()
+            if id(layer) in seen or (trainable_only and not layer._trainable):
+                continue
+            seen.add(id(layer))
+            out.append(layer)
+            stack.extend(reversed(layer._layers))
+        return out
 
     @property
     def weights(self) -> list:
         """All weights: own trainable, own non-trainable, then each sublayer's (Keras order)."""
-        out = list(self._trainable_variables) + list(self._non_trainable_variables)
-        for layer in self._layers:
-            out.extend(w for w in layer.weights if all(w is not o for o in out))
-        return out
+        return _unique(w for layer in self._flat_layers()
+                       for group in (layer._trainable_variables, layer._non_trainable_variables)
+                       for w in group)
 
     @property
     def trainable_weights(self) -> list:
-        if not self.trainable:
-            return []
-        out = list(self._trainable_variables)
-        for layer in self._layers:
-            out.extend(w for w in layer.trainable_weights if all(w is not o for o in out))
-        return out
+        """Weights updated by training: those of trainable layers, frozen sublayers excluded."""
+        return _unique(w for layer in self._flat_layers(trainable_only=True)
+                       for w in layer._trainable_variables)
 
     @property
     def non_trainable_weights(self) -> list:
-        trainable = self.trainable_weights
-        return [w for w in self.weights if all(w is not t for t in trainable)]
+        trainable = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in trainable]
 
     variables = weights
     trainable_variables = trainable_weights

@@ -64,13 +64,13 @@ class ArrayBatches:
     def __iter__(self):
         import numpy as np
         n, bs = self.num_samples, self.batch_size
-        order = np.random.permutation(n) if self.shuffle else None
+        order = np.random.permutation(n).astype(np.int64, copy=False) if self.shuffle else None
         for start in range(0, n, bs):
             if order is None:
                 yield tuple(None if a is None else _core.convert_to_tensor(a[start:start + bs]) for a in self.arrays)
             else:
                 idx = order[start:start + bs]
-                yield tuple(None if a is None else _core.convert_to_tensor(a[idx]) for a in self.arrays)
+                yield tuple(None if a is None else _core.gather_rows(a, idx) for a in self.arrays)
 
 
 def split_validation(arrays, validation_split: float):
