@@ -131,3 +131,24 @@ def test_clipvalue_and_clipnorm():
 def test_sgd_negative_momentum_rejected():
     with pytest.raises(ValueError):
         keras.optimizers.SGD(0.1, momentum=-0.5)
+
+
+def test_training_step_updates_weights_in_place_and_keeps_no_graph():
+    """A step must neither copy the weights (copy-on-write triggered by a stray reference) nor
+    leave tape nodes holding them: both would make memory and time grow with the model."""
+    import rskeras as keras
+
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 6), dtype=np.float32)
+    y = rng.integers(0, 3, 16).astype(np.int32)
+    model = keras.Sequential([keras.layers.Dense(5, activation="relu", input_shape=(6,)),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.train_on_batch(x, y)
+    before = [v._buffer_address for v in model.trainable_variables]
+    values = [v.numpy() for v in model.trainable_variables]
+    model.train_on_batch(x, y)
+    after = [v._buffer_address for v in model.trainable_variables]
+    assert after == before
+    assert all(v._buffer_refs == 1 for v in model.trainable_variables)
+    assert any(not np.array_equal(a, v.numpy()) for a, v in zip(values, model.trainable_variables))
