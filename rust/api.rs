@@ -260,6 +260,18 @@ fn random_normal(py: Python<'_>, shape: &Bound<'_, PyAny>, mean: f32, stddev: f3
     wrap(py.detach(|| ops::random::normal(&s, mean, stddev, seed, counter)))
 }
 
+/// Drop the thread pool in a forked child (registered with `os.register_at_fork`).
+#[pyfunction]
+fn _reset_thread_pool_after_fork() {
+    crate::device::pool::reset_after_fork();
+}
+
+/// Threads the parallel kernels use (`RSKERAS_NUM_THREADS`, else all cores).
+#[pyfunction]
+fn num_threads() -> usize {
+    crate::device::pool::num_threads()
+}
+
 #[pyfunction]
 fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
     ops::random::philox4x32_10(counter, key)
@@ -325,6 +337,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(random_uniform, m)?)?;
     m.add_function(wrap_pyfunction!(random_normal, m)?)?;
     m.add_function(wrap_pyfunction!(philox4x32_10, m)?)?;
+    m.add_function(wrap_pyfunction!(_reset_thread_pool_after_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(optimizer_apply, m)?)?;
     Ok(())
 }

@@ -18,6 +18,19 @@ from rskeras.optimizers import Optimizer
 
 config = backend.config
 
+
+def _register_fork_handler() -> None:
+    # A child forked after the thread pool started has the pool's state but not its threads.
+    import os
+
+    from rskeras import _core
+
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_core._reset_thread_pool_after_fork)
+
+
+_register_fork_handler()
+
 __all__ = [
     "GradientTape", "Input", "InputSpec", "Layer", "Loss", "Metric", "Model", "Optimizer",
     "Sequential", "Tensor", "Variable", "__version__", "activations", "backend", "callbacks",

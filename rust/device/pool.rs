@@ -1,7 +1,57 @@
-//! When a kernel goes parallel. Small tensors stay on the calling thread: handing a few
-//! thousand elements to rayon costs more than computing them (measured in benchmarks/).
+//! Where and when kernels run in parallel. Small tensors stay on the calling thread: handing
+//! a few thousand elements to another thread costs more than computing them (measured in
+//! benchmarks/README.md). Large ones run on the crate's own rayon pool, which a forked child
+//! drops (a child inherits the pool's bookkeeping but not its threads, and would hang on it).
+
+use std::sync::{Arc, RwLock};
 
 use rayon::prelude::*;
+use rayon::ThreadPool;
+
+static POOL: RwLock<Option<Arc<ThreadPool>>> = RwLock::new(None);
+
+/// Threads for the pool: `RSKERAS_NUM_THREADS`, else `RAYON_NUM_THREADS`, else every core.
+fn configured_threads() -> usize {
+    ["RSKERAS_NUM_THREADS", "RAYON_NUM_THREADS"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok()?.parse::<usize>().ok().filter(|&n| n > 0))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+fn pool() -> Arc<ThreadPool> {
+    if let Some(p) = POOL.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        return p.clone();
+    }
+    let mut slot = POOL.write().unwrap_or_else(|e| e.into_inner());
+    slot.get_or_insert_with(|| {
+        let built = rayon::ThreadPoolBuilder::new()
+            .num_threads(configured_threads())
+            .thread_name(|i| format!("rskeras-{i}"))
+            .build();
+        // Building threads can only fail when the OS refuses them; fall back to one thread.
+        Arc::new(built.unwrap_or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("one thread")))
+    })
+    .clone()
+}
+
+/// Run `f` on the crate's thread pool, so the rayon calls inside it (and gemm's) use it.
+pub fn par<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    pool().install(f)
+}
+
+/// Number of threads parallel kernels use.
+pub fn num_threads() -> usize {
+    pool().current_num_threads()
+}
+
+/// Forget the pool in a forked child: its threads do not exist there. The old pool is leaked
+/// on purpose; joining threads that are not there would hang.
+pub fn reset_after_fork() {
+    let mut slot = POOL.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(old) = slot.take() {
+        std::mem::forget(old);
+    }
+}
 
 /// Elements below which element-wise kernels run serially.
 pub const PAR_THRESHOLD: usize = 1 << 18;
@@ -13,9 +63,7 @@ pub fn fill_chunks<U: Send>(out: &mut [U], f: impl Fn(usize, &mut [U]) + Sync + 
     if out.len() < PAR_THRESHOLD {
         f(0, out);
     } else {
-        out.par_chunks_mut(CHUNK)
-            .enumerate()
-            .for_each(|(i, c)| f(i * CHUNK, c));
+        par(|| out.par_chunks_mut(CHUNK).enumerate().for_each(|(i, c)| f(i * CHUNK, c)));
     }
 }
 
@@ -32,13 +80,13 @@ pub fn fill_rows<U: Send>(
         out.chunks_mut(row_len).enumerate().for_each(|(r, c)| f(r, c));
     } else {
         let rows_per_task = (CHUNK / row_len).max(1);
-        out.par_chunks_mut(rows_per_task * row_len)
-            .enumerate()
-            .for_each(|(t, block)| {
+        par(|| {
+            out.par_chunks_mut(rows_per_task * row_len).enumerate().for_each(|(t, block)| {
                 for (i, c) in block.chunks_mut(row_len).enumerate() {
                     f(t * rows_per_task + i, c);
                 }
-            });
+            })
+        });
     }
 }
 

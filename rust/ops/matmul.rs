@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::autodiff::record;
-use crate::device;
+use crate::device::{self, pool};
 use crate::error::{Error, Result};
 use crate::ops::shape::{reshape_to, sum_to};
 use crate::ops::{cast, Op};
@@ -186,10 +186,12 @@ pub(crate) fn cpu_matmul(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<T
                     sgemm(dst, &av[p.a_offsets[i]..][..m * k], &bv[p.b_offsets[i]..][..k * n], &p, ta, tb, par)
                 };
                 if nbatch > 1 && !big && nbatch * m * n * k >= PAR_FLOPS {
-                    out.par_chunks_mut(mat).enumerate().for_each(|(i, d)| run(i, d, gemm::Parallelism::None));
+                    pool::par(|| out.par_chunks_mut(mat).enumerate().for_each(|(i, d)| run(i, d, gemm::Parallelism::None)));
+                } else if big {
+                    let threads = pool::num_threads();
+                    pool::par(|| out.chunks_mut(mat).enumerate().for_each(|(i, d)| run(i, d, gemm::Parallelism::Rayon(threads))));
                 } else {
-                    let par = if big { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
-                    out.chunks_mut(mat).enumerate().for_each(|(i, d)| run(i, d, par));
+                    out.chunks_mut(mat).enumerate().for_each(|(i, d)| run(i, d, gemm::Parallelism::None));
                 }
             }
             Buffer::F32(out)

@@ -75,7 +75,7 @@ fn run_chunked(slots: &mut [&mut Tensor], g: &[f32], kernel: impl Fn(&mut [&mut 
             job.0.push(chunk);
         }
     }
-    jobs.into_par_iter().for_each(|(mut b, gc)| pool::simd(#[inline(always)] || kernel(&mut b, gc)));
+    pool::par(|| jobs.into_par_iter().for_each(|(mut b, gc)| pool::simd(#[inline(always)] || kernel(&mut b, gc))));
 }
 
 /// The Adam element update over equal-length slices. Taking the slices as separate `&mut`

@@ -4,7 +4,7 @@
 
 use rayon::prelude::*;
 
-use crate::device::{self, Device};
+use crate::device::{self, pool, Device};
 use crate::error::{Error, Result};
 use crate::ops::Op;
 use crate::tensor::{numel, Tensor};
@@ -74,24 +74,35 @@ pub fn normal(shape: &[usize], mean: f32, stddev: f32, seed: u64, counter: u64) 
 // ---------------------------------------------------------------------------------------------
 // CPU kernels
 
+/// Call `fill(block_index, chunk)` for consecutive `per_block`-element chunks of `out`, on the
+/// pool when large. Block i's values depend only on i, so the thread count never shows.
+fn for_each_block(out: &mut [f32], per_block: usize, fill: impl Fn(usize, &mut [f32]) + Sync + Send) {
+    if out.len() < pool::PAR_THRESHOLD {
+        out.chunks_mut(per_block).enumerate().for_each(|(i, c)| fill(i, c));
+    } else {
+        pool::par(|| out.par_chunks_mut(per_block).with_min_len(4096).enumerate().for_each(|(i, c)| fill(i, c)));
+    }
+}
+
 pub(crate) fn cpu_uniform(shape: &[usize], min: f32, max: f32, seed: u64, counter: u64) -> Tensor {
     let n = numel(shape);
     let mut out = vec![0f32; n];
-    out.par_chunks_mut(4).with_min_len(4096).enumerate().for_each(|(i, c)| {
+    let fill = |i: usize, c: &mut [f32]| {
         let w = block(seed, counter, i as u64);
         for (o, &x) in c.iter_mut().zip(&w) {
             let v = min + (max - min) * unit(x);
             // Rounding can land exactly on `max`; the range is half-open.
             *o = if v >= max && max > min { max.next_down() } else { v };
         }
-    });
+    };
+    for_each_block(&mut out, 4, fill);
     Tensor::from_f32(shape.to_vec(), out)
 }
 
 pub(crate) fn cpu_normal(shape: &[usize], mean: f32, stddev: f32, seed: u64, counter: u64) -> Tensor {
     let n = numel(shape);
     let mut out = vec![0f32; n];
-    out.par_chunks_mut(2).with_min_len(4096).enumerate().for_each(|(i, c)| {
+    let fill = |i: usize, c: &mut [f32]| {
         let w = block(seed, counter, i as u64);
         // 1 - unit() lies in (0, 1], so the log is finite.
         let r = (-2.0 * (1.0 - unit(w[0])).ln()).sqrt();
@@ -100,7 +111,8 @@ pub(crate) fn cpu_normal(shape: &[usize], mean: f32, stddev: f32, seed: u64, cou
         for (o, &v) in c.iter_mut().zip(&z) {
             *o = mean + stddev * v;
         }
-    });
+    };
+    for_each_block(&mut out, 2, fill);
     Tensor::from_f32(shape.to_vec(), out)
 }
 
