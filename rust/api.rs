@@ -1,9 +1,9 @@
 //! The functions `rskeras._core` exports. Each converts its arguments, runs the op (with the
 //! GIL released for large inputs) and wraps the result; `rskeras.ops` gives them Keras names.
 
+use numpy::IntoPyArray;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use numpy::IntoPyArray;
 use pyo3::types::PyList;
 
 use crate::error::Error;
@@ -29,7 +29,9 @@ fn axes_arg(axis: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<isize>>> {
 fn shape_arg(shape: &Bound<'_, PyAny>) -> PyResult<Vec<isize>> {
     match shape.extract::<isize>() {
         Ok(i) => Ok(vec![i]),
-        Err(_) => shape.extract::<Vec<Option<isize>>>().map(|v| v.into_iter().map(|d| d.unwrap_or(-1)).collect()),
+        Err(_) => shape
+            .extract::<Vec<Option<isize>>>()
+            .map(|v| v.into_iter().map(|d| d.unwrap_or(-1)).collect()),
     }
 }
 
@@ -55,7 +57,8 @@ fn convert_to_tensor(x: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>) -> 
 #[pyfunction]
 fn cast(x: &Bound<'_, PyAny>, dtype: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
     let t = to_tensor(x, None)?;
-    let d = parse_dtype(Some(dtype))?.ok_or_else(|| PyValueError::new_err("cast: dtype must not be None"))?;
+    let d = parse_dtype(Some(dtype))?
+        .ok_or_else(|| PyValueError::new_err("cast: dtype must not be None"))?;
     wrap(ops::cast(&t, d))
 }
 
@@ -80,7 +83,12 @@ fn unary(py: Python<'_>, name: &str, x: &Bound<'_, PyAny>) -> PyResult<PyTensor>
 }
 
 #[pyfunction]
-fn binary(py: Python<'_>, name: &str, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+fn binary(
+    py: Python<'_>,
+    name: &str,
+    a: &Bound<'_, PyAny>,
+    b: &Bound<'_, PyAny>,
+) -> PyResult<PyTensor> {
     let op = match name {
         "add" => BinaryOp::Add,
         "subtract" => BinaryOp::Sub,
@@ -99,7 +107,8 @@ fn binary(py: Python<'_>, name: &str, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>
         _ => return Err(PyValueError::new_err(format!("unknown binary op '{name}'"))),
     };
     // A Python scalar takes the dtype of the tensor operand (weak typing, as in keras.ops).
-    let a_is_scalar = a.is_instance_of::<pyo3::types::PyInt>() || a.is_instance_of::<pyo3::types::PyFloat>();
+    let a_is_scalar =
+        a.is_instance_of::<pyo3::types::PyInt>() || a.is_instance_of::<pyo3::types::PyFloat>();
     let (ta, tb) = if a_is_scalar {
         let tb = to_tensor(b, None)?;
         (to_tensor(a, Some(tb.dtype()))?, tb)
@@ -114,7 +123,11 @@ fn binary(py: Python<'_>, name: &str, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>
 
 #[pyfunction]
 #[pyo3(name = "where_")]
-fn where_py(condition: &Bound<'_, PyAny>, x1: &Bound<'_, PyAny>, x2: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+fn where_py(
+    condition: &Bound<'_, PyAny>,
+    x1: &Bound<'_, PyAny>,
+    x2: &Bound<'_, PyAny>,
+) -> PyResult<PyTensor> {
     let c = to_tensor(condition, None)?;
     let a = to_tensor(x1, None)?;
     let b = to_tensor(x2, Some(a.dtype()))?;
@@ -129,7 +142,13 @@ fn clip(py: Python<'_>, x: &Bound<'_, PyAny>, x_min: f32, x_max: f32) -> PyResul
 
 #[pyfunction]
 #[pyo3(signature = (kind, x, axis=None, keepdims=false))]
-fn reduce(py: Python<'_>, kind: &str, x: &Bound<'_, PyAny>, axis: Option<&Bound<'_, PyAny>>, keepdims: bool) -> PyResult<PyTensor> {
+fn reduce(
+    py: Python<'_>,
+    kind: &str,
+    x: &Bound<'_, PyAny>,
+    axis: Option<&Bound<'_, PyAny>>,
+    keepdims: bool,
+) -> PyResult<PyTensor> {
     let k = match kind {
         "sum" => ReduceKind::Sum,
         "mean" => ReduceKind::Mean,
@@ -139,12 +158,19 @@ fn reduce(py: Python<'_>, kind: &str, x: &Bound<'_, PyAny>, axis: Option<&Bound<
     };
     let t = to_tensor(x, None)?;
     let axes = axes_arg(axis)?;
-    wrap(maybe_detach(py, t.numel(), || ops::reduce(k, &t, axes.as_deref(), keepdims)))
+    wrap(maybe_detach(py, t.numel(), || {
+        ops::reduce(k, &t, axes.as_deref(), keepdims)
+    }))
 }
 
 #[pyfunction]
 #[pyo3(signature = (x, axis=None, keepdims=false, largest=true))]
-fn arg_reduce(x: &Bound<'_, PyAny>, axis: Option<isize>, keepdims: bool, largest: bool) -> PyResult<PyTensor> {
+fn arg_reduce(
+    x: &Bound<'_, PyAny>,
+    axis: Option<isize>,
+    keepdims: bool,
+    largest: bool,
+) -> PyResult<PyTensor> {
     let t = to_tensor(x, None)?;
     wrap(ops::reduce::arg_reduce(&t, axis, keepdims, largest))
 }
@@ -160,7 +186,9 @@ fn matmul(py: Python<'_>, x1: &Bound<'_, PyAny>, x2: &Bound<'_, PyAny>) -> PyRes
 #[pyo3(signature = (x, axis=-1, log=false))]
 fn softmax(py: Python<'_>, x: &Bound<'_, PyAny>, axis: isize, log: bool) -> PyResult<PyTensor> {
     let t = to_tensor(x, None)?;
-    wrap(maybe_detach(py, t.numel(), || ops::nn::softmax(&t, axis, log)))
+    wrap(maybe_detach(py, t.numel(), || {
+        ops::nn::softmax(&t, axis, log)
+    }))
 }
 
 #[pyfunction]
@@ -173,7 +201,9 @@ fn reshape(x: &Bound<'_, PyAny>, newshape: &Bound<'_, PyAny>) -> PyResult<PyTens
 #[pyo3(signature = (x, axes=None))]
 fn transpose(py: Python<'_>, x: &Bound<'_, PyAny>, axes: Option<Vec<isize>>) -> PyResult<PyTensor> {
     let t = to_tensor(x, None)?;
-    wrap(maybe_detach(py, t.numel(), || ops::transpose(&t, axes.as_deref())))
+    wrap(maybe_detach(py, t.numel(), || {
+        ops::transpose(&t, axes.as_deref())
+    }))
 }
 
 #[pyfunction]
@@ -184,7 +214,11 @@ fn broadcast_to(x: &Bound<'_, PyAny>, shape: &Bound<'_, PyAny>) -> PyResult<PyTe
 
 #[pyfunction]
 #[pyo3(signature = (x, indices, axis=None))]
-fn take(x: &Bound<'_, PyAny>, indices: &Bound<'_, PyAny>, axis: Option<isize>) -> PyResult<PyTensor> {
+fn take(
+    x: &Bound<'_, PyAny>,
+    indices: &Bound<'_, PyAny>,
+    axis: Option<isize>,
+) -> PyResult<PyTensor> {
     let t = to_tensor(x, None)?;
     let i = to_tensor(indices, None)?;
     match axis {
@@ -197,22 +231,37 @@ fn take(x: &Bound<'_, PyAny>, indices: &Bound<'_, PyAny>, axis: Option<isize>) -
 fn one_hot(x: &Bound<'_, PyAny>, num_classes: usize) -> PyResult<PyTensor> {
     let t = to_tensor(x, None)?;
     if t.dtype().is_float() || t.dtype() == DType::Bool {
-        return Err(Error::Type(format!("one_hot: expected integer class ids, got {}", t.dtype().name())).into());
+        return Err(Error::Type(format!(
+            "one_hot: expected integer class ids, got {}",
+            t.dtype().name()
+        ))
+        .into());
     }
     wrap(ops::shape::one_hot(&t, num_classes))
 }
 
 #[pyfunction]
 #[pyo3(signature = (target, output, from_logits=false))]
-fn sparse_categorical_crossentropy(py: Python<'_>, target: &Bound<'_, PyAny>, output: &Bound<'_, PyAny>, from_logits: bool) -> PyResult<PyTensor> {
+fn sparse_categorical_crossentropy(
+    py: Python<'_>,
+    target: &Bound<'_, PyAny>,
+    output: &Bound<'_, PyAny>,
+    from_logits: bool,
+) -> PyResult<PyTensor> {
     let (t, o) = (to_tensor(target, None)?, to_tensor(output, None)?);
-    wrap(maybe_detach(py, o.numel(), || ops::nn::sparse_categorical_crossentropy(&t, &o, from_logits)))
+    wrap(maybe_detach(py, o.numel(), || {
+        ops::nn::sparse_categorical_crossentropy(&t, &o, from_logits)
+    }))
 }
 
 /// Rows `indices` (int64, along axis 0) of a NumPy array, as a tensor: one copy, straight from
 /// the array's memory for C-contiguous float32 data (how `fit` draws shuffled batches).
 #[pyfunction]
-fn gather_rows(py: Python<'_>, array: &Bound<'_, PyAny>, indices: numpy::PyReadonlyArray1<'_, i64>) -> PyResult<PyTensor> {
+fn gather_rows(
+    py: Python<'_>,
+    array: &Bound<'_, PyAny>,
+    indices: numpy::PyReadonlyArray1<'_, i64>,
+) -> PyResult<PyTensor> {
     use numpy::{PyArrayDescrMethods, PyUntypedArrayMethods};
     let idx = indices.as_slice()?;
     if let Ok(arr) = array.cast::<numpy::PyUntypedArray>() {
@@ -224,7 +273,10 @@ fn gather_rows(py: Python<'_>, array: &Bound<'_, PyAny>, indices: numpy::PyReado
             let rows = shape[0];
             let row: usize = shape[1..].iter().product();
             if let Some(&bad) = idx.iter().find(|&&i| i < 0 || i as usize >= rows) {
-                return Err(Error::Index(format!("gather_rows: index {bad} is out of bounds for {rows} rows")).into());
+                return Err(Error::Index(format!(
+                    "gather_rows: index {bad} is out of bounds for {rows} rows"
+                ))
+                .into());
             }
             let out = maybe_detach(py, idx.len() * row, || {
                 let mut out = crate::tensor::reuse::take_f32(idx.len() * row);
@@ -235,27 +287,47 @@ fn gather_rows(py: Python<'_>, array: &Bound<'_, PyAny>, indices: numpy::PyReado
             });
             let mut out_shape = shape;
             out_shape[0] = idx.len();
-            return Ok(PyTensor { t: Tensor::from_f32(out_shape, out) });
+            return Ok(PyTensor {
+                t: Tensor::from_f32(out_shape, out),
+            });
         }
     }
     let picked = array.get_item(indices.as_array().to_owned().into_pyarray(py))?;
-    Ok(PyTensor { t: to_tensor(&picked, None)? })
+    Ok(PyTensor {
+        t: to_tensor(&picked, None)?,
+    })
 }
 
 /// The same values as a new tensor that no tape traces through.
 #[pyfunction]
 fn stop_gradient(x: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-    Ok(PyTensor { t: to_tensor(x, None)?.detached() })
+    Ok(PyTensor {
+        t: to_tensor(x, None)?.detached(),
+    })
 }
 
 #[pyfunction]
-fn random_uniform(py: Python<'_>, shape: &Bound<'_, PyAny>, minval: f32, maxval: f32, seed: u64, counter: u64) -> PyResult<PyTensor> {
+fn random_uniform(
+    py: Python<'_>,
+    shape: &Bound<'_, PyAny>,
+    minval: f32,
+    maxval: f32,
+    seed: u64,
+    counter: u64,
+) -> PyResult<PyTensor> {
     let s = sizes("random.uniform", shape)?;
     wrap(py.detach(|| ops::random::uniform(&s, minval, maxval, seed, counter)))
 }
 
 #[pyfunction]
-fn random_normal(py: Python<'_>, shape: &Bound<'_, PyAny>, mean: f32, stddev: f32, seed: u64, counter: u64) -> PyResult<PyTensor> {
+fn random_normal(
+    py: Python<'_>,
+    shape: &Bound<'_, PyAny>,
+    mean: f32,
+    stddev: f32,
+    seed: u64,
+    counter: u64,
+) -> PyResult<PyTensor> {
     let s = sizes("random.normal", shape)?;
     wrap(py.detach(|| ops::random::normal(&s, mean, stddev, seed, counter)))
 }
@@ -300,14 +372,44 @@ fn optimizer_apply(
 ) -> PyResult<()> {
     let lr = learning_rate;
     let op = match name {
-        "sgd" => ops::Op::SgdUpdate { lr, momentum, nesterov },
-        "adam" => ops::Op::AdamUpdate { lr, beta_1, beta_2, epsilon, step, amsgrad },
-        "rmsprop" => ops::Op::RmspropUpdate { lr, rho, momentum, epsilon, centered },
-        _ => return Err(PyValueError::new_err(format!("unknown optimizer update '{name}'"))),
+        "sgd" => ops::Op::SgdUpdate {
+            lr,
+            momentum,
+            nesterov,
+        },
+        "adam" => ops::Op::AdamUpdate {
+            lr,
+            beta_1,
+            beta_2,
+            epsilon,
+            step,
+            amsgrad,
+        },
+        "rmsprop" => ops::Op::RmspropUpdate {
+            lr,
+            rho,
+            momentum,
+            epsilon,
+            centered,
+        },
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "unknown optimizer update '{name}'"
+            )))
+        }
     };
-    let gs: Vec<Tensor> = grads.iter().map(|g| to_tensor(&g, None)).collect::<PyResult<_>>()?;
-    let cells: Vec<Bound<'_, PyTensor>> = targets.iter().map(|t| Ok(t.cast::<PyTensor>()?.clone())).collect::<PyResult<_>>()?;
-    let mut borrows: Vec<PyRefMut<'_, PyTensor>> = cells.iter().map(|c| c.try_borrow_mut()).collect::<Result<_, _>>()?;
+    let gs: Vec<Tensor> = grads
+        .iter()
+        .map(|g| to_tensor(&g, None))
+        .collect::<PyResult<_>>()?;
+    let cells: Vec<Bound<'_, PyTensor>> = targets
+        .iter()
+        .map(|t| Ok(t.cast::<PyTensor>()?.clone()))
+        .collect::<PyResult<_>>()?;
+    let mut borrows: Vec<PyRefMut<'_, PyTensor>> = cells
+        .iter()
+        .map(|c| c.try_borrow_mut())
+        .collect::<Result<_, _>>()?;
     let mut ts: Vec<&mut Tensor> = borrows.iter_mut().map(|b| &mut b.t).collect();
     let grefs: Vec<&Tensor> = gs.iter().collect();
     let n: usize = gs.iter().map(|g| g.numel()).sum();

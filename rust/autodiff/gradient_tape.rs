@@ -27,7 +27,15 @@ fn tensors(obj: &Bound<'_, PyAny>) -> PyResult<(Vec<crate::tensor::Tensor>, bool
                 let x = x?;
                 x.cast::<PyTensor>()
                     .map(|t| t.borrow().t.clone())
-                    .map_err(|_| PyTypeError::new_err(format!("GradientTape: expected tensors or variables, got {}", x.get_type().name().map(|n| n.to_string()).unwrap_or_default())))
+                    .map_err(|_| {
+                        PyTypeError::new_err(format!(
+                            "GradientTape: expected tensors or variables, got {}",
+                            x.get_type()
+                                .name()
+                                .map(|n| n.to_string())
+                                .unwrap_or_default()
+                        ))
+                    })
             })
             .collect::<PyResult<_>>()?;
         Ok((v, true))
@@ -41,7 +49,9 @@ impl PyGradientTape {
     #[new]
     #[pyo3(signature = (persistent=false, watch_accessed_variables=true))]
     fn new(persistent: bool, watch_accessed_variables: bool) -> Self {
-        PyGradientTape { tape: tape::new_tape(persistent, watch_accessed_variables) }
+        PyGradientTape {
+            tape: tape::new_tape(persistent, watch_accessed_variables),
+        }
     }
 
     fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
@@ -74,7 +84,11 @@ impl PyGradientTape {
     ) -> PyResult<Bound<'py, PyAny>> {
         let target = target
             .cast::<PyTensor>()
-            .map_err(|_| PyValueError::new_err("GradientTape.gradient: target must be a tensor computed inside the tape"))?
+            .map_err(|_| {
+                PyValueError::new_err(
+                    "GradientTape.gradient: target must be a tensor computed inside the tape",
+                )
+            })?
             .borrow()
             .t
             .clone();

@@ -11,25 +11,60 @@ pub fn execute(op: &Op, x: &[&Tensor]) -> Result<Tensor> {
         Op::Where => ew::cpu_where(x[0], x[1], x[2]),
         Op::Clip { min, max } => ew::cpu_clip(x[0], *min, *max),
         Op::Cast(d) => ew::cpu_cast(x[0], *d),
-        Op::Reduce { kind, axes, keepdims } => reduce::cpu_reduce(x[0], *kind, axes, *keepdims),
-        Op::ArgReduce { max, axis, keepdims } => reduce::cpu_arg_reduce(x[0], *axis, *keepdims, *max),
+        Op::Reduce {
+            kind,
+            axes,
+            keepdims,
+        } => reduce::cpu_reduce(x[0], *kind, axes, *keepdims),
+        Op::ArgReduce {
+            max,
+            axis,
+            keepdims,
+        } => reduce::cpu_arg_reduce(x[0], *axis, *keepdims, *max),
         Op::Transpose(perm) => shape::cpu_transpose(x[0], perm),
         Op::BroadcastTo(s) => shape::cpu_broadcast_to(x[0], s),
-        Op::Slice { starts, steps, shape: s } => shape::cpu_slice(x[0], starts, steps, s),
-        Op::SliceGrad { starts, steps, in_shape } => shape::cpu_slice_grad(x[0], starts, steps, in_shape),
+        Op::Slice {
+            starts,
+            steps,
+            shape: s,
+        } => shape::cpu_slice(x[0], starts, steps, s),
+        Op::SliceGrad {
+            starts,
+            steps,
+            in_shape,
+        } => shape::cpu_slice_grad(x[0], starts, steps, in_shape),
         Op::Take { axis } => shape::cpu_take(x[0], x[1], *axis),
         Op::TakeGrad { axis, dim } => shape::cpu_take_grad(x[0], x[1], *axis, *dim),
         Op::OneHot { depth } => shape::cpu_one_hot(x[0], *depth),
-        Op::Matmul { transpose_a, transpose_b } => matmul::cpu_matmul(x[0], x[1], *transpose_a, *transpose_b),
+        Op::Matmul {
+            transpose_a,
+            transpose_b,
+        } => matmul::cpu_matmul(x[0], x[1], *transpose_a, *transpose_b),
         Op::Softmax { axis, log } => nn::cpu_softmax(x[0], *axis, *log),
         Op::SparseCrossEntropy { from_logits } => nn::cpu_sparse_ce(x[0], x[1], *from_logits),
-        Op::SparseCrossEntropyGrad { from_logits } => nn::cpu_sparse_ce_grad(x[0], x[1], x[2], *from_logits),
-        Op::RandomUniform { shape: s, min, max, seed, counter } => Ok(random::cpu_uniform(s, *min, *max, *seed, *counter)),
-        Op::RandomNormal { shape: s, mean, stddev, seed, counter } => Ok(random::cpu_normal(s, *mean, *stddev, *seed, *counter)),
-        Op::SgdUpdate { .. } | Op::AdamUpdate { .. } | Op::RmspropUpdate { .. } => Err(crate::error::Error::Value(format!(
-            "{} updates variables in place; call it through device::update",
-            op.name()
-        ))),
+        Op::SparseCrossEntropyGrad { from_logits } => {
+            nn::cpu_sparse_ce_grad(x[0], x[1], x[2], *from_logits)
+        }
+        Op::RandomUniform {
+            shape: s,
+            min,
+            max,
+            seed,
+            counter,
+        } => Ok(random::cpu_uniform(s, *min, *max, *seed, *counter)),
+        Op::RandomNormal {
+            shape: s,
+            mean,
+            stddev,
+            seed,
+            counter,
+        } => Ok(random::cpu_normal(s, *mean, *stddev, *seed, *counter)),
+        Op::SgdUpdate { .. } | Op::AdamUpdate { .. } | Op::RmspropUpdate { .. } => {
+            Err(crate::error::Error::Value(format!(
+                "{} updates variables in place; call it through device::update",
+                op.name()
+            )))
+        }
     }
 }
 

@@ -14,7 +14,13 @@ static POOL: RwLock<Option<Arc<ThreadPool>>> = RwLock::new(None);
 fn configured_threads() -> usize {
     ["RSKERAS_NUM_THREADS", "RAYON_NUM_THREADS"]
         .iter()
-        .find_map(|name| std::env::var(name).ok()?.parse::<usize>().ok().filter(|&n| n > 0))
+        .find_map(|name| {
+            std::env::var(name)
+                .ok()?
+                .parse::<usize>()
+                .ok()
+                .filter(|&n| n > 0)
+        })
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
@@ -29,7 +35,12 @@ fn pool() -> Arc<ThreadPool> {
             .thread_name(|i| format!("rskeras-{i}"))
             .build();
         // Building threads can only fail when the OS refuses them; fall back to one thread.
-        Arc::new(built.unwrap_or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("one thread")))
+        Arc::new(built.unwrap_or_else(|_| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build()
+                .expect("one thread")
+        }))
     })
     .clone()
 }
@@ -63,7 +74,11 @@ pub fn fill_chunks<U: Send>(out: &mut [U], f: impl Fn(usize, &mut [U]) + Sync + 
     if out.len() < PAR_THRESHOLD {
         f(0, out);
     } else {
-        par(|| out.par_chunks_mut(CHUNK).enumerate().for_each(|(i, c)| f(i * CHUNK, c)));
+        par(|| {
+            out.par_chunks_mut(CHUNK)
+                .enumerate()
+                .for_each(|(i, c)| f(i * CHUNK, c))
+        });
     }
 }
 
@@ -77,15 +92,19 @@ pub fn fill_rows<U: Send>(
         return;
     }
     if out.len() < PAR_THRESHOLD {
-        out.chunks_mut(row_len).enumerate().for_each(|(r, c)| f(r, c));
+        out.chunks_mut(row_len)
+            .enumerate()
+            .for_each(|(r, c)| f(r, c));
     } else {
         let rows_per_task = (CHUNK / row_len).max(1);
         par(|| {
-            out.par_chunks_mut(rows_per_task * row_len).enumerate().for_each(|(t, block)| {
-                for (i, c) in block.chunks_mut(row_len).enumerate() {
-                    f(t * rows_per_task + i, c);
-                }
-            })
+            out.par_chunks_mut(rows_per_task * row_len)
+                .enumerate()
+                .for_each(|(t, block)| {
+                    for (i, c) in block.chunks_mut(row_len).enumerate() {
+                        f(t * rows_per_task + i, c);
+                    }
+                })
         });
     }
 }
@@ -109,4 +128,3 @@ pub fn simd<R>(f: impl FnOnce() -> R) -> R {
     }
     f()
 }
-

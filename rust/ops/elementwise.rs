@@ -43,7 +43,10 @@ impl UnaryOp {
 
     /// Ops that keep integer dtypes; the others compute in float32 (as keras.ops does).
     fn keeps_int(self) -> bool {
-        matches!(self, UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Sign | UnaryOp::Square)
+        matches!(
+            self,
+            UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Sign | UnaryOp::Square
+        )
     }
 }
 
@@ -114,7 +117,9 @@ pub fn cast(x: &Tensor, dtype: DType) -> Result<Tensor> {
     }
     let out = device::execute(&Op::Cast(dtype), &[x])?;
     if dtype.is_float() && x.dtype().is_float() {
-        record(&[x], &out, || Arc::new(|g: &Tensor, _needs: &[bool]| Ok(vec![Some(g.clone())])));
+        record(&[x], &out, || {
+            Arc::new(|g: &Tensor, _needs: &[bool]| Ok(vec![Some(g.clone())]))
+        });
     }
     Ok(out)
 }
@@ -137,16 +142,14 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
                     UnaryOp::Abs => mul(g, &unary(UnaryOp::Sign, &xc)?)?,
                     UnaryOp::Sign | UnaryOp::LogicalNot => return Ok(vec![None]),
                     UnaryOp::Square => mul(g, &mul(&xc, &Tensor::scalar_f32(2.0))?)?,
-                    UnaryOp::Sqrt => binary(BinaryOp::Div, &mul(g, &Tensor::scalar_f32(0.5))?, &oc)?,
+                    UnaryOp::Sqrt => {
+                        binary(BinaryOp::Div, &mul(g, &Tensor::scalar_f32(0.5))?, &oc)?
+                    }
                     UnaryOp::Exp => mul(g, &oc)?,
                     UnaryOp::Log => binary(BinaryOp::Div, g, &xc)?,
                     UnaryOp::Relu => binary(BinaryOp::ReluGrad, &xc, g)?,
-                    UnaryOp::Sigmoid => {
-                        mul(g, &mul(&oc, &sub(&Tensor::scalar_f32(1.0), &oc)?)?)?
-                    }
-                    UnaryOp::Tanh => {
-                        mul(g, &sub(&Tensor::scalar_f32(1.0), &mul(&oc, &oc)?)?)?
-                    }
+                    UnaryOp::Sigmoid => mul(g, &mul(&oc, &sub(&Tensor::scalar_f32(1.0), &oc)?)?)?,
+                    UnaryOp::Tanh => mul(g, &sub(&Tensor::scalar_f32(1.0), &mul(&oc, &oc)?)?)?,
                 };
                 Ok(vec![Some(gx)])
             })
@@ -177,7 +180,10 @@ fn operand_dtype(op: BinaryOp, a: DType, b: DType) -> DType {
     } else {
         let d = DType::promote(a, b);
         // bool arithmetic is done in int32 (True + True == 2), as NumPy-like backends do
-        if d == DType::Bool && !op.is_comparison() && !matches!(op, BinaryOp::Maximum | BinaryOp::Minimum) {
+        if d == DType::Bool
+            && !op.is_comparison()
+            && !matches!(op, BinaryOp::Maximum | BinaryOp::Minimum)
+        {
             DType::Int32
         } else {
             d
@@ -198,12 +204,21 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     Ok(out)
 }
 
-fn binary_grad(op: BinaryOp, a: &Tensor, b: &Tensor, out: &Tensor, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+fn binary_grad(
+    op: BinaryOp,
+    a: &Tensor,
+    b: &Tensor,
+    out: &Tensor,
+    g: &Tensor,
+) -> Result<Vec<Option<Tensor>>> {
     let (sa, sb) = (&a.shape, &b.shape);
     Ok(match op {
         BinaryOp::Add => vec![Some(sum_to(g, sa)?), Some(sum_to(g, sb)?)],
         BinaryOp::Sub => vec![Some(sum_to(g, sa)?), Some(sum_to(&neg(g)?, sb)?)],
-        BinaryOp::Mul => vec![Some(sum_to(&mul(g, b)?, sa)?), Some(sum_to(&mul(g, a)?, sb)?)],
+        BinaryOp::Mul => vec![
+            Some(sum_to(&mul(g, b)?, sa)?),
+            Some(sum_to(&mul(g, a)?, sb)?),
+        ],
         BinaryOp::Div => {
             let ga = binary(BinaryOp::Div, g, b)?;
             let gb = neg(&mul(&ga, out)?)?; // -g * a / b^2 == -(g / b) * out
@@ -211,7 +226,11 @@ fn binary_grad(op: BinaryOp, a: &Tensor, b: &Tensor, out: &Tensor, g: &Tensor) -
         }
         BinaryOp::Maximum | BinaryOp::Minimum => {
             // Ties send the whole gradient to the first operand.
-            let cmp = if op == BinaryOp::Maximum { BinaryOp::GreaterEqual } else { BinaryOp::LessEqual };
+            let cmp = if op == BinaryOp::Maximum {
+                BinaryOp::GreaterEqual
+            } else {
+                BinaryOp::LessEqual
+            };
             let pick_a = binary(cmp, a, b)?;
             let zero = Tensor::scalar_f32(0.0);
             vec![
@@ -275,7 +294,10 @@ pub fn fill_like(x: &Tensor, value: f32) -> Result<Tensor> {
 // ---------------------------------------------------------------------------------------------
 // CPU kernels
 
-fn map_unary<T: Copy + Send + Sync, U: Copy + Default + Send + 'static>(x: &[T], f: impl Fn(T) -> U + Sync + Send) -> Vec<U> {
+fn map_unary<T: Copy + Send + Sync, U: Copy + Default + Send + 'static>(
+    x: &[T],
+    f: impl Fn(T) -> U + Sync + Send,
+) -> Vec<U> {
     let mut out = reuse::take::<U>(x.len());
     pool::fill_chunks(&mut out, |start, c| {
         let n = c.len();
@@ -307,12 +329,21 @@ pub(crate) fn cpu_unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
         Buffer::F32(v) => Buffer::F32(match op {
             UnaryOp::Neg => map_unary(v, |a| -a),
             UnaryOp::Abs => map_unary(v, f32::abs),
-            UnaryOp::Sign => map_unary(v, |a| if a > 0.0 { 1.0 } else if a < 0.0 { -1.0 } else { a }),
+            UnaryOp::Sign => map_unary(v, |a| {
+                if a > 0.0 {
+                    1.0
+                } else if a < 0.0 {
+                    -1.0
+                } else {
+                    a
+                }
+            }),
             UnaryOp::Square => map_unary(v, |a| a * a),
             UnaryOp::Sqrt => map_unary(v, f32::sqrt),
             UnaryOp::Exp => map_unary(v, f32::exp),
             UnaryOp::Log => map_unary(v, f32::ln),
-            UnaryOp::Relu => map_unary(v, |a| if a > 0.0 { a } else if a.is_nan() { a } else { 0.0 }),
+            // NaN propagates, as in NumPy's maximum(x, 0).
+            UnaryOp::Relu => map_unary(v, |a| if a > 0.0 || a.is_nan() { a } else { 0.0 }),
             UnaryOp::Sigmoid => map_unary(v, sigmoid),
             UnaryOp::Tanh => map_unary(v, f32::tanh),
             UnaryOp::LogicalNot => unreachable!(),
@@ -340,11 +371,29 @@ pub(crate) fn sigmoid(a: f32) -> f32 {
 
 pub(crate) fn cpu_clip(x: &Tensor, min: f32, max: f32) -> Result<Tensor> {
     let v = x.f32s("clip")?;
-    Ok(Tensor::from_f32(x.shape.clone(), map_unary(v, |a| if a < min { min } else if a > max { max } else { a })))
+    Ok(Tensor::from_f32(
+        x.shape.clone(),
+        map_unary(v, |a| {
+            if a < min {
+                min
+            } else if a > max {
+                max
+            } else {
+                a
+            }
+        }),
+    ))
 }
 
 /// Apply `f` element-wise over the NumPy broadcast of `a` (shape `sa`) and `b` (shape `sb`).
-pub(crate) fn broadcast_map<A, B, U>(a: &[A], sa: &[usize], b: &[B], sb: &[usize], out_shape: &[usize], f: impl Fn(A, B) -> U + Sync + Send) -> Vec<U>
+pub(crate) fn broadcast_map<A, B, U>(
+    a: &[A],
+    sa: &[usize],
+    b: &[B],
+    sb: &[usize],
+    out_shape: &[usize],
+    f: impl Fn(A, B) -> U + Sync + Send,
+) -> Vec<U>
 where
     A: Copy + Send + Sync,
     B: Copy + Send + Sync,
@@ -386,7 +435,10 @@ where
     }
     // General case: walk rows of the last output axis; each operand steps by 0 or 1 inside a row.
     let nd = out_shape.len();
-    let (ta, tb) = (broadcast_strides(sa, out_shape), broadcast_strides(sb, out_shape));
+    let (ta, tb) = (
+        broadcast_strides(sa, out_shape),
+        broadcast_strides(sb, out_shape),
+    );
     let inner = out_shape[nd - 1];
     let (ia, ib) = (ta[nd - 1], tb[nd - 1]);
     let outer_shape = &out_shape[..nd - 1];
@@ -461,9 +513,23 @@ pub(crate) fn cpu_binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor>
                     BinaryOp::Mul => broadcast_map(x, sa, y, sb, &shape, |p, q| p * q),
                     BinaryOp::Div => broadcast_map(x, sa, y, sb, &shape, |p, q| p / q),
                     // NaN propagates, as in NumPy's maximum/minimum
-                    BinaryOp::Maximum => broadcast_map(x, sa, y, sb, &shape, |p, q| if p.is_nan() || p >= q { p } else { q }),
-                    BinaryOp::Minimum => broadcast_map(x, sa, y, sb, &shape, |p, q| if p.is_nan() || p <= q { p } else { q }),
-                    BinaryOp::ReluGrad => broadcast_map(x, sa, y, sb, &shape, |p, q| if p > 0.0 { q } else { 0.0 }),
+                    BinaryOp::Maximum => broadcast_map(x, sa, y, sb, &shape, |p, q| {
+                        if p.is_nan() || p >= q {
+                            p
+                        } else {
+                            q
+                        }
+                    }),
+                    BinaryOp::Minimum => broadcast_map(x, sa, y, sb, &shape, |p, q| {
+                        if p.is_nan() || p <= q {
+                            p
+                        } else {
+                            q
+                        }
+                    }),
+                    BinaryOp::ReluGrad => {
+                        broadcast_map(x, sa, y, sb, &shape, |p, q| if p > 0.0 { q } else { 0.0 })
+                    }
                     _ => unreachable!(),
                 })
             }
@@ -473,8 +539,12 @@ pub(crate) fn cpu_binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor>
         (Buffer::I32(x), Buffer::I32(y)) => int_arith!(x, y, I32),
         (Buffer::I64(x), Buffer::I64(y)) => int_arith!(x, y, I64),
         (Buffer::Bool(x), Buffer::Bool(y)) => Buffer::Bool(match op {
-            BinaryOp::LogicalAnd | BinaryOp::Minimum => broadcast_map(x, sa, y, sb, &shape, |p, q| p & q),
-            BinaryOp::LogicalOr | BinaryOp::Maximum => broadcast_map(x, sa, y, sb, &shape, |p, q| p | q),
+            BinaryOp::LogicalAnd | BinaryOp::Minimum => {
+                broadcast_map(x, sa, y, sb, &shape, |p, q| p & q)
+            }
+            BinaryOp::LogicalOr | BinaryOp::Maximum => {
+                broadcast_map(x, sa, y, sb, &shape, |p, q| p | q)
+            }
             BinaryOp::Equal => broadcast_map(x, sa, y, sb, &shape, |p, q| p == q),
             BinaryOp::NotEqual => broadcast_map(x, sa, y, sb, &shape, |p, q| p != q),
             BinaryOp::Less => broadcast_map(x, sa, y, sb, &shape, |p, q| !p & q),
@@ -499,15 +569,25 @@ pub(crate) fn cpu_where(c: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
     let s1 = broadcast_shapes("where", &c.shape, &x.shape)?;
     let shape = broadcast_shapes("where", &s1, &y.shape)?;
     let cb = crate::ops::shape::cpu_broadcast_to(c, &shape)?;
-    let Buffer::Bool(cv) = &*cb.data else { unreachable!() };
+    let Buffer::Bool(cv) = &*cb.data else {
+        unreachable!()
+    };
     macro_rules! pick {
         ($xv:expr, $yv:expr, $variant:ident) => {{
-            let xs = broadcast_map(cv, &shape, $xv, &x.shape, &shape, |c, v| if c { v } else { Default::default() });
-            Buffer::$variant(broadcast_map(cv, &shape, $yv, &y.shape, &shape, |c, v| (c, v))
-                .into_iter()
-                .zip(xs)
-                .map(|((c, yv), xv)| if c { xv } else { yv })
-                .collect())
+            let xs = broadcast_map(cv, &shape, $xv, &x.shape, &shape, |c, v| {
+                if c {
+                    v
+                } else {
+                    Default::default()
+                }
+            });
+            Buffer::$variant(
+                broadcast_map(cv, &shape, $yv, &y.shape, &shape, |c, v| (c, v))
+                    .into_iter()
+                    .zip(xs)
+                    .map(|((c, yv), xv)| if c { xv } else { yv })
+                    .collect(),
+            )
         }};
     }
     let data = match (&*x.data, &*y.data) {

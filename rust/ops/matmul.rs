@@ -22,8 +22,16 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             a.shape, b.shape
         )));
     }
-    let a2 = if a.ndim() == 1 { reshape_to(a, vec![1, a.shape[0]])? } else { a.clone() };
-    let b2 = if b.ndim() == 1 { reshape_to(b, vec![b.shape[0], 1])? } else { b.clone() };
+    let a2 = if a.ndim() == 1 {
+        reshape_to(a, vec![1, a.shape[0]])?
+    } else {
+        a.clone()
+    };
+    let b2 = if b.ndim() == 1 {
+        reshape_to(b, vec![b.shape[0], 1])?
+    } else {
+        b.clone()
+    };
     let out = matmul_t(&a2, &b2, false, false)?;
     if a.ndim() == 1 || b.ndim() == 1 {
         let mut shape = out.shape.clone();
@@ -44,7 +52,13 @@ pub fn matmul_t(a: &Tensor, b: &Tensor, transpose_a: bool, transpose_b: bool) ->
     let dt = DType::promote(a.dtype(), b.dtype());
     let dt = if dt == DType::Bool { DType::Int32 } else { dt };
     let (a, b) = (&cast(a, dt)?, &cast(b, dt)?);
-    let out = device::execute(&Op::Matmul { transpose_a, transpose_b }, &[a, b])?;
+    let out = device::execute(
+        &Op::Matmul {
+            transpose_a,
+            transpose_b,
+        },
+        &[a, b],
+    )?;
     if dt.is_float() {
         let (ac, bc) = (a.clone(), b.clone());
         record(&[a, b], &out, move || {
@@ -102,8 +116,16 @@ fn plan(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Plan> {
         )));
     }
     let (na, nb) = (a.ndim(), b.ndim());
-    let (m, ka) = if ta { (a.shape[na - 1], a.shape[na - 2]) } else { (a.shape[na - 2], a.shape[na - 1]) };
-    let (kb, n) = if tb { (b.shape[nb - 1], b.shape[nb - 2]) } else { (b.shape[nb - 2], b.shape[nb - 1]) };
+    let (m, ka) = if ta {
+        (a.shape[na - 1], a.shape[na - 2])
+    } else {
+        (a.shape[na - 2], a.shape[na - 1])
+    };
+    let (kb, n) = if tb {
+        (b.shape[nb - 1], b.shape[nb - 2])
+    } else {
+        (b.shape[nb - 2], b.shape[nb - 1])
+    };
     if ka != kb {
         return Err(Error::Value(format!(
             "matmul: shapes {:?} and {:?} are not aligned: the contracted dimensions differ ({ka} != {kb})",
@@ -112,7 +134,10 @@ fn plan(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Plan> {
     }
     let (ba, bb) = (&a.shape[..na - 2], &b.shape[..nb - 2]);
     let batch_shape = broadcast_shapes("matmul", ba, bb)?;
-    let (sa, sb) = (broadcast_strides(ba, &batch_shape), broadcast_strides(bb, &batch_shape));
+    let (sa, sb) = (
+        broadcast_strides(ba, &batch_shape),
+        broadcast_strides(bb, &batch_shape),
+    );
     let nbatch = numel(&batch_shape);
     let (mut a_offsets, mut b_offsets) = (Vec::with_capacity(nbatch), Vec::with_capacity(nbatch));
     for i in 0..nbatch {
@@ -126,11 +151,26 @@ fn plan(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Plan> {
         a_offsets.push(oa * m * ka);
         b_offsets.push(ob * ka * n);
     }
-    Ok(Plan { m, n, k: ka, batch_shape, a_offsets, b_offsets })
+    Ok(Plan {
+        m,
+        n,
+        k: ka,
+        batch_shape,
+        a_offsets,
+        b_offsets,
+    })
 }
 
 /// One (m x k) @ (k x n) product into `dst` (row-major m x n).
-fn sgemm(dst: &mut [f32], a: &[f32], b: &[f32], p: &Plan, ta: bool, tb: bool, par: gemm::Parallelism) {
+fn sgemm(
+    dst: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    p: &Plan,
+    ta: bool,
+    tb: bool,
+    par: gemm::Parallelism,
+) {
     let (m, n, k) = (p.m, p.n, p.k);
     if k == 0 {
         dst.fill(0.0);
@@ -141,20 +181,36 @@ fn sgemm(dst: &mut [f32], a: &[f32], b: &[f32], p: &Plan, ta: bool, tb: bool, pa
     // SAFETY: the strides above address exactly the m*k, k*n and m*n elements the slices hold.
     unsafe {
         gemm::gemm(
-            m, n, k,
-            dst.as_mut_ptr(), 1, n as isize,
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
             false,
-            a.as_ptr(), a_cs, a_rs,
-            b.as_ptr(), b_cs, b_rs,
-            0.0, 1.0,
-            false, false, false,
+            a.as_ptr(),
+            a_cs,
+            a_rs,
+            b.as_ptr(),
+            b_cs,
+            b_rs,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
             par,
         );
     }
 }
 
 fn int_gemm<T: Copy + Default + std::ops::Add<Output = T> + std::ops::Mul<Output = T>>(
-    dst: &mut [T], a: &[T], b: &[T], p: &Plan, ta: bool, tb: bool,
+    dst: &mut [T],
+    a: &[T],
+    b: &[T],
+    p: &Plan,
+    ta: bool,
+    tb: bool,
 ) {
     let (m, n, k) = (p.m, p.n, p.k);
     for i in 0..m {
@@ -183,15 +239,33 @@ pub(crate) fn cpu_matmul(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<T
             if mat > 0 {
                 let big = m * n * k >= PAR_FLOPS;
                 let run = |i: usize, dst: &mut [f32], par| {
-                    sgemm(dst, &av[p.a_offsets[i]..][..m * k], &bv[p.b_offsets[i]..][..k * n], &p, ta, tb, par)
+                    sgemm(
+                        dst,
+                        &av[p.a_offsets[i]..][..m * k],
+                        &bv[p.b_offsets[i]..][..k * n],
+                        &p,
+                        ta,
+                        tb,
+                        par,
+                    )
                 };
                 if nbatch > 1 && !big && nbatch * m * n * k >= PAR_FLOPS {
-                    pool::par(|| out.par_chunks_mut(mat).enumerate().for_each(|(i, d)| run(i, d, gemm::Parallelism::None)));
+                    pool::par(|| {
+                        out.par_chunks_mut(mat)
+                            .enumerate()
+                            .for_each(|(i, d)| run(i, d, gemm::Parallelism::None))
+                    });
                 } else if big {
                     let threads = pool::num_threads();
-                    pool::par(|| out.chunks_mut(mat).enumerate().for_each(|(i, d)| run(i, d, gemm::Parallelism::Rayon(threads))));
+                    pool::par(|| {
+                        out.chunks_mut(mat)
+                            .enumerate()
+                            .for_each(|(i, d)| run(i, d, gemm::Parallelism::Rayon(threads)))
+                    });
                 } else {
-                    out.chunks_mut(mat).enumerate().for_each(|(i, d)| run(i, d, gemm::Parallelism::None));
+                    out.chunks_mut(mat)
+                        .enumerate()
+                        .for_each(|(i, d)| run(i, d, gemm::Parallelism::None));
                 }
             }
             Buffer::F32(out)
@@ -200,7 +274,14 @@ pub(crate) fn cpu_matmul(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<T
             let mut out = vec![0i32; nbatch * mat];
             if mat > 0 {
                 out.chunks_mut(mat).enumerate().for_each(|(i, d)| {
-                    int_gemm(d, &av[p.a_offsets[i]..][..m * k], &bv[p.b_offsets[i]..][..k * n], &p, ta, tb)
+                    int_gemm(
+                        d,
+                        &av[p.a_offsets[i]..][..m * k],
+                        &bv[p.b_offsets[i]..][..k * n],
+                        &p,
+                        ta,
+                        tb,
+                    )
                 });
             }
             Buffer::I32(out)
@@ -209,7 +290,14 @@ pub(crate) fn cpu_matmul(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<T
             let mut out = vec![0i64; nbatch * mat];
             if mat > 0 {
                 out.chunks_mut(mat).enumerate().for_each(|(i, d)| {
-                    int_gemm(d, &av[p.a_offsets[i]..][..m * k], &bv[p.b_offsets[i]..][..k * n], &p, ta, tb)
+                    int_gemm(
+                        d,
+                        &av[p.a_offsets[i]..][..m * k],
+                        &bv[p.b_offsets[i]..][..k * n],
+                        &p,
+                        ta,
+                        tb,
+                    )
                 });
             }
             Buffer::I64(out)

@@ -9,7 +9,9 @@ pub mod random;
 pub mod reduce;
 pub mod shape;
 
-pub use elementwise::{add, binary, cast, clip, fill_like, mul, neg, sub, unary, where_, BinaryOp, UnaryOp};
+pub use elementwise::{
+    add, binary, cast, clip, fill_like, mul, neg, sub, unary, where_, BinaryOp, UnaryOp,
+};
 pub use reduce::{reduce, ReduceKind};
 pub use shape::{broadcast_to, reshape, sum_to, transpose};
 
@@ -21,30 +23,95 @@ pub enum Op {
     Unary(UnaryOp),
     Binary(BinaryOp),
     Where,
-    Clip { min: f32, max: f32 },
+    Clip {
+        min: f32,
+        max: f32,
+    },
     Cast(DType),
-    Reduce { kind: ReduceKind, axes: Vec<usize>, keepdims: bool },
-    ArgReduce { max: bool, axis: usize, keepdims: bool },
+    Reduce {
+        kind: ReduceKind,
+        axes: Vec<usize>,
+        keepdims: bool,
+    },
+    ArgReduce {
+        max: bool,
+        axis: usize,
+        keepdims: bool,
+    },
     Transpose(Vec<usize>),
     BroadcastTo(Vec<usize>),
     /// Strided slice: `starts`/`steps` per axis, output `shape` (before any axis is dropped).
-    Slice { starts: Vec<usize>, steps: Vec<isize>, shape: Vec<usize> },
+    Slice {
+        starts: Vec<usize>,
+        steps: Vec<isize>,
+        shape: Vec<usize>,
+    },
     /// The transpose of `Slice`: scatter a slice's values into zeros of `in_shape`.
-    SliceGrad { starts: Vec<usize>, steps: Vec<isize>, in_shape: Vec<usize> },
-    Take { axis: usize },
+    SliceGrad {
+        starts: Vec<usize>,
+        steps: Vec<isize>,
+        in_shape: Vec<usize>,
+    },
+    Take {
+        axis: usize,
+    },
     /// Scatter-add the gradient of `Take` into zeros whose `axis` has length `dim`.
-    TakeGrad { axis: usize, dim: usize },
-    OneHot { depth: usize },
-    Matmul { transpose_a: bool, transpose_b: bool },
-    Softmax { axis: usize, log: bool },
-    SparseCrossEntropy { from_logits: bool },
-    SparseCrossEntropyGrad { from_logits: bool },
-    RandomUniform { shape: Vec<usize>, min: f32, max: f32, seed: u64, counter: u64 },
-    RandomNormal { shape: Vec<usize>, mean: f32, stddev: f32, seed: u64, counter: u64 },
+    TakeGrad {
+        axis: usize,
+        dim: usize,
+    },
+    OneHot {
+        depth: usize,
+    },
+    Matmul {
+        transpose_a: bool,
+        transpose_b: bool,
+    },
+    Softmax {
+        axis: usize,
+        log: bool,
+    },
+    SparseCrossEntropy {
+        from_logits: bool,
+    },
+    SparseCrossEntropyGrad {
+        from_logits: bool,
+    },
+    RandomUniform {
+        shape: Vec<usize>,
+        min: f32,
+        max: f32,
+        seed: u64,
+        counter: u64,
+    },
+    RandomNormal {
+        shape: Vec<usize>,
+        mean: f32,
+        stddev: f32,
+        seed: u64,
+        counter: u64,
+    },
     /// Fused optimizer steps over many variables at once (in place).
-    SgdUpdate { lr: f32, momentum: f32, nesterov: bool },
-    AdamUpdate { lr: f32, beta_1: f32, beta_2: f32, epsilon: f32, step: u64, amsgrad: bool },
-    RmspropUpdate { lr: f32, rho: f32, momentum: f32, epsilon: f32, centered: bool },
+    SgdUpdate {
+        lr: f32,
+        momentum: f32,
+        nesterov: bool,
+    },
+    AdamUpdate {
+        lr: f32,
+        beta_1: f32,
+        beta_2: f32,
+        epsilon: f32,
+        step: u64,
+        amsgrad: bool,
+    },
+    RmspropUpdate {
+        lr: f32,
+        rho: f32,
+        momentum: f32,
+        epsilon: f32,
+        centered: bool,
+    },
 }
 
 impl Op {

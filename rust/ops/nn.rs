@@ -19,7 +19,9 @@ pub fn softmax(x: &Tensor, axis: isize, log: bool) -> Result<Tensor> {
     let name = if log { "log_softmax" } else { "softmax" };
     let x = &cast(x, DType::Float32)?;
     if x.ndim() == 0 {
-        return Err(Error::Value(format!("{name}: expected a tensor of rank >= 1, got a scalar")));
+        return Err(Error::Value(format!(
+            "{name}: expected a tensor of rank >= 1, got a scalar"
+        )));
     }
     let axis = normalize_axis(name, axis, x.ndim())?;
     let out = device::execute(&Op::Softmax { axis, log }, &[x])?;
@@ -47,7 +49,11 @@ pub fn softmax(x: &Tensor, axis: isize, log: bool) -> Result<Tensor> {
 /// shape `(...)`. From probabilities, `output` is renormalised and clipped to
 /// `[EPSILON, 1 - EPSILON]` first, exactly as Keras's backend does; from logits it is
 /// `logsumexp(z) - z[label]`. The gradient is a fused kernel (first order only).
-pub fn sparse_categorical_crossentropy(target: &Tensor, output: &Tensor, from_logits: bool) -> Result<Tensor> {
+pub fn sparse_categorical_crossentropy(
+    target: &Tensor,
+    output: &Tensor,
+    from_logits: bool,
+) -> Result<Tensor> {
     let name = "sparse_categorical_crossentropy";
     let output = &cast(output, DType::Float32)?;
     if output.ndim() == 0 || target.shape[..] != output.shape[..output.ndim() - 1] {
@@ -60,7 +66,9 @@ pub fn sparse_categorical_crossentropy(target: &Tensor, output: &Tensor, from_lo
         DType::Int32 | DType::Int64 => cast(target, DType::Int64)?,
         DType::Float32 => cast(target, DType::Int64)?,
         DType::Bool => {
-            return Err(Error::Type(format!("{name}: target must hold integer class ids, got bool")))
+            return Err(Error::Type(format!(
+                "{name}: target must hold integer class ids, got bool"
+            )))
         }
     };
     let op = Op::SparseCrossEntropy { from_logits };
@@ -77,14 +85,21 @@ pub fn sparse_categorical_crossentropy(target: &Tensor, output: &Tensor, from_lo
 
 /// View a reduction over `axis` as `(outer, len, inner)`.
 fn split(shape: &[usize], axis: usize) -> (usize, usize, usize) {
-    (shape[..axis].iter().product(), shape[axis], shape[axis + 1..].iter().product())
+    (
+        shape[..axis].iter().product(),
+        shape[axis],
+        shape[axis + 1..].iter().product(),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
 // CPU kernels
 
 fn softmax_row(row: &mut [f32], log: bool) {
-    let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| if b > a || b.is_nan() { b } else { a });
+    let m = row.iter().fold(
+        f32::NEG_INFINITY,
+        |a, &b| if b > a || b.is_nan() { b } else { a },
+    );
     let m = if m.is_infinite() { 0.0 } else { m };
     if log {
         // (x - max) - log(sum): subtracting max first keeps large logits exact.
@@ -126,7 +141,9 @@ pub(crate) fn cpu_softmax(x: &Tensor, axis: usize, log: bool) -> Result<Tensor> 
 }
 
 fn labels(op: &str, target: &Tensor, classes: usize) -> Result<Vec<usize>> {
-    let Buffer::I64(t) = &*target.data else { unreachable!("labels are cast to int64") };
+    let Buffer::I64(t) = &*target.data else {
+        unreachable!("labels are cast to int64")
+    };
     t.iter()
         .map(|&c| {
             if c < 0 || c as usize >= classes {
@@ -160,7 +177,12 @@ pub(crate) fn cpu_sparse_ce(output: &Tensor, target: &Tensor, from_logits: bool)
     Ok(Tensor::from_f32(target.shape.clone(), loss))
 }
 
-pub(crate) fn cpu_sparse_ce_grad(output: &Tensor, target: &Tensor, g: &Tensor, from_logits: bool) -> Result<Tensor> {
+pub(crate) fn cpu_sparse_ce_grad(
+    output: &Tensor,
+    target: &Tensor,
+    g: &Tensor,
+    from_logits: bool,
+) -> Result<Tensor> {
     let name = "sparse_categorical_crossentropy";
     let p = output.f32s(name)?;
     let gv = g.f32s(name)?;

@@ -14,7 +14,9 @@ pub fn slots_per_variable(op: &Op) -> usize {
     match *op {
         Op::SgdUpdate { momentum, .. } => (momentum != 0.0) as usize,
         Op::AdamUpdate { amsgrad, .. } => 2 + amsgrad as usize,
-        Op::RmspropUpdate { momentum, centered, .. } => 1 + (momentum > 0.0) as usize + centered as usize,
+        Op::RmspropUpdate {
+            momentum, centered, ..
+        } => 1 + (momentum > 0.0) as usize + centered as usize,
         _ => 0,
     }
 }
@@ -63,26 +65,52 @@ fn f32_mut(t: &mut Tensor) -> &mut [f32] {
 /// Run `kernel(buffers, g)` over matching chunks of the variable, its slots and the gradient,
 /// in parallel for large variables. Each kernel call sees equal-length slices, so its loop
 /// over zipped slices vectorises.
-fn run_chunked(slots: &mut [&mut Tensor], g: &[f32], kernel: impl Fn(&mut [&mut [f32]], &[f32]) + Sync + Send) {
+fn run_chunked(
+    slots: &mut [&mut Tensor],
+    g: &[f32],
+    kernel: impl Fn(&mut [&mut [f32]], &[f32]) + Sync + Send,
+) {
     let mut bufs: Vec<&mut [f32]> = slots.iter_mut().map(|t| f32_mut(t)).collect();
     if g.len() < PAR_ELEMENTS {
-        pool::simd(#[inline(always)] || kernel(&mut bufs, g));
+        pool::simd(
+            #[inline(always)]
+            || kernel(&mut bufs, g),
+        );
         return;
     }
-    let mut jobs: Vec<(Vec<&mut [f32]>, &[f32])> = g.chunks(pool::CHUNK).map(|c| (Vec::with_capacity(bufs.len()), c)).collect();
+    let mut jobs: Vec<(Vec<&mut [f32]>, &[f32])> = g
+        .chunks(pool::CHUNK)
+        .map(|c| (Vec::with_capacity(bufs.len()), c))
+        .collect();
     for buf in bufs {
         for (job, chunk) in jobs.iter_mut().zip(buf.chunks_mut(pool::CHUNK)) {
             job.0.push(chunk);
         }
     }
-    pool::par(|| jobs.into_par_iter().for_each(|(mut b, gc)| pool::simd(#[inline(always)] || kernel(&mut b, gc))));
+    pool::par(|| {
+        jobs.into_par_iter().for_each(|(mut b, gc)| {
+            pool::simd(
+                #[inline(always)]
+                || kernel(&mut b, gc),
+            )
+        })
+    });
 }
 
 /// The Adam element update over equal-length slices. Taking the slices as separate `&mut`
 /// arguments tells LLVM they do not alias, so the loop vectorises (with AVX2 when present).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn adam_body(w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], alpha: f32, c1: f32, c2: f32, eps: f32) {
+fn adam_body(
+    w: &mut [f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    g: &[f32],
+    alpha: f32,
+    c1: f32,
+    c2: f32,
+    eps: f32,
+) {
     let n = g.len();
     let (w, m, v) = (&mut w[..n], &mut m[..n], &mut v[..n]);
     for i in 0..n {
@@ -93,12 +121,30 @@ fn adam_body(w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], alpha: f32,
 }
 
 #[allow(clippy::too_many_arguments)]
-fn adam_step(w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], alpha: f32, c1: f32, c2: f32, eps: f32) {
+fn adam_step(
+    w: &mut [f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    g: &[f32],
+    alpha: f32,
+    c1: f32,
+    c2: f32,
+    eps: f32,
+) {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx2,fma")]
         #[allow(clippy::too_many_arguments)]
-        unsafe fn avx2(w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], alpha: f32, c1: f32, c2: f32, eps: f32) {
+        unsafe fn avx2(
+            w: &mut [f32],
+            m: &mut [f32],
+            v: &mut [f32],
+            g: &[f32],
+            alpha: f32,
+            c1: f32,
+            c2: f32,
+            eps: f32,
+        ) {
             adam_body(w, m, v, g, alpha, c1, c2, eps)
         }
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
@@ -115,7 +161,11 @@ pub(crate) fn cpu_apply(op: &Op, targets: &mut [&mut Tensor], grads: &[&Tensor])
         let g = g.f32s(op.name())?;
         let slots = &mut targets[i * per..(i + 1) * per];
         match *op {
-            Op::SgdUpdate { lr, momentum, nesterov } => run_chunked(slots, g, |b, g| match b {
+            Op::SgdUpdate {
+                lr,
+                momentum,
+                nesterov,
+            } => run_chunked(slots, g, |b, g| match b {
                 [w] => w.iter_mut().zip(g).for_each(|(w, g)| *w -= lr * g),
                 [w, m] => {
                     for ((w, m), g) in w.iter_mut().zip(m.iter_mut()).zip(g) {
@@ -125,14 +175,26 @@ pub(crate) fn cpu_apply(op: &Op, targets: &mut [&mut Tensor], grads: &[&Tensor])
                 }
                 _ => unreachable!(),
             }),
-            Op::AdamUpdate { lr, beta_1, beta_2, epsilon, step, amsgrad } => {
+            Op::AdamUpdate {
+                lr,
+                beta_1,
+                beta_2,
+                epsilon,
+                step,
+                amsgrad,
+            } => {
                 let t = step as i32;
                 let alpha = lr * (1.0 - beta_2.powi(t)).sqrt() / (1.0 - beta_1.powi(t));
                 let (c1, c2) = (1.0 - beta_1, 1.0 - beta_2);
                 run_chunked(slots, g, |b, g| match b {
                     [w, m, v] => adam_step(w, m, v, g, alpha, c1, c2, epsilon),
                     [w, m, v, vhat] => {
-                        let it = w.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(vhat.iter_mut()).zip(g);
+                        let it = w
+                            .iter_mut()
+                            .zip(m.iter_mut())
+                            .zip(v.iter_mut())
+                            .zip(vhat.iter_mut())
+                            .zip(g);
                         for ((((w, m), v), vhat), &g) in it {
                             *m += (g - *m) * c1;
                             *v += (g * g - *v) * c2;
@@ -144,11 +206,22 @@ pub(crate) fn cpu_apply(op: &Op, targets: &mut [&mut Tensor], grads: &[&Tensor])
                 });
                 let _ = amsgrad; // the slot count already encodes it
             }
-            Op::RmspropUpdate { lr, rho, momentum, epsilon, centered } => run_chunked(slots, g, |b, g| {
+            Op::RmspropUpdate {
+                lr,
+                rho,
+                momentum,
+                epsilon,
+                centered,
+            } => run_chunked(slots, g, |b, g| {
                 // Slots: velocity, then momentum (if > 0), then the average gradient (if centered).
                 let (w, rest) = b.split_first_mut().expect("variable");
                 let (v, rest) = rest.split_first_mut().expect("velocity");
-                let (mut mom, rest) = if momentum > 0.0 { let (m, r) = rest.split_first_mut().expect("momentum"); (Some(m), r) } else { (None, rest) };
+                let (mut mom, rest) = if momentum > 0.0 {
+                    let (m, r) = rest.split_first_mut().expect("momentum");
+                    (Some(m), r)
+                } else {
+                    (None, rest)
+                };
                 let mut avg = if centered { rest.first_mut() } else { None };
                 for i in 0..g.len() {
                     let gi = g[i];

@@ -38,7 +38,12 @@ pub fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
 #[inline]
 fn block(seed: u64, counter: u64, i: u64) -> [u32; 4] {
     philox4x32_10(
-        [i as u32, (i >> 32) as u32, counter as u32, (counter >> 32) as u32],
+        [
+            i as u32,
+            (i >> 32) as u32,
+            counter as u32,
+            (counter >> 32) as u32,
+        ],
         [seed as u32, (seed >> 32) as u32],
     )
 }
@@ -50,8 +55,14 @@ fn unit(x: u32) -> f32 {
 }
 
 fn check_shape(op: &str, shape: &[usize]) -> Result<()> {
-    if shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).is_none() {
-        return Err(Error::Value(format!("{op}: shape {shape:?} has too many elements")));
+    if shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .is_none()
+    {
+        return Err(Error::Value(format!(
+            "{op}: shape {shape:?} has too many elements"
+        )));
     }
     Ok(())
 }
@@ -60,15 +71,35 @@ fn check_shape(op: &str, shape: &[usize]) -> Result<()> {
 pub fn uniform(shape: &[usize], min: f32, max: f32, seed: u64, counter: u64) -> Result<Tensor> {
     check_shape("random.uniform", shape)?;
     if !(min.is_finite() && max.is_finite() && min <= max) {
-        return Err(Error::Value(format!("random.uniform: need finite minval <= maxval, got {min} and {max}")));
+        return Err(Error::Value(format!(
+            "random.uniform: need finite minval <= maxval, got {min} and {max}"
+        )));
     }
-    device::execute_on(Device::Cpu, &Op::RandomUniform { shape: shape.to_vec(), min, max, seed, counter })
+    device::execute_on(
+        Device::Cpu,
+        &Op::RandomUniform {
+            shape: shape.to_vec(),
+            min,
+            max,
+            seed,
+            counter,
+        },
+    )
 }
 
 /// Normal floats with `mean` and `stddev` (Box-Muller on pairs of uniforms).
 pub fn normal(shape: &[usize], mean: f32, stddev: f32, seed: u64, counter: u64) -> Result<Tensor> {
     check_shape("random.normal", shape)?;
-    device::execute_on(Device::Cpu, &Op::RandomNormal { shape: shape.to_vec(), mean, stddev, seed, counter })
+    device::execute_on(
+        Device::Cpu,
+        &Op::RandomNormal {
+            shape: shape.to_vec(),
+            mean,
+            stddev,
+            seed,
+            counter,
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -76,11 +107,22 @@ pub fn normal(shape: &[usize], mean: f32, stddev: f32, seed: u64, counter: u64) 
 
 /// Call `fill(block_index, chunk)` for consecutive `per_block`-element chunks of `out`, on the
 /// pool when large. Block i's values depend only on i, so the thread count never shows.
-fn for_each_block(out: &mut [f32], per_block: usize, fill: impl Fn(usize, &mut [f32]) + Sync + Send) {
+fn for_each_block(
+    out: &mut [f32],
+    per_block: usize,
+    fill: impl Fn(usize, &mut [f32]) + Sync + Send,
+) {
     if out.len() < pool::PAR_THRESHOLD {
-        out.chunks_mut(per_block).enumerate().for_each(|(i, c)| fill(i, c));
+        out.chunks_mut(per_block)
+            .enumerate()
+            .for_each(|(i, c)| fill(i, c));
     } else {
-        pool::par(|| out.par_chunks_mut(per_block).with_min_len(4096).enumerate().for_each(|(i, c)| fill(i, c)));
+        pool::par(|| {
+            out.par_chunks_mut(per_block)
+                .with_min_len(4096)
+                .enumerate()
+                .for_each(|(i, c)| fill(i, c))
+        });
     }
 }
 
@@ -92,14 +134,24 @@ pub(crate) fn cpu_uniform(shape: &[usize], min: f32, max: f32, seed: u64, counte
         for (o, &x) in c.iter_mut().zip(&w) {
             let v = min + (max - min) * unit(x);
             // Rounding can land exactly on `max`; the range is half-open.
-            *o = if v >= max && max > min { max.next_down() } else { v };
+            *o = if v >= max && max > min {
+                max.next_down()
+            } else {
+                v
+            };
         }
     };
     for_each_block(&mut out, 4, fill);
     Tensor::from_f32(shape.to_vec(), out)
 }
 
-pub(crate) fn cpu_normal(shape: &[usize], mean: f32, stddev: f32, seed: u64, counter: u64) -> Tensor {
+pub(crate) fn cpu_normal(
+    shape: &[usize],
+    mean: f32,
+    stddev: f32,
+    seed: u64,
+    counter: u64,
+) -> Tensor {
     let n = numel(shape);
     let mut out = vec![0f32; n];
     let fill = |i: usize, c: &mut [f32]| {
@@ -123,13 +175,19 @@ mod tests {
     // Known-answer vectors of the Random123 reference implementation.
     #[test]
     fn philox_known_answers() {
-        assert_eq!(philox4x32_10([0; 4], [0; 2]), [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
+        assert_eq!(
+            philox4x32_10([0; 4], [0; 2]),
+            [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]
+        );
         assert_eq!(
             philox4x32_10([u32::MAX; 4], [u32::MAX; 2]),
             [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]
         );
         assert_eq!(
-            philox4x32_10([0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0]),
+            philox4x32_10(
+                [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
+                [0xa4093822, 0x299f31d0]
+            ),
             [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]
         );
     }

@@ -32,11 +32,20 @@ impl ReduceKind {
 }
 
 fn kept_shape(shape: &[usize], axes: &[usize]) -> Vec<usize> {
-    shape.iter().enumerate().map(|(i, &d)| if axes.contains(&i) { 1 } else { d }).collect()
+    shape
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| if axes.contains(&i) { 1 } else { d })
+        .collect()
 }
 
 /// Reduce `x` over `axes` (None: all axes). Sum of bool gives int32; mean of integers float32.
-pub fn reduce(kind: ReduceKind, x: &Tensor, axes: Option<&[isize]>, keepdims: bool) -> Result<Tensor> {
+pub fn reduce(
+    kind: ReduceKind,
+    x: &Tensor,
+    axes: Option<&[isize]>,
+    keepdims: bool,
+) -> Result<Tensor> {
     let axes = normalize_axes(kind.name(), axes, x.ndim())?;
     let x = &match (kind, x.dtype()) {
         (ReduceKind::Mean, d) if !d.is_float() => cast(x, DType::Float32)?,
@@ -50,7 +59,14 @@ pub fn reduce(kind: ReduceKind, x: &Tensor, axes: Option<&[isize]>, keepdims: bo
             x.shape
         )));
     }
-    let out = device::execute(&Op::Reduce { kind, axes: axes.clone(), keepdims }, &[x])?;
+    let out = device::execute(
+        &Op::Reduce {
+            kind,
+            axes: axes.clone(),
+            keepdims,
+        },
+        &[x],
+    )?;
     if x.dtype().is_float() {
         let (xc, oc) = (x.clone(), out.clone());
         record(&[x], &out, move || {
@@ -89,10 +105,24 @@ pub fn arg_reduce(x: &Tensor, axis: Option<isize>, keepdims: bool, max: bool) ->
         Some(a) => (x.clone(), normalize_axis(name, a, x.ndim())?, None),
     };
     if x.shape[axis] == 0 {
-        return Err(Error::Value(format!("{name}: attempt to get {name} of an empty axis (shape {:?})", x.shape)));
+        return Err(Error::Value(format!(
+            "{name}: attempt to get {name} of an empty axis (shape {:?})",
+            x.shape
+        )));
     }
-    let x = if x.dtype() == DType::Bool { cast(&x, DType::Int32)? } else { x };
-    let out = device::execute(&Op::ArgReduce { max, axis, keepdims }, &[&x])?;
+    let x = if x.dtype() == DType::Bool {
+        cast(&x, DType::Int32)?
+    } else {
+        x
+    };
+    let out = device::execute(
+        &Op::ArgReduce {
+            max,
+            axis,
+            keepdims,
+        },
+        &[&x],
+    )?;
     match all_ones {
         // keepdims over all axes keeps the input's rank, as in NumPy
         Some(shape) if keepdims => reshape_to(&out, shape),
@@ -126,24 +156,48 @@ trait Reducible: Copy + Default + Send + Sync + PartialOrd {
     fn row_sum(v: &[Self]) -> Self;
 }
 impl Reducible for f32 {
-    fn add(self, o: Self) -> Self { self + o }
-    fn is_nan(self) -> bool { f32::is_nan(self) }
-    fn row_sum(v: &[Self]) -> Self { sum_f32(v) }
+    fn add(self, o: Self) -> Self {
+        self + o
+    }
+    fn is_nan(self) -> bool {
+        f32::is_nan(self)
+    }
+    fn row_sum(v: &[Self]) -> Self {
+        sum_f32(v)
+    }
 }
 impl Reducible for i32 {
-    fn add(self, o: Self) -> Self { self.wrapping_add(o) }
-    fn is_nan(self) -> bool { false }
-    fn row_sum(v: &[Self]) -> Self { v.iter().fold(0, |a, &b| a.wrapping_add(b)) }
+    fn add(self, o: Self) -> Self {
+        self.wrapping_add(o)
+    }
+    fn is_nan(self) -> bool {
+        false
+    }
+    fn row_sum(v: &[Self]) -> Self {
+        v.iter().fold(0, |a, &b| a.wrapping_add(b))
+    }
 }
 impl Reducible for i64 {
-    fn add(self, o: Self) -> Self { self.wrapping_add(o) }
-    fn is_nan(self) -> bool { false }
-    fn row_sum(v: &[Self]) -> Self { v.iter().fold(0, |a, &b| a.wrapping_add(b)) }
+    fn add(self, o: Self) -> Self {
+        self.wrapping_add(o)
+    }
+    fn is_nan(self) -> bool {
+        false
+    }
+    fn row_sum(v: &[Self]) -> Self {
+        v.iter().fold(0, |a, &b| a.wrapping_add(b))
+    }
 }
 impl Reducible for bool {
-    fn add(self, o: Self) -> Self { self | o }
-    fn is_nan(self) -> bool { false }
-    fn row_sum(v: &[Self]) -> Self { v.iter().any(|&b| b) }
+    fn add(self, o: Self) -> Self {
+        self | o
+    }
+    fn is_nan(self) -> bool {
+        false
+    }
+    fn row_sum(v: &[Self]) -> Self {
+        v.iter().any(|&b| b)
+    }
 }
 
 #[inline]
@@ -158,7 +212,13 @@ fn pick<T: Reducible>(max: bool, acc: T, v: T) -> T {
 }
 
 /// Reduce one axis of a row-major array viewed as `(outer, len, inner)`.
-fn reduce_axis<T: Reducible>(v: &[T], outer: usize, len: usize, inner: usize, kind: ReduceKind) -> Vec<T> {
+fn reduce_axis<T: Reducible>(
+    v: &[T],
+    outer: usize,
+    len: usize,
+    inner: usize,
+    kind: ReduceKind,
+) -> Vec<T> {
     let mut out = vec![T::default(); outer * inner];
     let extreme = matches!(kind, ReduceKind::Max | ReduceKind::Min);
     let max = kind == ReduceKind::Max;
@@ -190,7 +250,12 @@ fn reduce_axis<T: Reducible>(v: &[T], outer: usize, len: usize, inner: usize, ki
     out
 }
 
-pub(crate) fn cpu_reduce(x: &Tensor, kind: ReduceKind, axes: &[usize], keepdims: bool) -> Result<Tensor> {
+pub(crate) fn cpu_reduce(
+    x: &Tensor,
+    kind: ReduceKind,
+    axes: &[usize],
+    keepdims: bool,
+) -> Result<Tensor> {
     let mut shape = x.shape.clone();
     let mut data = (*x.data).clone();
     for &a in axes.iter().rev() {
@@ -202,7 +267,11 @@ pub(crate) fn cpu_reduce(x: &Tensor, kind: ReduceKind, axes: &[usize], keepdims:
             Buffer::I32(v) => Buffer::I32(reduce_axis(v, outer, len, inner, kind)),
             Buffer::I64(v) => Buffer::I64(reduce_axis(v, outer, len, inner, kind)),
             Buffer::Bool(v) => {
-                let k = if kind == ReduceKind::Min { ReduceKind::Min } else { ReduceKind::Max };
+                let k = if kind == ReduceKind::Min {
+                    ReduceKind::Min
+                } else {
+                    ReduceKind::Max
+                };
                 Buffer::Bool(reduce_axis(v, outer, len, inner, k))
             }
         };
@@ -212,11 +281,17 @@ pub(crate) fn cpu_reduce(x: &Tensor, kind: ReduceKind, axes: &[usize], keepdims:
         let count: usize = axes.iter().map(|&a| x.shape[a]).product();
         if let Buffer::F32(v) = &mut data {
             let s = 1.0 / count as f32;
-            v.iter_mut().for_each(|e| *e = if count == 0 { f32::NAN } else { *e * s });
+            v.iter_mut()
+                .for_each(|e| *e = if count == 0 { f32::NAN } else { *e * s });
         }
     }
     if !keepdims {
-        shape = shape.iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect();
+        shape = shape
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !axes.contains(i))
+            .map(|(_, &d)| d)
+            .collect();
     }
     Ok(Tensor::new(shape, data))
 }

@@ -7,21 +7,29 @@ use crate::autodiff::record;
 use crate::device;
 use crate::error::{Error, Result};
 use crate::ops::{reduce, Op, ReduceKind};
-use crate::tensor::{broadcast_shapes, broadcast_strides, normalize_axis, numel, strides, Buffer, DType, Tensor};
+use crate::tensor::{
+    broadcast_shapes, broadcast_strides, normalize_axis, numel, strides, Buffer, DType, Tensor,
+};
 
 /// Same elements, new shape; one dimension may be -1 (inferred).
 pub fn reshape(x: &Tensor, new_shape: &[isize]) -> Result<Tensor> {
     let n = x.numel();
-    let unknown: Vec<usize> = (0..new_shape.len()).filter(|&i| new_shape[i] == -1).collect();
+    let unknown: Vec<usize> = (0..new_shape.len())
+        .filter(|&i| new_shape[i] == -1)
+        .collect();
     if unknown.len() > 1 || new_shape.iter().any(|&d| d < -1) {
         return Err(Error::Value(format!(
             "reshape: invalid target shape {new_shape:?}: at most one -1 and no other negative size"
         )));
     }
-    let known: usize = new_shape.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
+    let known: usize = new_shape
+        .iter()
+        .filter(|&&d| d >= 0)
+        .map(|&d| d as usize)
+        .product();
     let mut shape: Vec<usize> = new_shape.iter().map(|&d| d.max(0) as usize).collect();
     if let Some(&i) = unknown.first() {
-        if known == 0 || n % known != 0 {
+        if known == 0 || !n.is_multiple_of(known) {
             return Err(Error::Value(format!(
                 "reshape: cannot reshape a tensor of shape {:?} ({n} elements) into {new_shape:?}",
                 x.shape
@@ -45,7 +53,9 @@ pub(crate) fn reshape_to(x: &Tensor, shape: Vec<usize>) -> Result<Tensor> {
     }
     let out = x.with_shape(shape);
     let sx = x.shape.clone();
-    record(&[x], &out, move || Arc::new(move |g: &Tensor, _needs: &[bool]| Ok(vec![Some(reshape_to(g, sx.clone())?)])));
+    record(&[x], &out, move || {
+        Arc::new(move |g: &Tensor, _needs: &[bool]| Ok(vec![Some(reshape_to(g, sx.clone())?)]))
+    });
     Ok(out)
 }
 
@@ -55,7 +65,10 @@ pub fn transpose(x: &Tensor, perm: Option<&[isize]>) -> Result<Tensor> {
     let perm: Vec<usize> = match perm {
         None => (0..nd).rev().collect(),
         Some(p) => {
-            let p: Vec<usize> = p.iter().map(|&a| normalize_axis("transpose", a, nd)).collect::<Result<_>>()?;
+            let p: Vec<usize> = p
+                .iter()
+                .map(|&a| normalize_axis("transpose", a, nd))
+                .collect::<Result<_>>()?;
             let mut seen = vec![false; nd];
             if p.len() != nd || p.iter().any(|&a| std::mem::replace(&mut seen[a], true)) {
                 return Err(Error::Value(format!(
@@ -93,7 +106,9 @@ pub fn broadcast_to(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
     }
     let out = device::execute(&Op::BroadcastTo(shape.to_vec()), &[x])?;
     let sx = x.shape.clone();
-    record(&[x], &out, move || Arc::new(move |g: &Tensor, _needs: &[bool]| Ok(vec![Some(sum_to(g, &sx)?)])));
+    record(&[x], &out, move || {
+        Arc::new(move |g: &Tensor, _needs: &[bool]| Ok(vec![Some(sum_to(g, &sx)?)]))
+    });
     Ok(out)
 }
 
@@ -115,7 +130,11 @@ pub fn sum_to(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
 #[derive(Clone, Debug)]
 pub enum Index {
     /// Keep `len` elements starting at `start` with `step` (from a Python slice).
-    Range { start: usize, step: isize, len: usize },
+    Range {
+        start: usize,
+        step: isize,
+        len: usize,
+    },
     /// Take one element and drop the axis (from a Python int).
     Single(usize),
     /// Insert a new axis of length 1 (from `None`).
@@ -151,24 +170,61 @@ pub fn get_item(x: &Tensor, key: &[Index]) -> Result<Tensor> {
         )));
     }
     let full = starts.iter().all(|&s| s == 0) && steps.iter().all(|&s| s == 1) && shape == x.shape;
-    let sliced = if full { x.clone() } else { slice(x, starts, steps, shape)? };
+    let sliced = if full {
+        x.clone()
+    } else {
+        slice(x, starts, steps, shape)?
+    };
     reshape_to(&sliced, out_shape)
 }
 
 fn slice(x: &Tensor, starts: Vec<usize>, steps: Vec<isize>, shape: Vec<usize>) -> Result<Tensor> {
-    let out = device::execute(&Op::Slice { starts: starts.clone(), steps: steps.clone(), shape }, &[x])?;
+    let out = device::execute(
+        &Op::Slice {
+            starts: starts.clone(),
+            steps: steps.clone(),
+            shape,
+        },
+        &[x],
+    )?;
     let in_shape = x.shape.clone();
     record(&[x], &out, move || {
-        Arc::new(move |g: &Tensor, _needs: &[bool]| Ok(vec![Some(slice_grad(g, starts.clone(), steps.clone(), in_shape.clone())?)]))
+        Arc::new(move |g: &Tensor, _needs: &[bool]| {
+            Ok(vec![Some(slice_grad(
+                g,
+                starts.clone(),
+                steps.clone(),
+                in_shape.clone(),
+            )?)])
+        })
     });
     Ok(out)
 }
 
-fn slice_grad(g: &Tensor, starts: Vec<usize>, steps: Vec<isize>, in_shape: Vec<usize>) -> Result<Tensor> {
-    let out = device::execute(&Op::SliceGrad { starts: starts.clone(), steps: steps.clone(), in_shape }, &[g])?;
+fn slice_grad(
+    g: &Tensor,
+    starts: Vec<usize>,
+    steps: Vec<isize>,
+    in_shape: Vec<usize>,
+) -> Result<Tensor> {
+    let out = device::execute(
+        &Op::SliceGrad {
+            starts: starts.clone(),
+            steps: steps.clone(),
+            in_shape,
+        },
+        &[g],
+    )?;
     let shape = g.shape.clone();
     record(&[g], &out, move || {
-        Arc::new(move |gg: &Tensor, _needs: &[bool]| Ok(vec![Some(slice(gg, starts.clone(), steps.clone(), shape.clone())?)]))
+        Arc::new(move |gg: &Tensor, _needs: &[bool]| {
+            Ok(vec![Some(slice(
+                gg,
+                starts.clone(),
+                steps.clone(),
+                shape.clone(),
+            )?)])
+        })
     });
     Ok(out)
 }
@@ -178,7 +234,9 @@ fn slice_grad(g: &Tensor, starts: Vec<usize>, steps: Vec<isize>, in_shape: Vec<u
 pub fn take(x: &Tensor, indices: &Tensor, axis: isize) -> Result<Tensor> {
     let axis = normalize_axis("take", axis, x.ndim().max(1))?;
     if x.ndim() == 0 {
-        return Err(Error::Value("take: cannot index a scalar (rank-0) tensor".into()));
+        return Err(Error::Value(
+            "take: cannot index a scalar (rank-0) tensor".into(),
+        ));
     }
     let idx = &match indices.dtype() {
         DType::Int32 | DType::Int64 => crate::ops::cast(indices, DType::Int64)?,
@@ -193,7 +251,9 @@ pub fn take(x: &Tensor, indices: &Tensor, axis: isize) -> Result<Tensor> {
     if x.dtype().is_float() {
         let (ic, dim) = (idx.clone(), x.shape[axis]);
         record(&[x, idx], &out, move || {
-            Arc::new(move |g: &Tensor, _needs: &[bool]| Ok(vec![Some(take_grad(g, &ic, axis, dim)?), None]))
+            Arc::new(move |g: &Tensor, _needs: &[bool]| {
+                Ok(vec![Some(take_grad(g, &ic, axis, dim)?), None])
+            })
         });
     }
     Ok(out)
@@ -203,7 +263,9 @@ fn take_grad(g: &Tensor, idx: &Tensor, axis: usize, dim: usize) -> Result<Tensor
     let out = device::execute(&Op::TakeGrad { axis, dim }, &[g, idx])?;
     let ic = idx.clone();
     record(&[g], &out, move || {
-        Arc::new(move |gg: &Tensor, _needs: &[bool]| Ok(vec![Some(take(gg, &ic, axis as isize)?), None]))
+        Arc::new(move |gg: &Tensor, _needs: &[bool]| {
+            Ok(vec![Some(take(gg, &ic, axis as isize)?), None])
+        })
     });
     Ok(out)
 }
@@ -220,7 +282,12 @@ pub fn one_hot(x: &Tensor, depth: usize) -> Result<Tensor> {
 
 /// Copy the elements that `(shape, strides, base)` describe inside `src` into a new
 /// row-major vector. Covers transpose, broadcast (stride 0) and negative-step slices.
-pub(crate) fn strided_copy<T: Copy + Default + Send + Sync>(src: &[T], shape: &[usize], st: &[isize], base: isize) -> Vec<T> {
+pub(crate) fn strided_copy<T: Copy + Default + Send + Sync>(
+    src: &[T],
+    shape: &[usize],
+    st: &[isize],
+    base: isize,
+) -> Vec<T> {
     let n = numel(shape);
     let mut out = vec![T::default(); n];
     if n == 0 {
@@ -265,22 +332,52 @@ pub(crate) fn cpu_transpose(x: &Tensor, perm: &[usize]) -> Result<Tensor> {
     let own = strides(&x.shape);
     let shape: Vec<usize> = perm.iter().map(|&a| x.shape[a]).collect();
     let st: Vec<isize> = perm.iter().map(|&a| own[a] as isize).collect();
-    Ok(Tensor::new(shape.clone(), per_dtype!(&*x.data, |v| strided_copy(v, &shape, &st, 0))))
+    Ok(Tensor::new(
+        shape.clone(),
+        per_dtype!(&*x.data, |v| strided_copy(v, &shape, &st, 0)),
+    ))
 }
 
 pub(crate) fn cpu_broadcast_to(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
-    let st: Vec<isize> = broadcast_strides(&x.shape, shape).iter().map(|&s| s as isize).collect();
-    Ok(Tensor::new(shape.to_vec(), per_dtype!(&*x.data, |v| strided_copy(v, shape, &st, 0))))
+    let st: Vec<isize> = broadcast_strides(&x.shape, shape)
+        .iter()
+        .map(|&s| s as isize)
+        .collect();
+    Ok(Tensor::new(
+        shape.to_vec(),
+        per_dtype!(&*x.data, |v| strided_copy(v, shape, &st, 0)),
+    ))
 }
 
-pub(crate) fn cpu_slice(x: &Tensor, starts: &[usize], steps: &[isize], shape: &[usize]) -> Result<Tensor> {
+pub(crate) fn cpu_slice(
+    x: &Tensor,
+    starts: &[usize],
+    steps: &[isize],
+    shape: &[usize],
+) -> Result<Tensor> {
     let own = strides(&x.shape);
-    let base: isize = starts.iter().zip(&own).map(|(&s, &o)| (s * o) as isize).sum();
-    let st: Vec<isize> = steps.iter().zip(&own).map(|(&s, &o)| s * o as isize).collect();
-    Ok(Tensor::new(shape.to_vec(), per_dtype!(&*x.data, |v| strided_copy(v, shape, &st, base))))
+    let base: isize = starts
+        .iter()
+        .zip(&own)
+        .map(|(&s, &o)| (s * o) as isize)
+        .sum();
+    let st: Vec<isize> = steps
+        .iter()
+        .zip(&own)
+        .map(|(&s, &o)| s * o as isize)
+        .collect();
+    Ok(Tensor::new(
+        shape.to_vec(),
+        per_dtype!(&*x.data, |v| strided_copy(v, shape, &st, base)),
+    ))
 }
 
-pub(crate) fn cpu_slice_grad(g: &Tensor, starts: &[usize], steps: &[isize], in_shape: &[usize]) -> Result<Tensor> {
+pub(crate) fn cpu_slice_grad(
+    g: &Tensor,
+    starts: &[usize],
+    steps: &[isize],
+    in_shape: &[usize],
+) -> Result<Tensor> {
     let gv = g.f32s("slice_grad")?;
     let own = strides(in_shape);
     let mut out = vec![0f32; numel(in_shape)];
@@ -297,12 +394,16 @@ pub(crate) fn cpu_slice_grad(g: &Tensor, starts: &[usize], steps: &[isize], in_s
 }
 
 fn checked_indices(op: &str, idx: &Tensor, dim: usize) -> Result<Vec<usize>> {
-    let Buffer::I64(iv) = &*idx.data else { unreachable!("indices are cast to int64") };
+    let Buffer::I64(iv) = &*idx.data else {
+        unreachable!("indices are cast to int64")
+    };
     iv.iter()
         .map(|&i| {
             let j = if i < 0 { i + dim as i64 } else { i };
             if j < 0 || j >= dim as i64 {
-                Err(Error::Index(format!("{op}: index {i} is out of bounds for an axis of size {dim}")))
+                Err(Error::Index(format!(
+                    "{op}: index {i} is out of bounds for an axis of size {dim}"
+                )))
             } else {
                 Ok(j as usize)
             }
@@ -351,7 +452,9 @@ pub(crate) fn cpu_take_grad(g: &Tensor, idx: &Tensor, axis: usize, dim: usize) -
 }
 
 pub(crate) fn cpu_one_hot(x: &Tensor, depth: usize) -> Result<Tensor> {
-    let Buffer::I64(v) = &*x.data else { unreachable!("labels are cast to int64") };
+    let Buffer::I64(v) = &*x.data else {
+        unreachable!("labels are cast to int64")
+    };
     let mut out = vec![0f32; v.len() * depth];
     for (r, &c) in v.iter().enumerate() {
         if c >= 0 && (c as usize) < depth {

@@ -28,6 +28,10 @@ impl Buffer {
         }
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Buffer::Bool(v) => v.len(),

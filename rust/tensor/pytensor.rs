@@ -44,7 +44,10 @@ pub fn to_tensor(obj: &Bound<'_, PyAny>, like: Option<DType>) -> PyResult<Tensor
     }
     if obj.is_instance_of::<PyInt>() {
         let v: i64 = obj.extract().map_err(|_| {
-            PyValueError::new_err(format!("integer {} does not fit in int64", obj.repr().map(|r| r.to_string()).unwrap_or_default()))
+            PyValueError::new_err(format!(
+                "integer {} does not fit in int64",
+                obj.repr().map(|r| r.to_string()).unwrap_or_default()
+            ))
         })?;
         let fits32 = i32::try_from(v).is_ok();
         let dt = match like {
@@ -70,7 +73,10 @@ pub fn to_tensor(obj: &Bound<'_, PyAny>, like: Option<DType>) -> PyResult<Tensor
     let arr = np.call_method1("asarray", (obj,)).map_err(|e| {
         PyTypeError::new_err(format!(
             "cannot convert {} to a tensor: {e}",
-            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
         ))
     })?;
     from_numpy(arr.cast::<PyUntypedArray>()?, true)
@@ -142,7 +148,13 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>, from_sequence: bool) -> PyRes
 
 /// A read-only NumPy view of `t`'s buffer (no copy).
 pub fn to_numpy<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
-    let owner = Bound::new(py, BufferOwner { _data: t.data.clone() })?.into_any();
+    let owner = Bound::new(
+        py,
+        BufferOwner {
+            _data: t.data.clone(),
+        },
+    )?
+    .into_any();
     let shape = IxDyn(&t.shape);
     macro_rules! view {
         ($v:expr) => {{
@@ -170,7 +182,12 @@ fn dtype_arg(dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Option<DType>> {
             // Accept "float32", np.float32 and np.dtype("float32") alike.
             let name: String = match d.extract::<String>() {
                 Ok(s) => s,
-                Err(_) => d.py().import("numpy")?.call_method1("dtype", (d,))?.getattr("name")?.extract()?,
+                Err(_) => d
+                    .py()
+                    .import("numpy")?
+                    .call_method1("dtype", (d,))?
+                    .getattr("name")?
+                    .extract()?,
             };
             Ok(Some(DType::parse(&name)?))
         }
@@ -187,10 +204,18 @@ fn parse_key(key: &Bound<'_, PyAny>, shape: &[usize]) -> PyResult<Vec<Index>> {
         Ok(t) => t.iter().collect(),
         Err(_) => vec![key.clone()],
     };
-    let consumes = |k: &Bound<'_, PyAny>| !(k.is_instance_of::<PyNone>() || k.is_instance_of::<PyEllipsis>());
+    let consumes =
+        |k: &Bound<'_, PyAny>| !(k.is_instance_of::<PyNone>() || k.is_instance_of::<PyEllipsis>());
     let used = items.iter().filter(|k| consumes(k)).count();
-    if items.iter().filter(|k| k.is_instance_of::<PyEllipsis>()).count() > 1 {
-        return Err(PyIndexError::new_err("getitem: an index can only have a single ellipsis ('...')"));
+    if items
+        .iter()
+        .filter(|k| k.is_instance_of::<PyEllipsis>())
+        .count()
+        > 1
+    {
+        return Err(PyIndexError::new_err(
+            "getitem: an index can only have a single ellipsis ('...')",
+        ));
     }
     if used > shape.len() {
         return Err(PyIndexError::new_err(format!(
@@ -198,7 +223,11 @@ fn parse_key(key: &Bound<'_, PyAny>, shape: &[usize]) -> PyResult<Vec<Index>> {
             shape.len()
         )));
     }
-    let full = |d: usize| Index::Range { start: 0, step: 1, len: d };
+    let full = |d: usize| Index::Range {
+        start: 0,
+        step: 1,
+        len: d,
+    };
     let mut out = Vec::new();
     let mut axis = 0;
     for k in &items {
@@ -211,8 +240,16 @@ fn parse_key(key: &Bound<'_, PyAny>, shape: &[usize]) -> PyResult<Vec<Index>> {
             }
         } else if let Ok(s) = k.cast::<PySlice>() {
             let ix = s.indices(shape[axis] as isize)?;
-            let start = if ix.slicelength == 0 { 0 } else { ix.start as usize };
-            out.push(Index::Range { start, step: ix.step, len: ix.slicelength });
+            let start = if ix.slicelength == 0 {
+                0
+            } else {
+                ix.start as usize
+            };
+            out.push(Index::Range {
+                start,
+                step: ix.step,
+                len: ix.slicelength,
+            });
             axis += 1;
         } else if let (false, Ok(i)) = (k.is_instance_of::<PyBool>(), k.extract::<isize>()) {
             let d = shape[axis] as isize;
@@ -247,11 +284,19 @@ pub fn maybe_detach<T: Send>(py: Python<'_>, elements: usize, f: impl FnOnce() -
     }
 }
 
-fn binop(py: Python<'_>, op: ops::BinaryOp, a: &Tensor, other: &Bound<'_, PyAny>, reflected: bool) -> PyResult<PyTensor> {
+fn binop(
+    py: Python<'_>,
+    op: ops::BinaryOp,
+    a: &Tensor,
+    other: &Bound<'_, PyAny>,
+    reflected: bool,
+) -> PyResult<PyTensor> {
     let b = to_tensor(other, Some(a.dtype()))?;
     let (x, y) = if reflected { (&b, a) } else { (a, &b) };
     let n = x.numel().max(y.numel());
-    Ok(PyTensor { t: maybe_detach(py, n, || ops::binary(op, x, y))? })
+    Ok(PyTensor {
+        t: maybe_detach(py, n, || ops::binary(op, x, y))?,
+    })
 }
 
 #[pymethods]
@@ -350,7 +395,12 @@ impl PyTensor {
     }
 
     #[pyo3(signature = (dtype=None, copy=None))]
-    fn __array__<'py>(&self, py: Python<'py>, dtype: Option<&Bound<'py, PyAny>>, copy: Option<bool>) -> PyResult<Bound<'py, PyAny>> {
+    fn __array__<'py>(
+        &self,
+        py: Python<'py>,
+        dtype: Option<&Bound<'py, PyAny>>,
+        copy: Option<bool>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let mut arr = to_numpy(py, &self.t)?;
         if let Some(d) = dtype.filter(|d| !d.is_none()) {
             arr = arr.call_method1("astype", (d,))?;
@@ -402,7 +452,11 @@ impl PyTensor {
     }
 
     fn __len__(&self) -> PyResult<usize> {
-        self.t.shape.first().copied().ok_or_else(|| PyTypeError::new_err("len() of a 0-d tensor"))
+        self.t
+            .shape
+            .first()
+            .copied()
+            .ok_or_else(|| PyTypeError::new_err("len() of a 0-d tensor"))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -417,51 +471,93 @@ impl PyTensor {
     }
 
     fn __getitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        let is_array = key.cast::<PyTensor>().is_ok() || key.cast::<PyUntypedArray>().is_ok() || key.is_instance_of::<pyo3::types::PyList>();
+        let is_array = key.cast::<PyTensor>().is_ok()
+            || key.cast::<PyUntypedArray>().is_ok()
+            || key.is_instance_of::<pyo3::types::PyList>();
         if is_array {
             let mut idx = to_tensor(key, None)?;
             if idx.numel() == 0 && idx.dtype() == DType::Float32 {
                 idx = ops::cast(&idx, DType::Int64)?; // `x[[]]`: an empty index list
             }
             if idx.dtype() == DType::Bool {
-                return Err(PyIndexError::new_err("getitem: boolean mask indexing is not supported yet; use ops.where"));
+                return Err(PyIndexError::new_err(
+                    "getitem: boolean mask indexing is not supported yet; use ops.where",
+                ));
             }
-            return Ok(PyTensor { t: ops::shape::take(&self.t, &idx, 0)? });
+            return Ok(PyTensor {
+                t: ops::shape::take(&self.t, &idx, 0)?,
+            });
         }
         let spec = parse_key(key, &self.t.shape)?;
         let n = self.t.numel();
-        Ok(PyTensor { t: maybe_detach(py, n, || ops::shape::get_item(&self.t, &spec))? })
+        Ok(PyTensor {
+            t: maybe_detach(py, n, || ops::shape::get_item(&self.t, &spec))?,
+        })
     }
 
-    fn __add__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> { binop(py, ops::BinaryOp::Add, &self.t, o, false) }
-    fn __radd__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> { binop(py, ops::BinaryOp::Add, &self.t, o, true) }
-    fn __sub__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> { binop(py, ops::BinaryOp::Sub, &self.t, o, false) }
-    fn __rsub__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> { binop(py, ops::BinaryOp::Sub, &self.t, o, true) }
-    fn __mul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> { binop(py, ops::BinaryOp::Mul, &self.t, o, false) }
-    fn __rmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> { binop(py, ops::BinaryOp::Mul, &self.t, o, true) }
-    fn __truediv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> { binop(py, ops::BinaryOp::Div, &self.t, o, false) }
-    fn __rtruediv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> { binop(py, ops::BinaryOp::Div, &self.t, o, true) }
-    fn __lt__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> { binop(py, ops::BinaryOp::Less, &self.t, o, false) }
-    fn __le__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> { binop(py, ops::BinaryOp::LessEqual, &self.t, o, false) }
-    fn __gt__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> { binop(py, ops::BinaryOp::Greater, &self.t, o, false) }
-    fn __ge__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> { binop(py, ops::BinaryOp::GreaterEqual, &self.t, o, false) }
-    fn __eq__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> { binop(py, ops::BinaryOp::Equal, &self.t, o, false) }
-    fn __ne__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> { binop(py, ops::BinaryOp::NotEqual, &self.t, o, false) }
+    fn __add__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Add, &self.t, o, false)
+    }
+    fn __radd__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Add, &self.t, o, true)
+    }
+    fn __sub__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Sub, &self.t, o, false)
+    }
+    fn __rsub__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Sub, &self.t, o, true)
+    }
+    fn __mul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Mul, &self.t, o, false)
+    }
+    fn __rmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Mul, &self.t, o, true)
+    }
+    fn __truediv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Div, &self.t, o, false)
+    }
+    fn __rtruediv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Div, &self.t, o, true)
+    }
+    fn __lt__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Less, &self.t, o, false)
+    }
+    fn __le__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::LessEqual, &self.t, o, false)
+    }
+    fn __gt__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Greater, &self.t, o, false)
+    }
+    fn __ge__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::GreaterEqual, &self.t, o, false)
+    }
+    fn __eq__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Equal, &self.t, o, false)
+    }
+    fn __ne__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::NotEqual, &self.t, o, false)
+    }
 
     fn __matmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         let b = to_tensor(o, None)?;
         let n = self.t.numel().max(b.numel());
-        Ok(PyTensor { t: maybe_detach(py, n, || ops::matmul::matmul(&self.t, &b))? })
+        Ok(PyTensor {
+            t: maybe_detach(py, n, || ops::matmul::matmul(&self.t, &b))?,
+        })
     }
 
     fn __rmatmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         let a = to_tensor(o, None)?;
         let n = self.t.numel().max(a.numel());
-        Ok(PyTensor { t: maybe_detach(py, n, || ops::matmul::matmul(&a, &self.t))? })
+        Ok(PyTensor {
+            t: maybe_detach(py, n, || ops::matmul::matmul(&a, &self.t))?,
+        })
     }
 
     fn __neg__(&self) -> PyResult<PyTensor> {
-        Ok(PyTensor { t: ops::neg(&self.t)? })
+        Ok(PyTensor {
+            t: ops::neg(&self.t)?,
+        })
     }
 
     fn __pos__(&self) -> PyTensor {
@@ -469,12 +565,16 @@ impl PyTensor {
     }
 
     fn __abs__(&self) -> PyResult<PyTensor> {
-        Ok(PyTensor { t: ops::unary(ops::UnaryOp::Abs, &self.t)? })
+        Ok(PyTensor {
+            t: ops::unary(ops::UnaryOp::Abs, &self.t)?,
+        })
     }
 
     /// Transposed (all axes reversed).
     #[getter(T)]
     fn transposed(&self) -> PyResult<PyTensor> {
-        Ok(PyTensor { t: ops::transpose(&self.t, None)? })
+        Ok(PyTensor {
+            t: ops::transpose(&self.t, None)?,
+        })
     }
 }

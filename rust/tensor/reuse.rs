@@ -23,7 +23,10 @@ static POOL: Mutex<Option<Pool>> = Mutex::new(None);
 
 fn with_pool<R>(f: impl FnOnce(&mut Pool) -> R) -> R {
     let mut guard = POOL.lock().unwrap_or_else(|p| p.into_inner());
-    f(guard.get_or_insert_with(|| Pool { free: HashMap::new(), bytes: 0 }))
+    f(guard.get_or_insert_with(|| Pool {
+        free: HashMap::new(),
+        bytes: 0,
+    }))
 }
 
 /// A vector of `n` f32 whose contents are unspecified (old values or zeros): for kernels that
