@@ -64,20 +64,8 @@ fn cast(x: &Bound<'_, PyAny>, dtype: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
 
 #[pyfunction]
 fn unary(py: Python<'_>, name: &str, x: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-    let op = match name {
-        "negative" => UnaryOp::Neg,
-        "abs" => UnaryOp::Abs,
-        "sign" => UnaryOp::Sign,
-        "square" => UnaryOp::Square,
-        "sqrt" => UnaryOp::Sqrt,
-        "exp" => UnaryOp::Exp,
-        "log" => UnaryOp::Log,
-        "relu" => UnaryOp::Relu,
-        "sigmoid" => UnaryOp::Sigmoid,
-        "tanh" => UnaryOp::Tanh,
-        "logical_not" => UnaryOp::LogicalNot,
-        _ => return Err(PyValueError::new_err(format!("unknown unary op '{name}'"))),
-    };
+    let op = UnaryOp::from_name(name)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown unary op '{name}'")))?;
     let t = to_tensor(x, None)?;
     wrap(maybe_detach(py, t.numel(), || ops::unary(op, &t)))
 }
@@ -89,23 +77,9 @@ fn binary(
     a: &Bound<'_, PyAny>,
     b: &Bound<'_, PyAny>,
 ) -> PyResult<PyTensor> {
-    let op = match name {
-        "add" => BinaryOp::Add,
-        "subtract" => BinaryOp::Sub,
-        "multiply" => BinaryOp::Mul,
-        "divide" => BinaryOp::Div,
-        "maximum" => BinaryOp::Maximum,
-        "minimum" => BinaryOp::Minimum,
-        "equal" => BinaryOp::Equal,
-        "not_equal" => BinaryOp::NotEqual,
-        "less" => BinaryOp::Less,
-        "less_equal" => BinaryOp::LessEqual,
-        "greater" => BinaryOp::Greater,
-        "greater_equal" => BinaryOp::GreaterEqual,
-        "logical_and" => BinaryOp::LogicalAnd,
-        "logical_or" => BinaryOp::LogicalOr,
-        _ => return Err(PyValueError::new_err(format!("unknown binary op '{name}'"))),
-    };
+    let op = BinaryOp::from_name(name)
+        .filter(|&op| op != BinaryOp::ReluGrad)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown binary op '{name}'")))?;
     // A Python scalar takes the dtype of the tensor operand (weak typing, as in keras.ops).
     let a_is_scalar =
         a.is_instance_of::<pyo3::types::PyInt>() || a.is_instance_of::<pyo3::types::PyFloat>();
@@ -154,6 +128,7 @@ fn reduce(
         "mean" => ReduceKind::Mean,
         "max" => ReduceKind::Max,
         "min" => ReduceKind::Min,
+        "prod" => ReduceKind::Prod,
         _ => return Err(PyValueError::new_err(format!("unknown reduction '{kind}'"))),
     };
     let t = to_tensor(x, None)?;
@@ -298,6 +273,63 @@ fn gather_rows(
     })
 }
 
+/// Running sums or products along `axis` (`prod`, `exclusive`, `reverse` flags).
+#[pyfunction]
+#[pyo3(signature = (x, axis, prod=false, exclusive=false, reverse=false))]
+fn cumulative(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    axis: isize,
+    prod: bool,
+    exclusive: bool,
+    reverse: bool,
+) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    let name = if prod { "cumprod" } else { "cumsum" };
+    let axis = crate::tensor::normalize_axis(name, axis, t.ndim())?;
+    wrap(maybe_detach(py, t.numel(), || {
+        ops::reduce::cumulative(&t, axis, prod, exclusive, reverse)
+    }))
+}
+
+/// Stable sorting indices (int32) along `axis`.
+#[pyfunction]
+#[pyo3(signature = (x, axis=-1, descending=false))]
+fn argsort(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    axis: isize,
+    descending: bool,
+) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    wrap(maybe_detach(py, t.numel(), || {
+        ops::shape::argsort(&t, axis, descending)
+    }))
+}
+
+/// Join a sequence of tensors along `axis`.
+#[pyfunction]
+#[pyo3(signature = (xs, axis=0))]
+fn concatenate(py: Python<'_>, xs: &Bound<'_, PyAny>, axis: isize) -> PyResult<PyTensor> {
+    let ts: Vec<Tensor> = xs
+        .try_iter()?
+        .map(|x| to_tensor(&x?, None))
+        .collect::<PyResult<_>>()?;
+    let n: usize = ts.iter().map(|t| t.numel()).sum();
+    wrap(maybe_detach(py, n, || ops::shape::concatenate(&ts, axis)))
+}
+
+/// NumPy `take_along_axis`.
+#[pyfunction]
+fn take_along_axis(
+    x: &Bound<'_, PyAny>,
+    indices: &Bound<'_, PyAny>,
+    axis: isize,
+) -> PyResult<PyTensor> {
+    let (t, i) = (to_tensor(x, None)?, to_tensor(indices, None)?);
+    wrap(ops::shape::take_along_axis(&t, &i, axis))
+}
+
 /// The same values as a new tensor that no tape traces through.
 #[pyfunction]
 fn stop_gradient(x: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
@@ -436,6 +468,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sparse_categorical_crossentropy, m)?)?;
     m.add_function(wrap_pyfunction!(stop_gradient, m)?)?;
     m.add_function(wrap_pyfunction!(gather_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(cumulative, m)?)?;
+    m.add_function(wrap_pyfunction!(argsort, m)?)?;
+    m.add_function(wrap_pyfunction!(concatenate, m)?)?;
+    m.add_function(wrap_pyfunction!(take_along_axis, m)?)?;
     m.add_function(wrap_pyfunction!(random_uniform, m)?)?;
     m.add_function(wrap_pyfunction!(random_normal, m)?)?;
     m.add_function(wrap_pyfunction!(philox4x32_10, m)?)?;

@@ -21,6 +21,18 @@ pub fn execute(op: &Op, x: &[&Tensor]) -> Result<Tensor> {
             axis,
             keepdims,
         } => reduce::cpu_arg_reduce(x[0], *axis, *keepdims, *max),
+        Op::Cumulative {
+            axis,
+            prod,
+            exclusive,
+            reverse,
+        } => reduce::cpu_cumulative(x[0], *axis, *prod, *exclusive, *reverse),
+        Op::ArgSort { axis, descending } => shape::cpu_argsort(x[0], *axis, *descending),
+        Op::Concatenate { axis } => shape::cpu_concatenate(x, *axis),
+        Op::TakeAlongAxis { axis } => shape::cpu_take_along_axis(x[0], x[1], *axis),
+        Op::TakeAlongAxisGrad { axis, dim } => {
+            shape::cpu_take_along_axis_grad(x[0], x[1], *axis, *dim)
+        }
         Op::Transpose(perm) => shape::cpu_transpose(x[0], perm),
         Op::BroadcastTo(s) => shape::cpu_broadcast_to(x[0], s),
         Op::Slice {

@@ -9,38 +9,36 @@ use crate::error::{Error, Result};
 use crate::ops::{shape::sum_to, Op};
 use crate::tensor::{broadcast_shapes, broadcast_strides, numel, reuse, Buffer, DType, Tensor};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UnaryOp {
-    Neg,
-    Abs,
-    Sign,
-    Square,
-    Sqrt,
-    Exp,
-    Log,
-    Relu,
-    Sigmoid,
-    Tanh,
-    LogicalNot,
+/// Declares the unary ops with their keras.ops names, in one table.
+macro_rules! unary_ops {
+    ($($variant:ident => $name:literal),* $(,)?) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum UnaryOp { $($variant),* }
+
+        impl UnaryOp {
+            pub fn name(self) -> &'static str {
+                match self { $(UnaryOp::$variant => $name),* }
+            }
+
+            pub fn from_name(name: &str) -> Option<UnaryOp> {
+                match name { $($name => Some(UnaryOp::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+unary_ops! {
+    Neg => "negative", Abs => "abs", Sign => "sign", Square => "square", Sqrt => "sqrt",
+    Rsqrt => "rsqrt", Reciprocal => "reciprocal", Exp => "exp", Expm1 => "expm1", Log => "log",
+    Log1p => "log1p", Log2 => "log2", Log10 => "log10", Sin => "sin", Cos => "cos", Tan => "tan",
+    Arcsin => "arcsin", Arccos => "arccos", Arctan => "arctan", Sinh => "sinh", Cosh => "cosh",
+    Tanh => "tanh", Arcsinh => "arcsinh", Arccosh => "arccosh", Arctanh => "arctanh",
+    Floor => "floor", Ceil => "ceil", Round => "round", Erf => "erf", Relu => "relu",
+    Sigmoid => "sigmoid", Softplus => "softplus", IsNan => "isnan", IsInf => "isinf",
+    IsFinite => "isfinite", LogicalNot => "logical_not",
 }
 
 impl UnaryOp {
-    pub fn name(self) -> &'static str {
-        match self {
-            UnaryOp::Neg => "negative",
-            UnaryOp::Abs => "abs",
-            UnaryOp::Sign => "sign",
-            UnaryOp::Square => "square",
-            UnaryOp::Sqrt => "sqrt",
-            UnaryOp::Exp => "exp",
-            UnaryOp::Log => "log",
-            UnaryOp::Relu => "relu",
-            UnaryOp::Sigmoid => "sigmoid",
-            UnaryOp::Tanh => "tanh",
-            UnaryOp::LogicalNot => "logical_not",
-        }
-    }
-
     /// Ops that keep integer dtypes; the others compute in float32 (as keras.ops does).
     fn keeps_int(self) -> bool {
         matches!(
@@ -48,49 +46,48 @@ impl UnaryOp {
             UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Sign | UnaryOp::Square
         )
     }
+
+    /// Ops returning bool: where each element is NaN / infinite / finite.
+    fn is_predicate(self) -> bool {
+        matches!(self, UnaryOp::IsNan | UnaryOp::IsInf | UnaryOp::IsFinite)
+    }
+
+    /// Ops that are the identity on integers (rounding).
+    fn is_rounding(self) -> bool {
+        matches!(self, UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round)
+    }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BinaryOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Maximum,
-    Minimum,
-    Equal,
-    NotEqual,
-    Less,
-    LessEqual,
-    Greater,
-    GreaterEqual,
-    LogicalAnd,
-    LogicalOr,
-    /// `g` where `x > 0`, else 0: the gradient of relu, as one pass.
-    ReluGrad,
+/// Declares the binary ops with their keras.ops names, in one table.
+macro_rules! binary_ops {
+    ($($variant:ident => $name:literal),* $(,)?) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum BinaryOp { $($variant),* }
+
+        impl BinaryOp {
+            pub fn name(self) -> &'static str {
+                match self { $(BinaryOp::$variant => $name),* }
+            }
+
+            pub fn from_name(name: &str) -> Option<BinaryOp> {
+                match name { $($name => Some(BinaryOp::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+binary_ops! {
+    Add => "add", Sub => "subtract", Mul => "multiply", Div => "divide",
+    FloorDivide => "floor_divide", Mod => "mod", Power => "power", Arctan2 => "arctan2",
+    DivideNoNan => "divide_no_nan", Maximum => "maximum", Minimum => "minimum",
+    Equal => "equal", NotEqual => "not_equal", Less => "less", LessEqual => "less_equal",
+    Greater => "greater", GreaterEqual => "greater_equal", LogicalAnd => "logical_and",
+    LogicalOr => "logical_or",
+    // `g` where `x > 0`, else 0: the gradient of relu, as one pass (internal).
+    ReluGrad => "relu_grad",
 }
 
 impl BinaryOp {
-    pub fn name(self) -> &'static str {
-        match self {
-            BinaryOp::Add => "add",
-            BinaryOp::Sub => "subtract",
-            BinaryOp::Mul => "multiply",
-            BinaryOp::Div => "divide",
-            BinaryOp::Maximum => "maximum",
-            BinaryOp::Minimum => "minimum",
-            BinaryOp::Equal => "equal",
-            BinaryOp::NotEqual => "not_equal",
-            BinaryOp::Less => "less",
-            BinaryOp::LessEqual => "less_equal",
-            BinaryOp::Greater => "greater",
-            BinaryOp::GreaterEqual => "greater_equal",
-            BinaryOp::LogicalAnd => "logical_and",
-            BinaryOp::LogicalOr => "logical_or",
-            BinaryOp::ReluGrad => "relu_grad",
-        }
-    }
-
     fn is_comparison(self) -> bool {
         matches!(
             self,
@@ -125,6 +122,19 @@ pub fn cast(x: &Tensor, dtype: DType) -> Result<Tensor> {
 }
 
 pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
+    if !x.dtype().is_float() && op != UnaryOp::LogicalNot {
+        if op.is_predicate() {
+            // Integers are never NaN or infinite.
+            let v = op == UnaryOp::IsFinite;
+            return Ok(Tensor::new(
+                x.shape.clone(),
+                Buffer::Bool(vec![v; x.numel()]),
+            ));
+        }
+        if op.is_rounding() && x.dtype() != DType::Bool {
+            return Ok(x.clone());
+        }
+    }
     let x = &match op {
         UnaryOp::LogicalNot => cast(x, DType::Bool)?,
         _ if x.dtype() == DType::Bool || (!x.dtype().is_float() && !op.keeps_int()) => {
@@ -136,26 +146,65 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     if out.dtype().is_float() {
         let (xc, oc) = (x.clone(), out.clone());
         record(&[x], &out, move || {
-            Arc::new(move |g: &Tensor, _needs: &[bool]| {
-                let gx = match op {
-                    UnaryOp::Neg => neg(g)?,
-                    UnaryOp::Abs => mul(g, &unary(UnaryOp::Sign, &xc)?)?,
-                    UnaryOp::Sign | UnaryOp::LogicalNot => return Ok(vec![None]),
-                    UnaryOp::Square => mul(g, &mul(&xc, &Tensor::scalar_f32(2.0))?)?,
-                    UnaryOp::Sqrt => {
-                        binary(BinaryOp::Div, &mul(g, &Tensor::scalar_f32(0.5))?, &oc)?
-                    }
-                    UnaryOp::Exp => mul(g, &oc)?,
-                    UnaryOp::Log => binary(BinaryOp::Div, g, &xc)?,
-                    UnaryOp::Relu => binary(BinaryOp::ReluGrad, &xc, g)?,
-                    UnaryOp::Sigmoid => mul(g, &mul(&oc, &sub(&Tensor::scalar_f32(1.0), &oc)?)?)?,
-                    UnaryOp::Tanh => mul(g, &sub(&Tensor::scalar_f32(1.0), &mul(&oc, &oc)?)?)?,
-                };
-                Ok(vec![Some(gx)])
-            })
+            Arc::new(move |g: &Tensor, _needs: &[bool]| Ok(vec![unary_grad(op, &xc, &oc, g)?]))
         });
     }
     Ok(out)
+}
+
+fn scalar(v: f32) -> Tensor {
+    Tensor::scalar_f32(v)
+}
+
+fn div(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(BinaryOp::Div, a, b)
+}
+
+/// d(op(x))/dx times `g`, written with ops so it can be differentiated again.
+fn unary_grad(op: UnaryOp, x: &Tensor, out: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
+    use UnaryOp::*;
+    let u = |o, t: &Tensor| unary(o, t);
+    let one = scalar(1.0);
+    Ok(Some(match op {
+        Neg => neg(g)?,
+        Abs => mul(g, &u(Sign, x)?)?,
+        Sign | LogicalNot | IsNan | IsInf | IsFinite => return Ok(None),
+        // Piecewise constant: the gradient is zero almost everywhere.
+        Floor | Ceil | Round => mul(g, &scalar(0.0))?,
+        Square => mul(g, &mul(x, &scalar(2.0))?)?,
+        Sqrt => div(&mul(g, &scalar(0.5))?, out)?,
+        Rsqrt => mul(g, &mul(&scalar(-0.5), &mul(out, &mul(out, out)?)?)?)?,
+        Reciprocal => neg(&mul(g, &mul(out, out)?)?)?,
+        Exp => mul(g, out)?,
+        Expm1 => mul(g, &add(out, &one)?)?,
+        Log => div(g, x)?,
+        Log1p => div(g, &add(x, &one)?)?,
+        Log2 => div(g, &mul(x, &scalar(std::f32::consts::LN_2))?)?,
+        Log10 => div(g, &mul(x, &scalar(std::f32::consts::LN_10))?)?,
+        Sin => mul(g, &u(Cos, x)?)?,
+        Cos => neg(&mul(g, &u(Sin, x)?)?)?,
+        Tan => mul(g, &add(&one, &mul(out, out)?)?)?,
+        Arcsin => div(g, &u(Sqrt, &sub(&one, &mul(x, x)?)?)?)?,
+        Arccos => neg(&div(g, &u(Sqrt, &sub(&one, &mul(x, x)?)?)?)?)?,
+        Arctan => div(g, &add(&one, &mul(x, x)?)?)?,
+        Sinh => mul(g, &u(Cosh, x)?)?,
+        Cosh => mul(g, &u(Sinh, x)?)?,
+        Tanh => mul(g, &sub(&one, &mul(out, out)?)?)?,
+        Arcsinh => div(g, &u(Sqrt, &add(&mul(x, x)?, &one)?)?)?,
+        Arccosh => div(g, &u(Sqrt, &sub(&mul(x, x)?, &one)?)?)?,
+        Arctanh => div(g, &sub(&one, &mul(x, x)?)?)?,
+        // d erf = 2 / sqrt(pi) * exp(-x^2)
+        Erf => mul(
+            g,
+            &mul(
+                &scalar(std::f32::consts::FRAC_2_SQRT_PI),
+                &u(Exp, &neg(&mul(x, x)?)?)?,
+            )?,
+        )?,
+        Relu => binary(BinaryOp::ReluGrad, x, g)?,
+        Sigmoid => mul(g, &mul(out, &sub(&one, out)?)?)?,
+        Softplus => mul(g, &u(Sigmoid, x)?)?,
+    }))
 }
 
 pub fn neg(x: &Tensor) -> Result<Tensor> {
@@ -175,7 +224,10 @@ pub fn mul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 fn operand_dtype(op: BinaryOp, a: DType, b: DType) -> DType {
     if op.is_logical() {
         DType::Bool
-    } else if op == BinaryOp::Div || op == BinaryOp::ReluGrad {
+    } else if matches!(
+        op,
+        BinaryOp::Div | BinaryOp::ReluGrad | BinaryOp::Arctan2 | BinaryOp::DivideNoNan
+    ) {
         DType::Float32
     } else {
         let d = DType::promote(a, b);
@@ -237,6 +289,44 @@ fn binary_grad(
                 Some(sum_to(&where_(&pick_a, g, &zero)?, sa)?),
                 Some(sum_to(&where_(&pick_a, &zero, g)?, sb)?),
             ]
+        }
+        BinaryOp::Power => {
+            // d/da = b a^(b-1); d/db = a^b log(a), taken as 0 where a <= 0.
+            let one = scalar(1.0);
+            let ga = mul(g, &mul(b, &binary(BinaryOp::Power, a, &sub(b, &one)?)?)?)?;
+            let positive = binary(BinaryOp::Greater, a, &scalar(0.0))?;
+            let safe_a = where_(&positive, a, &one)?;
+            let log_a = where_(&positive, &unary(UnaryOp::Log, &safe_a)?, &scalar(0.0))?;
+            let gb = mul(g, &mul(out, &log_a)?)?;
+            vec![Some(sum_to(&ga, sa)?), Some(sum_to(&gb, sb)?)]
+        }
+        BinaryOp::Mod => {
+            // a mod b = a - floor(a / b) b
+            let q = unary(UnaryOp::Floor, &div(a, b)?)?;
+            vec![Some(sum_to(g, sa)?), Some(sum_to(&neg(&mul(g, &q)?)?, sb)?)]
+        }
+        BinaryOp::FloorDivide => {
+            let zero = mul(g, &scalar(0.0))?;
+            vec![Some(sum_to(&zero, sa)?), Some(sum_to(&zero, sb)?)]
+        }
+        BinaryOp::Arctan2 => {
+            // atan2(y, x): dy = x / (x^2 + y^2), dx = -y / (x^2 + y^2)
+            let r2 = add(&mul(a, a)?, &mul(b, b)?)?;
+            vec![
+                Some(sum_to(&mul(g, &div(b, &r2)?)?, sa)?),
+                Some(sum_to(&neg(&mul(g, &div(a, &r2)?)?)?, sb)?),
+            ]
+        }
+        BinaryOp::DivideNoNan => {
+            let zero_b = binary(BinaryOp::Equal, b, &scalar(0.0))?;
+            let safe_b = where_(&zero_b, &scalar(1.0), b)?;
+            let ga = where_(&zero_b, &scalar(0.0), &div(g, &safe_b)?)?;
+            let gb = where_(
+                &zero_b,
+                &scalar(0.0),
+                &neg(&div(&mul(g, a)?, &mul(&safe_b, &safe_b)?)?)?,
+            )?;
+            vec![Some(sum_to(&ga, sa)?), Some(sum_to(&gb, sb)?)]
         }
         // relu_grad(x, g) is linear in g and flat in x.
         BinaryOp::ReluGrad => vec![None, Some(sum_to(&binary(BinaryOp::ReluGrad, a, g)?, sb)?)],
@@ -326,6 +416,11 @@ pub(crate) fn cpu_unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
         };
     }
     let data = match &*x.data {
+        Buffer::F32(v) if op.is_predicate() => Buffer::Bool(match op {
+            UnaryOp::IsNan => map_unary(v, f32::is_nan),
+            UnaryOp::IsInf => map_unary(v, f32::is_infinite),
+            _ => map_unary(v, f32::is_finite),
+        }),
         Buffer::F32(v) => Buffer::F32(match op {
             UnaryOp::Neg => map_unary(v, |a| -a),
             UnaryOp::Abs => map_unary(v, f32::abs),
@@ -340,13 +435,39 @@ pub(crate) fn cpu_unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
             }),
             UnaryOp::Square => map_unary(v, |a| a * a),
             UnaryOp::Sqrt => map_unary(v, f32::sqrt),
+            UnaryOp::Rsqrt => map_unary(v, |a| 1.0 / a.sqrt()),
+            UnaryOp::Reciprocal => map_unary(v, |a| 1.0 / a),
             UnaryOp::Exp => map_unary(v, f32::exp),
+            UnaryOp::Expm1 => map_unary(v, f32::exp_m1),
             UnaryOp::Log => map_unary(v, f32::ln),
+            UnaryOp::Log1p => map_unary(v, f32::ln_1p),
+            UnaryOp::Log2 => map_unary(v, f32::log2),
+            UnaryOp::Log10 => map_unary(v, f32::log10),
+            UnaryOp::Sin => map_unary(v, f32::sin),
+            UnaryOp::Cos => map_unary(v, f32::cos),
+            UnaryOp::Tan => map_unary(v, f32::tan),
+            UnaryOp::Arcsin => map_unary(v, f32::asin),
+            UnaryOp::Arccos => map_unary(v, f32::acos),
+            UnaryOp::Arctan => map_unary(v, f32::atan),
+            UnaryOp::Sinh => map_unary(v, f32::sinh),
+            UnaryOp::Cosh => map_unary(v, f32::cosh),
+            UnaryOp::Tanh => map_unary(v, f32::tanh),
+            UnaryOp::Arcsinh => map_unary(v, f32::asinh),
+            UnaryOp::Arccosh => map_unary(v, f32::acosh),
+            UnaryOp::Arctanh => map_unary(v, f32::atanh),
+            UnaryOp::Floor => map_unary(v, f32::floor),
+            UnaryOp::Ceil => map_unary(v, f32::ceil),
+            // NumPy rounds halves to even.
+            UnaryOp::Round => map_unary(v, f32::round_ties_even),
+            UnaryOp::Erf => map_unary(v, erf),
             // NaN propagates, as in NumPy's maximum(x, 0).
             UnaryOp::Relu => map_unary(v, |a| if a > 0.0 || a.is_nan() { a } else { 0.0 }),
             UnaryOp::Sigmoid => map_unary(v, sigmoid),
-            UnaryOp::Tanh => map_unary(v, f32::tanh),
-            UnaryOp::LogicalNot => unreachable!(),
+            // max(x, 0) + log1p(exp(-|x|)): never overflows.
+            UnaryOp::Softplus => map_unary(v, |a| a.max(0.0) + (-a.abs()).exp().ln_1p()),
+            UnaryOp::LogicalNot | UnaryOp::IsNan | UnaryOp::IsInf | UnaryOp::IsFinite => {
+                unreachable!()
+            }
         }),
         Buffer::I32(v) => int_unary!(v, I32),
         Buffer::I64(v) => int_unary!(v, I64),
@@ -356,6 +477,43 @@ pub(crate) fn cpu_unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
         },
     };
     Ok(Tensor::new(shape, data))
+}
+
+/// NumPy's `mod`: the remainder takes the sign of the divisor.
+fn float_mod(p: f32, q: f32) -> f32 {
+    let r = p % q;
+    if r != 0.0 && ((r < 0.0) != (q < 0.0)) {
+        r + q
+    } else {
+        r
+    }
+}
+
+/// The error function in float32 precision: the Maclaurin series below 0.5 (where an absolute
+/// error bound would be a large relative one), Abramowitz & Stegun 7.1.26 above (|error| <
+/// 1.5e-7), both evaluated in f64.
+pub(crate) fn erf(x: f32) -> f32 {
+    let z = (x as f64).abs();
+    let r = if z < 0.5 {
+        let z2 = z * z;
+        // 2/sqrt(pi) * (z - z^3/3 + z^5/10 - z^7/42 + z^9/216 - z^11/1320)
+        let s = z
+            * (1.0 - z2 / 3.0 + z2 * z2 / 10.0 - z2.powi(3) / 42.0 + z2.powi(4) / 216.0
+                - z2.powi(5) / 1320.0);
+        s * std::f64::consts::FRAC_2_SQRT_PI
+    } else {
+        let t = 1.0 / (1.0 + 0.327_591_1 * z);
+        let poly = t
+            * (0.254_829_592
+                + t * (-0.284_496_736
+                    + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+        1.0 - poly * (-z * z).exp()
+    };
+    if x.is_nan() {
+        f32::NAN
+    } else {
+        (r as f32).copysign(x)
+    }
 }
 
 #[inline]
@@ -495,6 +653,22 @@ pub(crate) fn cpu_binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor>
             Buffer::$variant(match op {
                 BinaryOp::Add => broadcast_map($x, sa, $y, sb, &shape, |p, q| p.wrapping_add(q)),
                 BinaryOp::Sub => broadcast_map($x, sa, $y, sb, &shape, |p, q| p.wrapping_sub(q)),
+                // Integer division by zero gives 0, as NumPy does (with a warning there).
+                BinaryOp::FloorDivide => broadcast_map($x, sa, $y, sb, &shape, |p, q| {
+                    if q == 0 {
+                        0
+                    } else {
+                        let d = p.wrapping_div(q);
+                        if p.wrapping_rem(q) != 0 && ((p < 0) != (q < 0)) { d - 1 } else { d }
+                    }
+                }),
+                BinaryOp::Mod => broadcast_map($x, sa, $y, sb, &shape, |p, q| if q == 0 { 0 } else { let r = p.wrapping_rem(q); if r != 0 && ((r < 0) != (q < 0)) { r + q } else { r } }),
+                BinaryOp::Power => {
+                    if $y.iter().any(|&q| q < 0) {
+                        return Err(Error::Value("power: integers to negative integer powers are not allowed; cast to float first".into()));
+                    }
+                    broadcast_map($x, sa, $y, sb, &shape, |p, q| p.wrapping_pow(q as u32))
+                }
                 BinaryOp::Mul => broadcast_map($x, sa, $y, sb, &shape, |p, q| p.wrapping_mul(q)),
                 BinaryOp::Maximum => broadcast_map($x, sa, $y, sb, &shape, |p, q| p.max(q)),
                 BinaryOp::Minimum => broadcast_map($x, sa, $y, sb, &shape, |p, q| p.min(q)),
@@ -512,6 +686,22 @@ pub(crate) fn cpu_binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor>
                     BinaryOp::Sub => broadcast_map(x, sa, y, sb, &shape, |p, q| p - q),
                     BinaryOp::Mul => broadcast_map(x, sa, y, sb, &shape, |p, q| p * q),
                     BinaryOp::Div => broadcast_map(x, sa, y, sb, &shape, |p, q| p / q),
+                    BinaryOp::FloorDivide => {
+                        broadcast_map(x, sa, y, sb, &shape, |p, q| (p / q).floor())
+                    }
+                    BinaryOp::Mod => broadcast_map(x, sa, y, sb, &shape, float_mod),
+                    BinaryOp::Power => broadcast_map(x, sa, y, sb, &shape, f32::powf),
+                    BinaryOp::Arctan2 => broadcast_map(x, sa, y, sb, &shape, f32::atan2),
+                    BinaryOp::DivideNoNan => {
+                        broadcast_map(
+                            x,
+                            sa,
+                            y,
+                            sb,
+                            &shape,
+                            |p, q| if q == 0.0 { 0.0 } else { p / q },
+                        )
+                    }
                     // NaN propagates, as in NumPy's maximum/minimum
                     BinaryOp::Maximum => broadcast_map(x, sa, y, sb, &shape, |p, q| {
                         if p.is_nan() || p >= q {

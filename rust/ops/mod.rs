@@ -38,6 +38,28 @@ pub enum Op {
         axis: usize,
         keepdims: bool,
     },
+    Cumulative {
+        axis: usize,
+        prod: bool,
+        exclusive: bool,
+        reverse: bool,
+    },
+    /// Stable sort order along `axis` (int32), NaN last when ascending.
+    ArgSort {
+        axis: usize,
+        descending: bool,
+    },
+    Concatenate {
+        axis: usize,
+    },
+    TakeAlongAxis {
+        axis: usize,
+    },
+    /// Scatter-add the gradient of `TakeAlongAxis` into zeros whose `axis` has length `dim`.
+    TakeAlongAxisGrad {
+        axis: usize,
+        dim: usize,
+    },
     Transpose(Vec<usize>),
     BroadcastTo(Vec<usize>),
     /// Strided slice: `starts`/`steps` per axis, output `shape` (before any axis is dropped).
@@ -125,6 +147,12 @@ impl Op {
             Op::Reduce { kind, .. } => kind.name(),
             Op::ArgReduce { max: true, .. } => "argmax",
             Op::ArgReduce { max: false, .. } => "argmin",
+            Op::Cumulative { prod: false, .. } => "cumsum",
+            Op::Cumulative { prod: true, .. } => "cumprod",
+            Op::ArgSort { .. } => "argsort",
+            Op::Concatenate { .. } => "concatenate",
+            Op::TakeAlongAxis { .. } => "take_along_axis",
+            Op::TakeAlongAxisGrad { .. } => "take_along_axis_grad",
             Op::Transpose(_) => "transpose",
             Op::BroadcastTo(_) => "broadcast_to",
             Op::Slice { .. } => "slice",

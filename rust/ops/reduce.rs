@@ -8,13 +8,14 @@ use crate::autodiff::record;
 use crate::device::{self, pool};
 use crate::error::{Error, Result};
 use crate::ops::elementwise::{binary, cast, mul, BinaryOp};
-use crate::ops::shape::{broadcast_to, reshape_to};
+use crate::ops::shape::{broadcast_to, reshape_to, transpose};
 use crate::ops::Op;
 use crate::tensor::{normalize_axes, normalize_axis, Buffer, DType, Tensor};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReduceKind {
     Sum,
+    Prod,
     Mean,
     Max,
     Min,
@@ -27,6 +28,7 @@ impl ReduceKind {
             ReduceKind::Mean => "mean",
             ReduceKind::Max => "max",
             ReduceKind::Min => "min",
+            ReduceKind::Prod => "prod",
         }
     }
 }
@@ -49,7 +51,7 @@ pub fn reduce(
     let axes = normalize_axes(kind.name(), axes, x.ndim())?;
     let x = &match (kind, x.dtype()) {
         (ReduceKind::Mean, d) if !d.is_float() => cast(x, DType::Float32)?,
-        (ReduceKind::Sum, DType::Bool) => cast(x, DType::Int32)?,
+        (ReduceKind::Sum | ReduceKind::Prod, DType::Bool) => cast(x, DType::Int32)?,
         _ => x.clone(),
     };
     if matches!(kind, ReduceKind::Max | ReduceKind::Min) && axes.iter().any(|&a| x.shape[a] == 0) {
@@ -75,6 +77,7 @@ pub fn reduce(
                 let gk = reshape_to(g, kept.clone())?;
                 let gx = match kind {
                     ReduceKind::Sum => broadcast_to(&gk, &xc.shape)?,
+                    ReduceKind::Prod => prod_grad(&xc, &axes, &gk)?,
                     ReduceKind::Mean => {
                         let count: usize = axes.iter().map(|&a| xc.shape[a]).product();
                         let scaled = mul(&gk, &Tensor::scalar_f32(1.0 / count.max(1) as f32))?;
@@ -88,6 +91,72 @@ pub fn reduce(
                         let count = reduce(ReduceKind::Sum, &hit, Some(&ax), true)?;
                         mul(&hit, &binary(BinaryOp::Div, &gk, &count)?)?
                     }
+                };
+                Ok(vec![Some(gx)])
+            })
+        });
+    }
+    Ok(out)
+}
+
+/// The gradient of `prod` over `axes`, exact even with zeros: for each element, the product of
+/// the others, as the product of exclusive cumulative products from the left and the right
+/// along the reduced axes flattened last.
+fn prod_grad(x: &Tensor, axes: &[usize], gk: &Tensor) -> Result<Tensor> {
+    let kept: Vec<usize> = (0..x.ndim()).filter(|a| !axes.contains(a)).collect();
+    let perm: Vec<isize> = kept.iter().chain(axes).map(|&a| a as isize).collect();
+    let xt = transpose(x, Some(&perm))?;
+    let mut flat_shape: Vec<usize> = kept.iter().map(|&a| x.shape[a]).collect();
+    let r: usize = axes.iter().map(|&a| x.shape[a]).product();
+    flat_shape.push(r);
+    let x2 = reshape_to(&xt, flat_shape.clone())?;
+    let last = flat_shape.len() - 1;
+    let left = cumulative(&x2, last, true, true, false)?;
+    let right = cumulative(&x2, last, true, true, true)?;
+    let mut g_shape = flat_shape.clone();
+    g_shape[last] = 1;
+    let g2 = reshape_to(gk, g_shape)?;
+    let gx2 = mul(&mul(&left, &right)?, &g2)?;
+    let gxt = reshape_to(&gx2, xt.shape.clone())?;
+    let mut inverse = vec![0isize; perm.len()];
+    for (i, &a) in perm.iter().enumerate() {
+        inverse[a as usize] = i as isize;
+    }
+    transpose(&gxt, Some(&inverse))
+}
+
+/// Running sums (`prod` false) or products along `axis`; `exclusive` leaves out the element
+/// itself, `reverse` runs from the end. The gradient of a running product divides by the
+/// input, so it is not defined where the input is zero.
+pub fn cumulative(
+    x: &Tensor,
+    axis: usize,
+    prod: bool,
+    exclusive: bool,
+    reverse: bool,
+) -> Result<Tensor> {
+    let x = &match x.dtype() {
+        DType::Bool => cast(x, DType::Int32)?,
+        _ => x.clone(),
+    };
+    let out = device::execute(
+        &Op::Cumulative {
+            axis,
+            prod,
+            exclusive,
+            reverse,
+        },
+        &[x],
+    )?;
+    if x.dtype().is_float() {
+        let (xc, oc) = (x.clone(), out.clone());
+        record(&[x], &out, move || {
+            Arc::new(move |g: &Tensor, _needs: &[bool]| {
+                let gx = if prod {
+                    let s = cumulative(&mul(g, &oc)?, axis, false, exclusive, !reverse)?;
+                    binary(BinaryOp::Div, &s, &xc)?
+                } else {
+                    cumulative(g, axis, false, exclusive, !reverse)?
                 };
                 Ok(vec![Some(gx)])
             })
@@ -152,12 +221,20 @@ pub(crate) fn sum_f32(v: &[f32]) -> f32 {
 
 trait Reducible: Copy + Default + Send + Sync + PartialOrd {
     fn add(self, o: Self) -> Self;
+    fn mul(self, o: Self) -> Self;
+    fn one() -> Self;
     fn is_nan(self) -> bool;
     fn row_sum(v: &[Self]) -> Self;
 }
 impl Reducible for f32 {
     fn add(self, o: Self) -> Self {
         self + o
+    }
+    fn mul(self, o: Self) -> Self {
+        self * o
+    }
+    fn one() -> Self {
+        1.0
     }
     fn is_nan(self) -> bool {
         f32::is_nan(self)
@@ -170,6 +247,12 @@ impl Reducible for i32 {
     fn add(self, o: Self) -> Self {
         self.wrapping_add(o)
     }
+    fn mul(self, o: Self) -> Self {
+        self.wrapping_mul(o)
+    }
+    fn one() -> Self {
+        1
+    }
     fn is_nan(self) -> bool {
         false
     }
@@ -181,6 +264,12 @@ impl Reducible for i64 {
     fn add(self, o: Self) -> Self {
         self.wrapping_add(o)
     }
+    fn mul(self, o: Self) -> Self {
+        self.wrapping_mul(o)
+    }
+    fn one() -> Self {
+        1
+    }
     fn is_nan(self) -> bool {
         false
     }
@@ -191,6 +280,12 @@ impl Reducible for i64 {
 impl Reducible for bool {
     fn add(self, o: Self) -> Self {
         self | o
+    }
+    fn mul(self, o: Self) -> Self {
+        self & o
+    }
+    fn one() -> Self {
+        true
     }
     fn is_nan(self) -> bool {
         false
@@ -226,10 +321,10 @@ fn reduce_axis<T: Reducible>(
         pool::fill_chunks(&mut out, |s, o| {
             for (k, r) in o.iter_mut().enumerate() {
                 let row = &v[(s + k) * len..(s + k + 1) * len];
-                *r = if extreme {
-                    row.iter().skip(1).fold(row[0], |a, &b| pick(max, a, b))
-                } else {
-                    T::row_sum(row)
+                *r = match kind {
+                    _ if extreme => row.iter().skip(1).fold(row[0], |a, &b| pick(max, a, b)),
+                    ReduceKind::Prod => row.iter().fold(T::one(), |a, &b| a.mul(b)),
+                    _ => T::row_sum(row),
                 };
             }
         });
@@ -238,11 +333,17 @@ fn reduce_axis<T: Reducible>(
             let base = o * len * inner;
             if extreme {
                 r.copy_from_slice(&v[base..base + inner]);
+            } else if kind == ReduceKind::Prod {
+                r.fill(T::one());
             }
             for j in (if extreme { 1 } else { 0 })..len {
                 let row = &v[base + j * inner..base + (j + 1) * inner];
                 for (a, &b) in r.iter_mut().zip(row) {
-                    *a = if extreme { pick(max, *a, b) } else { a.add(b) };
+                    *a = match kind {
+                        _ if extreme => pick(max, *a, b),
+                        ReduceKind::Prod => a.mul(b),
+                        _ => a.add(b),
+                    };
                 }
             }
         });
@@ -257,12 +358,13 @@ pub(crate) fn cpu_reduce(
     keepdims: bool,
 ) -> Result<Tensor> {
     let mut shape = x.shape.clone();
-    let mut data = (*x.data).clone();
+    let mut reduced: Option<Buffer> = None;
     for &a in axes.iter().rev() {
+        let data = reduced.as_ref().unwrap_or(&x.data);
         let outer: usize = shape[..a].iter().product();
         let inner: usize = shape[a + 1..].iter().product();
         let len = shape[a];
-        data = match &data {
+        let next = match data {
             Buffer::F32(v) => Buffer::F32(reduce_axis(v, outer, len, inner, kind)),
             Buffer::I32(v) => Buffer::I32(reduce_axis(v, outer, len, inner, kind)),
             Buffer::I64(v) => Buffer::I64(reduce_axis(v, outer, len, inner, kind)),
@@ -275,8 +377,10 @@ pub(crate) fn cpu_reduce(
                 Buffer::Bool(reduce_axis(v, outer, len, inner, k))
             }
         };
+        reduced = Some(next);
         shape[a] = 1;
     }
+    let mut data = reduced.unwrap_or_else(|| (*x.data).clone());
     if kind == ReduceKind::Mean {
         let count: usize = axes.iter().map(|&a| x.shape[a]).product();
         if let Buffer::F32(v) = &mut data {
@@ -330,4 +434,48 @@ pub(crate) fn cpu_arg_reduce(x: &Tensor, axis: usize, keepdims: bool, max: bool)
         shape.remove(axis);
     }
     Ok(Tensor::new(shape, Buffer::I32(out)))
+}
+
+pub(crate) fn cpu_cumulative(
+    x: &Tensor,
+    axis: usize,
+    prod: bool,
+    exclusive: bool,
+    reverse: bool,
+) -> Result<Tensor> {
+    let outer: usize = x.shape[..axis].iter().product();
+    let inner: usize = x.shape[axis + 1..].iter().product();
+    let len = x.shape[axis];
+    fn run<T: Reducible>(
+        v: &[T],
+        outer: usize,
+        len: usize,
+        inner: usize,
+        prod: bool,
+        exclusive: bool,
+        reverse: bool,
+    ) -> Vec<T> {
+        let mut out = vec![T::default(); v.len()];
+        let identity = if prod { T::one() } else { T::default() };
+        for o in 0..outer {
+            for i in 0..inner {
+                let mut acc = identity;
+                for step in 0..len {
+                    let j = if reverse { len - 1 - step } else { step };
+                    let at = (o * len + j) * inner + i;
+                    let next = if prod { acc.mul(v[at]) } else { acc.add(v[at]) };
+                    out[at] = if exclusive { acc } else { next };
+                    acc = next;
+                }
+            }
+        }
+        out
+    }
+    let data = match &*x.data {
+        Buffer::F32(v) => Buffer::F32(run(v, outer, len, inner, prod, exclusive, reverse)),
+        Buffer::I32(v) => Buffer::I32(run(v, outer, len, inner, prod, exclusive, reverse)),
+        Buffer::I64(v) => Buffer::I64(run(v, outer, len, inner, prod, exclusive, reverse)),
+        Buffer::Bool(_) => unreachable!("bool is cast to int32"),
+    };
+    Ok(Tensor::new(x.shape.clone(), data))
 }

@@ -270,6 +270,142 @@ fn take_grad(g: &Tensor, idx: &Tensor, axis: usize, dim: usize) -> Result<Tensor
     Ok(out)
 }
 
+/// Join tensors along an existing `axis`; all other sizes must match. dtypes are promoted.
+pub fn concatenate(xs: &[Tensor], axis: isize) -> Result<Tensor> {
+    let first = xs
+        .first()
+        .ok_or_else(|| Error::Value("concatenate: needs at least one tensor".into()))?;
+    if first.ndim() == 0 {
+        return Err(Error::Value(
+            "concatenate: zero-dimensional tensors cannot be concatenated".into(),
+        ));
+    }
+    let axis = normalize_axis("concatenate", axis, first.ndim())?;
+    for x in xs {
+        let same = x.ndim() == first.ndim()
+            && x.shape
+                .iter()
+                .zip(&first.shape)
+                .enumerate()
+                .all(|(i, (a, b))| i == axis || a == b);
+        if !same {
+            return Err(Error::Value(format!(
+                "concatenate: all sizes except along axis {axis} must match, got shapes {:?} and {:?}",
+                first.shape, x.shape
+            )));
+        }
+    }
+    let dt = xs.iter().map(|x| x.dtype()).max().unwrap_or(DType::Float32);
+    let cast_xs: Vec<Tensor> = xs
+        .iter()
+        .map(|x| crate::ops::cast(x, dt))
+        .collect::<Result<_>>()?;
+    let refs: Vec<&Tensor> = cast_xs.iter().collect();
+    let out = device::execute(&Op::Concatenate { axis }, &refs)?;
+    if dt.is_float() {
+        let sizes: Vec<usize> = cast_xs.iter().map(|x| x.shape[axis]).collect();
+        record(&refs, &out, move || {
+            Arc::new(move |g: &Tensor, _needs: &[bool]| {
+                let mut start = 0;
+                let mut grads = Vec::with_capacity(sizes.len());
+                for &len in &sizes {
+                    let key: Vec<Index> = (0..g.ndim())
+                        .map(|d| {
+                            if d == axis {
+                                Index::Range {
+                                    start,
+                                    step: 1,
+                                    len,
+                                }
+                            } else {
+                                Index::Range {
+                                    start: 0,
+                                    step: 1,
+                                    len: g.shape[d],
+                                }
+                            }
+                        })
+                        .collect();
+                    grads.push(Some(get_item(g, &key)?));
+                    start += len;
+                }
+                Ok(grads)
+            })
+        });
+    }
+    Ok(out)
+}
+
+/// `x` gathered along `axis` at `indices` (same rank; other axes broadcast), NumPy's
+/// `take_along_axis`. Negative indices count from the end.
+pub fn take_along_axis(x: &Tensor, indices: &Tensor, axis: isize) -> Result<Tensor> {
+    if x.ndim() != indices.ndim() || x.ndim() == 0 {
+        return Err(Error::Value(format!(
+            "take_along_axis: x and indices must have the same rank >= 1, got shapes {:?} and {:?}",
+            x.shape, indices.shape
+        )));
+    }
+    if !matches!(indices.dtype(), DType::Int32 | DType::Int64) {
+        return Err(Error::Type(format!(
+            "take_along_axis: indices must be integers, got {}",
+            indices.dtype().name()
+        )));
+    }
+    let axis = normalize_axis("take_along_axis", axis, x.ndim())?;
+    let mut xs = x.shape.clone();
+    let mut is = indices.shape.clone();
+    for d in 0..x.ndim() {
+        if d == axis {
+            continue;
+        }
+        let (a, b) = (x.shape[d], indices.shape[d]);
+        let n = if a == b || b == 1 {
+            a
+        } else if a == 1 {
+            b
+        } else {
+            return Err(Error::Value(format!(
+                "take_along_axis: shapes {:?} and {:?} do not broadcast outside axis {axis}",
+                x.shape, indices.shape
+            )));
+        };
+        xs[d] = n;
+        is[d] = n;
+    }
+    let xb = broadcast_to(x, &xs)?;
+    let ib = crate::ops::cast(&broadcast_to(indices, &is)?, DType::Int64)?;
+    let out = device::execute(&Op::TakeAlongAxis { axis }, &[&xb, &ib])?;
+    if xb.dtype().is_float() {
+        let (ic, dim) = (ib.clone(), xb.shape[axis]);
+        record(&[&xb, &ib], &out, move || {
+            Arc::new(move |g: &Tensor, _needs: &[bool]| {
+                Ok(vec![Some(take_along_axis_grad(g, &ic, axis, dim)?), None])
+            })
+        });
+    }
+    Ok(out)
+}
+
+fn take_along_axis_grad(g: &Tensor, idx: &Tensor, axis: usize, dim: usize) -> Result<Tensor> {
+    let out = device::execute(&Op::TakeAlongAxisGrad { axis, dim }, &[g, idx])?;
+    let ic = idx.clone();
+    record(&[g], &out, move || {
+        Arc::new(move |gg: &Tensor, _needs: &[bool]| {
+            Ok(vec![Some(take_along_axis(gg, &ic, axis as isize)?), None])
+        })
+    });
+    Ok(out)
+}
+
+/// Indices (int32) that sort `x` along `axis`; stable, NaN last when ascending (NumPy).
+pub fn argsort(x: &Tensor, axis: isize, descending: bool) -> Result<Tensor> {
+    if x.ndim() == 0 {
+        return reshape_to(&Tensor::new(vec![1], Buffer::I32(vec![0])), vec![]);
+    }
+    let axis = normalize_axis("argsort", axis, x.ndim())?;
+    device::execute(&Op::ArgSort { axis, descending }, &[x])
+}
+
 /// float32 one-hot encoding along a new last axis of length `depth`; out-of-range labels give
 /// all-zero rows (as in Keras).
 pub fn one_hot(x: &Tensor, depth: usize) -> Result<Tensor> {
@@ -464,4 +600,139 @@ pub(crate) fn cpu_one_hot(x: &Tensor, depth: usize) -> Result<Tensor> {
     let mut shape = x.shape.clone();
     shape.push(depth);
     Ok(Tensor::from_f32(shape, out))
+}
+
+pub(crate) fn cpu_concatenate(xs: &[&Tensor], axis: usize) -> Result<Tensor> {
+    let first = xs[0];
+    let outer: usize = first.shape[..axis].iter().product();
+    let inner: usize = first.shape[axis + 1..].iter().product();
+    let total: usize = xs.iter().map(|x| x.shape[axis]).sum();
+    let mut shape = first.shape.clone();
+    shape[axis] = total;
+    macro_rules! join {
+        ($variant:ident) => {{
+            let parts: Vec<&[_]> = xs
+                .iter()
+                .map(|x| match &*x.data {
+                    Buffer::$variant(v) => &v[..],
+                    _ => unreachable!("concatenate casts its inputs to one dtype"),
+                })
+                .collect();
+            let mut out = Vec::with_capacity(outer * total * inner);
+            for o in 0..outer {
+                for (x, part) in xs.iter().zip(&parts) {
+                    let block = x.shape[axis] * inner;
+                    out.extend_from_slice(&part[o * block..(o + 1) * block]);
+                }
+            }
+            Buffer::$variant(out)
+        }};
+    }
+    let data = match &*first.data {
+        Buffer::F32(_) => join!(F32),
+        Buffer::I32(_) => join!(I32),
+        Buffer::I64(_) => join!(I64),
+        Buffer::Bool(_) => join!(Bool),
+    };
+    Ok(Tensor::new(shape, data))
+}
+
+fn along_axis_indices(op: &str, idx: &Tensor, dim: usize) -> Result<Vec<usize>> {
+    checked_indices(op, idx, dim)
+}
+
+pub(crate) fn cpu_take_along_axis(x: &Tensor, idx: &Tensor, axis: usize) -> Result<Tensor> {
+    let dim = x.shape[axis];
+    let iv = along_axis_indices("take_along_axis", idx, dim)?;
+    let outer: usize = x.shape[..axis].iter().product();
+    let inner: usize = x.shape[axis + 1..].iter().product();
+    let k = idx.shape[axis];
+    let data = per_dtype!(&*x.data, |v| {
+        let mut out = Vec::with_capacity(outer * k * inner);
+        for o in 0..outer {
+            for j in 0..k {
+                for i in 0..inner {
+                    let src = iv[(o * k + j) * inner + i];
+                    out.push(v[(o * dim + src) * inner + i]);
+                }
+            }
+        }
+        out
+    });
+    Ok(Tensor::new(idx.shape.clone(), data))
+}
+
+pub(crate) fn cpu_take_along_axis_grad(
+    g: &Tensor,
+    idx: &Tensor,
+    axis: usize,
+    dim: usize,
+) -> Result<Tensor> {
+    let gv = g.f32s("take_along_axis_grad")?;
+    let iv = along_axis_indices("take_along_axis_grad", idx, dim)?;
+    let outer: usize = g.shape[..axis].iter().product();
+    let inner: usize = g.shape[axis + 1..].iter().product();
+    let k = g.shape[axis];
+    let mut shape = g.shape.clone();
+    shape[axis] = dim;
+    let mut out = vec![0f32; outer * dim * inner];
+    for o in 0..outer {
+        for j in 0..k {
+            for i in 0..inner {
+                let at = (o * k + j) * inner + i;
+                out[(o * dim + iv[at]) * inner + i] += gv[at];
+            }
+        }
+    }
+    Ok(Tensor::from_f32(shape, out))
+}
+
+pub(crate) fn cpu_argsort(x: &Tensor, axis: usize, descending: bool) -> Result<Tensor> {
+    let outer: usize = x.shape[..axis].iter().product();
+    let inner: usize = x.shape[axis + 1..].iter().product();
+    let len = x.shape[axis];
+    fn order<T: Copy + PartialOrd>(
+        v: &[T],
+        outer: usize,
+        len: usize,
+        inner: usize,
+        descending: bool,
+        is_nan: impl Fn(T) -> bool,
+    ) -> Vec<i32> {
+        let mut out = vec![0i32; v.len()];
+        let mut idx: Vec<usize> = Vec::with_capacity(len);
+        for o in 0..outer {
+            for i in 0..inner {
+                let at = |j: usize| v[(o * len + j) * inner + i];
+                idx.clear();
+                idx.extend(0..len);
+                // NaN sorts last ascending (NumPy) and first descending (the reverse order).
+                idx.sort_by(|&a, &b| {
+                    let (p, q) = (at(a), at(b));
+                    let ord = match (is_nan(p), is_nan(q)) {
+                        (true, true) => std::cmp::Ordering::Equal,
+                        (true, false) => std::cmp::Ordering::Greater,
+                        (false, true) => std::cmp::Ordering::Less,
+                        _ => p.partial_cmp(&q).unwrap_or(std::cmp::Ordering::Equal),
+                    };
+                    if descending {
+                        ord.reverse()
+                    } else {
+                        ord
+                    }
+                });
+                for (j, &src) in idx.iter().enumerate() {
+                    out[(o * len + j) * inner + i] = src as i32;
+                }
+            }
+        }
+        out
+    }
+    let out = match &*x.data {
+        Buffer::F32(v) => order(v, outer, len, inner, descending, f32::is_nan),
+        Buffer::I32(v) => order(v, outer, len, inner, descending, |_| false),
+        Buffer::I64(v) => order(v, outer, len, inner, descending, |_| false),
+        Buffer::Bool(v) => order(v, outer, len, inner, descending, |_| false),
+    };
+    Ok(Tensor::new(x.shape.clone(), Buffer::I32(out)))
 }

@@ -519,6 +519,34 @@ impl PyTensor {
     fn __rtruediv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         binop(py, ops::BinaryOp::Div, &self.t, o, true)
     }
+    fn __pow__(
+        &self,
+        py: Python<'_>,
+        o: &Bound<'_, PyAny>,
+        _modulo: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Power, &self.t, o, false)
+    }
+    fn __rpow__(
+        &self,
+        py: Python<'_>,
+        o: &Bound<'_, PyAny>,
+        _modulo: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Power, &self.t, o, true)
+    }
+    fn __floordiv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::FloorDivide, &self.t, o, false)
+    }
+    fn __rfloordiv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::FloorDivide, &self.t, o, true)
+    }
+    fn __mod__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Mod, &self.t, o, false)
+    }
+    fn __rmod__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Mod, &self.t, o, true)
+    }
     fn __lt__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         binop(py, ops::BinaryOp::Less, &self.t, o, false)
     }
