@@ -7,7 +7,8 @@ from __future__ import annotations
 from rskeras import _core
 from rskeras.random.seed_generator import SeedGenerator, draw_stream
 
-__all__ = ["SeedGenerator", "dropout", "normal", "uniform"]
+__all__ = ["SeedGenerator", "categorical", "dropout", "normal", "randint", "shuffle",
+           "truncated_normal", "uniform"]
 
 
 def _check_float(op, dtype):
@@ -45,3 +46,66 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
     keep = _core.binary("greater_equal", uniform(shape, seed=seed), rate)
     scale = _core.cast(keep, "float32") * (1.0 / (1.0 - rate))
     return inputs * scale
+
+
+def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+    """Normal floats with `mean` and `stddev`, where draws more than two standard deviations
+    from the mean are drawn again (as `keras.random.truncated_normal`). float32.
+
+    Every redraw is a fresh stream of the same seed, so the result is reproducible and
+    independent of the thread count."""
+    _check_float("truncated_normal", dtype)
+    generator = seed if isinstance(seed, SeedGenerator) else SeedGenerator(
+        seed if isinstance(seed, int) and not isinstance(seed, bool) else None)
+    z = _core.random_normal(shape, 0.0, 1.0, *generator.next())
+    outside = _core.binary("greater", _core.unary("abs", z), 2.0)
+    while bool(_core.reduce("max", outside)) if z.size else False:
+        fresh = _core.random_normal(shape, 0.0, 1.0, *generator.next())
+        z = _core.where_(outside, fresh, z)
+        outside = _core.binary("greater", _core.unary("abs", z), 2.0)
+    return z * float(stddev) + float(mean)
+
+
+def randint(shape, minval, maxval, dtype="int32", seed=None):
+    """Integers drawn uniformly from `[minval, maxval)`.
+
+    Raises:
+        ValueError: when `maxval <= minval` or `dtype` is not an integer type.
+    """
+    if dtype not in ("int32", "int64"):
+        raise ValueError(f"random.randint: dtype must be int32 or int64, got {dtype!r}")
+    minval, maxval = int(minval), int(maxval)
+    if maxval <= minval:
+        raise ValueError(f"random.randint: need minval < maxval, got {minval} and {maxval}")
+    u = uniform(shape, 0.0, 1.0, seed=seed)
+    span = maxval - minval
+    picked = _core.cast(_core.unary("floor", u * float(span)), dtype)
+    # float32 rounding can reach `span` itself for large spans; keep the range half-open.
+    return _core.binary("minimum", picked, span - 1) + minval
+
+
+def shuffle(x, axis=0, seed=None):
+    """`x` with its entries along `axis` in random order (a random permutation)."""
+    x = _core.convert_to_tensor(x)
+    if x.ndim == 0:
+        raise ValueError("random.shuffle: cannot shuffle a scalar")
+    keys = uniform((x.shape[axis],), seed=seed)
+    return _core.take(x, _core.argsort(keys), axis)
+
+
+def categorical(logits, num_samples, dtype="int32", seed=None):
+    """Class indices sampled from unnormalised log-probabilities `logits` of shape
+    `(batch, classes)`; returns `(batch, num_samples)`. Uses the Gumbel-max trick:
+    `argmax(logits + G)` with `G = -log(-log(U))` is a draw from `softmax(logits)`.
+
+    Raises:
+        ValueError: when `logits` is not 2-D.
+    """
+    logits = _core.convert_to_tensor(logits, "float32")
+    if logits.ndim != 2:
+        raise ValueError(f"random.categorical: logits must be (batch, classes), got shape {logits.shape}")
+    batch, classes = logits.shape
+    u = uniform((batch, num_samples, classes), 1e-20, 1.0, seed=seed)
+    gumbel = -_core.unary("log", -_core.unary("log", u))
+    scores = _core.reshape(logits, (batch, 1, classes)) + gumbel
+    return _core.cast(_core.arg_reduce(scores, -1, False, True), dtype)
