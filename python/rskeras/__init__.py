@@ -16,7 +16,7 @@ from rskeras.metrics import Metric
 from rskeras.models import Model, Sequential
 from rskeras.optimizers import Optimizer
 
-config = backend.config
+from rskeras import config  # keras.config; its settings are backend.config state
 
 
 def _register_fork_handler() -> None:

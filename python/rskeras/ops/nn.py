@@ -7,6 +7,7 @@ uses the numerically stable log-softmax / log-sigmoid forms."""
 from __future__ import annotations
 
 from rskeras import _core
+from rskeras.backend import config as _config
 from rskeras.backend.config import epsilon
 from rskeras.ops import numpy as knp
 
@@ -113,3 +114,198 @@ def binary_crossentropy(target, output, from_logits=False) -> Tensor:
         return positive_part - output * target + knp.log(1.0 + knp.exp(-magnitude))
     output = knp.clip(output, epsilon(), 1.0 - epsilon())
     return -(target * knp.log(output) + (1.0 - target) * knp.log(1.0 - output))
+
+
+# ---------------------------------------------------------------------------------------------
+# Activations and normalisation helpers, composed from core primitives (so differentiable).
+# Formulas follow `jax.nn` (what Keras 3's JAX backend calls) unless noted. Integer inputs
+# compute in float32.
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def relu6(x) -> Tensor:
+    """`min(max(x, 0), 6)` element-wise (float32). The gradient is 1 on `(0, 6)` and 0
+    elsewhere, including both kinks (as `jax.nn.relu6`)."""
+    x = knp._floatx(x)
+    return knp.where(knp.greater_equal(x, 6.0), 6.0, relu(x))
+
+
+def silu(x) -> Tensor:
+    """SiLU / swish, `x * sigmoid(x)` (Ramachandran et al. 2017; `jax.nn.silu`)."""
+    x = knp._floatx(x)
+    return x * sigmoid(x)
+
+
+swish = silu
+
+
+def log_sigmoid(x) -> Tensor:
+    """`log(sigmoid(x)) = -softplus(-x)`, computed as `min(x, 0) - log(1 + exp(-|x|))`
+    so it neither overflows nor loses the gradient at 0 (`jax.nn.log_sigmoid`)."""
+    x = knp._floatx(x)
+    nonneg = knp.greater_equal(x, 0.0)
+    negative_part = knp.where(nonneg, 0.0, x)
+    magnitude = knp.where(nonneg, x, -x)
+    return negative_part - knp.log(1.0 + knp.exp(-magnitude))
+
+
+def leaky_relu(x, negative_slope=0.2) -> Tensor:
+    """`x` for `x >= 0`, else `negative_slope * x` (`jax.nn.leaky_relu`; default slope 0.2
+    as keras.ops)."""
+    x = knp._floatx(x)
+    return knp.where(knp.greater_equal(x, 0.0), x, x * float(negative_slope))
+
+
+def hard_sigmoid(x) -> Tensor:
+    """Piecewise-linear sigmoid `relu6(x + 3) / 6` (Keras 3 / `jax.nn.hard_sigmoid`): 0 below
+    -3, 1 above 3."""
+    return relu6(knp._floatx(x) + 3.0) / 6.0
+
+
+def hard_silu(x) -> Tensor:
+    """Hard SiLU / hard swish, `x * relu6(x + 3) / 6` (Howard et al. 2019, MobileNetV3;
+    `jax.nn.hard_silu`)."""
+    x = knp._floatx(x)
+    return x * hard_sigmoid(x)
+
+
+hard_swish = hard_silu
+
+
+def elu(x, alpha=1.0) -> Tensor:
+    """Exponential linear unit (Clevert et al. 2016): `x` for `x > 0`, else
+    `alpha * (exp(x) - 1)` (`jax.nn.elu`; the exponential only sees non-positive values)."""
+    x = knp._floatx(x)
+    positive = knp.greater(x, 0.0)
+    safe = knp.where(positive, 0.0, x)
+    return knp.where(positive, x, float(alpha) * (knp.exp(safe) - 1.0))
+
+
+def selu(x) -> Tensor:
+    """Scaled ELU (Klambauer et al. 2017): `scale * elu(x, alpha)` with Keras's constants
+    `alpha = 1.67326324235437728...`, `scale = 1.05070098735548049...`."""
+    return _SELU_SCALE * elu(x, _SELU_ALPHA)
+
+
+def gelu(x, approximate=True) -> Tensor:
+    """Gaussian error linear unit (Hendrycks & Gimpel 2016), as `jax.nn.gelu`.
+
+    `approximate=True` (default): `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
+    `approximate=False`: `0.5 x (1 + erf(x / sqrt(2)))`.
+
+    Returns float32 of `x`'s shape (integer inputs are cast).
+
+    Raises:
+        ValueError: for `approximate=False` on a Rust core built without the `erf` unary op
+            (the core's "unknown unary op 'erf'" message).
+    """
+    x = knp._floatx(x)
+    if approximate:
+        inner = 0.7978845608028654 * (x + 0.044715 * (x * x * x))
+        return 0.5 * x * (1.0 + tanh(inner))
+    return 0.5 * x * (1.0 + _core.unary("erf", x * 0.7071067811865476))
+
+
+def softsign(x) -> Tensor:
+    """`x / (1 + |x|)` element-wise (`jax.nn.soft_sign`)."""
+    x = knp._floatx(x)
+    return x / (1.0 + knp.abs(x))
+
+
+def moments(x, axes, keepdims=False, synchronized=False):
+    """Mean and population variance of `x` over `axes` (as `keras.ops.moments`).
+
+    Args:
+        axes: an int or a sequence of ints (None: all axes).
+        keepdims: keep the reduced axes with length 1.
+        synchronized: only False (single device) is supported.
+    Returns:
+        `(mean, variance)`, float32 tensors of the reduced shape.
+    Raises:
+        ValueError: when an axis is out of range or repeated.
+        NotImplementedError: for `synchronized=True`.
+    """
+    if synchronized:
+        raise NotImplementedError("moments: synchronized=True is not supported")
+    x = knp._floatx(x)
+    red = knp._reduced("moments", x, axes)
+    mean = _core.reduce("mean", x, red, True)
+    variance = _core.reduce("mean", _core.unary("square", x - mean), red, bool(keepdims))
+    if not keepdims:
+        mean = knp.reshape(mean, variance.shape)  # drop the length-1 axes
+    return mean, variance
+
+
+def normalize(x, axis=-1, order=2, epsilon=None) -> Tensor:
+    """`x / max(norm(x, order, axis), epsilon)` (Keras 3 `ops.normalize`).
+
+    Args:
+        x: a tensor (a scalar is treated as shape `(1,)`, as Keras); computed in float32.
+        axis: an int or a tuple of ints (tuples only for `order=2`, where the norm is the
+            square root of the sum of squares over all of them).
+        order: an int >= 1, the exponent p of the vector norm `(sum |x|^p)^(1/p)`.
+        epsilon: the lower bound of the norm (default `keras.config.epsilon()`).
+    Returns:
+        float32 tensor of `x`'s shape. Zero vectors map to zero with finite gradients.
+    Raises:
+        ValueError: for `order` not an int >= 1, an out-of-range axis, or a tuple axis
+            with `order != 2`.
+    """
+    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
+        raise ValueError(f"normalize: order must be an int >= 1, got {order!r}")
+    x = knp._floatx(x)
+    if x.ndim == 0:
+        x = knp.reshape(x, [1])
+    axes = knp._axis_tuple("normalize", axis, x.ndim)
+    if axes is not None and len(axes) != 1 and order != 2:
+        raise ValueError(f"normalize: a tuple axis is only supported for order=2, got order={order}")
+    red = None if axes is None else list(axes)
+    eps = float(epsilon if epsilon is not None else _config.epsilon())
+    if order == 2:
+        # sqrt(max(s, eps^2)) == max(sqrt(s), eps), with a finite gradient at s == 0.
+        square_sum = knp.sum(knp.square(x), axis=red, keepdims=True)
+        return x / knp.sqrt(knp.maximum(square_sum, eps * eps))
+    magnitude = knp.abs(x)
+    power = magnitude
+    for _ in range(order - 1):
+        power = power * magnitude
+    total = knp.sum(power, axis=red, keepdims=True)
+    positive = knp.greater(total, 0.0)
+    safe = knp.where(positive, total, 1.0)
+    norm = knp.where(positive, knp.exp(knp.log(safe) / float(order)), 0.0)
+    return x / knp.maximum(norm, eps)
+
+
+def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwargs) -> Tensor:
+    """Multi-hot encoding of integer labels: 1 at every class id present, as
+    `keras.ops.multi_hot`: `max(one_hot(inputs, num_classes, axis), axis=r)` with `r = 1`
+    for inputs of rank > 1 (so `(batch, k) -> (batch, num_classes)`) and `r = 0` for 1-D
+    inputs (`(k,) -> (num_classes,)`). Ids outside `[0, num_classes)` are ignored.
+
+    Args:
+        num_classes: the number of classes (`num_tokens=` is accepted as an alias).
+        axis: where `one_hot` puts the class axis (default -1).
+        dtype: result dtype (default float32).
+    Raises:
+        ValueError: without `num_classes`, for a scalar input, an out-of-range axis, or
+            `sparse=True` (not supported).
+        TypeError: for float labels.
+    """
+    if num_classes is None and "num_tokens" in kwargs:
+        num_classes = kwargs.pop("num_tokens")
+    if num_classes is None:
+        raise ValueError("multi_hot: argument num_classes must be specified")
+    if sparse:
+        raise ValueError("multi_hot: sparse=True is not supported")
+    x = knp.convert_to_tensor(inputs)
+    if x.ndim == 0:
+        raise ValueError("multi_hot: inputs must have rank >= 1")
+    encoded = _core.one_hot(x, int(num_classes))  # class axis last
+    out_axis = knp._axis("multi_hot", axis, x.ndim + 1)
+    encoded = knp.moveaxis(encoded, -1, out_axis)
+    # "any label hits this class": the max of 0/1 values, as a count > 0 so that an empty
+    # reduction gives zeros rather than an error
+    hits = _core.reduce("sum", encoded, 1 if x.ndim > 1 else 0, False)
+    return _core.cast(knp.greater(hits, 0), dtype or "float32")
