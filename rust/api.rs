@@ -319,6 +319,13 @@ fn concatenate(py: Python<'_>, xs: &Bound<'_, PyAny>, axis: isize) -> PyResult<P
     wrap(maybe_detach(py, n, || ops::shape::concatenate(&ts, axis)))
 }
 
+/// Rows of `values` summed into `num_rows` zero rows at `indices` (scatter-add).
+#[pyfunction]
+fn scatter_add_rows(values: &Bound<'_, PyAny>, indices: &Bound<'_, PyAny>, num_rows: usize) -> PyResult<PyTensor> {
+    let (v, i) = (to_tensor(values, None)?, to_tensor(indices, None)?);
+    wrap(ops::shape::scatter_add_rows(&v, &i, num_rows))
+}
+
 /// NumPy `take_along_axis`.
 #[pyfunction]
 fn take_along_axis(
@@ -472,6 +479,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(argsort, m)?)?;
     m.add_function(wrap_pyfunction!(concatenate, m)?)?;
     m.add_function(wrap_pyfunction!(take_along_axis, m)?)?;
+    m.add_function(wrap_pyfunction!(scatter_add_rows, m)?)?;
     m.add_function(wrap_pyfunction!(random_uniform, m)?)?;
     m.add_function(wrap_pyfunction!(random_normal, m)?)?;
     m.add_function(wrap_pyfunction!(philox4x32_10, m)?)?;

@@ -259,6 +259,23 @@ pub fn take(x: &Tensor, indices: &Tensor, axis: isize) -> Result<Tensor> {
     Ok(out)
 }
 
+/// Sum the rows of `values` (axis 0, one per index) into `dim` zero rows at integer
+/// `indices` of shape `(n,)`; repeated indices add up (TensorFlow's `scatter_nd`).
+/// Differentiable in `values`.
+pub fn scatter_add_rows(values: &Tensor, indices: &Tensor, dim: usize) -> Result<Tensor> {
+    if indices.ndim() != 1 || values.ndim() == 0 || values.shape[0] != indices.shape[0] {
+        return Err(Error::Value(format!(
+            "scatter: expected indices of shape (n,) and values of shape (n, ...), got {:?} and {:?}",
+            indices.shape, values.shape
+        )));
+    }
+    let idx = match indices.dtype() {
+        DType::Int32 | DType::Int64 => crate::ops::cast(indices, DType::Int64)?,
+        d => return Err(Error::Type(format!("scatter: indices must be integers, got {}", d.name()))),
+    };
+    take_grad(&crate::ops::cast(values, DType::Float32)?, &idx, 0, dim)
+}
+
 fn take_grad(g: &Tensor, idx: &Tensor, axis: usize, dim: usize) -> Result<Tensor> {
     let out = device::execute(&Op::TakeGrad { axis, dim }, &[g, idx])?;
     let ic = idx.clone();

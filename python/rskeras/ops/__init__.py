@@ -1,14 +1,15 @@
 """`rskeras.ops`: the keras.ops vocabulary on the Rust core (numpy-style, nn, math and core ops)."""
 
 from rskeras.ops.core import (  # noqa: F401
-    Tensor, cast, convert_to_numpy, convert_to_tensor, dtype, is_tensor, shape, slice,
-    stop_gradient, unstack,
+    Tensor, cast, cond, convert_to_numpy, convert_to_tensor, dtype, is_tensor, scatter,
+    scatter_update, shape, slice, slice_update, stop_gradient, unstack,
 )
-from rskeras.ops.math import logsumexp  # noqa: F401
+from rskeras.ops.math import erf, in_top_k, logsumexp, top_k  # noqa: F401
 from rskeras.ops.nn import (  # noqa: F401
     binary_crossentropy, categorical_crossentropy, elu, gelu, hard_sigmoid, hard_silu,
     hard_swish, leaky_relu, log_sigmoid, log_softmax, moments, multi_hot, normalize, one_hot,
-    relu, relu6, selu, sigmoid, silu, softmax, softsign, sparse_categorical_crossentropy,
+    relu, relu6, selu, sigmoid, silu, softmax, softplus, softsign,
+    sparse_categorical_crossentropy,
     swish, tanh,
 )
 from rskeras.ops.numpy import (  # noqa: F401
@@ -19,4 +20,10 @@ from rskeras.ops.numpy import (  # noqa: F401
     negative, not_equal, ones, ones_like, outer, repeat, reshape, sign, size, split, sqrt,
     square, squeeze, stack, std, subtract, sum, swapaxes, take, tensordot, tile, transpose,
     tril, triu, true_divide, var, where, zeros, zeros_like,
+)
+from rskeras.ops.numpy import (  # noqa: F401
+    all, any, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, argsort, ceil,
+    concatenate, cos, cosh, cumprod, cumsum, divide_no_nan, expm1, floor, floor_divide,
+    isfinite, isinf, isnan, log1p, log2, log10, mod, nan_to_num, pad, power, prod, reciprocal,
+    round, rsqrt, sin, sinh, sort, take_along_axis, tan,
 )

@@ -131,3 +131,79 @@ def unstack(x, num=None, axis=0) -> list:
         raise ValueError(f"unstack: num={num} but axis {axis} of {tuple(x.shape)} has length {n}")
     head = (builtins.slice(None),) * a
     return [x[head + (i,)] for i in range(n)]
+
+
+def _linear_rows(op, indices, shape):
+    """Row numbers into `shape[:k]` flattened, for `indices` of shape `(n, k)`."""
+    import numpy as np
+
+    idx = np.asarray(indices, dtype=np.int64)
+    if idx.ndim == 1:
+        idx = idx[:, None]
+    k = idx.shape[-1]
+    lead = tuple(int(d) for d in shape[:k])
+    if k > len(shape) or (idx.size and ((idx < 0).any() or (idx >= np.array(lead)).any())):
+        raise IndexError(f"{op}: indices {idx.tolist()} out of range for shape {tuple(shape)}")
+    rows = np.ravel_multi_index(tuple(idx.T), lead) if idx.size else np.zeros(0, np.int64)
+    return rows.reshape(-1), int(np.prod(lead)), tuple(int(d) for d in shape[k:])
+
+
+def scatter(indices, values, shape) -> Tensor:
+    """A float32 tensor of `shape`, zero except at `indices` `(n, k)` (each a position in the
+    first k axes), where `values` `(n, *shape[k:])` are added; repeated indices add up, as in
+    Keras/TensorFlow `scatter_nd`. Differentiable in `values`.
+
+    Raises:
+        IndexError: for an index outside `shape`.
+    """
+    shape = tuple(int(d) for d in shape)
+    rows, lead, rest = _linear_rows("scatter", indices, shape)
+    values = _core.reshape(convert_to_tensor(values, "float32"), (len(rows),) + rest)
+    return _core.reshape(_core.scatter_add_rows(values, rows, lead), shape)
+
+
+def scatter_update(inputs, indices, updates) -> Tensor:
+    """`inputs` with the entries at `indices` `(n, k)` replaced by `updates` `(n, ...)`.
+    Each index should appear once (repeated ones would add their updates)."""
+    inputs = convert_to_tensor(inputs)
+    shape = tuple(inputs.shape)
+    rows, lead, rest = _linear_rows("scatter_update", indices, shape)
+    updates = _core.reshape(convert_to_tensor(updates, "float32"), (len(rows),) + rest)
+    placed = _core.reshape(_core.scatter_add_rows(updates, rows, lead), shape)
+    import numpy as np
+
+    mask = np.zeros(lead, dtype=bool)
+    mask[rows] = True
+    mask = mask.reshape(shape[: len(shape) - len(rest)] + (1,) * len(rest))
+    return _core.cast(_core.where_(mask, placed, inputs), inputs.dtype)
+
+
+def slice_update(inputs, start_indices, updates) -> Tensor:
+    """`inputs` with the block `updates` written at `start_indices` (one per axis).
+    Differentiable in both.
+
+    Raises:
+        ValueError: when the block does not fit inside `inputs` at that position.
+    """
+    import numpy as np
+
+    from rskeras.ops.numpy import pad
+
+    inputs, updates = convert_to_tensor(inputs), convert_to_tensor(updates)
+    starts = [int(s) for s in start_indices]
+    if len(starts) != inputs.ndim or updates.ndim != inputs.ndim or any(
+            s < 0 or s + u > d for s, u, d in zip(starts, updates.shape, inputs.shape)):
+        raise ValueError(
+            f"slice_update: updates of shape {tuple(updates.shape)} at {starts} do not fit in "
+            f"inputs of shape {tuple(inputs.shape)}"
+        )
+    widths = [(s, d - s - u) for s, u, d in zip(starts, updates.shape, inputs.shape)]
+    padded = pad(_core.cast(updates, inputs.dtype), widths)
+    mask = np.zeros(tuple(inputs.shape), dtype=bool)
+    mask[tuple(np.s_[s:s + u] for s, u in zip(starts, updates.shape))] = True
+    return _core.where_(mask, padded, inputs)
+
+
+def cond(pred, true_fn, false_fn):
+    """`true_fn()` if `pred` is true, else `false_fn()` (eager: only the chosen branch runs)."""
+    return true_fn() if bool(pred) else false_fn()

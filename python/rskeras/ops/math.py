@@ -35,3 +35,35 @@ def logsumexp(x, axis=None, keepdims=False) -> Tensor:
     if keepdims:
         return out
     return knp.reshape(out, [d for i, d in enumerate(x.shape) if not (axes is None or i in axes)])
+
+
+def erf(x) -> Tensor:
+    """The error function, element-wise (float32; A&S 7.1.26 / Maclaurin series, |error| about
+    1e-7). Its gradient is `2 / sqrt(pi) * exp(-x^2)`."""
+    return _core.unary("erf", x)
+
+
+def top_k(x, k, sorted=True) -> tuple:  # noqa: A002 - Keras argument name
+    """The `k` largest entries along the last axis and their int32 indices, largest first
+    (ties: the lower index first). Returns `(values, indices)`, each `(..., k)`.
+
+    Raises:
+        ValueError: when `k` is not in `[0, x.shape[-1]]`.
+    """
+    x = knp.convert_to_tensor(x)
+    n = x.shape[-1] if x.ndim else 0
+    if not 0 <= k <= n:
+        raise ValueError(f"top_k: k={k} must be in [0, {n}] for input shape {tuple(x.shape)}")
+    order = _core.argsort(x, -1, True)[..., :k]
+    return _core.take_along_axis(x, order, -1), order
+
+
+def in_top_k(targets, predictions, k) -> Tensor:
+    """Whether each target class is among the `k` highest `predictions` of its row:
+    `targets` `(batch,)` int, `predictions` `(batch, classes)`; returns bool `(batch,)`.
+    A target counts as in the top k when fewer than k classes score strictly higher."""
+    predictions = knp.convert_to_tensor(predictions, "float32")
+    targets = _core.cast(targets, "int64")
+    picked = _core.take_along_axis(predictions, knp.expand_dims(targets, -1), -1)
+    higher = knp.sum(_core.cast(_core.binary("greater", predictions, picked), "int32"), axis=-1)
+    return _core.binary("less", higher, int(k))

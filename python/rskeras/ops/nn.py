@@ -24,6 +24,11 @@ def sigmoid(x) -> Tensor:
     return _core.unary("sigmoid", x)
 
 
+def softplus(x) -> Tensor:
+    """`log(1 + exp(x))`, computed as `max(x, 0) + log1p(exp(-|x|))` (never overflows)."""
+    return _core.unary("softplus", x)
+
+
 def tanh(x) -> Tensor:
     """Hyperbolic tangent."""
     return _core.unary("tanh", x)

@@ -4,7 +4,7 @@ Every op here is differentiable where the math is, through `rskeras.GradientTape
 
 from __future__ import annotations
 
-import builtins as _builtins  # this module shadows sum/max/min/abs
+import builtins as _builtins  # this module shadows sum/max/min/abs/any/all/round
 import operator as _operator
 
 from rskeras import _core
@@ -57,6 +57,173 @@ exp = _u("exp")
 log = _u("log")
 tanh = _u("tanh")
 logical_not = _u("logical_not")
+rsqrt = _u("rsqrt")
+reciprocal = _u("reciprocal")
+expm1 = _u("expm1")
+log1p = _u("log1p")
+log2 = _u("log2")
+log10 = _u("log10")
+sin = _u("sin")
+cos = _u("cos")
+tan = _u("tan")
+arcsin = _u("arcsin")
+arccos = _u("arccos")
+arctan = _u("arctan")
+sinh = _u("sinh")
+cosh = _u("cosh")
+arcsinh = _u("arcsinh")
+arccosh = _u("arccosh")
+arctanh = _u("arctanh")
+floor = _u("floor")
+ceil = _u("ceil")
+isnan = _u("isnan")
+isinf = _u("isinf")
+isfinite = _u("isfinite")
+floor_divide = _b("floor_divide")
+mod = _b("mod")
+power = _b("power")
+arctan2 = _b("arctan2")
+divide_no_nan = _b("divide_no_nan")
+floor_divide.__doc__ = "Element-wise `floor(x1 / x2)`; integer division by zero gives 0 (NumPy)."
+mod.__doc__ = "Element-wise remainder with the sign of the divisor, `x1 - floor(x1 / x2) * x2` (NumPy)."
+power.__doc__ = ("Element-wise `x1 ** x2`. Integer tensors to negative integer powers raise ValueError.\n"
+                 "The gradient with respect to x2, `x1 ** x2 * log(x1)`, is taken as 0 where x1 <= 0.")
+divide_no_nan.__doc__ = "Element-wise `x1 / x2`, and 0 where `x2 == 0`."
+
+
+def round(x, decimals=0) -> Tensor:  # noqa: A001 - Keras exports ops.round
+    """Round to `decimals` decimal places, halves to even (NumPy). Integer inputs are returned
+    unchanged when `decimals >= 0`."""
+    if decimals == 0:
+        return _core.unary("round", x)
+    scale = 10.0 ** decimals
+    return _core.unary("round", _core.cast(x, "float32") * scale) / scale
+
+
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None) -> Tensor:
+    """NaN replaced by `nan`, +inf by `posinf` and -inf by `neginf` (default: the largest and
+    smallest float32). Other values pass, gradients included."""
+    x = _t(x)
+    if x.dtype != "float32":
+        return x
+    big = 3.4028234663852886e38
+    posinf = big if posinf is None else posinf
+    neginf = -big if neginf is None else neginf
+    x = _core.where_(_core.unary("isnan", x), float(nan), x)
+    x = _core.where_(_core.binary("equal", x, float("inf")), float(posinf), x)
+    return _core.where_(_core.binary("equal", x, float("-inf")), float(neginf), x)
+
+
+def prod(x, axis=None, keepdims=False, dtype=None) -> Tensor:
+    """Product over `axis`; the gradient is exact even when elements are zero (products of the
+    other elements, from exclusive running products)."""
+    out = _core.reduce("prod", x, axis, keepdims)
+    return out if dtype is None else _core.cast(out, dtype)
+
+
+def any(x, axis=None, keepdims=False) -> Tensor:  # noqa: A001
+    """Whether any element along `axis` is non-zero (bool). An empty reduction is False."""
+    b = _core.cast(x, "bool")
+    if _empty_reduction(b, axis):
+        return _full_reduced(b, axis, keepdims, False)
+    return _core.reduce("max", b, axis, keepdims)
+
+
+def all(x, axis=None, keepdims=False) -> Tensor:  # noqa: A001
+    """Whether every element along `axis` is non-zero (bool). An empty reduction is True."""
+    b = _core.cast(x, "bool")
+    if _empty_reduction(b, axis):
+        return _full_reduced(b, axis, keepdims, True)
+    return _core.reduce("min", b, axis, keepdims)
+
+
+def _cumulative(op, x, axis, prod):
+    x = _t(x)
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    return _core.cumulative(x, _axis(op, axis, x.ndim), prod)
+
+
+def cumsum(x, axis=None, dtype=None) -> Tensor:
+    """Running sum along `axis` (None: of the flattened tensor). Same shape as `x`."""
+    out = _cumulative("cumsum", x, axis, False)
+    return out if dtype is None else _core.cast(out, dtype)
+
+
+def cumprod(x, axis=None, dtype=None) -> Tensor:
+    """Running product along `axis` (None: flattened). Its gradient divides by `x`, so it is
+    not defined where `x` is 0."""
+    out = _cumulative("cumprod", x, axis, True)
+    return out if dtype is None else _core.cast(out, dtype)
+
+
+def argsort(x, axis=-1) -> Tensor:
+    """int32 indices that sort `x` along `axis` (stable; NaN last, as NumPy). `axis=None`
+    sorts the flattened tensor."""
+    x = _t(x)
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    return _core.argsort(x, axis, False)
+
+
+def sort(x, axis=-1) -> Tensor:
+    """`x` sorted along `axis` (NaN last). Differentiable: the gradient goes back to each
+    element's original position."""
+    x = _t(x)
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    if x.ndim == 0:
+        return x
+    return _core.take_along_axis(x, _core.argsort(x, axis, False), axis)
+
+
+def concatenate(xs, axis=0) -> Tensor:
+    """Join tensors along an existing `axis` (None: flatten them first). dtypes are promoted.
+
+    Raises:
+        ValueError: when sizes other than `axis` differ, naming both shapes.
+    """
+    xs = [_t(t) for t in xs]
+    if axis is None:
+        return _core.concatenate([reshape(t, (-1,)) for t in xs], 0)
+    return _core.concatenate(xs, axis)
+
+
+def take_along_axis(x, indices, axis=None) -> Tensor:
+    """NumPy's `take_along_axis`: `indices` has `x`'s rank; axes other than `axis` broadcast.
+    `axis=None` works on the flattened `x`."""
+    x = _t(x)
+    if axis is None:
+        return _core.take_along_axis(reshape(x, (-1,)), reshape(_t(indices), (-1,)), 0)
+    return _core.take_along_axis(x, indices, axis)
+
+
+def pad(x, pad_width, mode="constant", constant_values=None) -> Tensor:
+    """Pad with `constant_values` (default 0). `pad_width`: an int, `(before, after)`, or one
+    pair per axis. Only `mode="constant"` is supported.
+
+    Raises:
+        ValueError: for other modes, negative widths or a wrong number of pairs.
+    """
+    import numpy as np
+
+    if mode != "constant":
+        raise ValueError(f"pad: only mode='constant' is supported for now, got {mode!r}")
+    x = _t(x)
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2)) if x.ndim else np.zeros((0, 2), np.int64)
+    if (widths < 0).any():
+        raise ValueError(f"pad: widths must be non-negative, got {pad_width!r}")
+    value = 0 if constant_values is None else constant_values
+    for axis, (before, after) in enumerate(widths):
+        if before == 0 and after == 0:
+            continue
+        parts = []
+        for width in (before, after):
+            shape = list(x.shape)
+            shape[axis] = int(width)
+            parts.append(_core.convert_to_tensor(np.full(shape, value, dtype=x.dtype)))
+        x = _core.concatenate([parts[0], x, parts[1]], axis)
+    return x
 
 
 def where(condition, x1=None, x2=None) -> Tensor:
@@ -100,7 +267,7 @@ def _axes(ndim, axis):
 
 def _empty_reduction(x, axis) -> bool:
     shape = convert_to_tensor(x).shape
-    return any(shape[a] == 0 for a in _axes(len(shape), axis) if 0 <= a < len(shape))
+    return _builtins.any(shape[a] == 0 for a in _axes(len(shape), axis) if 0 <= a < len(shape))
 
 
 def _full_reduced(x, axis, keepdims, value) -> Tensor:
@@ -358,8 +525,6 @@ def stack(x, axis=0) -> Tensor:
     Raises:
         ValueError: for an empty sequence, differing shapes or an out-of-range axis.
     """
-    import numpy as np
-
     xs = [_t(t) for t in x]
     if not xs:
         raise ValueError("stack: need at least one tensor to stack")
@@ -370,15 +535,8 @@ def stack(x, axis=0) -> Tensor:
                 f"stack: all tensors must have the same shape, got {shape} and {tuple(t.shape)}"
             )
     a = _axis("stack", axis, len(shape) + 1)
-    dt = _result_dtype(*(t.dtype for t in xs))
     new_shape = shape[:a] + (1,) + shape[a:]
-    xs = [reshape(t if t.dtype == dt else _core.cast(t, dt), new_shape) for t in xs]
-    n = len(xs)
-    out = _core.broadcast_to(xs[0], shape[:a] + (n,) + shape[a:])
-    position = np.arange(n).reshape((n,) + (1,) * (len(shape) - a))
-    for i in range(1, n):  # each input fills its own slot; `where` routes the gradients
-        out = _core.where_(position == i, xs[i], out)
-    return out
+    return _core.concatenate([reshape(t, new_shape) for t in xs], a)
 
 
 def split(x, indices_or_sections, axis=0) -> list:
@@ -425,7 +583,7 @@ def tile(x, repeats) -> Tensor:
     x = _t(x)
     reps = [int(repeats)] if isinstance(repeats, int) or hasattr(repeats, "__index__") else [
         int(r) for r in repeats]
-    if any(r < 0 for r in reps):
+    if _builtins.any(r < 0 for r in reps):
         raise ValueError(f"tile: repeats must be non-negative, got {repeats!r}")
     nd = _builtins.max(len(reps), x.ndim)
     reps = [1] * (nd - len(reps)) + reps
@@ -517,7 +675,7 @@ def arange(start, stop=None, step=1, dtype=None) -> Tensor:
     if _scalar_value(step) == 0:
         raise ValueError("arange: step must not be zero")
     if dtype is None:
-        dtype = "float32" if any(_is_float_like(v) for v in given) else "int32"
+        dtype = "float32" if _builtins.any(_is_float_like(v) for v in given) else "int32"
     lo, hi = (0, start) if stop is None else (start, stop)
     lo, hi, step = _scalar_value(lo), _scalar_value(hi), _scalar_value(step)
     if np.dtype(dtype).kind == "f":
@@ -603,7 +761,7 @@ def eye(N, M=None, k=0, dtype=None) -> Tensor:
 def _shape_arg(op, shape):
     dims = (shape,) if isinstance(shape, int) or hasattr(shape, "__index__") else tuple(shape)
     dims = tuple(int(d) for d in dims)
-    if any(d < 0 for d in dims):
+    if _builtins.any(d < 0 for d in dims):
         raise ValueError(f"{op}: shape {shape!r} must have non-negative sizes")
     return dims
 
@@ -839,7 +997,7 @@ def _einsum_diagonal(x, labels):
     labels = list(labels)
     while len(set(labels)) != len(labels):
         c = next(c for c in labels if labels.count(c) > 1)
-        pos = [i for i, l in enumerate(labels) if l == c]
+        pos = [i for i, label in enumerate(labels) if label == c]
         sizes = {x.shape[i] for i in pos}
         if len(sizes) > 1:
             raise ValueError(f"einsum: repeated label {c!r} has different sizes {sorted(sizes)}")
@@ -895,11 +1053,11 @@ def einsum(subscripts, *operands, **kwargs) -> Tensor:
             elif d not in (1, prev):
                 raise ValueError(f"einsum: label {c!r} of {subscripts!r} has sizes {prev} and {d}")
     pairs = [(_core.broadcast_to(x, [sizes[c] for c in labels])
-              if any(d != sizes[c] for c, d in zip(labels, x.shape)) else x, labels)
+              if _builtins.any(d != sizes[c] for c, d in zip(labels, x.shape)) else x, labels)
              for x, labels in pairs]
 
     def kept_by(others):
-        return set(out_labels).union(*[set(l) for _, l in others])
+        return set(out_labels).union(*[set(labels) for _, labels in others])
 
     while len(pairs) > 1:
         (a, la), (b, lb), rest = pairs[0], pairs[1], pairs[2:]
