@@ -321,7 +321,11 @@ fn concatenate(py: Python<'_>, xs: &Bound<'_, PyAny>, axis: isize) -> PyResult<P
 
 /// Rows of `values` summed into `num_rows` zero rows at `indices` (scatter-add).
 #[pyfunction]
-fn scatter_add_rows(values: &Bound<'_, PyAny>, indices: &Bound<'_, PyAny>, num_rows: usize) -> PyResult<PyTensor> {
+fn scatter_add_rows(
+    values: &Bound<'_, PyAny>,
+    indices: &Bound<'_, PyAny>,
+    num_rows: usize,
+) -> PyResult<PyTensor> {
     let (v, i) = (to_tensor(values, None)?, to_tensor(indices, None)?);
     wrap(ops::shape::scatter_add_rows(&v, &i, num_rows))
 }

@@ -7,6 +7,8 @@ use crate::autodiff::record;
 use crate::device::{self, pool};
 use crate::error::{Error, Result};
 use crate::ops::{shape::sum_to, Op};
+use num_traits::Float;
+
 use crate::tensor::{broadcast_shapes, broadcast_strides, numel, reuse, Buffer, DType, Tensor};
 
 /// Declares the unary ops with their keras.ops names, in one table.
@@ -358,7 +360,11 @@ pub fn where_(condition: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
 
 /// Values limited to `[min, max]`; the gradient passes where `min <= x <= max`.
 pub fn clip(x: &Tensor, min: f32, max: f32) -> Result<Tensor> {
-    let x = &cast(x, DType::Float32)?;
+    let x = &if x.dtype().is_float() {
+        x.clone()
+    } else {
+        cast(x, DType::Float32)?
+    };
     let out = device::execute(&Op::Clip { min, max }, &[x])?;
     let xc = x.clone();
     record(&[x], &out, move || {
@@ -402,6 +408,83 @@ pub(crate) fn cpu_cast(x: &Tensor, dtype: DType) -> Result<Tensor> {
     Ok(Tensor::new(x.shape.clone(), x.data.cast(dtype)))
 }
 
+/// Element types the float kernels are written for (f32 and f64).
+pub(crate) trait FloatElem: Float + Default + Send + Sync + 'static {}
+impl FloatElem for f32 {}
+impl FloatElem for f64 {}
+
+fn float_predicate<T: FloatElem>(op: UnaryOp, v: &[T]) -> Vec<bool> {
+    match op {
+        UnaryOp::IsNan => map_unary(v, T::is_nan),
+        UnaryOp::IsInf => map_unary(v, T::is_infinite),
+        _ => map_unary(v, T::is_finite),
+    }
+}
+
+fn float_unary<T: FloatElem>(op: UnaryOp, v: &[T]) -> Vec<T> {
+    let (zero, one) = (T::zero(), T::one());
+    match op {
+        UnaryOp::Neg => map_unary(v, |a| -a),
+        UnaryOp::Abs => map_unary(v, T::abs),
+        UnaryOp::Sign => map_unary(v, |a| {
+            if a > zero {
+                one
+            } else if a < zero {
+                -one
+            } else {
+                a
+            }
+        }),
+        UnaryOp::Square => map_unary(v, |a| a * a),
+        UnaryOp::Sqrt => map_unary(v, T::sqrt),
+        UnaryOp::Rsqrt => map_unary(v, |a| one / a.sqrt()),
+        UnaryOp::Reciprocal => map_unary(v, |a| one / a),
+        UnaryOp::Exp => map_unary(v, T::exp),
+        UnaryOp::Expm1 => map_unary(v, T::exp_m1),
+        UnaryOp::Log => map_unary(v, T::ln),
+        UnaryOp::Log1p => map_unary(v, T::ln_1p),
+        UnaryOp::Log2 => map_unary(v, T::log2),
+        UnaryOp::Log10 => map_unary(v, T::log10),
+        UnaryOp::Sin => map_unary(v, T::sin),
+        UnaryOp::Cos => map_unary(v, T::cos),
+        UnaryOp::Tan => map_unary(v, T::tan),
+        UnaryOp::Arcsin => map_unary(v, T::asin),
+        UnaryOp::Arccos => map_unary(v, T::acos),
+        UnaryOp::Arctan => map_unary(v, T::atan),
+        UnaryOp::Sinh => map_unary(v, T::sinh),
+        UnaryOp::Cosh => map_unary(v, T::cosh),
+        UnaryOp::Tanh => map_unary(v, T::tanh),
+        UnaryOp::Arcsinh => map_unary(v, T::asinh),
+        UnaryOp::Arccosh => map_unary(v, T::acosh),
+        UnaryOp::Arctanh => map_unary(v, T::atanh),
+        UnaryOp::Floor => map_unary(v, T::floor),
+        UnaryOp::Ceil => map_unary(v, T::ceil),
+        UnaryOp::Round => map_unary(v, round_half_even),
+        UnaryOp::Erf => map_unary(v, |a| {
+            T::from(erf_f64(a.to_f64().unwrap_or(f64::NAN))).unwrap_or(a)
+        }),
+        // NaN propagates, as in NumPy's maximum(x, 0).
+        UnaryOp::Relu => map_unary(v, |a| if a > zero || a.is_nan() { a } else { zero }),
+        UnaryOp::Sigmoid => map_unary(v, sigmoid),
+        // max(x, 0) + log1p(exp(-|x|)): never overflows.
+        UnaryOp::Softplus => map_unary(v, |a| a.max(zero) + (-a.abs()).exp().ln_1p()),
+        UnaryOp::LogicalNot | UnaryOp::IsNan | UnaryOp::IsInf | UnaryOp::IsFinite => {
+            unreachable!("handled before the float kernels")
+        }
+    }
+}
+
+/// Round half to even, as NumPy does.
+fn round_half_even<T: FloatElem>(a: T) -> T {
+    let r = a.round();
+    let two = T::one() + T::one();
+    if (a - a.trunc()).abs() == T::one() / two {
+        two * (a / two).round()
+    } else {
+        r
+    }
+}
+
 pub(crate) fn cpu_unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     let shape = x.shape.clone();
     macro_rules! int_unary {
@@ -416,59 +499,10 @@ pub(crate) fn cpu_unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
         };
     }
     let data = match &*x.data {
-        Buffer::F32(v) if op.is_predicate() => Buffer::Bool(match op {
-            UnaryOp::IsNan => map_unary(v, f32::is_nan),
-            UnaryOp::IsInf => map_unary(v, f32::is_infinite),
-            _ => map_unary(v, f32::is_finite),
-        }),
-        Buffer::F32(v) => Buffer::F32(match op {
-            UnaryOp::Neg => map_unary(v, |a| -a),
-            UnaryOp::Abs => map_unary(v, f32::abs),
-            UnaryOp::Sign => map_unary(v, |a| {
-                if a > 0.0 {
-                    1.0
-                } else if a < 0.0 {
-                    -1.0
-                } else {
-                    a
-                }
-            }),
-            UnaryOp::Square => map_unary(v, |a| a * a),
-            UnaryOp::Sqrt => map_unary(v, f32::sqrt),
-            UnaryOp::Rsqrt => map_unary(v, |a| 1.0 / a.sqrt()),
-            UnaryOp::Reciprocal => map_unary(v, |a| 1.0 / a),
-            UnaryOp::Exp => map_unary(v, f32::exp),
-            UnaryOp::Expm1 => map_unary(v, f32::exp_m1),
-            UnaryOp::Log => map_unary(v, f32::ln),
-            UnaryOp::Log1p => map_unary(v, f32::ln_1p),
-            UnaryOp::Log2 => map_unary(v, f32::log2),
-            UnaryOp::Log10 => map_unary(v, f32::log10),
-            UnaryOp::Sin => map_unary(v, f32::sin),
-            UnaryOp::Cos => map_unary(v, f32::cos),
-            UnaryOp::Tan => map_unary(v, f32::tan),
-            UnaryOp::Arcsin => map_unary(v, f32::asin),
-            UnaryOp::Arccos => map_unary(v, f32::acos),
-            UnaryOp::Arctan => map_unary(v, f32::atan),
-            UnaryOp::Sinh => map_unary(v, f32::sinh),
-            UnaryOp::Cosh => map_unary(v, f32::cosh),
-            UnaryOp::Tanh => map_unary(v, f32::tanh),
-            UnaryOp::Arcsinh => map_unary(v, f32::asinh),
-            UnaryOp::Arccosh => map_unary(v, f32::acosh),
-            UnaryOp::Arctanh => map_unary(v, f32::atanh),
-            UnaryOp::Floor => map_unary(v, f32::floor),
-            UnaryOp::Ceil => map_unary(v, f32::ceil),
-            // NumPy rounds halves to even.
-            UnaryOp::Round => map_unary(v, f32::round_ties_even),
-            UnaryOp::Erf => map_unary(v, erf),
-            // NaN propagates, as in NumPy's maximum(x, 0).
-            UnaryOp::Relu => map_unary(v, |a| if a > 0.0 || a.is_nan() { a } else { 0.0 }),
-            UnaryOp::Sigmoid => map_unary(v, sigmoid),
-            // max(x, 0) + log1p(exp(-|x|)): never overflows.
-            UnaryOp::Softplus => map_unary(v, |a| a.max(0.0) + (-a.abs()).exp().ln_1p()),
-            UnaryOp::LogicalNot | UnaryOp::IsNan | UnaryOp::IsInf | UnaryOp::IsFinite => {
-                unreachable!()
-            }
-        }),
+        Buffer::F32(v) if op.is_predicate() => Buffer::Bool(float_predicate(op, v)),
+        Buffer::F64(v) if op.is_predicate() => Buffer::Bool(float_predicate(op, v)),
+        Buffer::F32(v) => Buffer::F32(float_unary(op, v)),
+        Buffer::F64(v) => Buffer::F64(float_unary(op, v)),
         Buffer::I32(v) => int_unary!(v, I32),
         Buffer::I64(v) => int_unary!(v, I64),
         Buffer::Bool(v) => match op {
@@ -480,57 +514,124 @@ pub(crate) fn cpu_unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
 }
 
 /// NumPy's `mod`: the remainder takes the sign of the divisor.
-fn float_mod(p: f32, q: f32) -> f32 {
+fn float_mod<T: FloatElem>(p: T, q: T) -> T {
     let r = p % q;
-    if r != 0.0 && ((r < 0.0) != (q < 0.0)) {
+    let zero = T::zero();
+    if r != zero && ((r < zero) != (q < zero)) {
         r + q
     } else {
         r
     }
 }
 
-/// The error function in float32 precision: the Maclaurin series below 0.5 (where an absolute
-/// error bound would be a large relative one), Abramowitz & Stegun 7.1.26 above (|error| <
-/// 1.5e-7), both evaluated in f64.
-pub(crate) fn erf(x: f32) -> f32 {
-    let z = (x as f64).abs();
-    let r = if z < 0.5 {
-        let z2 = z * z;
-        // 2/sqrt(pi) * (z - z^3/3 + z^5/10 - z^7/42 + z^9/216 - z^11/1320)
-        let s = z
-            * (1.0 - z2 / 3.0 + z2 * z2 / 10.0 - z2.powi(3) / 42.0 + z2.powi(4) / 216.0
-                - z2.powi(5) / 1320.0);
-        s * std::f64::consts::FRAC_2_SQRT_PI
-    } else {
-        let t = 1.0 / (1.0 + 0.327_591_1 * z);
-        let poly = t
-            * (0.254_829_592
-                + t * (-0.284_496_736
-                    + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
-        1.0 - poly * (-z * z).exp()
-    };
-    if x.is_nan() {
-        f32::NAN
-    } else {
-        (r as f32).copysign(x)
+fn float_binary<T: FloatElem>(
+    op: BinaryOp,
+    x: &[T],
+    sa: &[usize],
+    y: &[T],
+    sb: &[usize],
+    shape: &[usize],
+) -> Vec<T> {
+    let zero = T::zero();
+    match op {
+        BinaryOp::Add => broadcast_map(x, sa, y, sb, shape, |p, q| p + q),
+        BinaryOp::Sub => broadcast_map(x, sa, y, sb, shape, |p, q| p - q),
+        BinaryOp::Mul => broadcast_map(x, sa, y, sb, shape, |p, q| p * q),
+        BinaryOp::Div => broadcast_map(x, sa, y, sb, shape, |p, q| p / q),
+        BinaryOp::FloorDivide => broadcast_map(x, sa, y, sb, shape, |p, q| (p / q).floor()),
+        BinaryOp::Mod => broadcast_map(x, sa, y, sb, shape, float_mod),
+        BinaryOp::Power => broadcast_map(x, sa, y, sb, shape, T::powf),
+        BinaryOp::Arctan2 => broadcast_map(x, sa, y, sb, shape, T::atan2),
+        BinaryOp::DivideNoNan => {
+            broadcast_map(
+                x,
+                sa,
+                y,
+                sb,
+                shape,
+                |p, q| if q == zero { zero } else { p / q },
+            )
+        }
+        // NaN propagates, as in NumPy's maximum/minimum
+        BinaryOp::Maximum => broadcast_map(x, sa, y, sb, shape, |p, q| {
+            if p.is_nan() || p >= q {
+                p
+            } else {
+                q
+            }
+        }),
+        BinaryOp::Minimum => broadcast_map(x, sa, y, sb, shape, |p, q| {
+            if p.is_nan() || p <= q {
+                p
+            } else {
+                q
+            }
+        }),
+        BinaryOp::ReluGrad => {
+            broadcast_map(x, sa, y, sb, shape, |p, q| if p > zero { q } else { zero })
+        }
+        _ => unreachable!("comparisons and logical ops are handled by the caller"),
     }
 }
 
+/// The error function to double precision: its Maclaurin series below 2.5, and 1 - erfc(x)
+/// with erfc from its continued fraction (evaluated by Lentz's method) above.
+pub(crate) fn erf_f64(x: f64) -> f64 {
+    if x.is_nan() {
+        return f64::NAN;
+    }
+    let z = x.abs();
+    let r = if z < 2.5 {
+        // erf(z) = 2/sqrt(pi) * sum_n (-1)^n z^(2n+1) / (n! (2n+1))
+        let (z2, mut term, mut sum) = (z * z, z, z);
+        for n in 1..200 {
+            term *= -z2 / n as f64;
+            let add = term / (2 * n + 1) as f64;
+            sum += add;
+            if add.abs() < 1e-17 * sum.abs() {
+                break;
+            }
+        }
+        sum * std::f64::consts::FRAC_2_SQRT_PI
+    } else if z > 6.0 {
+        1.0
+    } else {
+        // erfc(z) = exp(-z^2)/sqrt(pi) * 1/(z + (1/2)/(z + 1/(z + (3/2)/(z + ...))))
+        let tiny = 1e-300;
+        let mut f = z;
+        let (mut c, mut d) = (z, 0.0);
+        for n in 1..300 {
+            let a = n as f64 / 2.0;
+            d = z + a * d;
+            d = if d.abs() < tiny { tiny } else { d };
+            c = z + a / c;
+            c = if c.abs() < tiny { tiny } else { c };
+            d = 1.0 / d;
+            let delta = c * d;
+            f *= delta;
+            if (delta - 1.0).abs() < 1e-16 {
+                break;
+            }
+        }
+        1.0 - (-z * z).exp() / (f * std::f64::consts::PI.sqrt())
+    };
+    r.copysign(x)
+}
+
+/// `1 / (1 + exp(-a))`, split by sign so exp never overflows.
 #[inline]
-pub(crate) fn sigmoid(a: f32) -> f32 {
-    // Split by sign so exp never overflows.
-    if a >= 0.0 {
-        1.0 / (1.0 + (-a).exp())
+pub(crate) fn sigmoid<T: FloatElem>(a: T) -> T {
+    let one = T::one();
+    if a >= T::zero() {
+        one / (one + (-a).exp())
     } else {
         let e = a.exp();
-        e / (1.0 + e)
+        e / (one + e)
     }
 }
 
 pub(crate) fn cpu_clip(x: &Tensor, min: f32, max: f32) -> Result<Tensor> {
-    let v = x.f32s("clip")?;
-    Ok(Tensor::from_f32(
-        x.shape.clone(),
+    fn run<T: FloatElem>(v: &[T], min: T, max: T) -> Vec<T> {
         map_unary(v, |a| {
             if a < min {
                 min
@@ -539,8 +640,19 @@ pub(crate) fn cpu_clip(x: &Tensor, min: f32, max: f32) -> Result<Tensor> {
             } else {
                 a
             }
-        }),
-    ))
+        })
+    }
+    let data = match &*x.data {
+        Buffer::F32(v) => Buffer::F32(run(v, min, max)),
+        Buffer::F64(v) => Buffer::F64(run(v, min as f64, max as f64)),
+        other => {
+            return Err(Error::Type(format!(
+                "clip: expected a float tensor, got {}",
+                other.dtype().name()
+            )))
+        }
+    };
+    Ok(Tensor::new(x.shape.clone(), data))
 }
 
 /// Apply `f` element-wise over the NumPy broadcast of `a` (shape `sa`) and `b` (shape `sb`).
@@ -677,53 +789,10 @@ pub(crate) fn cpu_binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor>
         };
     }
     let data = match (&*a.data, &*b.data) {
-        (Buffer::F32(x), Buffer::F32(y)) => {
-            if op.is_comparison() {
-                compare!(x, y)
-            } else {
-                Buffer::F32(match op {
-                    BinaryOp::Add => broadcast_map(x, sa, y, sb, &shape, |p, q| p + q),
-                    BinaryOp::Sub => broadcast_map(x, sa, y, sb, &shape, |p, q| p - q),
-                    BinaryOp::Mul => broadcast_map(x, sa, y, sb, &shape, |p, q| p * q),
-                    BinaryOp::Div => broadcast_map(x, sa, y, sb, &shape, |p, q| p / q),
-                    BinaryOp::FloorDivide => {
-                        broadcast_map(x, sa, y, sb, &shape, |p, q| (p / q).floor())
-                    }
-                    BinaryOp::Mod => broadcast_map(x, sa, y, sb, &shape, float_mod),
-                    BinaryOp::Power => broadcast_map(x, sa, y, sb, &shape, f32::powf),
-                    BinaryOp::Arctan2 => broadcast_map(x, sa, y, sb, &shape, f32::atan2),
-                    BinaryOp::DivideNoNan => {
-                        broadcast_map(
-                            x,
-                            sa,
-                            y,
-                            sb,
-                            &shape,
-                            |p, q| if q == 0.0 { 0.0 } else { p / q },
-                        )
-                    }
-                    // NaN propagates, as in NumPy's maximum/minimum
-                    BinaryOp::Maximum => broadcast_map(x, sa, y, sb, &shape, |p, q| {
-                        if p.is_nan() || p >= q {
-                            p
-                        } else {
-                            q
-                        }
-                    }),
-                    BinaryOp::Minimum => broadcast_map(x, sa, y, sb, &shape, |p, q| {
-                        if p.is_nan() || p <= q {
-                            p
-                        } else {
-                            q
-                        }
-                    }),
-                    BinaryOp::ReluGrad => {
-                        broadcast_map(x, sa, y, sb, &shape, |p, q| if p > 0.0 { q } else { 0.0 })
-                    }
-                    _ => unreachable!(),
-                })
-            }
-        }
+        (Buffer::F32(x), Buffer::F32(y)) if op.is_comparison() => compare!(x, y),
+        (Buffer::F64(x), Buffer::F64(y)) if op.is_comparison() => compare!(x, y),
+        (Buffer::F32(x), Buffer::F32(y)) => Buffer::F32(float_binary(op, x, sa, y, sb, &shape)),
+        (Buffer::F64(x), Buffer::F64(y)) => Buffer::F64(float_binary(op, x, sa, y, sb, &shape)),
         (Buffer::I32(x), Buffer::I32(y)) if op.is_comparison() => compare!(x, y),
         (Buffer::I64(x), Buffer::I64(y)) if op.is_comparison() => compare!(x, y),
         (Buffer::I32(x), Buffer::I32(y)) => int_arith!(x, y, I32),
@@ -782,6 +851,7 @@ pub(crate) fn cpu_where(c: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
     }
     let data = match (&*x.data, &*y.data) {
         (Buffer::F32(a), Buffer::F32(b)) => pick!(a, b, F32),
+        (Buffer::F64(a), Buffer::F64(b)) => pick!(a, b, F64),
         (Buffer::I32(a), Buffer::I32(b)) => pick!(a, b, I32),
         (Buffer::I64(a), Buffer::I64(b)) => pick!(a, b, I64),
         (Buffer::Bool(a), Buffer::Bool(b)) => pick!(a, b, Bool),

@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use crate::autodiff::record;
 use crate::device::{self, pool};
 use crate::error::{Error, Result};
+use crate::ops::elementwise::FloatElem;
 use crate::ops::shape::{reshape_to, sum_to};
 use crate::ops::{cast, Op};
 use crate::tensor::{broadcast_shapes, broadcast_strides, numel, Buffer, DType, Tensor};
@@ -162,10 +163,10 @@ fn plan(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Plan> {
 }
 
 /// One (m x k) @ (k x n) product into `dst` (row-major m x n).
-fn sgemm(
-    dst: &mut [f32],
-    a: &[f32],
-    b: &[f32],
+fn gemm_into<T: FloatElem>(
+    dst: &mut [T],
+    a: &[T],
+    b: &[T],
     p: &Plan,
     ta: bool,
     tb: bool,
@@ -173,7 +174,7 @@ fn sgemm(
 ) {
     let (m, n, k) = (p.m, p.n, p.k);
     if k == 0 {
-        dst.fill(0.0);
+        dst.fill(T::zero());
         return;
     }
     let (a_rs, a_cs) = if ta { (1, m as isize) } else { (k as isize, 1) };
@@ -194,8 +195,8 @@ fn sgemm(
             b.as_ptr(),
             b_cs,
             b_rs,
-            0.0,
-            1.0,
+            T::zero(),
+            T::one(),
             false,
             false,
             false,
@@ -226,6 +227,46 @@ fn int_gemm<T: Copy + Default + std::ops::Add<Output = T> + std::ops::Mul<Output
     }
 }
 
+/// All batch products into `out`, threaded as the measured thresholds say.
+fn float_matmul<T: FloatElem>(out: &mut [T], av: &[T], bv: &[T], p: &Plan, ta: bool, tb: bool) {
+    let (m, n, k) = (p.m, p.n, p.k);
+    let mat = m * n;
+    if mat == 0 {
+        return;
+    }
+    let nbatch = p.a_offsets.len();
+    let big = m * n * k >= PAR_FLOPS;
+    let run = |i: usize, dst: &mut [T], par| {
+        gemm_into(
+            dst,
+            &av[p.a_offsets[i]..][..m * k],
+            &bv[p.b_offsets[i]..][..k * n],
+            p,
+            ta,
+            tb,
+            par,
+        )
+    };
+    if nbatch > 1 && !big && nbatch * m * n * k >= PAR_FLOPS {
+        pool::par(|| {
+            out.par_chunks_mut(mat)
+                .enumerate()
+                .for_each(|(i, d)| run(i, d, gemm::Parallelism::None))
+        });
+    } else if big {
+        let threads = pool::num_threads();
+        pool::par(|| {
+            out.chunks_mut(mat)
+                .enumerate()
+                .for_each(|(i, d)| run(i, d, gemm::Parallelism::Rayon(threads)))
+        });
+    } else {
+        out.chunks_mut(mat)
+            .enumerate()
+            .for_each(|(i, d)| run(i, d, gemm::Parallelism::None));
+    }
+}
+
 pub(crate) fn cpu_matmul(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Tensor> {
     let p = plan(a, b, ta, tb)?;
     let (m, n, k) = (p.m, p.n, p.k);
@@ -236,39 +277,13 @@ pub(crate) fn cpu_matmul(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<T
     let data = match (&*a.data, &*b.data) {
         (Buffer::F32(av), Buffer::F32(bv)) => {
             let mut out = crate::tensor::reuse::take_f32(nbatch * mat);
-            if mat > 0 {
-                let big = m * n * k >= PAR_FLOPS;
-                let run = |i: usize, dst: &mut [f32], par| {
-                    sgemm(
-                        dst,
-                        &av[p.a_offsets[i]..][..m * k],
-                        &bv[p.b_offsets[i]..][..k * n],
-                        &p,
-                        ta,
-                        tb,
-                        par,
-                    )
-                };
-                if nbatch > 1 && !big && nbatch * m * n * k >= PAR_FLOPS {
-                    pool::par(|| {
-                        out.par_chunks_mut(mat)
-                            .enumerate()
-                            .for_each(|(i, d)| run(i, d, gemm::Parallelism::None))
-                    });
-                } else if big {
-                    let threads = pool::num_threads();
-                    pool::par(|| {
-                        out.chunks_mut(mat)
-                            .enumerate()
-                            .for_each(|(i, d)| run(i, d, gemm::Parallelism::Rayon(threads)))
-                    });
-                } else {
-                    out.chunks_mut(mat)
-                        .enumerate()
-                        .for_each(|(i, d)| run(i, d, gemm::Parallelism::None));
-                }
-            }
+            float_matmul(&mut out, av, bv, &p, ta, tb);
             Buffer::F32(out)
+        }
+        (Buffer::F64(av), Buffer::F64(bv)) => {
+            let mut out = vec![0f64; nbatch * mat];
+            float_matmul(&mut out, av, bv, &p, ta, tb);
+            Buffer::F64(out)
         }
         (Buffer::I32(av), Buffer::I32(bv)) => {
             let mut out = vec![0i32; nbatch * mat];

@@ -6,8 +6,10 @@ use std::sync::Arc;
 use crate::autodiff::record;
 use crate::device::{self, pool};
 use crate::error::{Error, Result};
+use crate::ops::elementwise::FloatElem;
 use crate::ops::elementwise::{cast, mul, sub, unary, UnaryOp};
 use crate::ops::reduce::{reduce, ReduceKind};
+use crate::ops::shape::per_float;
 use crate::ops::Op;
 use crate::tensor::{normalize_axis, Buffer, DType, Tensor};
 
@@ -17,7 +19,11 @@ pub const EPSILON: f32 = 1e-7;
 /// `exp(x - max) / sum(exp(x - max))` along `axis` (or its log when `log`), computed stably.
 pub fn softmax(x: &Tensor, axis: isize, log: bool) -> Result<Tensor> {
     let name = if log { "log_softmax" } else { "softmax" };
-    let x = &cast(x, DType::Float32)?;
+    let x = &if x.dtype().is_float() {
+        x.clone()
+    } else {
+        cast(x, DType::Float32)?
+    };
     if x.ndim() == 0 {
         return Err(Error::Value(format!(
             "{name}: expected a tensor of rank >= 1, got a scalar"
@@ -64,7 +70,7 @@ pub fn sparse_categorical_crossentropy(
     }
     let target = &match target.dtype() {
         DType::Int32 | DType::Int64 => cast(target, DType::Int64)?,
-        DType::Float32 => cast(target, DType::Int64)?,
+        DType::Float32 | DType::Float64 => cast(target, DType::Int64)?,
         DType::Bool => {
             return Err(Error::Type(format!(
                 "{name}: target must hold integer class ids, got bool"
@@ -95,49 +101,52 @@ fn split(shape: &[usize], axis: usize) -> (usize, usize, usize) {
 // ---------------------------------------------------------------------------------------------
 // CPU kernels
 
-fn softmax_row(row: &mut [f32], log: bool) {
+fn softmax_row<T: FloatElem>(row: &mut [T], log: bool) {
     let m = row.iter().fold(
-        f32::NEG_INFINITY,
+        T::neg_infinity(),
         |a, &b| if b > a || b.is_nan() { b } else { a },
     );
-    let m = if m.is_infinite() { 0.0 } else { m };
+    let m = if m.is_infinite() { T::zero() } else { m };
     if log {
         // (x - max) - log(sum): subtracting max first keeps large logits exact.
-        let s: f32 = row.iter().map(|&v| (v - m).exp()).sum();
+        let s = row.iter().fold(T::zero(), |acc, &v| acc + (v - m).exp());
         let l = s.ln();
         row.iter_mut().for_each(|v| *v = (*v - m) - l);
     } else {
-        let mut s = 0.0;
+        let mut s = T::zero();
         for v in row.iter_mut() {
             *v = (*v - m).exp();
-            s += *v;
+            s = s + *v;
         }
-        let inv = 1.0 / s;
-        row.iter_mut().for_each(|v| *v *= inv);
+        let inv = T::one() / s;
+        row.iter_mut().for_each(|v| *v = *v * inv);
     }
 }
 
 pub(crate) fn cpu_softmax(x: &Tensor, axis: usize, log: bool) -> Result<Tensor> {
-    let v = x.f32s("softmax")?;
     let (outer, len, inner) = split(&x.shape, axis);
-    let mut out = v.to_vec();
-    if inner == 1 {
-        pool::fill_rows(&mut out, len.max(1), |_, row| softmax_row(row, log));
-    } else {
-        let mut col = vec![0f32; len];
-        for o in 0..outer {
-            for i in 0..inner {
-                for j in 0..len {
-                    col[j] = out[(o * len + j) * inner + i];
-                }
-                softmax_row(&mut col, log);
-                for j in 0..len {
-                    out[(o * len + j) * inner + i] = col[j];
+    fn run<T: FloatElem>(v: &[T], outer: usize, len: usize, inner: usize, log: bool) -> Vec<T> {
+        let mut out = v.to_vec();
+        if inner == 1 {
+            pool::fill_rows(&mut out, len.max(1), |_, row| softmax_row(row, log));
+        } else {
+            let mut col = vec![T::zero(); len];
+            for o in 0..outer {
+                for i in 0..inner {
+                    for j in 0..len {
+                        col[j] = out[(o * len + j) * inner + i];
+                    }
+                    softmax_row(&mut col, log);
+                    for j in 0..len {
+                        out[(o * len + j) * inner + i] = col[j];
+                    }
                 }
             }
         }
+        out
     }
-    Ok(Tensor::from_f32(x.shape.clone(), out))
+    let data = per_float!(x, "softmax", |v| run(v, outer, len, inner, log));
+    Ok(Tensor::new(x.shape.clone(), data))
 }
 
 fn labels(op: &str, target: &Tensor, classes: usize) -> Result<Vec<usize>> {

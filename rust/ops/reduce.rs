@@ -243,6 +243,31 @@ impl Reducible for f32 {
         sum_f32(v)
     }
 }
+impl Reducible for f64 {
+    fn add(self, o: Self) -> Self {
+        self + o
+    }
+    fn mul(self, o: Self) -> Self {
+        self * o
+    }
+    fn one() -> Self {
+        1.0
+    }
+    fn is_nan(self) -> bool {
+        f64::is_nan(self)
+    }
+    fn row_sum(v: &[Self]) -> Self {
+        // four independent accumulators: vectorisable and no worse than sequential summation
+        let mut lanes = [0f64; 4];
+        let mut it = v.chunks_exact(4);
+        for c in &mut it {
+            for k in 0..4 {
+                lanes[k] += c[k];
+            }
+        }
+        lanes.iter().sum::<f64>() + it.remainder().iter().sum::<f64>()
+    }
+}
 impl Reducible for i32 {
     fn add(self, o: Self) -> Self {
         self.wrapping_add(o)
@@ -366,6 +391,7 @@ pub(crate) fn cpu_reduce(
         let len = shape[a];
         let next = match data {
             Buffer::F32(v) => Buffer::F32(reduce_axis(v, outer, len, inner, kind)),
+            Buffer::F64(v) => Buffer::F64(reduce_axis(v, outer, len, inner, kind)),
             Buffer::I32(v) => Buffer::I32(reduce_axis(v, outer, len, inner, kind)),
             Buffer::I64(v) => Buffer::I64(reduce_axis(v, outer, len, inner, kind)),
             Buffer::Bool(v) => {
@@ -383,10 +409,18 @@ pub(crate) fn cpu_reduce(
     let mut data = reduced.unwrap_or_else(|| (*x.data).clone());
     if kind == ReduceKind::Mean {
         let count: usize = axes.iter().map(|&a| x.shape[a]).product();
-        if let Buffer::F32(v) = &mut data {
-            let s = 1.0 / count as f32;
-            v.iter_mut()
-                .for_each(|e| *e = if count == 0 { f32::NAN } else { *e * s });
+        match &mut data {
+            Buffer::F32(v) => {
+                let s = 1.0 / count as f32;
+                v.iter_mut()
+                    .for_each(|e| *e = if count == 0 { f32::NAN } else { *e * s });
+            }
+            Buffer::F64(v) => {
+                let s = 1.0 / count as f64;
+                v.iter_mut()
+                    .for_each(|e| *e = if count == 0 { f64::NAN } else { *e * s });
+            }
+            _ => {}
         }
     }
     if !keepdims {
@@ -423,6 +457,7 @@ pub(crate) fn cpu_arg_reduce(x: &Tensor, axis: usize, keepdims: bool, max: bool)
     }
     let out = match &*x.data {
         Buffer::F32(v) => arg(v, outer, len, inner, max),
+        Buffer::F64(v) => arg(v, outer, len, inner, max),
         Buffer::I32(v) => arg(v, outer, len, inner, max),
         Buffer::I64(v) => arg(v, outer, len, inner, max),
         Buffer::Bool(_) => unreachable!("bool is cast to int32"),
@@ -473,6 +508,7 @@ pub(crate) fn cpu_cumulative(
     }
     let data = match &*x.data {
         Buffer::F32(v) => Buffer::F32(run(v, outer, len, inner, prod, exclusive, reverse)),
+        Buffer::F64(v) => Buffer::F64(run(v, outer, len, inner, prod, exclusive, reverse)),
         Buffer::I32(v) => Buffer::I32(run(v, outer, len, inner, prod, exclusive, reverse)),
         Buffer::I64(v) => Buffer::I64(run(v, outer, len, inner, prod, exclusive, reverse)),
         Buffer::Bool(_) => unreachable!("bool is cast to int32"),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::autodiff::record;
 use crate::device;
 use crate::error::{Error, Result};
+use crate::ops::elementwise::FloatElem;
 use crate::ops::{reduce, Op, ReduceKind};
 use crate::tensor::{
     broadcast_shapes, broadcast_strides, normalize_axis, numel, strides, Buffer, DType, Tensor,
@@ -271,7 +272,12 @@ pub fn scatter_add_rows(values: &Tensor, indices: &Tensor, dim: usize) -> Result
     }
     let idx = match indices.dtype() {
         DType::Int32 | DType::Int64 => crate::ops::cast(indices, DType::Int64)?,
-        d => return Err(Error::Type(format!("scatter: indices must be integers, got {}", d.name()))),
+        d => {
+            return Err(Error::Type(format!(
+                "scatter: indices must be integers, got {}",
+                d.name()
+            )))
+        }
     };
     take_grad(&crate::ops::cast(values, DType::Float32)?, &idx, 0, dim)
 }
@@ -474,12 +480,31 @@ macro_rules! per_dtype {
     ($buf:expr, |$v:ident| $body:expr) => {
         match $buf {
             Buffer::F32($v) => Buffer::F32($body),
+            Buffer::F64($v) => Buffer::F64($body),
             Buffer::I32($v) => Buffer::I32($body),
             Buffer::I64($v) => Buffer::I64($body),
             Buffer::Bool($v) => Buffer::Bool($body),
         }
     };
 }
+
+/// Run a generic float kernel on an f32 or f64 buffer; other dtypes are a TypeError naming `op`.
+macro_rules! per_float {
+    ($t:expr, $op:expr, |$v:ident| $body:expr) => {
+        match &*$t.data {
+            Buffer::F32($v) => Buffer::F32($body),
+            Buffer::F64($v) => Buffer::F64($body),
+            other => {
+                return Err(Error::Type(format!(
+                    "{}: expected a float tensor, got {}",
+                    $op,
+                    other.dtype().name()
+                )))
+            }
+        }
+    };
+}
+pub(crate) use per_float;
 
 pub(crate) fn cpu_transpose(x: &Tensor, perm: &[usize]) -> Result<Tensor> {
     let own = strides(&x.shape);
@@ -531,19 +556,30 @@ pub(crate) fn cpu_slice_grad(
     steps: &[isize],
     in_shape: &[usize],
 ) -> Result<Tensor> {
-    let gv = g.f32s("slice_grad")?;
-    let own = strides(in_shape);
-    let mut out = vec![0f32; numel(in_shape)];
-    let gst = strides(&g.shape);
-    for (i, &v) in gv.iter().enumerate() {
-        let mut off = 0isize;
-        for d in 0..in_shape.len() {
-            let k = (i / gst[d]) % g.shape[d];
-            off += (starts[d] as isize + k as isize * steps[d]) * own[d] as isize;
+    fn scatter<T: FloatElem>(
+        gv: &[T],
+        g_shape: &[usize],
+        starts: &[usize],
+        steps: &[isize],
+        in_shape: &[usize],
+    ) -> Vec<T> {
+        let own = strides(in_shape);
+        let mut out = vec![T::zero(); numel(in_shape)];
+        let gst = strides(g_shape);
+        for (i, &v) in gv.iter().enumerate() {
+            let mut off = 0isize;
+            for d in 0..in_shape.len() {
+                let k = (i / gst[d]) % g_shape[d];
+                off += (starts[d] as isize + k as isize * steps[d]) * own[d] as isize;
+            }
+            out[off as usize] = out[off as usize] + v;
         }
-        out[off as usize] += v;
+        out
     }
-    Ok(Tensor::from_f32(in_shape.to_vec(), out))
+    let data = per_float!(g, "slice_grad", |gv| scatter(
+        gv, &g.shape, starts, steps, in_shape
+    ));
+    Ok(Tensor::new(in_shape.to_vec(), data))
 }
 
 fn checked_indices(op: &str, idx: &Tensor, dim: usize) -> Result<Vec<usize>> {
@@ -586,22 +622,31 @@ pub(crate) fn cpu_take(x: &Tensor, idx: &Tensor, axis: usize) -> Result<Tensor> 
 }
 
 pub(crate) fn cpu_take_grad(g: &Tensor, idx: &Tensor, axis: usize, dim: usize) -> Result<Tensor> {
-    let gv = g.f32s("take_grad")?;
     let iv = checked_indices("take_grad", idx, dim)?;
     let outer: usize = g.shape[..axis].iter().product();
     let inner: usize = g.shape[axis + idx.ndim()..].iter().product();
     let mut shape = g.shape[..axis].to_vec();
     shape.push(dim);
     shape.extend(&g.shape[axis + idx.ndim()..]);
-    let mut out = vec![0f32; outer * dim * inner];
-    for o in 0..outer {
-        for (k, &i) in iv.iter().enumerate() {
-            let src = &gv[(o * iv.len() + k) * inner..][..inner];
-            let dst = &mut out[(o * dim + i) * inner..][..inner];
-            dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+    fn scatter<T: FloatElem>(
+        gv: &[T],
+        iv: &[usize],
+        outer: usize,
+        dim: usize,
+        inner: usize,
+    ) -> Vec<T> {
+        let mut out = vec![T::zero(); outer * dim * inner];
+        for o in 0..outer {
+            for (k, &i) in iv.iter().enumerate() {
+                let src = &gv[(o * iv.len() + k) * inner..][..inner];
+                let dst = &mut out[(o * dim + i) * inner..][..inner];
+                dst.iter_mut().zip(src).for_each(|(d, &s)| *d = *d + s);
+            }
         }
+        out
     }
-    Ok(Tensor::from_f32(shape, out))
+    let data = per_float!(g, "take_grad", |gv| scatter(gv, &iv, outer, dim, inner));
+    Ok(Tensor::new(shape, data))
 }
 
 pub(crate) fn cpu_one_hot(x: &Tensor, depth: usize) -> Result<Tensor> {
@@ -647,6 +692,7 @@ pub(crate) fn cpu_concatenate(xs: &[&Tensor], axis: usize) -> Result<Tensor> {
     }
     let data = match &*first.data {
         Buffer::F32(_) => join!(F32),
+        Buffer::F64(_) => join!(F64),
         Buffer::I32(_) => join!(I32),
         Buffer::I64(_) => join!(I64),
         Buffer::Bool(_) => join!(Bool),
@@ -685,23 +731,36 @@ pub(crate) fn cpu_take_along_axis_grad(
     axis: usize,
     dim: usize,
 ) -> Result<Tensor> {
-    let gv = g.f32s("take_along_axis_grad")?;
     let iv = along_axis_indices("take_along_axis_grad", idx, dim)?;
     let outer: usize = g.shape[..axis].iter().product();
     let inner: usize = g.shape[axis + 1..].iter().product();
     let k = g.shape[axis];
     let mut shape = g.shape.clone();
     shape[axis] = dim;
-    let mut out = vec![0f32; outer * dim * inner];
-    for o in 0..outer {
-        for j in 0..k {
-            for i in 0..inner {
-                let at = (o * k + j) * inner + i;
-                out[(o * dim + iv[at]) * inner + i] += gv[at];
+    fn scatter<T: FloatElem>(
+        gv: &[T],
+        iv: &[usize],
+        outer: usize,
+        k: usize,
+        dim: usize,
+        inner: usize,
+    ) -> Vec<T> {
+        let mut out = vec![T::zero(); outer * dim * inner];
+        for o in 0..outer {
+            for j in 0..k {
+                for i in 0..inner {
+                    let at = (o * k + j) * inner + i;
+                    let to = (o * dim + iv[at]) * inner + i;
+                    out[to] = out[to] + gv[at];
+                }
             }
         }
+        out
     }
-    Ok(Tensor::from_f32(shape, out))
+    let data = per_float!(g, "take_along_axis_grad", |gv| scatter(
+        gv, &iv, outer, k, dim, inner
+    ));
+    Ok(Tensor::new(shape, data))
 }
 
 pub(crate) fn cpu_argsort(x: &Tensor, axis: usize, descending: bool) -> Result<Tensor> {
@@ -747,6 +806,7 @@ pub(crate) fn cpu_argsort(x: &Tensor, axis: usize, descending: bool) -> Result<T
     }
     let out = match &*x.data {
         Buffer::F32(v) => order(v, outer, len, inner, descending, f32::is_nan),
+        Buffer::F64(v) => order(v, outer, len, inner, descending, f64::is_nan),
         Buffer::I32(v) => order(v, outer, len, inner, descending, |_| false),
         Buffer::I64(v) => order(v, outer, len, inner, descending, |_| false),
         Buffer::Bool(v) => order(v, outer, len, inner, descending, |_| false),

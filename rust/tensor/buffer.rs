@@ -8,6 +8,7 @@ pub enum Buffer {
     I32(Vec<i32>),
     I64(Vec<i64>),
     F32(Vec<f32>),
+    F64(Vec<f64>),
 }
 
 impl Drop for Buffer {
@@ -25,6 +26,7 @@ impl Buffer {
             Buffer::I32(_) => DType::Int32,
             Buffer::I64(_) => DType::Int64,
             Buffer::F32(_) => DType::Float32,
+            Buffer::F64(_) => DType::Float64,
         }
     }
 
@@ -38,6 +40,7 @@ impl Buffer {
             Buffer::I32(v) => v.len(),
             Buffer::I64(v) => v.len(),
             Buffer::F32(v) => v.len(),
+            Buffer::F64(v) => v.len(),
         }
     }
 
@@ -47,6 +50,7 @@ impl Buffer {
             DType::Int32 => Buffer::I32(vec![0; n]),
             DType::Int64 => Buffer::I64(vec![0; n]),
             DType::Float32 => Buffer::F32(vec![0.0; n]),
+            DType::Float64 => Buffer::F64(vec![0.0; n]),
         }
     }
 
@@ -57,6 +61,7 @@ impl Buffer {
             Buffer::I32(v) => v[i] as f64,
             Buffer::I64(v) => v[i] as f64,
             Buffer::F32(v) => v[i] as f64,
+            Buffer::F64(v) => v[i],
         }
     }
 
@@ -70,6 +75,7 @@ impl Buffer {
                     DType::Int32 => Buffer::I32($v.iter().map(|&x| x as $t as i32).collect()),
                     DType::Int64 => Buffer::I64($v.iter().map(|&x| x as $t as i64).collect()),
                     DType::Float32 => Buffer::F32($v.iter().map(|&x| x as $t as f32).collect()),
+                    DType::Float64 => Buffer::F64($v.iter().map(|&x| x as $t as f64).collect()),
                 }
             };
         }
@@ -81,6 +87,7 @@ impl Buffer {
             Buffer::I32(v) => conv!(v, i32),
             Buffer::I64(v) => conv!(v, i64),
             Buffer::F32(v) => conv!(v, f32),
+            Buffer::F64(v) => conv!(v, f64),
         }
     }
 }

@@ -3,13 +3,14 @@
 use crate::error::{Error, Result};
 
 /// The element types a tensor can hold. Order is the promotion lattice:
-/// bool < int32 < int64 < float32 (a float always wins, as in keras.ops).
+/// bool < int32 < int64 < float32 < float64 (a float always wins, as in keras.ops).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum DType {
     Bool,
     Int32,
     Int64,
     Float32,
+    Float64,
 }
 
 impl DType {
@@ -19,6 +20,7 @@ impl DType {
             DType::Int32 => "int32",
             DType::Int64 => "int64",
             DType::Float32 => "float32",
+            DType::Float64 => "float64",
         }
     }
 
@@ -28,16 +30,15 @@ impl DType {
             "int32" => DType::Int32,
             "int64" => DType::Int64,
             "float32" => DType::Float32,
-            other => {
-                return Err(Error::Type(format!(
-                    "unsupported dtype '{other}': expected one of bool, int32, int64, float32"
-                )))
-            }
+            "float64" => DType::Float64,
+            other => return Err(Error::Type(format!(
+                "unsupported dtype '{other}': expected one of bool, int32, int64, float32, float64"
+            ))),
         })
     }
 
     pub fn is_float(self) -> bool {
-        self == DType::Float32
+        matches!(self, DType::Float32 | DType::Float64)
     }
 
     /// The result dtype of a binary op on `a` and `b`.

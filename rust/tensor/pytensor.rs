@@ -88,6 +88,7 @@ fn scalar(v: f64, dtype: DType) -> Tensor {
         DType::Int32 => Buffer::I32(vec![v as i32]),
         DType::Int64 => Buffer::I64(vec![v as i64]),
         DType::Float32 => Buffer::F32(vec![v as f32]),
+        DType::Float64 => Buffer::F64(vec![v]),
     };
     Tensor::new(vec![], data)
 }
@@ -133,6 +134,10 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>, from_sequence: bool) -> PyRes
         }
         (b'i', 8) => Buffer::I64(copy_out::<i64>(arr)?),
         (b'b', 1) => Buffer::Bool(copy_out::<bool>(arr)?),
+        // Python floats (lists) are float32 as in Keras; NumPy float64 arrays stay float64.
+        (b'f', 8) if from_sequence => Buffer::F32(copy_out::<f64>(arr)?.iter().map(|&v| v as f32).collect()),
+        (b'f', 8) => Buffer::F64(copy_out::<f64>(arr)?),
+        // float16 and others compute in float32 (the default floatx)
         (b'f', _) => return from_numpy(arr.call_method1("astype", ("float32",))?.cast()?, false),
         (b'i', _) | (b'u', 1) | (b'u', 2) => return from_numpy(arr.call_method1("astype", ("int32",))?.cast()?, false),
         (b'u', _) => return from_numpy(arr.call_method1("astype", ("int64",))?.cast()?, false),
@@ -166,6 +171,7 @@ pub fn to_numpy<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>>
     }
     let arr = match &*t.data {
         Buffer::F32(v) => view!(v),
+        Buffer::F64(v) => view!(v),
         Buffer::I32(v) => view!(v),
         Buffer::I64(v) => view!(v),
         Buffer::Bool(v) => view!(v),
@@ -359,6 +365,7 @@ impl PyTensor {
     fn _buffer_address(&self) -> usize {
         match &*self.t.data {
             Buffer::F32(v) => v.as_ptr() as usize,
+            Buffer::F64(v) => v.as_ptr() as usize,
             Buffer::I32(v) => v.as_ptr() as usize,
             Buffer::I64(v) => v.as_ptr() as usize,
             Buffer::Bool(v) => v.as_ptr() as usize,
@@ -426,6 +433,7 @@ impl PyTensor {
         }
         Ok(match &*self.t.data {
             Buffer::F32(v) => (v[0] as f64).into_pyobject(py)?.into_any(),
+            Buffer::F64(v) => v[0].into_pyobject(py)?.into_any(),
             Buffer::I32(v) => (v[0] as i64).into_pyobject(py)?.into_any(),
             Buffer::I64(v) => v[0].into_pyobject(py)?.into_any(),
             Buffer::Bool(v) => PyBool::new(py, v[0]).to_owned().into_any(),

@@ -43,7 +43,8 @@ class Variable(_core.Tensor):
         initializer: an initial value (array, tensor, scalar) or an initializer (a callable
             taking `(shape, dtype)`, or its Keras name such as `"glorot_uniform"`).
         shape: required when `initializer` is a callable.
-        dtype: element type; defaults to the value's dtype, or `floatx()` for initializers.
+        dtype: element type; defaults to the value's dtype (float values: `floatx()`), or
+            `floatx()` for initializers.
         trainable: whether optimizers update it and `GradientTape` watches it automatically.
         name: a name for `model.weights` listings and saved files.
 
@@ -63,6 +64,10 @@ class Variable(_core.Tensor):
             value = initializers.get(initializer)(standardize_shape(shape), dtype=dtype or "float32")
         else:
             value = initializer
+            if dtype is None:
+                value = _core.convert_to_tensor(value)
+                if value.dtype == "float64":
+                    dtype = "float32"  # float values default to floatx, like initializers
         return super().__new__(cls, value, dtype)
 
     def __init__(self, initializer, shape=None, dtype=None, trainable=True, autocast=True,

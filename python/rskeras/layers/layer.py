@@ -116,6 +116,9 @@ class Layer:
                 inputs = type(inputs)(x if isinstance(x, _core.Tensor) else _core.convert_to_tensor(x) for x in inputs)
             else:
                 inputs = _core.convert_to_tensor(inputs)
+        if isinstance(inputs, _core.Tensor) and inputs.dtype == "float64":
+            # autocast: float inputs compute in the layer's dtype, as in Keras
+            inputs = _core.cast(inputs, self.dtype)
         if not self.built:
             self._build_for(inputs)
         if self.input_spec is not None and isinstance(inputs, _core.Tensor):

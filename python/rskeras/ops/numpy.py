@@ -411,7 +411,7 @@ def convert_to_tensor(x, dtype=None) -> Tensor:
 # `__getitem__`, take, where, matmul, reductions), so `GradientTape` differentiates them with no
 # extra gradient code.
 
-_DTYPE_ORDER = ("bool", "int32", "int64", "float32")
+_DTYPE_ORDER = ("bool", "int32", "int64", "float32", "float64")
 
 
 def _t(x) -> Tensor:
@@ -425,8 +425,9 @@ def _result_dtype(*dtypes) -> str:
 
 
 def _floatx(x) -> Tensor:
+    """`x` as a float tensor: float dtypes are kept, others become float32."""
     x = _t(x)
-    return x if x.dtype == "float32" else _core.cast(x, "float32")
+    return x if x.dtype in ("float32", "float64") else _core.cast(x, "float32")
 
 
 def _axis(op, axis, ndim) -> int:

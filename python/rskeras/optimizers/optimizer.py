@@ -109,7 +109,7 @@ class Optimizer:
                 "No gradients provided for any variable: "
                 f"{[getattr(v, 'path', '?') for v in trainable_variables]}"
             )
-        grads = [g for g, _ in pairs]
+        grads = [g if g.dtype == v.dtype else _core.cast(g, v.dtype) for g, v in pairs]
         variables = [v for _, v in pairs]
         for g, v in pairs:
             if tuple(g.shape) != tuple(v.shape):
