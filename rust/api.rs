@@ -341,6 +341,12 @@ fn take_along_axis(
     wrap(ops::shape::take_along_axis(&t, &i, axis))
 }
 
+/// The promoted dtype of two dtype names.
+#[pyfunction]
+fn result_type(a: &str, b: &str) -> PyResult<&'static str> {
+    Ok(DType::promote(DType::parse(a)?, DType::parse(b)?).name())
+}
+
 /// The same values as a new tensor that no tape traces through.
 #[pyfunction]
 fn stop_gradient(x: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
@@ -484,6 +490,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(concatenate, m)?)?;
     m.add_function(wrap_pyfunction!(take_along_axis, m)?)?;
     m.add_function(wrap_pyfunction!(scatter_add_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(result_type, m)?)?;
     m.add_function(wrap_pyfunction!(random_uniform, m)?)?;
     m.add_function(wrap_pyfunction!(random_normal, m)?)?;
     m.add_function(wrap_pyfunction!(philox4x32_10, m)?)?;

@@ -24,12 +24,12 @@ from rskeras import ops
 CONVERSIONS = {
     np.float32: "float32",
     np.float64: "float64",   # NumPy float64 arrays stay float64, as in Keras
-    np.float16: "float32",
+    np.float16: "float16",
     np.int32: "int32",
     np.int64: "int64",
-    np.int8: "int32",
-    np.int16: "int32",
-    np.uint8: "int32",
+    np.int8: "int8",
+    np.int16: "int16",
+    np.uint8: "uint8",
     np.uint16: "int32",
     np.uint32: "int64",
     np.bool_: "bool",

@@ -2,9 +2,49 @@
 
 use crate::error::Result;
 use crate::ops::{elementwise as ew, matmul, nn, optimizer, random, reduce, shape, Op};
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor};
+
+/// The dtype kernels compute a narrow storage dtype in: small integers in int32, float16 and
+/// bfloat16 in float32 (kernels are written for bool, int32, int64, float32 and float64).
+fn compute_dtype(d: DType) -> DType {
+    match d {
+        DType::UInt8 | DType::Int8 | DType::Int16 => DType::Int32,
+        DType::Float16 | DType::BFloat16 => DType::Float32,
+        d => d,
+    }
+}
 
 pub fn execute(op: &Op, x: &[&Tensor]) -> Result<Tensor> {
+    let narrow = x.iter().map(|t| t.dtype()).find(|&d| compute_dtype(d) != d);
+    let (Some(narrow), false) = (narrow, matches!(op, Op::Cast(_))) else {
+        return run(op, x);
+    };
+    // Widen, compute, and store a result of the widened type back in the narrow dtype
+    // (index-valued results stay int32).
+    let wide: Vec<Tensor> = x
+        .iter()
+        .map(|t| {
+            let c = compute_dtype(t.dtype());
+            if c == t.dtype() {
+                (*t).clone()
+            } else {
+                Tensor::new(t.shape.clone(), t.data.cast(c))
+            }
+        })
+        .collect();
+    let refs: Vec<&Tensor> = wide.iter().collect();
+    let out = run(op, &refs)?;
+    let index_valued = matches!(
+        op,
+        Op::ArgReduce { .. } | Op::ArgSort { .. } | Op::OneHot { .. }
+    );
+    if !index_valued && out.dtype() == compute_dtype(narrow) {
+        return Ok(Tensor::new(out.shape.clone(), out.data.cast(narrow)));
+    }
+    Ok(out)
+}
+
+fn run(op: &Op, x: &[&Tensor]) -> Result<Tensor> {
     match op {
         Op::Unary(u) => ew::cpu_unary(*u, x[0]),
         Op::Binary(b) => ew::cpu_binary(*b, x[0], x[1]),

@@ -245,8 +245,17 @@ fn operand_dtype(op: BinaryOp, a: DType, b: DType) -> DType {
     }
 }
 
+/// The dtype a weak constant contributes: that of the float operand it meets.
+fn effective_dtype(x: &Tensor, other: &Tensor) -> DType {
+    if x.weak && other.dtype().is_float() {
+        other.dtype()
+    } else {
+        x.dtype()
+    }
+}
+
 pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    let dt = operand_dtype(op, a.dtype(), b.dtype());
+    let dt = operand_dtype(op, effective_dtype(a, b), effective_dtype(b, a));
     let (a, b) = (&cast(a, dt)?, &cast(b, dt)?);
     let out = device::execute(&Op::Binary(op), &[a, b])?;
     if out.dtype().is_float() && dt.is_float() {
@@ -339,7 +348,7 @@ fn binary_grad(
 /// `x` where `condition` is true, else `y`, broadcasting all three (NumPy `where`).
 pub fn where_(condition: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
     let c = &cast(condition, DType::Bool)?;
-    let dt = DType::promote(x.dtype(), y.dtype());
+    let dt = DType::promote(effective_dtype(x, y), effective_dtype(y, x));
     let (x, y) = (&cast(x, dt)?, &cast(y, dt)?);
     let out = device::execute(&Op::Where, &[c, x, y])?;
     if dt.is_float() {
@@ -380,9 +389,13 @@ pub fn clip(x: &Tensor, min: f32, max: f32) -> Result<Tensor> {
     Ok(out)
 }
 
-/// A float32 tensor shaped like `x`, every element `value` (no gradient).
+/// A tensor shaped like `x`, every element `value`: of `x`'s dtype when that is a float,
+/// else float32 (no gradient).
 pub fn fill_like(x: &Tensor, value: f32) -> Result<Tensor> {
     let mut t = Tensor::full_f32(&x.shape, value);
+    if x.dtype().is_float() && x.dtype() != DType::Float32 {
+        t = Tensor::new(t.shape.clone(), t.data.cast(x.dtype()));
+    }
     t.device = x.device;
     Ok(t)
 }
@@ -509,6 +522,7 @@ pub(crate) fn cpu_unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
             UnaryOp::LogicalNot => Buffer::Bool(map_unary(v, |a| !a)),
             _ => unreachable!("bool inputs are cast first"),
         },
+        _ => unreachable!("narrow dtypes are widened by the dispatcher"),
     };
     Ok(Tensor::new(shape, data))
 }

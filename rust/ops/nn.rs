@@ -69,13 +69,12 @@ pub fn sparse_categorical_crossentropy(
         )));
     }
     let target = &match target.dtype() {
-        DType::Int32 | DType::Int64 => cast(target, DType::Int64)?,
-        DType::Float32 | DType::Float64 => cast(target, DType::Int64)?,
         DType::Bool => {
             return Err(Error::Type(format!(
                 "{name}: target must hold integer class ids, got bool"
             )))
         }
+        _ => cast(target, DType::Int64)?,
     };
     let op = Op::SparseCrossEntropy { from_logits };
     let out = device::execute(&op, &[output, target])?;

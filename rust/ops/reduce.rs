@@ -51,7 +51,11 @@ pub fn reduce(
     let axes = normalize_axes(kind.name(), axes, x.ndim())?;
     let x = &match (kind, x.dtype()) {
         (ReduceKind::Mean, d) if !d.is_float() => cast(x, DType::Float32)?,
-        (ReduceKind::Sum | ReduceKind::Prod, DType::Bool) => cast(x, DType::Int32)?,
+        // Sums and products of bool and small integers accumulate in int32 (no uint8 wrap-around).
+        (
+            ReduceKind::Sum | ReduceKind::Prod,
+            DType::Bool | DType::UInt8 | DType::Int8 | DType::Int16,
+        ) => cast(x, DType::Int32)?,
         _ => x.clone(),
     };
     if matches!(kind, ReduceKind::Max | ReduceKind::Min) && axes.iter().any(|&a| x.shape[a] == 0) {
@@ -86,7 +90,7 @@ pub fn reduce(
                     ReduceKind::Max | ReduceKind::Min => {
                         // Ties share the gradient evenly.
                         let ok = reshape_to(&oc.detached(), kept)?;
-                        let hit = cast(&binary(BinaryOp::Equal, &xc, &ok)?, DType::Float32)?;
+                        let hit = cast(&binary(BinaryOp::Equal, &xc, &ok)?, xc.dtype())?;
                         let ax: Vec<isize> = axes.iter().map(|&a| a as isize).collect();
                         let count = reduce(ReduceKind::Sum, &hit, Some(&ax), true)?;
                         mul(&hit, &binary(BinaryOp::Div, &gk, &count)?)?
@@ -402,6 +406,7 @@ pub(crate) fn cpu_reduce(
                 };
                 Buffer::Bool(reduce_axis(v, outer, len, inner, k))
             }
+            _ => unreachable!("narrow dtypes are widened by the dispatcher"),
         };
         reduced = Some(next);
         shape[a] = 1;
@@ -461,6 +466,7 @@ pub(crate) fn cpu_arg_reduce(x: &Tensor, axis: usize, keepdims: bool, max: bool)
         Buffer::I32(v) => arg(v, outer, len, inner, max),
         Buffer::I64(v) => arg(v, outer, len, inner, max),
         Buffer::Bool(_) => unreachable!("bool is cast to int32"),
+        _ => unreachable!("narrow dtypes are widened by the dispatcher"),
     };
     let mut shape = x.shape.clone();
     if keepdims {
@@ -512,6 +518,7 @@ pub(crate) fn cpu_cumulative(
         Buffer::I32(v) => Buffer::I32(run(v, outer, len, inner, prod, exclusive, reverse)),
         Buffer::I64(v) => Buffer::I64(run(v, outer, len, inner, prod, exclusive, reverse)),
         Buffer::Bool(_) => unreachable!("bool is cast to int32"),
+        _ => unreachable!("narrow dtypes are widened by the dispatcher"),
     };
     Ok(Tensor::new(x.shape.clone(), data))
 }

@@ -318,7 +318,10 @@ pub fn concatenate(xs: &[Tensor], axis: isize) -> Result<Tensor> {
             )));
         }
     }
-    let dt = xs.iter().map(|x| x.dtype()).max().unwrap_or(DType::Float32);
+    let dt = xs
+        .iter()
+        .skip(1)
+        .fold(first.dtype(), |d, x| DType::promote(d, x.dtype()));
     let cast_xs: Vec<Tensor> = xs
         .iter()
         .map(|x| crate::ops::cast(x, dt))
@@ -484,6 +487,7 @@ macro_rules! per_dtype {
             Buffer::I32($v) => Buffer::I32($body),
             Buffer::I64($v) => Buffer::I64($body),
             Buffer::Bool($v) => Buffer::Bool($body),
+            _ => unreachable!("narrow dtypes are widened by the dispatcher"),
         }
     };
 }
@@ -696,6 +700,7 @@ pub(crate) fn cpu_concatenate(xs: &[&Tensor], axis: usize) -> Result<Tensor> {
         Buffer::I32(_) => join!(I32),
         Buffer::I64(_) => join!(I64),
         Buffer::Bool(_) => join!(Bool),
+        _ => unreachable!("narrow dtypes are widened by the dispatcher"),
     };
     Ok(Tensor::new(shape, data))
 }
@@ -810,6 +815,7 @@ pub(crate) fn cpu_argsort(x: &Tensor, axis: usize, descending: bool) -> Result<T
         Buffer::I32(v) => order(v, outer, len, inner, descending, |_| false),
         Buffer::I64(v) => order(v, outer, len, inner, descending, |_| false),
         Buffer::Bool(v) => order(v, outer, len, inner, descending, |_| false),
+        _ => unreachable!("narrow dtypes are widened by the dispatcher"),
     };
     Ok(Tensor::new(x.shape.clone(), Buffer::I32(out)))
 }

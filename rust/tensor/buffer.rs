@@ -1,14 +1,39 @@
 //! Typed, contiguous, row-major element storage shared between tensors through `Arc`.
 
+use half::{bf16, f16};
+
 use super::dtype::DType;
 
 #[derive(Clone, Debug)]
 pub enum Buffer {
     Bool(Vec<bool>),
+    U8(Vec<u8>),
+    I8(Vec<i8>),
+    I16(Vec<i16>),
     I32(Vec<i32>),
     I64(Vec<i64>),
+    F16(Vec<f16>),
+    BF16(Vec<bf16>),
     F32(Vec<f32>),
     F64(Vec<f64>),
+}
+
+/// Apply `$body` to the vector inside any buffer variant (read-only).
+macro_rules! with_vec {
+    ($buf:expr, |$v:ident| $body:expr) => {
+        match $buf {
+            Buffer::Bool($v) => $body,
+            Buffer::U8($v) => $body,
+            Buffer::I8($v) => $body,
+            Buffer::I16($v) => $body,
+            Buffer::I32($v) => $body,
+            Buffer::I64($v) => $body,
+            Buffer::F16($v) => $body,
+            Buffer::BF16($v) => $body,
+            Buffer::F32($v) => $body,
+            Buffer::F64($v) => $body,
+        }
+    };
 }
 
 impl Drop for Buffer {
@@ -19,12 +44,70 @@ impl Drop for Buffer {
     }
 }
 
+/// Conversion of one element to every storage type (NumPy `astype` semantics: floats
+/// truncate toward zero, non-zero is `true`, integers wrap).
+trait Elem: Copy {
+    fn to_f64(self) -> f64;
+    fn to_i64(self) -> i64;
+}
+macro_rules! prim_elem {
+    ($($t:ty),*) => { $(impl Elem for $t {
+        fn to_f64(self) -> f64 { self as f64 }
+        fn to_i64(self) -> i64 { self as i64 }
+    })* };
+}
+prim_elem!(u8, i8, i16, i32, i64, f32, f64);
+impl Elem for bool {
+    fn to_f64(self) -> f64 {
+        self as u8 as f64
+    }
+    fn to_i64(self) -> i64 {
+        self as i64
+    }
+}
+impl Elem for f16 {
+    fn to_f64(self) -> f64 {
+        f16::to_f64(self)
+    }
+    fn to_i64(self) -> i64 {
+        f16::to_f64(self) as i64
+    }
+}
+impl Elem for bf16 {
+    fn to_f64(self) -> f64 {
+        bf16::to_f64(self)
+    }
+    fn to_i64(self) -> i64 {
+        bf16::to_f64(self) as i64
+    }
+}
+
+fn convert<T: Elem>(v: &[T], dtype: DType) -> Buffer {
+    match dtype {
+        DType::Bool => Buffer::Bool(v.iter().map(|&x| x.to_f64() != 0.0).collect()),
+        DType::UInt8 => Buffer::U8(v.iter().map(|&x| x.to_i64() as u8).collect()),
+        DType::Int8 => Buffer::I8(v.iter().map(|&x| x.to_i64() as i8).collect()),
+        DType::Int16 => Buffer::I16(v.iter().map(|&x| x.to_i64() as i16).collect()),
+        DType::Int32 => Buffer::I32(v.iter().map(|&x| x.to_i64() as i32).collect()),
+        DType::Int64 => Buffer::I64(v.iter().map(|&x| x.to_i64()).collect()),
+        DType::Float16 => Buffer::F16(v.iter().map(|&x| f16::from_f64(x.to_f64())).collect()),
+        DType::BFloat16 => Buffer::BF16(v.iter().map(|&x| bf16::from_f64(x.to_f64())).collect()),
+        DType::Float32 => Buffer::F32(v.iter().map(|&x| x.to_f64() as f32).collect()),
+        DType::Float64 => Buffer::F64(v.iter().map(|&x| x.to_f64()).collect()),
+    }
+}
+
 impl Buffer {
     pub fn dtype(&self) -> DType {
         match self {
             Buffer::Bool(_) => DType::Bool,
+            Buffer::U8(_) => DType::UInt8,
+            Buffer::I8(_) => DType::Int8,
+            Buffer::I16(_) => DType::Int16,
             Buffer::I32(_) => DType::Int32,
             Buffer::I64(_) => DType::Int64,
+            Buffer::F16(_) => DType::Float16,
+            Buffer::BF16(_) => DType::BFloat16,
             Buffer::F32(_) => DType::Float32,
             Buffer::F64(_) => DType::Float64,
         }
@@ -35,59 +118,25 @@ impl Buffer {
     }
 
     pub fn len(&self) -> usize {
-        match self {
-            Buffer::Bool(v) => v.len(),
-            Buffer::I32(v) => v.len(),
-            Buffer::I64(v) => v.len(),
-            Buffer::F32(v) => v.len(),
-            Buffer::F64(v) => v.len(),
-        }
+        with_vec!(self, |v| v.len())
+    }
+
+    /// Address of the first element (identity checks in tests).
+    pub fn address(&self) -> usize {
+        with_vec!(self, |v| v.as_ptr() as usize)
     }
 
     pub fn zeros(dtype: DType, n: usize) -> Buffer {
-        match dtype {
-            DType::Bool => Buffer::Bool(vec![false; n]),
-            DType::Int32 => Buffer::I32(vec![0; n]),
-            DType::Int64 => Buffer::I64(vec![0; n]),
-            DType::Float32 => Buffer::F32(vec![0.0; n]),
-            DType::Float64 => Buffer::F64(vec![0.0; n]),
-        }
+        convert::<u8>(&vec![0; n], dtype)
     }
 
-    /// Every element converted to f64 (for scalars and small host-side reads).
+    /// One element as f64 (for scalars and small host-side reads).
     pub fn get_f64(&self, i: usize) -> f64 {
-        match self {
-            Buffer::Bool(v) => v[i] as u8 as f64,
-            Buffer::I32(v) => v[i] as f64,
-            Buffer::I64(v) => v[i] as f64,
-            Buffer::F32(v) => v[i] as f64,
-            Buffer::F64(v) => v[i],
-        }
+        with_vec!(self, |v| v[i].to_f64())
     }
 
-    /// Element-wise conversion to `dtype` (NumPy `astype` semantics: floats truncate toward zero,
-    /// anything non-zero is `true`).
+    /// Element-wise conversion to `dtype`.
     pub fn cast(&self, dtype: DType) -> Buffer {
-        macro_rules! conv {
-            ($v:expr, $t:ty) => {
-                match dtype {
-                    DType::Bool => Buffer::Bool($v.iter().map(|&x| x as f64 != 0.0).collect()),
-                    DType::Int32 => Buffer::I32($v.iter().map(|&x| x as $t as i32).collect()),
-                    DType::Int64 => Buffer::I64($v.iter().map(|&x| x as $t as i64).collect()),
-                    DType::Float32 => Buffer::F32($v.iter().map(|&x| x as $t as f32).collect()),
-                    DType::Float64 => Buffer::F64($v.iter().map(|&x| x as $t as f64).collect()),
-                }
-            };
-        }
-        match self {
-            Buffer::Bool(v) => {
-                let u: Vec<u8> = v.iter().map(|&b| b as u8).collect();
-                conv!(u, u8)
-            }
-            Buffer::I32(v) => conv!(v, i32),
-            Buffer::I64(v) => conv!(v, i64),
-            Buffer::F32(v) => conv!(v, f32),
-            Buffer::F64(v) => conv!(v, f64),
-        }
+        with_vec!(self, |v| convert(v, dtype))
     }
 }

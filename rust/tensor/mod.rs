@@ -31,6 +31,9 @@ pub struct Tensor {
     pub device: Device,
     /// Set on trainable `Variable`s: a recording tape watches them without an explicit `watch`.
     pub trainable_variable: bool,
+    /// A constant that takes the dtype of the float operand it meets (like a Python float), so
+    /// the constants inside gradient rules do not widen float16 or float64 gradients.
+    pub weak: bool,
 }
 
 impl Tensor {
@@ -42,6 +45,7 @@ impl Tensor {
             data: Arc::new(data),
             device: Device::Cpu,
             trainable_variable: false,
+            weak: false,
         }
     }
 
@@ -49,8 +53,12 @@ impl Tensor {
         Tensor::new(shape, Buffer::F32(v))
     }
 
+    /// A weakly typed float constant (see `weak`).
     pub fn scalar_f32(x: f32) -> Tensor {
-        Tensor::from_f32(vec![], vec![x])
+        Tensor {
+            weak: true,
+            ..Tensor::from_f32(vec![], vec![x])
+        }
     }
 
     pub fn full_f32(shape: &[usize], x: f32) -> Tensor {
@@ -86,6 +94,7 @@ impl Tensor {
         Tensor {
             id: fresh_id(),
             trainable_variable: false,
+            weak: false,
             ..self.clone()
         }
     }
@@ -98,6 +107,7 @@ impl Tensor {
             data: self.data.clone(),
             device: self.device,
             trainable_variable: false,
+            weak: false,
         }
     }
 }

@@ -64,7 +64,9 @@ pub fn to_tensor(obj: &Bound<'_, PyAny>, like: Option<DType>) -> PyResult<Tensor
     }
     if obj.is_instance_of::<PyFloat>() {
         let v: f64 = obj.extract()?;
-        return Ok(scalar(v, DType::Float32));
+        // Weak typing: a Python float takes a float tensor's dtype (float16 stays float16).
+        let dt = like.filter(|d| d.is_float()).unwrap_or(DType::Float32);
+        return Ok(scalar(v, dt));
     }
     if let Ok(arr) = obj.cast::<PyUntypedArray>() {
         return from_numpy(arr, false);
@@ -83,14 +85,7 @@ pub fn to_tensor(obj: &Bound<'_, PyAny>, like: Option<DType>) -> PyResult<Tensor
 }
 
 fn scalar(v: f64, dtype: DType) -> Tensor {
-    let data = match dtype {
-        DType::Bool => Buffer::Bool(vec![v != 0.0]),
-        DType::Int32 => Buffer::I32(vec![v as i32]),
-        DType::Int64 => Buffer::I64(vec![v as i64]),
-        DType::Float32 => Buffer::F32(vec![v as f32]),
-        DType::Float64 => Buffer::F64(vec![v]),
-    };
-    Tensor::new(vec![], data)
+    Tensor::new(vec![], Buffer::F64(vec![v]).cast(dtype))
 }
 
 fn copy_out<T: Element + Copy>(arr: &Bound<'_, PyUntypedArray>) -> PyResult<Vec<T>> {
@@ -137,9 +132,13 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>, from_sequence: bool) -> PyRes
         // Python floats (lists) are float32 as in Keras; NumPy float64 arrays stay float64.
         (b'f', 8) if from_sequence => Buffer::F32(copy_out::<f64>(arr)?.iter().map(|&v| v as f32).collect()),
         (b'f', 8) => Buffer::F64(copy_out::<f64>(arr)?),
-        // float16 and others compute in float32 (the default floatx)
+        (b'f', 2) => Buffer::F16(copy_out::<half::f16>(arr)?),
+        (b'i', 2) => Buffer::I16(copy_out::<i16>(arr)?),
+        (b'i', 1) => Buffer::I8(copy_out::<i8>(arr)?),
+        (b'u', 1) => Buffer::U8(copy_out::<u8>(arr)?),
+        // other float widths compute in float32 (the default floatx)
         (b'f', _) => return from_numpy(arr.call_method1("astype", ("float32",))?.cast()?, false),
-        (b'i', _) | (b'u', 1) | (b'u', 2) => return from_numpy(arr.call_method1("astype", ("int32",))?.cast()?, false),
+        (b'u', 2) => return from_numpy(arr.call_method1("astype", ("int32",))?.cast()?, false),
         (b'u', _) => return from_numpy(arr.call_method1("astype", ("int64",))?.cast()?, false),
         _ => {
             return Err(PyTypeError::new_err(format!(
@@ -172,9 +171,20 @@ pub fn to_numpy<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>>
     let arr = match &*t.data {
         Buffer::F32(v) => view!(v),
         Buffer::F64(v) => view!(v),
+        Buffer::F16(v) => view!(v),
         Buffer::I32(v) => view!(v),
         Buffer::I64(v) => view!(v),
+        Buffer::I16(v) => view!(v),
+        Buffer::I8(v) => view!(v),
+        Buffer::U8(v) => view!(v),
         Buffer::Bool(v) => view!(v),
+        // NumPy has no bfloat16: hand out a float32 copy.
+        Buffer::BF16(_) => {
+            return to_numpy(
+                py,
+                &Tensor::new(t.shape.clone(), t.data.cast(DType::Float32)),
+            )
+        }
     };
     arr.call_method1("setflags", (false,))?;
     Ok(arr)
@@ -363,13 +373,7 @@ impl PyTensor {
     /// Address of the first element (tests check in-place updates do not reallocate).
     #[getter]
     fn _buffer_address(&self) -> usize {
-        match &*self.t.data {
-            Buffer::F32(v) => v.as_ptr() as usize,
-            Buffer::F64(v) => v.as_ptr() as usize,
-            Buffer::I32(v) => v.as_ptr() as usize,
-            Buffer::I64(v) => v.as_ptr() as usize,
-            Buffer::Bool(v) => v.as_ptr() as usize,
-        }
+        self.t.data.address()
     }
 
     #[getter]
@@ -431,12 +435,12 @@ impl PyTensor {
                 self.t.shape
             )));
         }
+        let d = self.t.dtype();
         Ok(match &*self.t.data {
-            Buffer::F32(v) => (v[0] as f64).into_pyobject(py)?.into_any(),
-            Buffer::F64(v) => v[0].into_pyobject(py)?.into_any(),
-            Buffer::I32(v) => (v[0] as i64).into_pyobject(py)?.into_any(),
             Buffer::I64(v) => v[0].into_pyobject(py)?.into_any(),
             Buffer::Bool(v) => PyBool::new(py, v[0]).to_owned().into_any(),
+            data if d.is_int() => (data.get_f64(0) as i64).into_pyobject(py)?.into_any(),
+            data => data.get_f64(0).into_pyobject(py)?.into_any(),
         })
     }
 

@@ -8,3 +8,15 @@ __all__ = [
     "GradientTape", "Tensor", "Variable", "epsilon", "floatx", "image_data_format",
     "is_tensor", "set_epsilon", "set_floatx", "standardize_shape",
 ]
+
+
+def result_type(*dtypes) -> str:
+    """The dtype an op on operands of `dtypes` returns (the keras.ops promotion lattice)."""
+    from rskeras import _core
+
+    if not dtypes:
+        return "float32"
+    out = str(dtypes[0])
+    for d in dtypes[1:]:
+        out = _core.result_type(out, str(d))
+    return out
