@@ -103,8 +103,17 @@ fn where_py(
     x2: &Bound<'_, PyAny>,
 ) -> PyResult<PyTensor> {
     let c = to_tensor(condition, None)?;
-    let a = to_tensor(x1, None)?;
-    let b = to_tensor(x2, Some(a.dtype()))?;
+    // A Python scalar takes the dtype of the tensor branch (weak typing, as in `binary`).
+    let x1_scalar =
+        x1.is_instance_of::<pyo3::types::PyInt>() || x1.is_instance_of::<pyo3::types::PyFloat>();
+    let (a, b) = if x1_scalar {
+        let b = to_tensor(x2, None)?;
+        (to_tensor(x1, Some(b.dtype()))?, b)
+    } else {
+        let a = to_tensor(x1, None)?;
+        let b = to_tensor(x2, Some(a.dtype()))?;
+        (a, b)
+    };
     wrap(ops::where_(&c, &a, &b))
 }
 

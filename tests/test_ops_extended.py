@@ -67,14 +67,14 @@ UNARY = {
     "sinh": (ops.sinh, np.sinh, floats32(-20, 20), floats32(-3, 3)),
     "cosh": (ops.cosh, np.cosh, floats32(-20, 20), floats32(-3, 3)),
     "arcsinh": (ops.arcsinh, np.arcsinh, floats32(-100, 100), floats32(-5, 5)),
-    # arccosh within 1% of 1 is inaccurate: pinned by the xfail test below
+    # accuracy just above 1 is checked by test_arccosh_accurate_just_above_one
     "arccosh": (ops.arccosh, np.arccosh, floats32(1.01, 1e3), floats32(1.5, 10)),
     "arctanh": (ops.arctanh, np.arctanh, floats32(-0.999, 0.999), floats32(-0.8, 0.8)),
     "erf": (ops.erf, _erf64, floats32(-6, 6), floats32(-3, 3)),
     "softplus": (ops.softplus, lambda x: np.logaddexp(0.0, x), floats32(-60, 60), floats32(-5, 5)),
 }
-# erf is a polynomial approximation (|error| ~1.5e-7); the others are libm float32 functions.
-# arctanh loses precision near -1 (see the xfail test below): loose here, pinned there.
+# erf is computed in float64 and rounded; the others are float32 functions.
+# accuracy of arctanh near -1 is checked by test_arctanh_is_odd_and_accurate_near_minus_one.
 TOL = {"erf": {"rtol": 1e-6, "atol": 3e-7}, "arctanh": {"rtol": 2e-5, "atol": 1e-37}}
 DEFAULT_TOL = {"rtol": 3e-6, "atol": 1e-37}
 
@@ -103,7 +103,7 @@ SPECIALS = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2
 def test_unary_nan_inf_and_domain_edges_match_numpy(name):
     op, ref, _, _ = UNARY[name]
     x = SPECIALS
-    if name in ("arcsinh", "arccosh"):  # overflow above ~1.7e38: the xfail test below
+    if name in ("arcsinh", "arccosh"):  # huge inputs: test_inverse_hyperbolic_stay_finite_for_huge_finite_inputs
         x = x[~(np.abs(x) > 1e38) | np.isinf(x)]
     got = to_np(op(T(x)))
     expected = ref32(ref, x)
@@ -113,10 +113,6 @@ def test_unary_nan_inf_and_domain_edges_match_numpy(name):
                                **TOL.get(name, DEFAULT_TOL))
 
 
-@pytest.mark.xfail(strict=True, reason="arctanh near -1 is ~80 ulp off (the kernel uses Rust's atanh, "
-                                       "0.5 * ln_1p(2x / (1 - x)), which cancels for x -> -1): float32 "
-                                       "arctanh(-0.999) = -3.8001895 vs -3.8002076, and arctanh(-x) != -arctanh(x); "
-                                       "float64 likewise (~2.5e-14 relative)")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_arctanh_is_odd_and_accurate_near_minus_one(dtype):
     x = np.array([0.9, 0.99, 0.999, 0.9999], dtype)
@@ -126,10 +122,6 @@ def test_arctanh_is_odd_and_accurate_near_minus_one(dtype):
     np.testing.assert_allclose(neg, expected, rtol=5e-7 if dtype == np.float32 else 1e-15, atol=0)
 
 
-@pytest.mark.xfail(strict=True, reason="arccosh just above 1 loses most of its digits (Rust's acosh takes "
-                                       "ln(x + sqrt(x^2 - 1)) instead of ln_1p): float32 arccosh(1.0000002) = "
-                                       "0.00069058 vs 0.00069053 (6.6e-5 relative); float64 arccosh(1 + 2**-52) is "
-                                       "4e-9 relative off")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_arccosh_accurate_just_above_one(dtype):
     x = np.nextafter(np.ones(4, dtype), np.array(2, dtype))
@@ -138,8 +130,6 @@ def test_arccosh_accurate_just_above_one(dtype):
     np.testing.assert_allclose(to_np(ops.arccosh(T(x))), expected, rtol=2e-6 if dtype == np.float32 else 1e-14, atol=0)
 
 
-@pytest.mark.xfail(strict=True, reason="arcsinh/arccosh overflow to inf for |x| > ~1.7e38 (an intermediate 2|x| "
-                                       "overflows): arcsinh(3e38) gives inf, NumPy 89.29")
 @pytest.mark.parametrize("name", ["arcsinh", "arccosh"])
 def test_inverse_hyperbolic_stay_finite_for_huge_finite_inputs(name):
     op, ref, _, _ = UNARY[name]
@@ -281,8 +271,6 @@ def test_rounding_integer_inputs_unchanged(name, dtype, data):
     np.testing.assert_array_equal(to_np(out), x)
 
 
-@pytest.mark.xfail(strict=True, reason="round(int, decimals>0) casts to float32 although its docstring promises "
-                                       "integer inputs are returned unchanged for decimals >= 0 (NumPy keeps int)")
 def test_round_integer_with_positive_decimals_keeps_integer_dtype():
     x = np.array([15, -25, 16777217], np.int32)
     out = ops.round(T(x), 1)
@@ -379,7 +367,7 @@ def test_floor_divide_float_matches_numpy(pair):
         near_int = np.isfinite(q) & (np.abs(q - np.round(q)) <= 1e-6 * np.maximum(1.0, np.abs(q)))
     assert got.shape == expected.shape
     # Where the float32 quotient a / b rounds onto an integer, floor(a / b) and NumPy's
-    # divmod-based result may legitimately differ by one (see the xfail test below); compare
+    # near-integer quotients are covered by test_floor_divide_float_is_consistent_with_mod_and_numpy; compare
     # those loosely and everything else exactly.
     np.testing.assert_array_equal(got[~near_int], expected[~near_int])
     g, e = got[near_int], expected[near_int]
@@ -399,9 +387,6 @@ def test_floor_divide_float_specials_match_numpy():
                                   [3, -4, -4, 3])
 
 
-@pytest.mark.xfail(strict=True, reason="float floor_divide computes floor(a / b) on the rounded quotient: "
-                                       "1.0 // 0.1 gives 10.0, NumPy and JAX give 9.0 (and a % b gives 0.0999..., "
-                                       "so (a // b) * b + a % b != a)")
 def test_floor_divide_float_is_consistent_with_mod_and_numpy():
     a, b = np.float32([1.0, -1.0, 3.0]), np.float32([0.1, 0.1, 0.3])
     got = to_np(ops.floor_divide(T(a), T(b)))
@@ -611,9 +596,6 @@ def test_power_gradient_wrt_exponent_is_zero_for_nonpositive_bases():
     np.testing.assert_allclose(gb, [0.0, 0.0, 0.0, 8.0 * np.log(2.0)], rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="d(x ** y)/dx is computed as y * x ** (y - 1) = 0 * inf = NaN at x = 0, "
-                                       "y = 0, where x ** 0 is constant (JAX and PyTorch give 0): "
-                                       "grad of power([0.], [0.]) w.r.t. x is [nan]")
 def test_power_gradient_wrt_base_of_zero_exponent_is_zero():
     _, (ga,) = tape_grads(ops.power, [np.float32([0.0, 3.0]), np.float32([0.0, 0.0])], [0])
     np.testing.assert_array_equal(ga, [0.0, 0.0])
@@ -739,19 +721,8 @@ def test_unary_float64_keeps_dtype_and_double_precision(name, data):
     assert_close(out, ref(x), dtype="float64", **TOL64.get(name, {"rtol": 2e-15, "atol": 1e-300}))
 
 
-_DIV_F32 = ("gradient rule divides, and BinaryOp::Div computes in float32 even for float64 operands: the float64 "
-            "gradient comes back float32 (single precision)")
-_F32_CONST = "gradient rule multiplies by a float32 constant ({}), so the float64 gradient is only ~5e-8 accurate"
-_GRAD64_XFAIL = {
-    **{n: _DIV_F32 for n in ("arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "log1p")},
-    "log2": _DIV_F32 + "; also " + _F32_CONST.format("LN_2"),
-    "log10": _DIV_F32 + "; also " + _F32_CONST.format("LN_10"),
-    "erf": _F32_CONST.format("2/sqrt(pi)"),
-}
 
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=_GRAD64_XFAIL[n]))
-                                  if n in _GRAD64_XFAIL else n for n in sorted(UNARY)])
+@pytest.mark.parametrize("name", sorted(UNARY))
 def test_unary_float64_gradient_matches_analytic_derivative(name):
     op = UNARY[name][0]
     lo, hi = {"rsqrt": (0.5, 5), "reciprocal": (0.5, 5), "log1p": (-0.5, 5), "log2": (0.5, 10), "log10": (0.5, 10),
@@ -787,9 +758,6 @@ def test_binary_float64_floor_divide_mod_power_match_numpy():
     assert ops.isnan(T(np.array([np.nan, 1.0]))).dtype == "bool"
 
 
-@pytest.mark.xfail(strict=True, reason="arctan2 and divide_no_nan compute float64 operands in float32 (operand_dtype "
-                                       "forces Float32 for them): arctan2/divide_no_nan of float64 tensors return "
-                                       "float32, e.g. divide_no_nan(1.0, 3.0) = 0.3333333432674408")
 @pytest.mark.parametrize("name", ["arctan2", "divide_no_nan"])
 def test_arctan2_divide_no_nan_float64_keep_dtype(name):
     a, b = np.array([1.0, -2.0, 1e-300]), np.array([3.0, 7.0, 1.0])
@@ -798,9 +766,6 @@ def test_arctan2_divide_no_nan_float64_keep_dtype(name):
     assert_close(out, expected, rtol=1e-15, atol=0, dtype="float64")
 
 
-@pytest.mark.xfail(strict=True, reason="nan_to_num returns float64 tensors unchanged (it only handles float32): "
-                                       "nan_to_num(float64 [nan, inf, -inf]) stays [nan, inf, -inf], NumPy gives "
-                                       "[0, 1.797e308, -1.797e308]")
 def test_nan_to_num_float64():
     x = np.array([1.0, np.nan, np.inf, -np.inf])
     out = ops.nan_to_num(T(x))
@@ -808,8 +773,6 @@ def test_nan_to_num_float64():
     np.testing.assert_array_equal(to_np(out), np.nan_to_num(x))
 
 
-@pytest.mark.xfail(strict=True, reason="round(x, decimals != 0) casts float64 to float32: round(float64 "
-                                       "1.123456789012, 9) gives float32 1.1234568, NumPy 1.123456789")
 def test_round_float64_with_decimals_keeps_double_precision():
     x = np.array([1.123456789012, -2.5e-7, 12345.678901234])
     out = ops.round(T(x), 9)

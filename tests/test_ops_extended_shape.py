@@ -717,10 +717,6 @@ def test_scatter_repeated_indices_add_and_list_inputs():
     np.testing.assert_array_equal(to_np(out), [[0, 0], [4, 6]])
 
 
-@pytest.mark.xfail(strict=True, reason="scatter with indices of rank > 2 ravels them with idx.T (all axes reversed, "
-                                       "not moveaxis(-1, 0)), so updates land at transposed positions: "
-                                       "scatter([[[0],[3]],[[1],[2]]], [[1,2],[3,4]], (4,)) gives [1,2,4,3], "
-                                       "expected [1,3,4,2] (TF scatter_nd / JAX)")
 def test_scatter_batched_indices_rank3():
     idx = np.array([[[0], [3]], [[1], [2]]])
     vals = np.float32([[1.0, 2.0], [3.0, 4.0]])
@@ -918,9 +914,7 @@ def test_reductions_and_orderings_float64_forward():
     ("take_along_axis", lambda t: ops.take_along_axis(t, np.array([[3, 3], [0, 1]]), axis=1), None),
     ("pad", lambda t: ops.pad(t, [(0, 1), (2, 0)]), lambda x, w: w[:2, 2:]),
     ("slice_update", lambda t: ops.slice_update(t, [0, 1], np.ones((1, 2))), None),
-    pytest.param("cumprod", lambda t: ops.cumprod(t, axis=1), None, marks=pytest.mark.xfail(
-        strict=True, reason="cumprod's gradient divides by x and BinaryOp::Div computes in float32: the float64 "
-                            "gradient comes back float32")),
+    ("cumprod", lambda t: ops.cumprod(t, axis=1), None),
 ])
 def test_float64_gradients_keep_dtype_and_match_finite_differences(name, fn, grad):
     x = XG64
@@ -952,18 +946,12 @@ def test_scatter_update_float64_inputs_keep_dtype_and_gradients():
     np.testing.assert_array_equal(g, [[1.0] * 4, [0.0] * 4])
 
 
-@pytest.mark.xfail(strict=True, reason="scatter_update converts updates to float32 before placing them, so float64 "
-                                       "inputs receive float32-rounded updates: scatter_update(float64 x, [[0]], "
-                                       "[1e-14]) writes 9.9999998245167e-15")
 def test_scatter_update_float64_updates_are_not_rounded():
     out = ops.scatter_update(np.zeros(3), np.array([[0]]), np.array([1e-14]))
     assert out.dtype == "float64"
     np.testing.assert_array_equal(to_np(out), [1e-14, 0.0, 0.0])
 
 
-@pytest.mark.xfail(strict=True, reason="in_top_k casts predictions to float32, so float64 scores that differ below "
-                                       "float32 resolution tie: in_top_k([0], [[1.0, 1.0 + 1e-12]], 1) gives True, "
-                                       "class 1 scores strictly higher so the answer is False")
 def test_in_top_k_float64_predictions_are_not_rounded():
     preds = np.array([[1.0, 1.0 + 1e-12, 0.5]])
     np.testing.assert_array_equal(to_np(ops.in_top_k(np.array([0]), preds, 1)), [False])

@@ -154,8 +154,8 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     Ok(out)
 }
 
-fn scalar(v: f32) -> Tensor {
-    Tensor::scalar_f32(v)
+fn scalar(v: f64) -> Tensor {
+    Tensor::weak_scalar(v)
 }
 
 fn div(a: &Tensor, b: &Tensor) -> Result<Tensor> {
@@ -181,8 +181,8 @@ fn unary_grad(op: UnaryOp, x: &Tensor, out: &Tensor, g: &Tensor) -> Result<Optio
         Expm1 => mul(g, &add(out, &one)?)?,
         Log => div(g, x)?,
         Log1p => div(g, &add(x, &one)?)?,
-        Log2 => div(g, &mul(x, &scalar(std::f32::consts::LN_2))?)?,
-        Log10 => div(g, &mul(x, &scalar(std::f32::consts::LN_10))?)?,
+        Log2 => div(g, &mul(x, &scalar(std::f64::consts::LN_2))?)?,
+        Log10 => div(g, &mul(x, &scalar(std::f64::consts::LN_10))?)?,
         Sin => mul(g, &u(Cos, x)?)?,
         Cos => neg(&mul(g, &u(Sin, x)?)?)?,
         Tan => mul(g, &add(&one, &mul(out, out)?)?)?,
@@ -199,7 +199,7 @@ fn unary_grad(op: UnaryOp, x: &Tensor, out: &Tensor, g: &Tensor) -> Result<Optio
         Erf => mul(
             g,
             &mul(
-                &scalar(std::f32::consts::FRAC_2_SQRT_PI),
+                &scalar(std::f64::consts::FRAC_2_SQRT_PI),
                 &u(Exp, &neg(&mul(x, x)?)?)?,
             )?,
         )?,
@@ -230,7 +230,11 @@ fn operand_dtype(op: BinaryOp, a: DType, b: DType) -> DType {
         op,
         BinaryOp::Div | BinaryOp::ReluGrad | BinaryOp::Arctan2 | BinaryOp::DivideNoNan
     ) {
-        DType::Float32
+        // true division is float: integer operands divide in float32, floats keep their dtype
+        match DType::promote(a, b) {
+            d if d.is_float() => d,
+            _ => DType::Float32,
+        }
     } else {
         let d = DType::promote(a, b);
         // bool arithmetic is done in int32 (True + True == 2), as NumPy-like backends do
@@ -247,10 +251,10 @@ fn operand_dtype(op: BinaryOp, a: DType, b: DType) -> DType {
 
 /// The dtype a weak constant contributes: that of the float operand it meets.
 fn effective_dtype(x: &Tensor, other: &Tensor) -> DType {
-    if x.weak && other.dtype().is_float() {
-        other.dtype()
-    } else {
-        x.dtype()
+    match (x.weak, other.dtype().is_float()) {
+        (true, true) => other.dtype(),
+        (true, false) => DType::Float32,
+        _ => x.dtype(),
     }
 }
 
@@ -304,7 +308,10 @@ fn binary_grad(
         BinaryOp::Power => {
             // d/da = b a^(b-1); d/db = a^b log(a), taken as 0 where a <= 0.
             let one = scalar(1.0);
-            let ga = mul(g, &mul(b, &binary(BinaryOp::Power, a, &sub(b, &one)?)?)?)?;
+            // b a^(b-1), taken as 0 where b == 0 (a^0 is constant, even at a = 0)
+            let slope = mul(b, &binary(BinaryOp::Power, a, &sub(b, &one)?)?)?;
+            let b_zero = binary(BinaryOp::Equal, b, &scalar(0.0))?;
+            let ga = mul(g, &where_(&b_zero, &scalar(0.0), &slope)?)?;
             let positive = binary(BinaryOp::Greater, a, &scalar(0.0))?;
             let safe_a = where_(&positive, a, &one)?;
             let log_a = where_(&positive, &unary(UnaryOp::Log, &safe_a)?, &scalar(0.0))?;
@@ -467,9 +474,9 @@ fn float_unary<T: FloatElem>(op: UnaryOp, v: &[T]) -> Vec<T> {
         UnaryOp::Sinh => map_unary(v, T::sinh),
         UnaryOp::Cosh => map_unary(v, T::cosh),
         UnaryOp::Tanh => map_unary(v, T::tanh),
-        UnaryOp::Arcsinh => map_unary(v, T::asinh),
-        UnaryOp::Arccosh => map_unary(v, T::acosh),
-        UnaryOp::Arctanh => map_unary(v, T::atanh),
+        UnaryOp::Arcsinh => map_unary(v, asinh),
+        UnaryOp::Arccosh => map_unary(v, acosh),
+        UnaryOp::Arctanh => map_unary(v, atanh),
         UnaryOp::Floor => map_unary(v, T::floor),
         UnaryOp::Ceil => map_unary(v, T::ceil),
         UnaryOp::Round => map_unary(v, round_half_even),
@@ -484,6 +491,62 @@ fn float_unary<T: FloatElem>(op: UnaryOp, v: &[T]) -> Vec<T> {
         UnaryOp::LogicalNot | UnaryOp::IsNan | UnaryOp::IsInf | UnaryOp::IsFinite => {
             unreachable!("handled before the float kernels")
         }
+    }
+}
+
+/// asinh without overflow for huge |x| and without cancellation near 0.
+fn asinh<T: FloatElem>(x: T) -> T {
+    let a = x.abs();
+    let one = T::one();
+    let r = if a > T::from(1e15).unwrap_or(a) {
+        a.ln() + T::from(std::f64::consts::LN_2).unwrap_or(one)
+    } else {
+        // log1p(a + a^2 / (1 + sqrt(1 + a^2)))
+        (a + a * a / (one + (one + a * a).sqrt())).ln_1p()
+    };
+    r.copysign(x)
+}
+
+/// acosh accurate near 1 and without overflow for huge x.
+fn acosh<T: FloatElem>(x: T) -> T {
+    let one = T::one();
+    if x < one {
+        return T::nan();
+    }
+    if x > T::from(1e15).unwrap_or(x) {
+        return x.ln() + T::from(std::f64::consts::LN_2).unwrap_or(one);
+    }
+    let t = x - one;
+    // log1p(t + sqrt(t * (t + 2)))
+    (t + (t * (t + one + one)).sqrt()).ln_1p()
+}
+
+/// atanh as 0.5 * log1p(2x / (1 - x)), odd by construction.
+fn atanh<T: FloatElem>(x: T) -> T {
+    let a = x.abs();
+    let half = T::from(0.5).unwrap_or(a);
+    (half * ((a + a) / (T::one() - a)).ln_1p()).copysign(x)
+}
+
+/// NumPy's float floor division: from the exact remainder, so `(a // b) * b + a % b == a`.
+fn floor_divide<T: FloatElem>(a: T, b: T) -> T {
+    let zero = T::zero();
+    if b == zero {
+        return a / b;
+    }
+    let m = a % b;
+    let mut div = (a - m) / b;
+    if m != zero && ((b < zero) != (m < zero)) {
+        div = div - T::one();
+    }
+    if div == zero {
+        return zero.copysign(a / b);
+    }
+    let f = div.floor();
+    if div - f > T::from(0.5).unwrap_or(zero) {
+        f + T::one()
+    } else {
+        f
     }
 }
 
@@ -552,7 +615,7 @@ fn float_binary<T: FloatElem>(
         BinaryOp::Sub => broadcast_map(x, sa, y, sb, shape, |p, q| p - q),
         BinaryOp::Mul => broadcast_map(x, sa, y, sb, shape, |p, q| p * q),
         BinaryOp::Div => broadcast_map(x, sa, y, sb, shape, |p, q| p / q),
-        BinaryOp::FloorDivide => broadcast_map(x, sa, y, sb, shape, |p, q| (p / q).floor()),
+        BinaryOp::FloorDivide => broadcast_map(x, sa, y, sb, shape, floor_divide),
         BinaryOp::Mod => broadcast_map(x, sa, y, sb, shape, float_mod),
         BinaryOp::Power => broadcast_map(x, sa, y, sb, shape, T::powf),
         BinaryOp::Arctan2 => broadcast_map(x, sa, y, sb, shape, T::atan2),

@@ -279,7 +279,12 @@ pub fn scatter_add_rows(values: &Tensor, indices: &Tensor, dim: usize) -> Result
             )))
         }
     };
-    take_grad(&crate::ops::cast(values, DType::Float32)?, &idx, 0, dim)
+    let values = if values.dtype().is_float() {
+        values.clone()
+    } else {
+        crate::ops::cast(values, DType::Float32)?
+    };
+    take_grad(&values, &idx, 0, dim)
 }
 
 fn take_grad(g: &Tensor, idx: &Tensor, axis: usize, dim: usize) -> Result<Tensor> {

@@ -54,10 +54,15 @@ impl Tensor {
     }
 
     /// A weakly typed float constant (see `weak`).
+    /// Held in float64, so it is exact in float64 gradients and rounds once for float32.
     pub fn scalar_f32(x: f32) -> Tensor {
+        Tensor::weak_scalar(x as f64)
+    }
+
+    pub fn weak_scalar(x: f64) -> Tensor {
         Tensor {
             weak: true,
-            ..Tensor::from_f32(vec![], vec![x])
+            ..Tensor::new(vec![], Buffer::F64(vec![x]))
         }
     }
 

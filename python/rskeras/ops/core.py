@@ -141,6 +141,7 @@ def _linear_rows(op, indices, shape):
     if idx.ndim == 1:
         idx = idx[:, None]
     k = idx.shape[-1]
+    idx = idx.reshape(-1, k)  # (..., k): every leading position is one index
     lead = tuple(int(d) for d in shape[:k])
     if k > len(shape) or (idx.size and ((idx < 0).any() or (idx >= np.array(lead)).any())):
         raise IndexError(f"{op}: indices {idx.tolist()} out of range for shape {tuple(shape)}")
@@ -149,8 +150,9 @@ def _linear_rows(op, indices, shape):
 
 
 def scatter(indices, values, shape) -> Tensor:
-    """A float32 tensor of `shape`, zero except at `indices` `(n, k)` (each a position in the
-    first k axes), where `values` `(n, *shape[k:])` are added; repeated indices add up, as in
+    """A tensor of `shape` (float: `values`' dtype, or float32), zero except at `indices`
+    `(..., k)` (each a position in the first k axes), where `values` `(..., *shape[k:])` are
+    added; repeated indices add up, as in
     Keras/TensorFlow `scatter_nd`. Differentiable in `values`.
 
     Raises:
@@ -158,7 +160,10 @@ def scatter(indices, values, shape) -> Tensor:
     """
     shape = tuple(int(d) for d in shape)
     rows, lead, rest = _linear_rows("scatter", indices, shape)
-    values = _core.reshape(convert_to_tensor(values, "float32"), (len(rows),) + rest)
+    values = convert_to_tensor(values)
+    if values.dtype not in ("float16", "bfloat16", "float32", "float64"):
+        values = _core.cast(values, "float32")
+    values = _core.reshape(values, (len(rows),) + rest)
     return _core.reshape(_core.scatter_add_rows(values, rows, lead), shape)
 
 
@@ -168,7 +173,8 @@ def scatter_update(inputs, indices, updates) -> Tensor:
     inputs = convert_to_tensor(inputs)
     shape = tuple(inputs.shape)
     rows, lead, rest = _linear_rows("scatter_update", indices, shape)
-    updates = _core.reshape(convert_to_tensor(updates, "float32"), (len(rows),) + rest)
+    float_dtype = inputs.dtype if inputs.dtype in ("float16", "bfloat16", "float32", "float64") else "float32"
+    updates = _core.reshape(convert_to_tensor(updates, float_dtype), (len(rows),) + rest)
     placed = _core.reshape(_core.scatter_add_rows(updates, rows, lead), shape)
     import numpy as np
 

@@ -62,7 +62,9 @@ def in_top_k(targets, predictions, k) -> Tensor:
     """Whether each target class is among the `k` highest `predictions` of its row:
     `targets` `(batch,)` int, `predictions` `(batch, classes)`; returns bool `(batch,)`.
     A target counts as in the top k when fewer than k classes score strictly higher."""
-    predictions = knp.convert_to_tensor(predictions, "float32")
+    predictions = knp.convert_to_tensor(predictions)
+    if predictions.dtype not in ("float16", "bfloat16", "float32", "float64"):
+        predictions = _core.cast(predictions, "float32")
     targets = _core.cast(targets, "int64")
     picked = _core.take_along_axis(predictions, knp.expand_dims(targets, -1), -1)
     higher = knp.sum(_core.cast(_core.binary("greater", predictions, picked), "int32"), axis=-1)

@@ -96,17 +96,25 @@ def round(x, decimals=0) -> Tensor:  # noqa: A001 - Keras exports ops.round
     unchanged when `decimals >= 0`."""
     if decimals == 0:
         return _core.unary("round", x)
+    x = _t(x)
+    if x.dtype not in ("float16", "bfloat16", "float32", "float64"):
+        if decimals > 0:
+            return x
+        scale = 10.0 ** -decimals  # e.g. decimals=-1 rounds integers to tens
+        return _core.cast(_core.unary("round", _core.cast(x, "float64") / scale) * scale, x.dtype)
     scale = 10.0 ** decimals
-    return _core.unary("round", _core.cast(x, "float32") * scale) / scale
+    return _core.unary("round", x * scale) / scale
 
 
 def nan_to_num(x, nan=0.0, posinf=None, neginf=None) -> Tensor:
     """NaN replaced by `nan`, +inf by `posinf` and -inf by `neginf` (default: the largest and
-    smallest float32). Other values pass, gradients included."""
+    smallest finite values of `x`'s dtype). Other values pass, gradients included."""
+    import numpy as np
+
     x = _t(x)
-    if x.dtype != "float32":
+    if x.dtype not in ("float16", "bfloat16", "float32", "float64"):
         return x
-    big = 3.4028234663852886e38
+    big = float(np.finfo(x.dtype if x.dtype != "bfloat16" else "float32").max)
     posinf = big if posinf is None else posinf
     neginf = -big if neginf is None else neginf
     x = _core.where_(_core.unary("isnan", x), float(nan), x)
