@@ -77,17 +77,6 @@ ACTIVATIONS = {
 SPECIAL = np.array([-6.0, -3.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 3.0, 5.999, 6.0, 6.001, 40.0, -40.0], np.float32)
 
 
-def _has_erf() -> bool:
-    try:
-        _core.unary("erf", np.zeros(1, np.float32))
-    except ValueError:
-        return False
-    return True
-
-
-needs_erf = pytest.mark.skipif(not _has_erf(), reason="the Rust core has no unary 'erf' yet (gelu approximate=False)")
-
-
 @pytest.mark.parametrize("name", list(ACTIVATIONS))
 @given(x=float_arrays(min_value=-12, max_value=12))
 def test_activation_forward_matches_formula(name, x):
@@ -145,14 +134,12 @@ def test_selu_constants_and_self_normalising_fixed_point():
     assert abs(y.mean()) < 0.01 and abs(y.var() - 1.0) < 0.01
 
 
-@needs_erf
 @given(x=float_arrays(min_value=-8, max_value=8))
 def test_gelu_exact_matches_erf_formula(x):
     expected = np.vectorize(lambda v: 0.5 * v * (1 + math.erf(v / math.sqrt(2))))(x.astype(F64)) if x.size else x
     assert_close(ops.gelu(T(x), approximate=False), expected, rtol=1e-5, atol=1e-6)
 
 
-@needs_erf
 def test_gelu_exact_grad():
     x = np.linspace(-4, 4, 17).astype(np.float32)
 
@@ -162,12 +149,6 @@ def test_gelu_exact_grad():
         return [w * (cdf + x * np.exp(-x * x / 2) / math.sqrt(2 * math.pi))]
 
     assert_grad_matches(lambda t: ops.gelu(t, approximate=False), x, expected=expected, rtol=1e-4, atol=1e-5)
-
-
-@pytest.mark.skipif(_has_erf(), reason="the core has erf: gelu(approximate=False) works")
-def test_gelu_exact_reports_the_missing_core_op():
-    with pytest.raises(ValueError, match="erf"):
-        ops.gelu(np.ones(2, np.float32), approximate=False)
 
 
 # ---------------------------------------------------------------------------------------------
