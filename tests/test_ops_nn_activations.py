@@ -14,7 +14,7 @@ from conftest import (
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rskeras import _core, ops
+from rskeras import ops
 
 F64 = np.float64
 
