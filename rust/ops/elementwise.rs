@@ -429,8 +429,17 @@ pub(crate) fn cpu_cast(x: &Tensor, dtype: DType) -> Result<Tensor> {
 }
 
 /// Element types the float kernels are written for (f32 and f64).
-pub(crate) trait FloatElem: Float + Default + Send + Sync + 'static {}
-impl FloatElem for f32 {}
+pub(crate) trait FloatElem: Float + Default + Send + Sync + 'static {
+    /// `v[i] = exp(v[i])` for a whole slice (vectorised for f32).
+    fn exp_in_place(v: &mut [Self]) {
+        v.iter_mut().for_each(|x| *x = x.exp());
+    }
+}
+impl FloatElem for f32 {
+    fn exp_in_place(v: &mut [f32]) {
+        exp_f32_in_place(v);
+    }
+}
 impl FloatElem for f64 {}
 
 fn float_predicate<T: FloatElem>(op: UnaryOp, v: &[T]) -> Vec<bool> {
@@ -499,30 +508,6 @@ fn float_unary<T: FloatElem>(op: UnaryOp, v: &[T]) -> Vec<T> {
 /// about 1.2e-7, close to libm), 2^n from the exponent bits. Inputs outside [-87, 88] (near
 /// underflow or overflow, and NaN) are recomputed with libm in a second pass.
 fn exp_f32(x: &[f32]) -> Vec<f32> {
-    #[inline(always)]
-    fn fast(x: f32) -> f32 {
-        const LOG2E: f32 = std::f32::consts::LOG2_E;
-        const C1: f32 = 0.693_359_4;
-        const C2: f32 = -2.121_944_4e-4;
-        let x = x.clamp(-87.0, 88.0);
-        let v = x * LOG2E + 0.5;
-        // SAFETY: |v| < 128 after the clamp, so the conversion is exact and in range.
-        let t: i32 = unsafe { v.to_int_unchecked() };
-        let n = t - ((t as f32 > v) as i32); // floor without a libm call
-        let nf = n as f32;
-        let r = x - nf * C1 - nf * C2;
-        let z = r * r;
-        let p = (((((1.987_569_2e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r
-            + 4.166_579_6e-2)
-            * r
-            + 1.666_666_5e-1)
-            * r
-            + 5.000_000_1e-1)
-            * z
-            + r
-            + 1.0;
-        p * f32::from_bits(((n + 127) as u32) << 23)
-    }
     let mut out = reuse::take_f32(x.len());
     pool::fill_chunks(&mut out, |start, c| {
         let src = &x[start..start + c.len()];
@@ -530,7 +515,7 @@ fn exp_f32(x: &[f32]) -> Vec<f32> {
             #[inline(always)]
             || {
                 for (o, &v) in c.iter_mut().zip(src) {
-                    *o = fast(v);
+                    *o = exp_fast(v);
                 }
             },
         );
@@ -541,6 +526,53 @@ fn exp_f32(x: &[f32]) -> Vec<f32> {
         }
     });
     out
+}
+
+/// [`exp_f32`] in place, for kernels that already own the values (softmax).
+pub(crate) fn exp_f32_in_place(v: &mut [f32]) {
+    // Remember the inputs the fast path does not cover before overwriting them.
+    let edges: Vec<(usize, f32)> = v
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| !(-87.0..=88.0).contains(*x))
+        .map(|(i, &x)| (i, x))
+        .collect();
+    pool::simd(
+        #[inline(always)]
+        || {
+            for o in v.iter_mut() {
+                *o = exp_fast(*o);
+            }
+        },
+    );
+    for (i, x) in edges {
+        v[i] = x.exp();
+    }
+}
+
+/// The vectorisable body of [`exp_f32`], valid (about 1 ulp) for inputs in [-87, 88].
+#[inline(always)]
+fn exp_fast(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const C1: f32 = 0.693_359_4;
+    const C2: f32 = -2.121_944_4e-4;
+    let x = x.clamp(-87.0, 88.0);
+    let v = x * LOG2E + 0.5;
+    // SAFETY: |v| < 128 after the clamp, so the conversion is exact and in range.
+    let t: i32 = unsafe { v.to_int_unchecked() };
+    let n = t - ((t as f32 > v) as i32); // floor without a libm call
+    let nf = n as f32;
+    let r = x - nf * C1 - nf * C2;
+    let z = r * r;
+    let p = (((((1.987_569_2e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2)
+        * r
+        + 1.666_666_5e-1)
+        * r
+        + 5.000_000_1e-1)
+        * z
+        + r
+        + 1.0;
+    p * f32::from_bits(((n + 127) as u32) << 23)
 }
 
 /// asinh without overflow for huge |x| and without cancellation near 0.

@@ -112,11 +112,9 @@ fn softmax_row<T: FloatElem>(row: &mut [T], log: bool) {
         let l = s.ln();
         row.iter_mut().for_each(|v| *v = (*v - m) - l);
     } else {
-        let mut s = T::zero();
-        for v in row.iter_mut() {
-            *v = (*v - m).exp();
-            s = s + *v;
-        }
+        row.iter_mut().for_each(|v| *v = *v - m);
+        T::exp_in_place(row);
+        let s = row.iter().fold(T::zero(), |acc, &v| acc + v);
         let inv = T::one() / s;
         row.iter_mut().for_each(|v| *v = *v * inv);
     }
