@@ -267,9 +267,32 @@ fn float_matmul<T: FloatElem>(out: &mut [T], av: &[T], bv: &[T], p: &Plan, ta: b
     }
 }
 
+/// All batch products of integer operands (exact, wrapping like NumPy).
+fn int_matmul<T>(av: &[T], bv: &[T], p: &Plan, ta: bool, tb: bool) -> Vec<T>
+where
+    T: Copy + Default + std::ops::Add<Output = T> + std::ops::Mul<Output = T>,
+{
+    let (m, n, k) = (p.m, p.n, p.k);
+    let mat = m * n;
+    let mut out = vec![T::default(); p.a_offsets.len() * mat];
+    if mat > 0 {
+        out.chunks_mut(mat).enumerate().for_each(|(i, d)| {
+            int_gemm(
+                d,
+                &av[p.a_offsets[i]..][..m * k],
+                &bv[p.b_offsets[i]..][..k * n],
+                p,
+                ta,
+                tb,
+            )
+        });
+    }
+    out
+}
+
 pub(crate) fn cpu_matmul(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Tensor> {
     let p = plan(a, b, ta, tb)?;
-    let (m, n, k) = (p.m, p.n, p.k);
+    let (m, n) = (p.m, p.n);
     let mut shape = p.batch_shape.clone();
     shape.extend([m, n]);
     let mat = m * n;
@@ -285,38 +308,8 @@ pub(crate) fn cpu_matmul(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<T
             float_matmul(&mut out, av, bv, &p, ta, tb);
             Buffer::F64(out)
         }
-        (Buffer::I32(av), Buffer::I32(bv)) => {
-            let mut out = vec![0i32; nbatch * mat];
-            if mat > 0 {
-                out.chunks_mut(mat).enumerate().for_each(|(i, d)| {
-                    int_gemm(
-                        d,
-                        &av[p.a_offsets[i]..][..m * k],
-                        &bv[p.b_offsets[i]..][..k * n],
-                        &p,
-                        ta,
-                        tb,
-                    )
-                });
-            }
-            Buffer::I32(out)
-        }
-        (Buffer::I64(av), Buffer::I64(bv)) => {
-            let mut out = vec![0i64; nbatch * mat];
-            if mat > 0 {
-                out.chunks_mut(mat).enumerate().for_each(|(i, d)| {
-                    int_gemm(
-                        d,
-                        &av[p.a_offsets[i]..][..m * k],
-                        &bv[p.b_offsets[i]..][..k * n],
-                        &p,
-                        ta,
-                        tb,
-                    )
-                });
-            }
-            Buffer::I64(out)
-        }
+        (Buffer::I32(av), Buffer::I32(bv)) => Buffer::I32(int_matmul(av, bv, &p, ta, tb)),
+        (Buffer::I64(av), Buffer::I64(bv)) => Buffer::I64(int_matmul(av, bv, &p, ta, tb)),
         _ => unreachable!("matmul promotes its operands"),
     };
     Ok(Tensor::new(shape, data))

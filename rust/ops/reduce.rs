@@ -272,40 +272,29 @@ impl Reducible for f64 {
         lanes.iter().sum::<f64>() + it.remainder().iter().sum::<f64>()
     }
 }
-impl Reducible for i32 {
-    fn add(self, o: Self) -> Self {
-        self.wrapping_add(o)
-    }
-    fn mul(self, o: Self) -> Self {
-        self.wrapping_mul(o)
-    }
-    fn one() -> Self {
-        1
-    }
-    fn is_nan(self) -> bool {
-        false
-    }
-    fn row_sum(v: &[Self]) -> Self {
-        v.iter().fold(0, |a, &b| a.wrapping_add(b))
-    }
+/// Integers wrap on overflow, as NumPy's fixed-width sums do.
+macro_rules! int_reducible {
+    ($($t:ty),*) => {$(
+        impl Reducible for $t {
+            fn add(self, o: Self) -> Self {
+                self.wrapping_add(o)
+            }
+            fn mul(self, o: Self) -> Self {
+                self.wrapping_mul(o)
+            }
+            fn one() -> Self {
+                1
+            }
+            fn is_nan(self) -> bool {
+                false
+            }
+            fn row_sum(v: &[Self]) -> Self {
+                v.iter().fold(0, |a, &b| a.wrapping_add(b))
+            }
+        }
+    )*};
 }
-impl Reducible for i64 {
-    fn add(self, o: Self) -> Self {
-        self.wrapping_add(o)
-    }
-    fn mul(self, o: Self) -> Self {
-        self.wrapping_mul(o)
-    }
-    fn one() -> Self {
-        1
-    }
-    fn is_nan(self) -> bool {
-        false
-    }
-    fn row_sum(v: &[Self]) -> Self {
-        v.iter().fold(0, |a, &b| a.wrapping_add(b))
-    }
-}
+int_reducible!(i32, i64);
 impl Reducible for bool {
     fn add(self, o: Self) -> Self {
         self | o
