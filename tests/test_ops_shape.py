@@ -254,7 +254,7 @@ def test_getitem_integer_array_out_of_range_raises_index_error():
 def test_getitem_unsupported_keys_raise_index_error():
     t = T(np.zeros((3, 5), np.float32))
     with pytest.raises(IndexError):
-        t[np.array([True, False, True])]  # boolean masks: not supported yet
+        t[np.array([True, False])]  # a boolean mask must match the leading axes
     with pytest.raises(IndexError):
         t[1.5]
 
@@ -448,3 +448,17 @@ def test_chained_shape_ops_grad_finite_differences():
         return y * y
 
     assert_grad_matches(f, x)
+
+
+def test_boolean_mask_indexing_matches_numpy_and_is_differentiable():
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    for mask in (x > 10, (x > 10)[..., 0], np.array([True, False]), np.zeros((2, 3), bool)):
+        np.testing.assert_array_equal(np.asarray(ops.convert_to_tensor(x)[ops.convert_to_tensor(mask)]), x[mask])
+    t = ops.convert_to_tensor(x)
+    mask = ops.convert_to_tensor(x % 3 == 0)
+    with keras.GradientTape() as tape:
+        tape.watch(t)
+        y = ops.sum(t[mask] * 2.0)
+    np.testing.assert_array_equal(np.asarray(tape.gradient(y, t)), np.where(x % 3 == 0, 2.0, 0.0))
+    with pytest.raises(IndexError, match="boolean mask"):
+        t[ops.convert_to_tensor(np.ones((3, 3), bool))]

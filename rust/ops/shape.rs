@@ -428,6 +428,31 @@ fn take_along_axis_grad(g: &Tensor, idx: &Tensor, axis: usize, dim: usize) -> Re
     Ok(out)
 }
 
+/// NumPy boolean-mask indexing `x[mask]`: `mask` covers the leading axes of `x`; the result
+/// stacks the selected sub-arrays along a new first axis. Differentiable in `x` (a gather).
+pub fn boolean_mask(x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    let Buffer::Bool(m) = &*mask.data else {
+        return Err(Error::Type("getitem: a mask must be boolean".into()));
+    };
+    if mask.ndim() > x.ndim() || mask.shape[..] != x.shape[..mask.ndim()] {
+        return Err(Error::Index(format!(
+            "getitem: boolean mask of shape {:?} does not match the leading axes of shape {:?}",
+            mask.shape, x.shape
+        )));
+    }
+    let picked: Vec<i64> = m
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b)
+        .map(|(i, _)| i as i64)
+        .collect();
+    let mut rows = vec![m.len()];
+    rows.extend(&x.shape[mask.ndim()..]);
+    let flat = reshape_to(x, rows)?;
+    let n = picked.len();
+    take(&flat, &Tensor::new(vec![n], Buffer::I64(picked)), 0)
+}
+
 /// Indices (int32) that sort `x` along `axis`; stable, NaN last when ascending (NumPy).
 pub fn argsort(x: &Tensor, axis: isize, descending: bool) -> Result<Tensor> {
     if x.ndim() == 0 {

@@ -492,9 +492,9 @@ impl PyTensor {
                 idx = ops::cast(&idx, DType::Int64)?; // `x[[]]`: an empty index list
             }
             if idx.dtype() == DType::Bool {
-                return Err(PyIndexError::new_err(
-                    "getitem: boolean mask indexing is not supported yet; use ops.where",
-                ));
+                return Ok(PyTensor {
+                    t: ops::shape::boolean_mask(&self.t, &idx)?,
+                });
             }
             return Ok(PyTensor {
                 t: ops::shape::take(&self.t, &idx, 0)?,
