@@ -417,9 +417,14 @@ fn map_unary<T: Copy + Send + Sync, U: Copy + Default + Send + 'static>(
     let mut out = reuse::take::<U>(x.len());
     pool::fill_chunks(&mut out, |start, c| {
         let n = c.len();
-        for (o, &v) in c.iter_mut().zip(&x[start..start + n]) {
-            *o = f(v);
-        }
+        pool::simd(
+            #[inline(always)]
+            || {
+                for (o, &v) in c.iter_mut().zip(&x[start..start + n]) {
+                    *o = f(v);
+                }
+            },
+        )
     });
     out
 }
@@ -836,9 +841,14 @@ where
     if sa == sb {
         pool::fill_chunks(&mut out, |s, c| {
             let n = c.len();
-            for ((o, &x), &y) in c.iter_mut().zip(&a[s..s + n]).zip(&b[s..s + n]) {
-                *o = f(x, y);
-            }
+            pool::simd(
+                #[inline(always)]
+                || {
+                    for ((o, &x), &y) in c.iter_mut().zip(&a[s..s + n]).zip(&b[s..s + n]) {
+                        *o = f(x, y);
+                    }
+                },
+            )
         });
         return out;
     }
