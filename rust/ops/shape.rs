@@ -735,13 +735,9 @@ pub(crate) fn cpu_concatenate(xs: &[&Tensor], axis: usize) -> Result<Tensor> {
     Ok(Tensor::new(shape, data))
 }
 
-fn along_axis_indices(op: &str, idx: &Tensor, dim: usize) -> Result<Vec<usize>> {
-    checked_indices(op, idx, dim)
-}
-
 pub(crate) fn cpu_take_along_axis(x: &Tensor, idx: &Tensor, axis: usize) -> Result<Tensor> {
     let dim = x.shape[axis];
-    let iv = along_axis_indices("take_along_axis", idx, dim)?;
+    let iv = checked_indices("take_along_axis", idx, dim)?;
     let outer: usize = x.shape[..axis].iter().product();
     let inner: usize = x.shape[axis + 1..].iter().product();
     let k = idx.shape[axis];
@@ -766,7 +762,7 @@ pub(crate) fn cpu_take_along_axis_grad(
     axis: usize,
     dim: usize,
 ) -> Result<Tensor> {
-    let iv = along_axis_indices("take_along_axis_grad", idx, dim)?;
+    let iv = checked_indices("take_along_axis_grad", idx, dim)?;
     let outer: usize = g.shape[..axis].iter().product();
     let inner: usize = g.shape[axis + 1..].iter().product();
     let k = g.shape[axis];

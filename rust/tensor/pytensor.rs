@@ -190,7 +190,8 @@ pub fn to_numpy<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>>
     Ok(arr)
 }
 
-fn dtype_arg(dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Option<DType>> {
+/// A dtype argument ("float32", np.float32, np.dtype(...)) or None.
+pub fn parse_dtype(dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Option<DType>> {
     match dtype {
         None => Ok(None),
         Some(d) if d.is_none() => Ok(None),
@@ -208,10 +209,6 @@ fn dtype_arg(dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Option<DType>> {
             Ok(Some(DType::parse(&name)?))
         }
     }
-}
-
-pub fn parse_dtype(dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Option<DType>> {
-    dtype_arg(dtype)
 }
 
 /// Resolve a Python indexing key against `shape` (basic indexing only).
@@ -321,7 +318,7 @@ impl PyTensor {
     #[pyo3(signature = (value, dtype=None))]
     fn py_new(value: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let t = to_tensor(value, None)?;
-        let t = match dtype_arg(dtype)? {
+        let t = match parse_dtype(dtype)? {
             Some(d) => ops::cast(&t, d)?,
             None => t,
         };

@@ -10,7 +10,7 @@ from rskeras.ops.nn import (  # noqa: F401
     hard_swish, leaky_relu, log_sigmoid, log_softmax, moments, multi_hot, normalize, one_hot,
     relu, relu6, selu, sigmoid, silu, softmax, softplus, softsign,
     sparse_categorical_crossentropy,
-    swish, tanh,
+    swish,
 )
 from rskeras.ops.numpy import (  # noqa: F401
     abs, absolute, add, arange, argmax, argmin, average, broadcast_to, clip, count_nonzero,
@@ -25,5 +25,5 @@ from rskeras.ops.numpy import (  # noqa: F401
     all, any, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, argsort, ceil,
     concatenate, cos, cosh, cumprod, cumsum, divide_no_nan, expm1, floor, floor_divide,
     isfinite, isinf, isnan, log1p, log2, log10, mod, nan_to_num, pad, power, prod, reciprocal,
-    round, rsqrt, sin, sinh, sort, take_along_axis, tan,
+    round, rsqrt, sin, sinh, sort, take_along_axis, tan, tanh,
 )

@@ -29,11 +29,6 @@ def softplus(x) -> Tensor:
     return _core.unary("softplus", x)
 
 
-def tanh(x) -> Tensor:
-    """Hyperbolic tangent."""
-    return _core.unary("tanh", x)
-
-
 def softmax(x, axis=-1) -> Tensor:
     """`exp(x - max) / sum(exp(x - max))` along `axis` (numerically stable).
 
@@ -200,16 +195,12 @@ def gelu(x, approximate=True) -> Tensor:
     `approximate=True` (default): `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
     `approximate=False`: `0.5 x (1 + erf(x / sqrt(2)))`.
 
-    Returns float32 of `x`'s shape (integer inputs are cast).
-
-    Raises:
-        ValueError: for `approximate=False` on a Rust core built without the `erf` unary op
-            (the core's "unknown unary op 'erf'" message).
+    Returns `x`'s shape and float dtype (integer inputs are cast to float32).
     """
     x = knp._floatx(x)
     if approximate:
         inner = 0.7978845608028654 * (x + 0.044715 * (x * x * x))
-        return 0.5 * x * (1.0 + tanh(inner))
+        return 0.5 * x * (1.0 + knp.tanh(inner))
     return 0.5 * x * (1.0 + _core.unary("erf", x * 0.7071067811865476))
 
 
