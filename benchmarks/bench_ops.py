@@ -110,6 +110,26 @@ def main():
         2 * nbytes / best_time(np_softmax, repeat) / 1e9,
         2 * nbytes / best_time(lambda: torch.softmax(pm, -1), repeat) / 1e9 if torch else None, "GB/s")
 
+    # Views: transpose and slicing re-address the buffer (O(rank), no copy), and matmul reads a
+    # transposed operand through strides.
+    def view_us(ours_fn, np_fn, torch_fn):
+        def us(f):
+            return best_time(f, repeat, inner=1000) * 1e6
+        return us(ours_fn), us(np_fn), us(torch_fn) if torch else None
+
+    ours, ref, tv = view_us(lambda: ops.transpose(tm)[::2, 1:], lambda: m.T[::2, 1:],
+                            lambda: pm.T[::2, 1:])
+    row("transpose+slice view (4096,1024)", ours, ref, tv, "µs/call (lower is better)", higher_is_better=False)
+    n = 1024
+    a = rng.random((n, n), dtype=np.float32)
+    ta = ops.convert_to_tensor(a)
+    flops = 2 * n ** 3
+    row(f"matmul a.T @ a n={n} (view operand)",
+        flops / best_time(lambda: ops.matmul(ops.transpose(ta), ta), repeat) / 1e9,
+        flops / best_time(lambda: a.T @ a, repeat) / 1e9,
+        flops / best_time(lambda: torch.from_numpy(a).T @ torch.from_numpy(a), repeat) / 1e9 if torch else None,
+        "GFLOP/s")
+
     one = ops.convert_to_tensor(np.ones(1, np.float32))
     calls = 20_000
     samples = []

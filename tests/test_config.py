@@ -71,9 +71,12 @@ def test_set_floatx_validation(restore_config):
     cfg = restore_config
     cfg.set_floatx("float32")
     assert cfg.floatx() == backend.floatx() == "float32"
-    with pytest.raises(ValueError, match="float32"):
-        cfg.set_floatx("float64")
-    assert cfg.floatx() == "float32"
+    cfg.set_floatx("float64")
+    assert cfg.floatx() == backend.floatx() == "float64"
+    for bad in ("int32", "float8", "mixed_float16"):
+        with pytest.raises(ValueError, match="float32"):
+            cfg.set_floatx(bad)
+    assert cfg.floatx() == "float64"
 
 
 def test_set_image_data_format_is_shared_and_validated(restore_config):

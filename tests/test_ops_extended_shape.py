@@ -26,6 +26,7 @@ from conftest import (
 )
 from hypothesis import assume, given
 from hypothesis import strategies as st
+import rskeras as keras
 from rskeras import ops
 
 F64 = np.float64
@@ -250,6 +251,32 @@ def test_cumsum_gradient(xa):
 def test_cumprod_gradient_nonzero_inputs(xa):
     x, axis = xa
     assert_grad_matches(lambda t: ops.cumprod(t, axis=axis), x)
+
+
+@given(xa=array_and_cum_axis(UNITISH, **SMALL), data=st.data())
+def test_cumprod_gradient_exact_with_zeros(xa, data):
+    x, axis = xa
+    flat = x.reshape(-1)
+    if flat.size:
+        flat[data.draw(st.integers(0, flat.size - 1))] = 0.0  # one zero; maybe a second one
+        flat[data.draw(st.integers(0, flat.size - 1))] = 0.0
+    assert_grad_matches(lambda t: ops.cumprod(t, axis=axis), x)
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_prod_second_order_with_zeros(axis):
+    # prod's gradient is built from exclusive running products in both directions, so its own
+    # gradient exercises the exclusive and reversed cumprod rules, here across zeros.
+    x = np.array([[0.5, 0.0, 2.0], [1.5, -1.0, 0.7], [0.0, 0.0, 3.0]], np.float32)
+
+    def grad_of_prod(t):
+        t = ops.convert_to_tensor(t)
+        with keras.GradientTape() as tape:
+            tape.watch(t)
+            y = ops.sum(ops.prod(t, axis=axis) * np.array([0.3, -1.2, 0.8], np.float32))
+        return tape.gradient(y, t)
+
+    assert_grad_matches(grad_of_prod, x)
 
 
 # ---------------------------------------------------------------------------------------------

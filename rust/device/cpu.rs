@@ -14,7 +14,21 @@ fn compute_dtype(d: DType) -> DType {
     }
 }
 
+/// Ops that re-address their input (they return views) and are the same for every dtype.
+fn is_view_op(op: &Op) -> bool {
+    matches!(op, Op::Transpose(_) | Op::BroadcastTo(_) | Op::Slice { .. })
+}
+
 pub fn execute(op: &Op, x: &[&Tensor]) -> Result<Tensor> {
+    if is_view_op(op) {
+        return run(op, x);
+    }
+    // Kernels read row-major slices; matmul alone reads strided operands itself.
+    let reads_views = matches!(op, Op::Matmul { .. });
+    if !reads_views && x.iter().any(|t| !t.is_contiguous()) {
+        let dense: Vec<Tensor> = x.iter().map(|t| t.contiguous()).collect();
+        return execute(op, &dense.iter().collect::<Vec<_>>());
+    }
     let narrow = x.iter().map(|t| t.dtype()).find(|&d| compute_dtype(d) != d);
     let (Some(narrow), false) = (narrow, matches!(op, Op::Cast(_))) else {
         return run(op, x);
@@ -28,6 +42,7 @@ pub fn execute(op: &Op, x: &[&Tensor]) -> Result<Tensor> {
             if c == t.dtype() {
                 (*t).clone()
             } else {
+                let t = t.contiguous();
                 Tensor::new(t.shape.clone(), t.data.cast(c))
             }
         })
@@ -121,5 +136,7 @@ fn run(op: &Op, x: &[&Tensor]) -> Result<Tensor> {
 }
 
 pub fn update(op: &Op, targets: &mut [&mut Tensor], inputs: &[&Tensor]) -> Result<()> {
-    optimizer::cpu_apply(op, targets, inputs)
+    // Targets are variables (always contiguous); gradients may be views.
+    let dense: Vec<Tensor> = inputs.iter().map(|t| t.contiguous()).collect();
+    optimizer::cpu_apply(op, targets, &dense.iter().collect::<Vec<_>>())
 }

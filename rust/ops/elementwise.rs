@@ -996,7 +996,7 @@ pub(crate) fn cpu_binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor>
 pub(crate) fn cpu_where(c: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
     let s1 = broadcast_shapes("where", &c.shape, &x.shape)?;
     let shape = broadcast_shapes("where", &s1, &y.shape)?;
-    let cb = crate::ops::shape::cpu_broadcast_to(c, &shape)?;
+    let cb = crate::ops::shape::cpu_broadcast_to(c, &shape)?.contiguous();
     let Buffer::Bool(cv) = &*cb.data else {
         unreachable!()
     };

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::ops::elementwise::FloatElem;
 use crate::ops::shape::{reshape_to, sum_to};
 use crate::ops::{cast, Op};
-use crate::tensor::{broadcast_shapes, broadcast_strides, numel, Buffer, DType, Tensor};
+use crate::tensor::{broadcast_shapes, numel, Buffer, DType, Tensor};
 
 /// `a @ b`. 1-D operands are treated as a row (left) or column (right) vector and the added
 /// axis is removed again, as in NumPy.
@@ -100,13 +100,47 @@ pub fn matmul_t(a: &Tensor, b: &Tensor, transpose_a: bool, transpose_b: bool) ->
 /// 30% on two.
 const PAR_FLOPS: usize = 1 << 26;
 
+/// Where one operand's matrices live: element offsets of each batch matrix, and the row and
+/// column strides of the logical (already transposed) matrix. Views are read in place.
+struct Operand {
+    offsets: Vec<isize>,
+    rs: isize,
+    cs: isize,
+}
+
 struct Plan {
     m: usize,
     n: usize,
     k: usize,
     batch_shape: Vec<usize>,
-    a_offsets: Vec<usize>,
-    b_offsets: Vec<usize>,
+    a: Operand,
+    b: Operand,
+}
+
+/// Offsets and strides of `x`'s matrices over `batch_shape` (broadcast batch axes repeat).
+fn operand(x: &Tensor, batch_shape: &[usize], transposed: bool) -> Operand {
+    let (st, offset) = x.strided();
+    let nd = x.ndim();
+    let (rs, cs) = (st[nd - 2], st[nd - 1]);
+    let lead = batch_shape.len() - (nd - 2);
+    let bst: Vec<isize> = (0..batch_shape.len())
+        .map(|i| match i.checked_sub(lead) {
+            Some(j) if x.shape[j] != 1 => st[j],
+            _ => 0,
+        })
+        .collect();
+    let offsets = (0..numel(batch_shape))
+        .map(|i| {
+            let (mut off, mut r) = (offset as isize, i);
+            for d in (0..batch_shape.len()).rev() {
+                off += (r % batch_shape[d]) as isize * bst[d];
+                r /= batch_shape[d];
+            }
+            off
+        })
+        .collect();
+    let (rs, cs) = if transposed { (cs, rs) } else { (rs, cs) };
+    Operand { offsets, rs, cs }
 }
 
 fn plan(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Plan> {
@@ -133,43 +167,24 @@ fn plan(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Plan> {
             a.shape, b.shape
         )));
     }
-    let (ba, bb) = (&a.shape[..na - 2], &b.shape[..nb - 2]);
-    let batch_shape = broadcast_shapes("matmul", ba, bb)?;
-    let (sa, sb) = (
-        broadcast_strides(ba, &batch_shape),
-        broadcast_strides(bb, &batch_shape),
-    );
-    let nbatch = numel(&batch_shape);
-    let (mut a_offsets, mut b_offsets) = (Vec::with_capacity(nbatch), Vec::with_capacity(nbatch));
-    for i in 0..nbatch {
-        let (mut oa, mut ob, mut r) = (0, 0, i);
-        for d in (0..batch_shape.len()).rev() {
-            let idx = r % batch_shape[d];
-            r /= batch_shape[d];
-            oa += idx * sa[d];
-            ob += idx * sb[d];
-        }
-        a_offsets.push(oa * m * ka);
-        b_offsets.push(ob * ka * n);
-    }
+    let batch_shape = broadcast_shapes("matmul", &a.shape[..na - 2], &b.shape[..nb - 2])?;
     Ok(Plan {
         m,
         n,
         k: ka,
+        a: operand(a, &batch_shape, ta),
+        b: operand(b, &batch_shape, tb),
         batch_shape,
-        a_offsets,
-        b_offsets,
     })
 }
 
-/// One (m x k) @ (k x n) product into `dst` (row-major m x n).
+/// Batch product `i` into `dst` (row-major m x n).
 fn gemm_into<T: FloatElem>(
     dst: &mut [T],
     a: &[T],
     b: &[T],
     p: &Plan,
-    ta: bool,
-    tb: bool,
+    i: usize,
     par: gemm::Parallelism,
 ) {
     let (m, n, k) = (p.m, p.n, p.k);
@@ -177,9 +192,8 @@ fn gemm_into<T: FloatElem>(
         dst.fill(T::zero());
         return;
     }
-    let (a_rs, a_cs) = if ta { (1, m as isize) } else { (k as isize, 1) };
-    let (b_rs, b_cs) = if tb { (1, k as isize) } else { (n as isize, 1) };
-    // SAFETY: the strides above address exactly the m*k, k*n and m*n elements the slices hold.
+    // SAFETY: `operand` derived offsets and strides from the tensors' own layouts, so every
+    // element gemm addresses lies inside `a` and `b`; `dst` holds m*n elements.
     unsafe {
         gemm::gemm(
             m,
@@ -189,12 +203,12 @@ fn gemm_into<T: FloatElem>(
             1,
             n as isize,
             false,
-            a.as_ptr(),
-            a_cs,
-            a_rs,
-            b.as_ptr(),
-            b_cs,
-            b_rs,
+            a.as_ptr().offset(p.a.offsets[i]),
+            p.a.cs,
+            p.a.rs,
+            b.as_ptr().offset(p.b.offsets[i]),
+            p.b.cs,
+            p.b.rs,
             T::zero(),
             T::one(),
             false,
@@ -210,43 +224,33 @@ fn int_gemm<T: Copy + Default + std::ops::Add<Output = T> + std::ops::Mul<Output
     a: &[T],
     b: &[T],
     p: &Plan,
-    ta: bool,
-    tb: bool,
+    i: usize,
 ) {
     let (m, n, k) = (p.m, p.n, p.k);
-    for i in 0..m {
-        for j in 0..n {
+    let (oa, ob) = (p.a.offsets[i], p.b.offsets[i]);
+    let at = |r: usize, c: usize| a[(oa + r as isize * p.a.rs + c as isize * p.a.cs) as usize];
+    let bt = |r: usize, c: usize| b[(ob + r as isize * p.b.rs + c as isize * p.b.cs) as usize];
+    for r in 0..m {
+        for c in 0..n {
             let mut acc = T::default();
             for q in 0..k {
-                let x = if ta { a[q * m + i] } else { a[i * k + q] };
-                let y = if tb { b[j * k + q] } else { b[q * n + j] };
-                acc = acc + x * y;
+                acc = acc + at(r, q) * bt(q, c);
             }
-            dst[i * n + j] = acc;
+            dst[r * n + c] = acc;
         }
     }
 }
 
 /// All batch products into `out`, threaded as the measured thresholds say.
-fn float_matmul<T: FloatElem>(out: &mut [T], av: &[T], bv: &[T], p: &Plan, ta: bool, tb: bool) {
+fn float_matmul<T: FloatElem>(out: &mut [T], av: &[T], bv: &[T], p: &Plan) {
     let (m, n, k) = (p.m, p.n, p.k);
     let mat = m * n;
     if mat == 0 {
         return;
     }
-    let nbatch = p.a_offsets.len();
+    let nbatch = p.a.offsets.len();
     let big = m * n * k >= PAR_FLOPS;
-    let run = |i: usize, dst: &mut [T], par| {
-        gemm_into(
-            dst,
-            &av[p.a_offsets[i]..][..m * k],
-            &bv[p.b_offsets[i]..][..k * n],
-            p,
-            ta,
-            tb,
-            par,
-        )
-    };
+    let run = |i: usize, dst: &mut [T], par| gemm_into(dst, av, bv, p, i, par);
     if nbatch > 1 && !big && nbatch * m * n * k >= PAR_FLOPS {
         pool::par(|| {
             out.par_chunks_mut(mat)
@@ -268,48 +272,55 @@ fn float_matmul<T: FloatElem>(out: &mut [T], av: &[T], bv: &[T], p: &Plan, ta: b
 }
 
 /// All batch products of integer operands (exact, wrapping like NumPy).
-fn int_matmul<T>(av: &[T], bv: &[T], p: &Plan, ta: bool, tb: bool) -> Vec<T>
+fn int_matmul<T>(av: &[T], bv: &[T], p: &Plan) -> Vec<T>
 where
     T: Copy + Default + std::ops::Add<Output = T> + std::ops::Mul<Output = T>,
 {
-    let (m, n, k) = (p.m, p.n, p.k);
-    let mat = m * n;
-    let mut out = vec![T::default(); p.a_offsets.len() * mat];
+    let mat = p.m * p.n;
+    let mut out = vec![T::default(); p.a.offsets.len() * mat];
     if mat > 0 {
-        out.chunks_mut(mat).enumerate().for_each(|(i, d)| {
-            int_gemm(
-                d,
-                &av[p.a_offsets[i]..][..m * k],
-                &bv[p.b_offsets[i]..][..k * n],
-                p,
-                ta,
-                tb,
-            )
-        });
+        out.chunks_mut(mat)
+            .enumerate()
+            .for_each(|(i, d)| int_gemm(d, av, bv, p, i));
     }
     out
 }
 
+/// Whether gemm can read `x` in place: forward (positive) strides on the matrix axes.
+fn readable_in_place(x: &Tensor) -> bool {
+    let (st, _) = x.strided();
+    let nd = x.ndim();
+    (nd - 2..nd).all(|i| x.shape[i] <= 1 || st[i] > 0)
+}
+
 pub(crate) fn cpu_matmul(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Tensor> {
+    let in_place = |x: &Tensor| {
+        if x.ndim() < 2 || readable_in_place(x) {
+            x.clone()
+        } else {
+            x.contiguous()
+        }
+    };
+    let (a, b) = (&in_place(a), &in_place(b));
     let p = plan(a, b, ta, tb)?;
     let (m, n) = (p.m, p.n);
     let mut shape = p.batch_shape.clone();
     shape.extend([m, n]);
     let mat = m * n;
-    let nbatch = p.a_offsets.len();
+    let nbatch = p.a.offsets.len();
     let data = match (&*a.data, &*b.data) {
         (Buffer::F32(av), Buffer::F32(bv)) => {
             let mut out = crate::tensor::reuse::take_f32(nbatch * mat);
-            float_matmul(&mut out, av, bv, &p, ta, tb);
+            float_matmul(&mut out, av, bv, &p);
             Buffer::F32(out)
         }
         (Buffer::F64(av), Buffer::F64(bv)) => {
             let mut out = vec![0f64; nbatch * mat];
-            float_matmul(&mut out, av, bv, &p, ta, tb);
+            float_matmul(&mut out, av, bv, &p);
             Buffer::F64(out)
         }
-        (Buffer::I32(av), Buffer::I32(bv)) => Buffer::I32(int_matmul(av, bv, &p, ta, tb)),
-        (Buffer::I64(av), Buffer::I64(bv)) => Buffer::I64(int_matmul(av, bv, &p, ta, tb)),
+        (Buffer::I32(av), Buffer::I32(bv)) => Buffer::I32(int_matmul(av, bv, &p)),
+        (Buffer::I64(av), Buffer::I64(bv)) => Buffer::I64(int_matmul(av, bv, &p)),
         _ => unreachable!("matmul promotes its operands"),
     };
     Ok(Tensor::new(shape, data))

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::autodiff::record;
 use crate::device::{self, pool};
 use crate::error::{Error, Result};
-use crate::ops::elementwise::{binary, cast, mul, BinaryOp};
+use crate::ops::elementwise::{binary, cast, mul, where_, BinaryOp};
 use crate::ops::shape::{broadcast_to, reshape_to, transpose};
 use crate::ops::Op;
 use crate::tensor::{normalize_axes, normalize_axis, Buffer, DType, Tensor};
@@ -130,8 +130,8 @@ fn prod_grad(x: &Tensor, axes: &[usize], gk: &Tensor) -> Result<Tensor> {
 }
 
 /// Running sums (`prod` false) or products along `axis`; `exclusive` leaves out the element
-/// itself, `reverse` runs from the end. The gradient of a running product divides by the
-/// input, so it is not defined where the input is zero.
+/// itself, `reverse` runs from the end. The gradient of a running product is exact also where
+/// the input holds zeros (see [`cumprod_grad`]).
 pub fn cumulative(
     x: &Tensor,
     axis: usize,
@@ -157,8 +157,7 @@ pub fn cumulative(
         record(&[x], &out, move || {
             Arc::new(move |g: &Tensor, _needs: &[bool]| {
                 let gx = if prod {
-                    let s = cumulative(&mul(g, &oc)?, axis, false, exclusive, !reverse)?;
-                    binary(BinaryOp::Div, &s, &xc)?
+                    cumprod_grad(&xc, &oc, g, axis, exclusive, reverse)?
                 } else {
                     cumulative(g, axis, false, exclusive, !reverse)?
                 };
@@ -167,6 +166,63 @@ pub fn cumulative(
         });
     }
     Ok(out)
+}
+
+/// The gradient of a running product `out` of `x` along `axis`, given the output gradient `g`.
+///
+/// Without zeros in `x` it is `revcumsum(g * out) / x` (O(n)). With zeros that division is
+/// undefined, so it uses the definition instead: `gx[i] = sum_j g[j] * d out[j] / d x[i]`, where
+/// the derivative is the running product of `x` with `x[i]` replaced by one, for the `j` whose
+/// product contains `x[i]` (O(n^2) along the axis).
+fn cumprod_grad(
+    x: &Tensor,
+    out: &Tensor,
+    g: &Tensor,
+    axis: usize,
+    exclusive: bool,
+    reverse: bool,
+) -> Result<Tensor> {
+    let zero = Tensor::weak_scalar(0.0);
+    let zeros = cast(&binary(BinaryOp::Equal, x, &zero)?, DType::Int32)?;
+    let zeros = reduce(ReduceKind::Sum, &zeros, None, false)?;
+    if zeros.contiguous().data.get_f64(0) == 0.0 {
+        let s = cumulative(&mul(g, out)?, axis, false, exclusive, !reverse)?;
+        return binary(BinaryOp::Div, &s, x);
+    }
+    let nd = x.ndim();
+    let n = x.shape[axis];
+    // Move `axis` last, then lay the running products out as (..., i, j).
+    let mut perm: Vec<isize> = (0..nd as isize).filter(|&a| a != axis as isize).collect();
+    perm.push(axis as isize);
+    let (xt, gt) = (transpose(x, Some(&perm))?, transpose(g, Some(&perm))?);
+    let mut row_shape = xt.shape.clone();
+    row_shape.insert(nd - 1, 1);
+    let mut square = xt.shape.clone();
+    square.insert(nd - 1, n);
+    let xs = broadcast_to(&reshape_to(&xt, row_shape.clone())?, &square)?;
+    let mask = |f: &dyn Fn(usize, usize) -> bool| {
+        let m = (0..n * n).map(|q| f(q / n, q % n)).collect();
+        let mut t = Tensor::new(vec![n, n], Buffer::Bool(m));
+        t.device = x.device;
+        t
+    };
+    let without_i = where_(&mask(&|i, k| i == k), &Tensor::weak_scalar(1.0), &xs)?;
+    let d_out = cumulative(&without_i, nd, true, exclusive, reverse)?;
+    // out[j] contains x[i] when i is in the prefix (suffix when reversed) ending at j.
+    let contains = mask(&|i, j| match (reverse, exclusive) {
+        (false, false) => i <= j,
+        (false, true) => i < j,
+        (true, false) => i >= j,
+        (true, true) => i > j,
+    });
+    let terms = mul(&d_out, &reshape_to(&gt, row_shape)?)?;
+    let terms = where_(&contains, &terms, &zero)?;
+    let gxt = reduce(ReduceKind::Sum, &terms, Some(&[-1]), false)?;
+    let mut inverse = vec![0isize; nd];
+    for (i, &a) in perm.iter().enumerate() {
+        inverse[a as usize] = i as isize;
+    }
+    transpose(&gxt, Some(&inverse))
 }
 
 /// Index of the largest (`max`) or smallest value along `axis` (None: of the flattened

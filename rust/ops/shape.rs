@@ -8,9 +8,7 @@ use crate::device;
 use crate::error::{Error, Result};
 use crate::ops::elementwise::FloatElem;
 use crate::ops::{reduce, Op, ReduceKind};
-use crate::tensor::{
-    broadcast_shapes, broadcast_strides, normalize_axis, numel, strides, Buffer, DType, Tensor,
-};
+use crate::tensor::{broadcast_shapes, normalize_axis, numel, strides, Buffer, DType, Tensor};
 
 /// Same elements, new shape; one dimension may be -1 (inferred).
 pub fn reshape(x: &Tensor, new_shape: &[isize]) -> Result<Tensor> {
@@ -474,41 +472,6 @@ pub fn one_hot(x: &Tensor, depth: usize) -> Result<Tensor> {
 
 /// Copy the elements that `(shape, strides, base)` describe inside `src` into a new
 /// row-major vector. Covers transpose, broadcast (stride 0) and negative-step slices.
-pub(crate) fn strided_copy<T: Copy + Default + Send + Sync>(
-    src: &[T],
-    shape: &[usize],
-    st: &[isize],
-    base: isize,
-) -> Vec<T> {
-    let n = numel(shape);
-    let mut out = vec![T::default(); n];
-    if n == 0 {
-        return out;
-    }
-    let nd = shape.len();
-    if nd == 0 {
-        out[0] = src[base as usize];
-        return out;
-    }
-    let inner = shape[nd - 1];
-    let inner_stride = st[nd - 1];
-    crate::device::pool::fill_rows(&mut out, inner, |row, o| {
-        let (mut off, mut r) = (base, row);
-        for d in (0..nd - 1).rev() {
-            off += (r % shape[d]) as isize * st[d];
-            r /= shape[d];
-        }
-        if inner_stride == 1 {
-            o.copy_from_slice(&src[off as usize..off as usize + inner]);
-        } else {
-            for (j, v) in o.iter_mut().enumerate() {
-                *v = src[(off + j as isize * inner_stride) as usize];
-            }
-        }
-    });
-    out
-}
-
 macro_rules! per_dtype {
     ($buf:expr, |$v:ident| $body:expr) => {
         match $buf {
@@ -540,25 +503,24 @@ macro_rules! per_float {
 }
 pub(crate) use per_float;
 
+// Transpose, broadcast_to and slice only re-address the input's elements: they return views.
+
 pub(crate) fn cpu_transpose(x: &Tensor, perm: &[usize]) -> Result<Tensor> {
-    let own = strides(&x.shape);
-    let shape: Vec<usize> = perm.iter().map(|&a| x.shape[a]).collect();
-    let st: Vec<isize> = perm.iter().map(|&a| own[a] as isize).collect();
-    Ok(Tensor::new(
-        shape.clone(),
-        per_dtype!(&*x.data, |v| strided_copy(v, &shape, &st, 0)),
-    ))
+    let (st, offset) = x.strided();
+    let shape = perm.iter().map(|&a| x.shape[a]).collect();
+    Ok(x.view(shape, perm.iter().map(|&a| st[a]).collect(), offset))
 }
 
 pub(crate) fn cpu_broadcast_to(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
-    let st: Vec<isize> = broadcast_strides(&x.shape, shape)
-        .iter()
-        .map(|&s| s as isize)
+    let (st, offset) = x.strided();
+    let lead = shape.len() - x.ndim();
+    let st = (0..shape.len())
+        .map(|i| match i.checked_sub(lead) {
+            Some(j) if x.shape[j] != 1 => st[j],
+            _ => 0,
+        })
         .collect();
-    Ok(Tensor::new(
-        shape.to_vec(),
-        per_dtype!(&*x.data, |v| strided_copy(v, shape, &st, 0)),
-    ))
+    Ok(x.view(shape.to_vec(), st, offset))
 }
 
 pub(crate) fn cpu_slice(
@@ -567,21 +529,20 @@ pub(crate) fn cpu_slice(
     steps: &[isize],
     shape: &[usize],
 ) -> Result<Tensor> {
-    let own = strides(&x.shape);
-    let base: isize = starts
-        .iter()
-        .zip(&own)
-        .map(|(&s, &o)| (s * o) as isize)
-        .sum();
-    let st: Vec<isize> = steps
-        .iter()
-        .zip(&own)
-        .map(|(&s, &o)| s * o as isize)
-        .collect();
-    Ok(Tensor::new(
-        shape.to_vec(),
-        per_dtype!(&*x.data, |v| strided_copy(v, shape, &st, base)),
-    ))
+    let (st, offset) = x.strided();
+    // An empty result addresses nothing: keep the offset in bounds.
+    let base = if numel(shape) == 0 {
+        0
+    } else {
+        offset as isize
+            + starts
+                .iter()
+                .zip(&st)
+                .map(|(&s, &o)| s as isize * o)
+                .sum::<isize>()
+    };
+    let st = steps.iter().zip(&st).map(|(&s, &o)| s * o).collect();
+    Ok(x.view(shape.to_vec(), st, base as usize))
 }
 
 pub(crate) fn cpu_slice_grad(

@@ -3,6 +3,7 @@
 
 pub mod buffer;
 pub mod dtype;
+pub mod layout;
 pub mod pytensor;
 pub mod reuse;
 
@@ -11,6 +12,7 @@ use std::sync::Arc;
 
 pub use buffer::Buffer;
 pub use dtype::DType;
+pub use layout::Layout;
 
 use crate::device::Device;
 use crate::error::{Error, Result};
@@ -34,6 +36,9 @@ pub struct Tensor {
     /// A constant that takes the dtype of the float operand it meets (like a Python float), so
     /// the constants inside gradient rules do not widen float16 or float64 gradients.
     pub weak: bool,
+    /// `Some` for a strided view of a buffer shared with another tensor (see [`layout`]);
+    /// `None` when the elements are the whole buffer in row-major order.
+    pub layout: Option<Arc<Layout>>,
 }
 
 impl Tensor {
@@ -46,6 +51,7 @@ impl Tensor {
             device: Device::Cpu,
             trainable_variable: false,
             weak: false,
+            layout: None,
         }
     }
 
@@ -79,11 +85,15 @@ impl Tensor {
     }
 
     pub fn numel(&self) -> usize {
-        self.data.len()
+        numel(&self.shape)
     }
 
     /// The f32 elements, or a TypeError naming `op` when the tensor holds another dtype.
     pub fn f32s(&self, op: &str) -> Result<&[f32]> {
+        debug_assert!(
+            self.is_contiguous(),
+            "{op}: kernels read contiguous tensors"
+        );
         match &*self.data {
             Buffer::F32(v) => Ok(v),
             other => Err(Error::Type(format!(
@@ -104,15 +114,31 @@ impl Tensor {
         }
     }
 
-    /// Same buffer, new shape (caller checked the element count).
+    /// Same elements, new shape (caller checked the element count): a view when only size-1
+    /// axes change, otherwise over a contiguous copy of a view.
     pub fn with_shape(&self, shape: Vec<usize>) -> Tensor {
+        if self.is_contiguous() {
+            return self.with_data(shape, self.data.clone());
+        }
+        match self.reshaped_strides(&shape) {
+            Some(st) => self.view(shape, st, self.layout.as_ref().map_or(0, |l| l.offset)),
+            None => {
+                let c = self.contiguous();
+                c.with_data(shape, c.data.clone())
+            }
+        }
+    }
+
+    /// A new tensor (fresh identity, row-major) on this tensor's device.
+    pub fn with_data(&self, shape: Vec<usize>, data: Arc<Buffer>) -> Tensor {
         Tensor {
             id: fresh_id(),
             shape,
-            data: self.data.clone(),
+            data,
             device: self.device,
             trainable_variable: false,
             weak: false,
+            layout: None,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use numpy::ndarray::{ArrayViewD, IxDyn};
+use numpy::ndarray::{ArrayViewD, IxDyn, ShapeBuilder};
 use numpy::{
     Element, PyArray, PyArrayDescrMethods, PyReadonlyArrayDyn, PyUntypedArray,
     PyUntypedArrayMethods,
@@ -152,6 +152,11 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>, from_sequence: bool) -> PyRes
 
 /// A read-only NumPy view of `t`'s buffer (no copy).
 pub fn to_numpy<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
+    let (st, offset) = t.strided();
+    if st.iter().any(|&s| s < 0) {
+        // Reversed views are handed out as a copy.
+        return to_numpy(py, &t.contiguous());
+    }
     let owner = Bound::new(
         py,
         BufferOwner {
@@ -159,12 +164,13 @@ pub fn to_numpy<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>>
         },
     )?
     .into_any();
-    let shape = IxDyn(&t.shape);
+    let st: Vec<usize> = st.iter().map(|&s| s as usize).collect();
+    let shape = IxDyn(&t.shape).strides(IxDyn(&st));
     macro_rules! view {
         ($v:expr) => {{
-            // SAFETY: the pointer addresses numel(shape) elements of a buffer that `owner` keeps
+            // SAFETY: shape, strides and offset address elements of a buffer that `owner` keeps
             // alive and that is never written while shared (updates are copy-on-write).
-            let view = unsafe { ArrayViewD::from_shape_ptr(shape, $v.as_ptr()) };
+            let view = unsafe { ArrayViewD::from_shape_ptr(shape, $v.as_ptr().add(offset)) };
             unsafe { PyArray::borrow_from_array(&view, owner) }.into_any()
         }};
     }
@@ -182,7 +188,7 @@ pub fn to_numpy<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>>
         Buffer::BF16(_) => {
             return to_numpy(
                 py,
-                &Tensor::new(t.shape.clone(), t.data.cast(DType::Float32)),
+                &Tensor::new(t.shape.clone(), t.contiguous().data.cast(DType::Float32)),
             )
         }
     };
@@ -393,7 +399,8 @@ impl PyTensor {
                 v.shape, self.t.shape
             )));
         }
-        self.t.data = v.data;
+        self.t.data = v.contiguous().data;
+        self.t.layout = None;
         Ok(())
     }
 
@@ -433,7 +440,7 @@ impl PyTensor {
             )));
         }
         let d = self.t.dtype();
-        Ok(match &*self.t.data {
+        Ok(match &*self.t.contiguous().data {
             Buffer::I64(v) => v[0].into_pyobject(py)?.into_any(),
             Buffer::Bool(v) => PyBool::new(py, v[0]).to_owned().into_any(),
             data if d.is_int() => (data.get_f64(0) as i64).into_pyobject(py)?.into_any(),
@@ -457,7 +464,7 @@ impl PyTensor {
                 self.t.shape
             )));
         }
-        Ok(self.t.data.get_f64(0) != 0.0)
+        Ok(self.t.contiguous().data.get_f64(0) != 0.0)
     }
 
     fn __len__(&self) -> PyResult<usize> {

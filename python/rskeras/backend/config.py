@@ -5,20 +5,26 @@ _EPSILON = 1e-7
 _IMAGE_DATA_FORMAT = "channels_last"
 
 
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
 def floatx() -> str:
-    """The default float dtype name (`"float32"`)."""
+    """The default float dtype name (`"float32"` unless changed by `set_floatx`)."""
     return _FLOATX
 
 
 def set_floatx(value: str) -> None:
-    """Set the default float dtype. Only `"float32"` is supported by this release.
+    """Set the default float dtype of layers, weights, initializers and `keras.random`
+    (as `keras.config.set_floatx`). float16 and bfloat16 are stored narrow and computed in
+    float32; float64 computes natively.
 
     Raises:
-        ValueError: for any other dtype name.
+        ValueError: for a name other than "float16", "bfloat16", "float32" or "float64".
     """
     global _FLOATX
-    if value != "float32":
-        raise ValueError(f"set_floatx: only 'float32' is supported for now, got {value!r}")
+    value = str(value)
+    if value not in FLOAT_DTYPES:
+        raise ValueError(f"set_floatx: unknown float type {value!r}; expected one of {FLOAT_DTYPES}")
     _FLOATX = value
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rskeras import _core
+from rskeras.backend import config
 
 
 def standardize_shape(shape) -> tuple:
@@ -61,13 +62,14 @@ class Variable(_core.Tensor):
                 raise ValueError(
                     f"Variable {name!r}: when `initializer` is a callable, `shape` must be given"
                 )
-            value = initializers.get(initializer)(standardize_shape(shape), dtype=dtype or "float32")
+            dtype = dtype or config.floatx()
+            value = initializers.get(initializer)(standardize_shape(shape), dtype=dtype)
         else:
             value = initializer
             if dtype is None:
                 value = _core.convert_to_tensor(value)
                 if value.dtype == "float64":
-                    dtype = "float32"  # float values default to floatx, like initializers
+                    dtype = config.floatx()  # float values default to floatx, like initializers
         return super().__new__(cls, value, dtype)
 
     def __init__(self, initializer, shape=None, dtype=None, trainable=True, autocast=True,

@@ -11,7 +11,13 @@ import math
 
 from rskeras import _core
 from rskeras import random as krandom
+from rskeras.backend.config import floatx
 from rskeras.random.seed_generator import SeedGenerator
+
+
+def _from_host(values, dtype):
+    """A tensor of `dtype` (default floatx) from host values (NumPy has no bfloat16)."""
+    return _core.cast(_core.convert_to_tensor(values), dtype or floatx())
 
 
 def compute_fans(shape) -> tuple[float, float]:
@@ -49,7 +55,7 @@ class Constant(Initializer):
 
     def __call__(self, shape, dtype=None):
         import numpy as np
-        return _core.convert_to_tensor(np.full(tuple(shape), self.value, dtype=dtype or "float32"))
+        return _from_host(np.full(tuple(shape), self.value, "float64"), dtype)
 
     def get_config(self):
         return {"value": self.value}
@@ -96,7 +102,7 @@ class RandomUniform(_Random):
         self.minval, self.maxval = minval, maxval
 
     def __call__(self, shape, dtype=None):
-        return krandom.uniform(shape, self.minval, self.maxval, seed=self._gen())
+        return krandom.uniform(shape, self.minval, self.maxval, dtype=dtype, seed=self._gen())
 
     def get_config(self):
         return {"minval": self.minval, "maxval": self.maxval, **super().get_config()}
@@ -110,7 +116,7 @@ class RandomNormal(_Random):
         self.mean, self.stddev = mean, stddev
 
     def __call__(self, shape, dtype=None):
-        return krandom.normal(shape, self.mean, self.stddev, seed=self._gen())
+        return krandom.normal(shape, self.mean, self.stddev, dtype=dtype, seed=self._gen())
 
     def get_config(self):
         return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
@@ -142,60 +148,147 @@ class VarianceScaling(_Random):
         var = self.scale / max(1.0, n)
         if self.distribution == "uniform":
             limit = math.sqrt(3.0 * var)
-            return krandom.uniform(shape, -limit, limit, seed=self._gen())
+            return krandom.uniform(shape, -limit, limit, dtype=dtype, seed=self._gen())
         if self.distribution == "truncated_normal":
-            raise NotImplementedError(
-                "VarianceScaling: the truncated_normal distribution needs random.truncated_normal, "
-                "which this release does not have yet; use distribution='uniform' or "
-                "'untruncated_normal'"
-            )
-        return krandom.normal(shape, 0.0, math.sqrt(var), seed=self._gen())
+            # 0.8796... is the stddev of a unit normal truncated to [-2, 2]: dividing by it
+            # gives the truncated draws the requested variance (as Keras does).
+            stddev = math.sqrt(var) / 0.87962566103423978
+            return krandom.truncated_normal(shape, 0.0, stddev, dtype=dtype, seed=self._gen())
+        return krandom.normal(shape, 0.0, math.sqrt(var), dtype=dtype, seed=self._gen())
 
     def get_config(self):
         return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
                 **super().get_config()}
 
 
-class GlorotUniform(VarianceScaling):
+class _Preset(VarianceScaling):
+    """A VarianceScaling with fixed `(scale, mode, distribution)`; only `seed` is configurable."""
+
+    _args: tuple = ()
+
+    def __init__(self, seed=None):
+        super().__init__(*self._args, seed=seed)
+
+    def get_config(self):
+        return {"seed": self.seed if isinstance(self.seed, int) or self.seed is None else None}
+
+
+class GlorotUniform(_Preset):
     """Uniform on `[-limit, limit)`, `limit = sqrt(6 / (fan_in + fan_out))` (Glorot & Bengio,
     2010). The default kernel initializer of Dense and Conv layers."""
 
-    def __init__(self, seed=None):
-        super().__init__(1.0, "fan_avg", "uniform", seed)
-
-    def get_config(self):
-        return {"seed": self.seed if isinstance(self.seed, int) or self.seed is None else None}
+    _args = (1.0, "fan_avg", "uniform")
 
 
-class HeUniform(VarianceScaling):
+class GlorotNormal(_Preset):
+    """Truncated normal with `stddev = sqrt(2 / (fan_in + fan_out))` (Glorot & Bengio, 2010)."""
+
+    _args = (1.0, "fan_avg", "truncated_normal")
+
+
+class HeUniform(_Preset):
     """Uniform with `limit = sqrt(6 / fan_in)` (He et al., 2015)."""
 
-    def __init__(self, seed=None):
-        super().__init__(2.0, "fan_in", "uniform", seed)
-
-    def get_config(self):
-        return {"seed": self.seed if isinstance(self.seed, int) or self.seed is None else None}
+    _args = (2.0, "fan_in", "uniform")
 
 
-class LecunUniform(VarianceScaling):
+class HeNormal(_Preset):
+    """Truncated normal with `stddev = sqrt(2 / fan_in)` (He et al., 2015)."""
+
+    _args = (2.0, "fan_in", "truncated_normal")
+
+
+class LecunUniform(_Preset):
     """Uniform with `limit = sqrt(3 / fan_in)` (LeCun et al., 1998)."""
 
-    def __init__(self, seed=None):
-        super().__init__(1.0, "fan_in", "uniform", seed)
+    _args = (1.0, "fan_in", "uniform")
+
+
+class LecunNormal(_Preset):
+    """Truncated normal with `stddev = sqrt(1 / fan_in)` (LeCun et al., 1998)."""
+
+    _args = (1.0, "fan_in", "truncated_normal")
+
+
+class TruncatedNormal(_Random):
+    """Normal with `mean` and `stddev` (defaults 0.0, 0.05), redrawn beyond two standard
+    deviations (`keras.random.truncated_normal`)."""
+
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        super().__init__(seed)
+        self.mean, self.stddev = mean, stddev
+
+    def __call__(self, shape, dtype=None):
+        return krandom.truncated_normal(shape, self.mean, self.stddev, dtype=dtype, seed=self._gen())
 
     def get_config(self):
-        return {"seed": self.seed if isinstance(self.seed, int) or self.seed is None else None}
+        return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
 
 
-_ALL = {
-    "Constant": Constant, "Zeros": Zeros, "Ones": Ones, "RandomUniform": RandomUniform,
-    "RandomNormal": RandomNormal, "VarianceScaling": VarianceScaling,
-    "GlorotUniform": GlorotUniform, "HeUniform": HeUniform, "LecunUniform": LecunUniform,
-}
+class Orthogonal(_Random):
+    """An orthogonal matrix times `gain` (Saxe et al., 2014): the Q factor of the QR
+    decomposition of a normal draw, sign-corrected so it is uniformly distributed. Shapes of
+    rank > 2 are flattened to `(prod(shape[:-1]), shape[-1])`. The default recurrent initializer.
+
+    Raises:
+        ValueError: for a shape of rank < 2.
+    """
+
+    def __init__(self, gain=1.0, seed=None):
+        super().__init__(seed)
+        self.gain = gain
+
+    def __call__(self, shape, dtype=None):
+        import numpy as np
+
+        shape = tuple(shape)
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal: the shape must have rank >= 2, got {shape}")
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        a = np.asarray(krandom.normal((max(rows, cols), min(rows, cols)), dtype="float32",
+                                      seed=self._gen()), np.float64)
+        q, r = np.linalg.qr(a)
+        q *= np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return _from_host((self.gain * q).reshape(shape), dtype)
+
+    def get_config(self):
+        return {"gain": self.gain, **super().get_config()}
+
+
+class Identity(Initializer):
+    """`gain` times the identity matrix (ones on the main diagonal of a 2-D shape).
+
+    Raises:
+        ValueError: for a shape that is not 2-D.
+    """
+
+    def __init__(self, gain=1.0):
+        self.gain = gain
+
+    def __call__(self, shape, dtype=None):
+        import numpy as np
+
+        if len(shape) != 2:
+            raise ValueError(f"Identity: the shape must be 2-D, got {tuple(shape)}")
+        return _from_host(self.gain * np.eye(*shape), dtype)
+
+    def get_config(self):
+        return {"gain": self.gain}
+
+
+_ALL = {cls.__name__: cls for cls in (
+    Constant, Zeros, Ones, RandomUniform, RandomNormal, TruncatedNormal, VarianceScaling,
+    GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal, Orthogonal,
+    Identity)}
 _ALIASES = {
     "constant": Constant, "zeros": Zeros, "ones": Ones, "random_uniform": RandomUniform,
-    "random_normal": RandomNormal, "variance_scaling": VarianceScaling,
-    "glorot_uniform": GlorotUniform, "he_uniform": HeUniform, "lecun_uniform": LecunUniform,
+    "random_normal": RandomNormal, "truncated_normal": TruncatedNormal,
+    "variance_scaling": VarianceScaling, "glorot_uniform": GlorotUniform,
+    "glorot_normal": GlorotNormal, "he_uniform": HeUniform, "he_normal": HeNormal,
+    "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal, "orthogonal": Orthogonal,
+    "identity": Identity,
 }
 globals().update(_ALIASES)
 

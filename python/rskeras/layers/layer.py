@@ -11,6 +11,7 @@ import math
 
 from rskeras import _core
 from rskeras.backend import naming
+from rskeras.backend.config import FLOAT_DTYPES, floatx
 from rskeras.backend.keras_tensor import KerasTensor
 from rskeras.backend.variables import Variable, standardize_shape
 from rskeras.layers.input_spec import InputSpec
@@ -45,7 +46,9 @@ class Layer:
     Args:
         trainable: whether the layer's weights are updated by training (default True).
         name: the layer name; default: the snake_case class name, made unique ("dense_1").
-        dtype: the compute and weight dtype (only "float32" for now).
+        dtype: the compute and weight dtype: "float16", "bfloat16", "float32" or "float64"
+            (or a `DTypePolicy` config of one); default `keras.config.floatx()`. Float inputs
+            of another dtype are cast to it (autocast), as in Keras.
         input_shape: shape of one sample (without the batch axis), accepted for the first
             layer of a `Sequential` model, as in Keras.
 
@@ -69,9 +72,14 @@ class Layer:
         self._trainable = bool(trainable)
         self.built = False
         self.name = name or naming.uniquify(naming.to_snake_case(type(self).__name__))
-        if dtype not in (None, "float32") and not isinstance(dtype, dict):
-            raise ValueError(f"{self.name}: only dtype='float32' is supported for now, got {dtype!r}")
-        self.dtype = "float32"
+        if isinstance(dtype, dict):  # a serialized DTypePolicy
+            dtype = dtype.get("config", {}).get("name")
+        dtype = getattr(dtype, "name", dtype)  # a policy object
+        if dtype is not None and dtype not in FLOAT_DTYPES:
+            raise ValueError(
+                f"{self.name}: dtype must be one of {FLOAT_DTYPES}, got {dtype!r} "
+                "(mixed-precision policies are not supported)")
+        self.dtype = dtype or floatx()
         self.input_spec: InputSpec | None = None
         self.supports_masking = False
         self._call_accepts = _call_args(type(self))
@@ -116,7 +124,7 @@ class Layer:
                 inputs = type(inputs)(x if isinstance(x, _core.Tensor) else _core.convert_to_tensor(x) for x in inputs)
             else:
                 inputs = _core.convert_to_tensor(inputs)
-        if isinstance(inputs, _core.Tensor) and inputs.dtype == "float64":
+        if isinstance(inputs, _core.Tensor) and inputs.dtype != self.dtype and inputs.dtype in FLOAT_DTYPES:
             # autocast: float inputs compute in the layer's dtype, as in Keras
             inputs = _core.cast(inputs, self.dtype)
         if not self.built:
@@ -163,7 +171,8 @@ class Layer:
 
         shape = standardize_shape(() if shape is None else shape)
         init = initializers.get(initializer if initializer is not None else "glorot_uniform")
-        var = Variable(init(shape, dtype=dtype or "float32"), dtype=dtype or "float32",
+        dtype = dtype or self.dtype
+        var = Variable(init(shape, dtype=dtype), dtype=dtype,
                        trainable=trainable, name=name or "variable")
         var.path = f"{self.name}/{var.name}"
         var.regularizer = regularizer
@@ -300,7 +309,7 @@ class Layer:
     def from_config(cls, config):
         config = dict(config)
         if isinstance(config.get("dtype"), dict):
-            config["dtype"] = config["dtype"].get("config", {}).get("name", "float32")
+            config["dtype"] = config["dtype"].get("config", {}).get("name")
         return cls(**config)
 
     def __repr__(self) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rskeras import _core
 from rskeras import ops
+from rskeras.backend.config import FLOAT_DTYPES
 
 _REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "none", None)
 
@@ -22,7 +23,7 @@ def _squeeze_labels(y_true, y_pred):
 
 def _float_pair(y_true, y_pred, name):
     y_pred = ops.convert_to_tensor(y_pred)
-    y_true = ops.cast(y_true, "float32")
+    y_true = ops.cast(y_true, y_pred.dtype if y_pred.dtype in FLOAT_DTYPES else "float32")
     if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
         y_true = ops.expand_dims(y_true, -1)
     if tuple(y_true.shape) != tuple(y_pred.shape) and not (y_true.ndim == 0 or y_pred.ndim == 0):

@@ -1,5 +1,8 @@
 """Adam (Kingma & Ba, 2015, "Adam: A Method for Stochastic Optimization")."""
 
+import math
+
+from rskeras import ops
 from rskeras.optimizers.optimizer import Optimizer
 
 
@@ -27,6 +30,16 @@ class Adam(Optimizer):
     def _hyper(self):
         return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
                 "amsgrad": self.amsgrad}
+
+    def update_step(self, g, w, slots, lr, step):
+        alpha = lr * math.sqrt(1 - self.beta_2 ** step) / (1 - self.beta_1 ** step)
+        m, v = slots[0], slots[1]
+        m.assign(m + (g - m) * (1 - self.beta_1))
+        v.assign(v + (ops.square(g) - v) * (1 - self.beta_2))
+        if self.amsgrad:
+            slots[2].assign(ops.maximum(slots[2], v))
+            v = slots[2]
+        w.assign(w - m * alpha / (ops.sqrt(v) + self.epsilon))
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,

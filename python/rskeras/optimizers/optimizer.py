@@ -1,5 +1,7 @@
 """`Optimizer` base: slot variables, gradient clipping, weight decay and learning-rate
-schedules, around one fused Rust update over all variables per step."""
+schedules, around one fused Rust update over all float32 variables per step. Variables of
+other float dtypes (float64, float16, bfloat16) are updated by `update_step`, the same formula
+written with `ops` in the variable's own dtype, as Keras does."""
 
 from __future__ import annotations
 
@@ -69,7 +71,7 @@ class Optimizer:
         for var in variables:
             if id(var) not in self._slots:
                 self._slots[id(var)] = [
-                    Variable(np.zeros(tuple(var.shape), "float32"), trainable=False,
+                    Variable(np.zeros(tuple(var.shape), "float32"), dtype=var.dtype, trainable=False,
                              name=f"{getattr(var, 'name', 'variable')}_{slot}")
                     for slot in self._slot_names()
                 ]
@@ -128,13 +130,28 @@ class Optimizer:
         if self.weight_decay:
             for v in variables:
                 v.assign(v - v * (self.weight_decay * lr))
-        _core.optimizer_apply(self._update, targets, grads, lr, step=self.iterations + 1,
-                              **self._hyper())
+        fused = [i for i, v in enumerate(variables) if v.dtype == "float32"]
+        if len(fused) == len(variables):
+            _core.optimizer_apply(self._update, targets, grads, lr, step=self.iterations + 1,
+                                  **self._hyper())
+        else:
+            per = 1 + len(self._slot_names())
+            if fused:
+                _core.optimizer_apply(self._update, [t for i in fused for t in targets[i * per:(i + 1) * per]],
+                                      [grads[i] for i in fused], lr, step=self.iterations + 1, **self._hyper())
+            for i, v in enumerate(variables):
+                if v.dtype != "float32":
+                    self.update_step(grads[i], v, self._slots[id(v)], lr, self.iterations + 1)
         self.iterations += 1
         for v in variables:
             constraint = getattr(v, "constraint", None)
             if constraint is not None:
                 v.assign(constraint(v))
+
+    def update_step(self, gradient, variable, slots, learning_rate, step) -> None:
+        """Update one non-float32 `variable` (and its `slots`) in its own dtype with `ops`;
+        the formula is the fused kernel's (see the subclass docstring)."""
+        raise NotImplementedError(f"{type(self).__name__}.update_step")
 
     def apply_gradients(self, grads_and_vars) -> None:
         """`apply` from a list of `(gradient, variable)` pairs."""

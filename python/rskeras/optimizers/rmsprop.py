@@ -1,5 +1,6 @@
 """RMSprop (Hinton, "Neural Networks for Machine Learning", lecture 6e)."""
 
+from rskeras import ops
 from rskeras.optimizers.optimizer import Optimizer
 
 
@@ -28,6 +29,21 @@ class RMSprop(Optimizer):
     def _hyper(self):
         return {"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
                 "centered": self.centered}
+
+    def update_step(self, g, w, slots, lr, step):
+        v, rest = slots[0], list(slots[1:])
+        mom = rest.pop(0) if self.momentum > 0 else None
+        v.assign(self.rho * v + (1 - self.rho) * ops.square(g))
+        denom = v + self.epsilon
+        if self.centered:
+            avg = rest[0]
+            avg.assign(self.rho * avg + (1 - self.rho) * g)
+            denom = denom - ops.square(avg)
+        inc = lr * g / ops.sqrt(denom)
+        if mom is not None:
+            mom.assign(self.momentum * mom + inc)
+            inc = mom
+        w.assign(w - inc)
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,

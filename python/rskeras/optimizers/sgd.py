@@ -30,5 +30,13 @@ class SGD(Optimizer):
     def _hyper(self):
         return {"momentum": self.momentum, "nesterov": self.nesterov}
 
+    def update_step(self, g, w, slots, lr, step):
+        if not slots:
+            w.assign(w - lr * g)
+            return
+        m = slots[0]
+        m.assign(self.momentum * m - lr * g)
+        w.assign(w + (self.momentum * m - lr * g if self.nesterov else m))
+
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}

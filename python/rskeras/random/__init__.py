@@ -5,27 +5,39 @@ The same seed gives bit-identical numbers whatever the thread count."""
 from __future__ import annotations
 
 from rskeras import _core
+from rskeras.backend.config import FLOAT_DTYPES, floatx
 from rskeras.random.seed_generator import SeedGenerator, draw_stream
 
 __all__ = ["SeedGenerator", "categorical", "dropout", "normal", "randint", "shuffle",
            "truncated_normal", "uniform"]
 
 
-def _check_float(op, dtype):
-    if dtype not in (None, "float32"):
-        raise ValueError(f"random.{op}: only float32 is supported for now, got dtype={dtype!r}")
+def _float_dtype(op, dtype):
+    """The float dtype to return (default `floatx()`), or a ValueError naming `op`."""
+    dtype = dtype or floatx()
+    if dtype not in FLOAT_DTYPES:
+        raise ValueError(f"random.{op}: dtype must be a float type {FLOAT_DTYPES}, got {dtype!r}")
+    return dtype
+
+
+def _as(x, dtype):
+    return x if dtype == "float32" else _core.cast(x, dtype)
 
 
 def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
-    """Floats drawn uniformly from `[minval, maxval)`, of the given `shape` (float32)."""
-    _check_float("uniform", dtype)
-    return _core.random_uniform(shape, float(minval), float(maxval), *draw_stream(seed))
+    """Floats drawn uniformly from `[minval, maxval)`, of the given `shape`.
+
+    `dtype` defaults to `floatx()`; numbers are drawn in float32 and cast, so every dtype sees
+    the same values for the same seed."""
+    dtype = _float_dtype("uniform", dtype)
+    return _as(_core.random_uniform(shape, float(minval), float(maxval), *draw_stream(seed)), dtype)
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
-    """Floats from a normal distribution with `mean` and `stddev` (Box-Muller), float32."""
-    _check_float("normal", dtype)
-    return _core.random_normal(shape, float(mean), float(stddev), *draw_stream(seed))
+    """Floats from a normal distribution with `mean` and `stddev` (Box-Muller); `dtype` as
+    in `uniform`."""
+    dtype = _float_dtype("normal", dtype)
+    return _as(_core.random_normal(shape, float(mean), float(stddev), *draw_stream(seed)), dtype)
 
 
 def dropout(inputs, rate, noise_shape=None, seed=None):
@@ -43,18 +55,19 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
     shape = tuple(inputs.shape) if noise_shape is None else tuple(
         d if d is not None else inputs.shape[i] for i, d in enumerate(noise_shape)
     )
-    keep = _core.binary("greater_equal", uniform(shape, seed=seed), rate)
-    scale = _core.cast(keep, "float32") * (1.0 / (1.0 - rate))
+    keep = _core.binary("greater_equal", uniform(shape, dtype="float32", seed=seed), rate)
+    dtype = inputs.dtype if inputs.dtype in FLOAT_DTYPES else "float32"
+    scale = _core.cast(keep, dtype) * (1.0 / (1.0 - rate))
     return inputs * scale
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     """Normal floats with `mean` and `stddev`, where draws more than two standard deviations
-    from the mean are drawn again (as `keras.random.truncated_normal`). float32.
+    from the mean are drawn again (as `keras.random.truncated_normal`); `dtype` as in `uniform`.
 
     Every redraw is a fresh stream of the same seed, so the result is reproducible and
     independent of the thread count."""
-    _check_float("truncated_normal", dtype)
+    dtype = _float_dtype("truncated_normal", dtype)
     generator = seed if isinstance(seed, SeedGenerator) else SeedGenerator(
         seed if isinstance(seed, int) and not isinstance(seed, bool) else None)
     z = _core.random_normal(shape, 0.0, 1.0, *generator.next())
@@ -63,7 +76,7 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
         fresh = _core.random_normal(shape, 0.0, 1.0, *generator.next())
         z = _core.where_(outside, fresh, z)
         outside = _core.binary("greater", _core.unary("abs", z), 2.0)
-    return z * float(stddev) + float(mean)
+    return _as(z * float(stddev) + float(mean), dtype)
 
 
 def randint(shape, minval, maxval, dtype="int32", seed=None):
@@ -77,7 +90,7 @@ def randint(shape, minval, maxval, dtype="int32", seed=None):
     minval, maxval = int(minval), int(maxval)
     if maxval <= minval:
         raise ValueError(f"random.randint: need minval < maxval, got {minval} and {maxval}")
-    u = uniform(shape, 0.0, 1.0, seed=seed)
+    u = uniform(shape, 0.0, 1.0, dtype="float32", seed=seed)
     span = maxval - minval
     picked = _core.cast(_core.unary("floor", u * float(span)), dtype)
     # float32 rounding can reach `span` itself for large spans; keep the range half-open.
@@ -89,7 +102,7 @@ def shuffle(x, axis=0, seed=None):
     x = _core.convert_to_tensor(x)
     if x.ndim == 0:
         raise ValueError("random.shuffle: cannot shuffle a scalar")
-    keys = uniform((x.shape[axis],), seed=seed)
+    keys = uniform((x.shape[axis],), dtype="float32", seed=seed)
     return _core.take(x, _core.argsort(keys), axis)
 
 
@@ -105,7 +118,7 @@ def categorical(logits, num_samples, dtype="int32", seed=None):
     if logits.ndim != 2:
         raise ValueError(f"random.categorical: logits must be (batch, classes), got shape {logits.shape}")
     batch, classes = logits.shape
-    u = uniform((batch, num_samples, classes), 1e-20, 1.0, seed=seed)
+    u = uniform((batch, num_samples, classes), 1e-20, 1.0, dtype="float32", seed=seed)
     gumbel = -_core.unary("log", -_core.unary("log", u))
     scores = _core.reshape(logits, (batch, 1, classes)) + gumbel
     return _core.cast(_core.arg_reduce(scores, -1, False, True), dtype)
