@@ -175,6 +175,58 @@ fn softmax(py: Python<'_>, x: &Bound<'_, PyAny>, axis: isize, log: bool) -> PyRe
     }))
 }
 
+/// 2-D convolution, NHWC input and `(kh, kw, in_c / groups, out_c)` kernel (see ops::conv).
+#[pyfunction]
+#[pyo3(signature = (x, kernel, strides=(1, 1), padding="valid", dilation_rate=(1, 1), groups=1))]
+fn conv2d(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    kernel: &Bound<'_, PyAny>,
+    strides: (usize, usize),
+    padding: &str,
+    dilation_rate: (usize, usize),
+    groups: usize,
+) -> PyResult<PyTensor> {
+    let (t, k) = (to_tensor(x, None)?, to_tensor(kernel, None)?);
+    wrap(maybe_detach(py, t.numel(), || {
+        ops::conv::conv2d(&t, &k, strides, padding, dilation_rate, groups)
+    }))
+}
+
+/// Transposed 2-D convolution, NHWC input and `(kh, kw, out_c, in_c)` kernel (see ops::conv).
+#[pyfunction]
+#[pyo3(signature = (x, kernel, strides=(1, 1), padding="valid", dilation_rate=(1, 1)))]
+fn conv2d_transpose(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    kernel: &Bound<'_, PyAny>,
+    strides: (usize, usize),
+    padding: &str,
+    dilation_rate: (usize, usize),
+) -> PyResult<PyTensor> {
+    let (t, k) = (to_tensor(x, None)?, to_tensor(kernel, None)?);
+    wrap(maybe_detach(py, t.numel(), || {
+        ops::conv::conv2d_transpose(&t, &k, strides, padding, dilation_rate)
+    }))
+}
+
+/// Max or average 2-D pooling of an NHWC input (see ops::conv).
+#[pyfunction]
+#[pyo3(signature = (x, max, pool_size, strides, padding="valid"))]
+fn pool2d(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    max: bool,
+    pool_size: (usize, usize),
+    strides: (usize, usize),
+    padding: &str,
+) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    wrap(maybe_detach(py, t.numel(), || {
+        ops::conv::pool2d(&t, max, pool_size, strides, padding)
+    }))
+}
+
 #[pyfunction]
 fn reshape(x: &Bound<'_, PyAny>, newshape: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
     let t = to_tensor(x, None)?;
@@ -486,6 +538,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(arg_reduce, m)?)?;
     m.add_function(wrap_pyfunction!(matmul, m)?)?;
     m.add_function(wrap_pyfunction!(softmax, m)?)?;
+    m.add_function(wrap_pyfunction!(conv2d, m)?)?;
+    m.add_function(wrap_pyfunction!(conv2d_transpose, m)?)?;
+    m.add_function(wrap_pyfunction!(pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(reshape, m)?)?;
     m.add_function(wrap_pyfunction!(transpose, m)?)?;
     m.add_function(wrap_pyfunction!(broadcast_to, m)?)?;

@@ -1,7 +1,7 @@
 //! The CPU backend: routes each [`Op`] to its kernel in `ops/`.
 
 use crate::error::Result;
-use crate::ops::{elementwise as ew, matmul, nn, optimizer, random, reduce, shape, Op};
+use crate::ops::{conv, elementwise as ew, matmul, nn, optimizer, random, reduce, shape, Op};
 use crate::tensor::{DType, Tensor};
 
 /// The dtype kernels compute a narrow storage dtype in: small integers in int32, float16 and
@@ -112,6 +112,11 @@ fn run(op: &Op, x: &[&Tensor]) -> Result<Tensor> {
         Op::SparseCrossEntropyGrad { from_logits } => {
             nn::cpu_sparse_ce_grad(x[0], x[1], x[2], *from_logits)
         }
+        Op::Conv2d(g) => conv::cpu_conv2d(g, x[0], x[1]),
+        Op::Conv2dInputGrad(g) => conv::cpu_conv2d_input_grad(g, x[0], x[1]),
+        Op::Conv2dKernelGrad(g) => conv::cpu_conv2d_kernel_grad(g, x[0], x[1]),
+        Op::Pool2d { geo, max } => conv::cpu_pool2d(geo, x[0], *max),
+        Op::Pool2dGrad { geo, max } => conv::cpu_pool2d_grad(geo, x[0], x[1], *max),
         Op::RandomUniform {
             shape: s,
             min,

@@ -1,6 +1,7 @@
 //! The op vocabulary. Each family file holds the public op functions (validation, dispatch,
 //! gradient rule) and the CPU kernels they dispatch to.
 
+pub mod conv;
 pub mod elementwise;
 pub mod matmul;
 pub mod nn;
@@ -119,6 +120,20 @@ pub enum Op {
         momentum: f32,
         nesterov: bool,
     },
+    /// Convolution forward `(x, kernel)`, input gradient `(dy, kernel)` and kernel gradient
+    /// `(x, dy)`.
+    Conv2d(conv::Geometry),
+    Conv2dInputGrad(conv::Geometry),
+    Conv2dKernelGrad(conv::Geometry),
+    /// Max (`max`) or average pooling `(x)`, and its gradient `(x, dy)`.
+    Pool2d {
+        geo: conv::Geometry,
+        max: bool,
+    },
+    Pool2dGrad {
+        geo: conv::Geometry,
+        max: bool,
+    },
     AdamUpdate {
         lr: f32,
         beta_1: f32,
@@ -165,6 +180,12 @@ impl Op {
             Op::Softmax { log: true, .. } => "log_softmax",
             Op::SparseCrossEntropy { .. } => "sparse_categorical_crossentropy",
             Op::SparseCrossEntropyGrad { .. } => "sparse_categorical_crossentropy_grad",
+            Op::Conv2d(_) => "conv",
+            Op::Conv2dInputGrad(_) => "conv_input_grad",
+            Op::Conv2dKernelGrad(_) => "conv_kernel_grad",
+            Op::Pool2d { max: true, .. } => "max_pool",
+            Op::Pool2d { max: false, .. } => "average_pool",
+            Op::Pool2dGrad { .. } => "pool_grad",
             Op::RandomUniform { .. } => "random.uniform",
             Op::RandomNormal { .. } => "random.normal",
             Op::SgdUpdate { .. } => "SGD.apply",

@@ -177,6 +177,15 @@ pub fn get_item(x: &Tensor, key: &[Index]) -> Result<Tensor> {
     reshape_to(&sliced, out_shape)
 }
 
+/// `x[..., start:stop, ...]` along `axis` (a differentiable view; caller checked the bounds).
+pub(crate) fn slice_axis(x: &Tensor, axis: usize, start: usize, stop: usize) -> Result<Tensor> {
+    let mut starts = vec![0; x.ndim()];
+    starts[axis] = start;
+    let mut shape = x.shape.clone();
+    shape[axis] = stop - start;
+    slice(x, starts, vec![1; x.ndim()], shape)
+}
+
 fn slice(x: &Tensor, starts: Vec<usize>, steps: Vec<isize>, shape: Vec<usize>) -> Result<Tensor> {
     let out = device::execute(
         &Op::Slice {

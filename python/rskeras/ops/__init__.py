@@ -4,6 +4,9 @@ from rskeras.ops.core import (  # noqa: F401
     Tensor, cast, cond, convert_to_numpy, convert_to_tensor, dtype, is_tensor, scatter,
     scatter_update, shape, slice, slice_update, stop_gradient, unstack,
 )
+from rskeras.ops.convolution import (  # noqa: F401
+    average_pool, conv, conv_transpose, depthwise_conv, max_pool, separable_conv,
+)
 from rskeras.ops.math import erf, in_top_k, logsumexp, top_k  # noqa: F401
 from rskeras.ops.nn import (  # noqa: F401
     binary_crossentropy, categorical_crossentropy, elu, gelu, hard_sigmoid, hard_silu,

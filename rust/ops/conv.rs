@@ -1,0 +1,639 @@
+//! 2-D convolution and pooling on channels_last tensors, with their gradients and CPU kernels.
+//!
+//! Convolution is im2col + gemm: each image's receptive fields are gathered into a
+//! `(out_h * out_w, kh * kw * in_c)` matrix whose column order matches the Keras kernel layout
+//! `(kh, kw, in_c, out_c)`, so the kernel is used as a `(kh * kw * in_c, out_c)` matrix without
+//! a copy and the product is already the `(out_h, out_w, out_c)` output. 1x1 convolutions with
+//! stride 1 and no padding skip the gather. The input gradient is the transposed product
+//! scattered back (col2im); the kernel gradient is `cols^T @ dy` summed over images.
+//! Padding "same" splits the total padding as TensorFlow/Keras do (the extra row or column
+//! goes to the bottom/right).
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::autodiff::record;
+use crate::device::{self, pool};
+use crate::error::{Error, Result};
+use crate::ops::elementwise::FloatElem;
+use crate::ops::shape::{concatenate, slice_axis};
+use crate::ops::{cast, Op};
+use crate::tensor::{Buffer, DType, Tensor};
+
+/// The shapes and strides of one convolution or pooling window walk (NHWC).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    pub n: usize,
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub out_c: usize,
+    pub oh: usize,
+    pub ow: usize,
+    pub sh: usize,
+    pub sw: usize,
+    pub dh: usize,
+    pub dw: usize,
+    pub pad_top: usize,
+    pub pad_left: usize,
+}
+
+impl Geometry {
+    /// Output size and padding along one axis for `padding` "valid" or "same".
+    fn axis(
+        op: &str,
+        size: usize,
+        k: usize,
+        s: usize,
+        d: usize,
+        same: bool,
+    ) -> Result<(usize, usize)> {
+        let span = (k - 1) * d + 1;
+        if same {
+            let out = size.div_ceil(s);
+            let total = ((out.max(1) - 1) * s + span).saturating_sub(size);
+            Ok((out, total / 2))
+        } else if size < span {
+            Err(Error::Value(format!(
+                "{op}: the window (size {k}, dilation {d}, spanning {span}) is larger than the \
+                 input dimension {size} with padding='valid'"
+            )))
+        } else {
+            Ok(((size - span) / s + 1, 0))
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        op: &str,
+        x_shape: &[usize],
+        window: (usize, usize),
+        out_c: usize,
+        strides: (usize, usize),
+        dilation: (usize, usize),
+        padding: &str,
+    ) -> Result<Geometry> {
+        if x_shape.len() != 4 {
+            return Err(Error::Value(format!(
+                "{op}: expected an input of rank 4 (batch, height, width, channels), got shape {x_shape:?}"
+            )));
+        }
+        let same = match padding {
+            "same" => true,
+            "valid" => false,
+            p => {
+                return Err(Error::Value(format!(
+                    "{op}: padding must be 'valid' or 'same', got {p:?}"
+                )))
+            }
+        };
+        let ones = [window.0, window.1, strides.0, strides.1, dilation.0, dilation.1];
+        if ones.contains(&0) {
+            return Err(Error::Value(format!(
+                "{op}: window {window:?}, strides {strides:?} and dilation {dilation:?} must be positive"
+            )));
+        }
+        let (oh, pad_top) = Self::axis(op, x_shape[1], window.0, strides.0, dilation.0, same)?;
+        let (ow, pad_left) = Self::axis(op, x_shape[2], window.1, strides.1, dilation.1, same)?;
+        Ok(Geometry {
+            n: x_shape[0],
+            h: x_shape[1],
+            w: x_shape[2],
+            c: x_shape[3],
+            kh: window.0,
+            kw: window.1,
+            out_c,
+            oh,
+            ow,
+            sh: strides.0,
+            sw: strides.1,
+            dh: dilation.0,
+            dw: dilation.1,
+            pad_top,
+            pad_left,
+        })
+    }
+
+    fn out_shape(&self) -> Vec<usize> {
+        vec![self.n, self.oh, self.ow, self.out_c]
+    }
+
+    fn in_shape(&self) -> Vec<usize> {
+        vec![self.n, self.h, self.w, self.c]
+    }
+
+    /// Columns of one im2col row: the receptive field of one output position.
+    fn patch(&self) -> usize {
+        self.kh * self.kw * self.c
+    }
+
+    /// The input row and column a window tap reads, or None in the padding.
+    #[inline]
+    fn tap(&self, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
+        let y = (oy * self.sh + ky * self.dh).checked_sub(self.pad_top)?;
+        let x = (ox * self.sw + kx * self.dw).checked_sub(self.pad_left)?;
+        (y < self.h && x < self.w).then_some((y, x))
+    }
+
+    /// Whether the receptive field of each output position is the input pixel itself.
+    fn is_pointwise(&self) -> bool {
+        self.kh == 1 && self.kw == 1 && self.sh == 1 && self.sw == 1 && self.oh == self.h
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public ops
+
+/// 2-D convolution of `x` `(batch, height, width, in_c)` with `kernel`
+/// `(kh, kw, in_c / groups, out_c)`: `(batch, out_h, out_w, out_c)`. Float32 or float64.
+///
+/// Raises ValueError for ranks, channel counts that do not match the kernel or do not divide
+/// into `groups`, windows larger than a "valid" input, or an unknown padding.
+pub fn conv2d(
+    x: &Tensor,
+    kernel: &Tensor,
+    strides: (usize, usize),
+    padding: &str,
+    dilation: (usize, usize),
+    groups: usize,
+) -> Result<Tensor> {
+    if kernel.ndim() != 4 {
+        return Err(Error::Value(format!(
+            "conv: expected a kernel of rank 4 (kh, kw, in_channels, out_channels), got shape {:?}",
+            kernel.shape
+        )));
+    }
+    let (c, kc, out_c) = (x.shape.get(3).copied().unwrap_or(0), kernel.shape[2], kernel.shape[3]);
+    if groups == 0 || c != kc * groups || out_c % groups != 0 {
+        return Err(Error::Value(format!(
+            "conv: input channels ({c}) must equal kernel in_channels ({kc}) x groups ({groups}), \
+             and output channels ({out_c}) must be divisible by groups; input shape {:?}, kernel shape {:?}",
+            x.shape, kernel.shape
+        )));
+    }
+    let dt = float_dtype(x, kernel)?;
+    let (x, kernel) = (&cast(x, dt)?, &cast(kernel, dt)?);
+    if groups > 1 {
+        // Grouped convolution as one convolution per group, joined on the channel axis.
+        let (cg, og) = (kc, out_c / groups);
+        let parts = (0..groups)
+            .map(|g| {
+                let xg = slice_axis(x, 3, g * cg, (g + 1) * cg)?;
+                let kg = slice_axis(kernel, 3, g * og, (g + 1) * og)?;
+                conv2d(&xg, &kg, strides, padding, dilation, 1)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        return concatenate(&parts, 3);
+    }
+    let geo = Geometry::new(
+        "conv",
+        &x.shape,
+        (kernel.shape[0], kernel.shape[1]),
+        out_c,
+        strides,
+        dilation,
+        padding,
+    )?;
+    let out = device::execute(&Op::Conv2d(geo.clone()), &[x, kernel])?;
+    let (xc, kc) = (x.clone(), kernel.clone());
+    record(&[x, kernel], &out, move || {
+        Arc::new(move |g: &Tensor, needs: &[bool]| {
+            let gx = if needs[0] {
+                Some(device::execute(&Op::Conv2dInputGrad(geo.clone()), &[g, &kc])?)
+            } else {
+                None
+            };
+            let gk = if needs[1] {
+                Some(device::execute(&Op::Conv2dKernelGrad(geo.clone()), &[&xc, g])?)
+            } else {
+                None
+            };
+            Ok(vec![gx, gk])
+        })
+    });
+    Ok(out)
+}
+
+/// Transposed 2-D convolution (the input gradient of `conv2d`) of `x` `(batch, h, w, in_c)`
+/// with `kernel` `(kh, kw, out_c, in_c)`: `(batch, out_h, out_w, out_c)`, where
+/// `out = h * stride + max(span - stride, 0)` with padding "valid" (`span = (kh - 1) *
+/// dilation + 1`) and `h * stride` with "same" (Keras `deconv_output_length`, no output_padding).
+pub fn conv2d_transpose(
+    x: &Tensor,
+    kernel: &Tensor,
+    strides: (usize, usize),
+    padding: &str,
+    dilation: (usize, usize),
+) -> Result<Tensor> {
+    if x.ndim() != 4 || kernel.ndim() != 4 || x.shape[3] != kernel.shape[3] {
+        return Err(Error::Value(format!(
+            "conv_transpose: expected an input (batch, h, w, in_c) and a kernel (kh, kw, out_c, in_c) \
+             with matching in_c, got shapes {:?} and {:?}",
+            x.shape, kernel.shape
+        )));
+    }
+    // Keras `deconv_output_length`: a stride larger than the window adds zero rows at the end.
+    let out_len = |size: usize, k: usize, s: usize, d: usize| match padding {
+        "same" => size * s,
+        _ => size * s + ((k.max(1) - 1) * d + 1).saturating_sub(s),
+    };
+    let out_shape = [
+        x.shape[0],
+        out_len(x.shape[1], kernel.shape[0], strides.0, dilation.0),
+        out_len(x.shape[2], kernel.shape[1], strides.1, dilation.1),
+        kernel.shape[2],
+    ];
+    let geo = Geometry::new(
+        "conv_transpose",
+        &out_shape,
+        (kernel.shape[0], kernel.shape[1]),
+        x.shape[3],
+        strides,
+        dilation,
+        padding,
+    )?;
+    if (geo.oh, geo.ow) != (x.shape[1], x.shape[2]) {
+        return Err(Error::Value(format!(
+            "conv_transpose: input shape {:?} cannot come from a strided convolution with kernel \
+             {:?}, strides {strides:?} and padding {padding:?}",
+            x.shape, kernel.shape
+        )));
+    }
+    let dt = float_dtype(x, kernel)?;
+    let (x, kernel) = (&cast(x, dt)?, &cast(kernel, dt)?);
+    let out = device::execute(&Op::Conv2dInputGrad(geo.clone()), &[x, kernel])?;
+    let (xc, kc) = (x.clone(), kernel.clone());
+    record(&[x, kernel], &out, move || {
+        Arc::new(move |g: &Tensor, needs: &[bool]| {
+            let gx = if needs[0] {
+                Some(device::execute(&Op::Conv2d(geo.clone()), &[g, &kc])?)
+            } else {
+                None
+            };
+            let gk = if needs[1] {
+                Some(device::execute(&Op::Conv2dKernelGrad(geo.clone()), &[g, &xc])?)
+            } else {
+                None
+            };
+            Ok(vec![gx, gk])
+        })
+    });
+    Ok(out)
+}
+
+/// Max (`max` true) or average pooling of `x` `(batch, height, width, channels)` over
+/// `pool` windows: `(batch, out_h, out_w, channels)`. Average pooling with padding "same"
+/// divides by the number of input elements in each window (padding excluded), as Keras does;
+/// the max-pooling gradient goes to the first maximum of each window.
+pub fn pool2d(
+    x: &Tensor,
+    max: bool,
+    pool: (usize, usize),
+    strides: (usize, usize),
+    padding: &str,
+) -> Result<Tensor> {
+    let name = if max { "max_pool" } else { "average_pool" };
+    let x = &match x.dtype() {
+        DType::Float32 | DType::Float64 | DType::Float16 | DType::BFloat16 => x.clone(),
+        _ => cast(x, DType::Float32)?,
+    };
+    let c = x.shape.get(3).copied().unwrap_or(0);
+    let geo = Geometry::new(name, &x.shape, pool, c, strides, (1, 1), padding)?;
+    let out = device::execute(&Op::Pool2d { geo: geo.clone(), max }, &[x])?;
+    let xc = x.clone();
+    record(&[x], &out, move || {
+        Arc::new(move |g: &Tensor, _needs: &[bool]| {
+            let op = Op::Pool2dGrad {
+                geo: geo.clone(),
+                max,
+            };
+            Ok(vec![Some(device::execute(&op, &[&xc, g])?)])
+        })
+    });
+    Ok(out)
+}
+
+fn float_dtype(x: &Tensor, k: &Tensor) -> Result<DType> {
+    let dt = DType::promote(x.dtype(), k.dtype());
+    Ok(if dt.is_float() { dt } else { DType::Float32 })
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU kernels
+
+/// `dst (m x n, row stride ldd) (+)= a (m x k, row-major) @ b`, where `b` is `k x n` row-major
+/// or, with `b_t`, the transpose of an `n x k` row-major matrix.
+#[allow(clippy::too_many_arguments)]
+fn gemm_rm<T: FloatElem>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [T],
+    accumulate: bool,
+    a: &[T],
+    a_t: bool,
+    b: &[T],
+    b_t: bool,
+    par: gemm::Parallelism,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst[..m * n].fill(T::zero());
+        }
+        return;
+    }
+    let (a_rs, a_cs) = if a_t { (1, m as isize) } else { (k as isize, 1) };
+    let (b_rs, b_cs) = if b_t { (1, k as isize) } else { (n as isize, 1) };
+    // SAFETY: the strides address the m*k, k*n and m*n elements the slices hold.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.as_ptr(),
+            a_cs,
+            a_rs,
+            b.as_ptr(),
+            b_cs,
+            b_rs,
+            T::one(),
+            T::one(),
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+}
+
+/// Gather image `img` `(h, w, c)` into `cols` `(oh * ow, kh * kw * c)`.
+fn im2col<T: FloatElem>(g: &Geometry, img: &[T], cols: &mut [T]) {
+    let (c, patch) = (g.c, g.patch());
+    for oy in 0..g.oh {
+        for ox in 0..g.ow {
+            let row = &mut cols[(oy * g.ow + ox) * patch..][..patch];
+            for ky in 0..g.kh {
+                for kx in 0..g.kw {
+                    let dst = &mut row[(ky * g.kw + kx) * c..][..c];
+                    match g.tap(oy, ox, ky, kx) {
+                        Some((y, x)) => dst.copy_from_slice(&img[(y * g.w + x) * c..][..c]),
+                        None => dst.fill(T::zero()),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Scatter-add `cols` `(oh * ow, kh * kw * c)` back into image `img` `(h, w, c)`.
+fn col2im<T: FloatElem>(g: &Geometry, cols: &[T], img: &mut [T]) {
+    img.fill(T::zero());
+    let (c, patch) = (g.c, g.patch());
+    for oy in 0..g.oh {
+        for ox in 0..g.ow {
+            let row = &cols[(oy * g.ow + ox) * patch..][..patch];
+            for ky in 0..g.kh {
+                for kx in 0..g.kw {
+                    if let Some((y, x)) = g.tap(oy, ox, ky, kx) {
+                        let src = &row[(ky * g.kw + kx) * c..][..c];
+                        let dst = &mut img[(y * g.w + x) * c..][..c];
+                        dst.iter_mut().zip(src).for_each(|(d, &s)| *d = *d + s);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Run `f(image_index, out_chunk, scratch)` for every image, images spread over threads
+/// (each thread with its own scratch buffer of `scratch_len`), or a single image with gemm's
+/// own threads.
+fn per_image<T: FloatElem>(
+    out: &mut [T],
+    per_out: usize,
+    n: usize,
+    scratch_len: usize,
+    f: impl Fn(usize, &mut [T], &mut Vec<T>, gemm::Parallelism) + Sync + Send,
+) {
+    if n == 1 || per_out == 0 {
+        let mut scratch = vec![T::zero(); scratch_len];
+        let par = gemm::Parallelism::Rayon(pool::num_threads());
+        for (i, o) in out.chunks_mut(per_out.max(1)).enumerate().take(n) {
+            pool::par(|| f(i, o, &mut scratch, par));
+        }
+        return;
+    }
+    pool::par(|| {
+        out.par_chunks_mut(per_out).enumerate().for_each_init(
+            || vec![T::zero(); scratch_len],
+            |scratch, (i, o)| f(i, o, scratch, gemm::Parallelism::None),
+        )
+    });
+}
+
+fn conv_forward<T: FloatElem>(g: &Geometry, x: &[T], k: &[T]) -> Vec<T> {
+    let (rows, patch, img) = (g.oh * g.ow, g.patch(), g.h * g.w * g.c);
+    let mut out = vec![T::zero(); g.n * rows * g.out_c];
+    let pointwise = g.is_pointwise();
+    let scratch = if pointwise { 0 } else { rows * patch };
+    per_image(&mut out, rows * g.out_c, g.n, scratch, |i, o, cols, par| {
+        let src = &x[i * img..][..img];
+        let cols: &[T] = if pointwise {
+            src
+        } else {
+            im2col(g, src, cols);
+            cols
+        };
+        gemm_rm(rows, g.out_c, patch, o, false, cols, false, k, false, par);
+    });
+    out
+}
+
+fn conv_input_grad<T: FloatElem>(g: &Geometry, dy: &[T], k: &[T]) -> Vec<T> {
+    let (rows, patch, img) = (g.oh * g.ow, g.patch(), g.h * g.w * g.c);
+    let mut dx = vec![T::zero(); g.n * img];
+    let pointwise = g.is_pointwise();
+    let scratch = if pointwise { 0 } else { rows * patch };
+    per_image(&mut dx, img, g.n, scratch, |i, o, cols, par| {
+        let dyi = &dy[i * rows * g.out_c..][..rows * g.out_c];
+        if pointwise {
+            gemm_rm(rows, patch, g.out_c, o, false, dyi, false, k, true, par);
+        } else {
+            gemm_rm(rows, patch, g.out_c, cols, false, dyi, false, k, true, par);
+            col2im(g, cols, o);
+        }
+    });
+    dx
+}
+
+fn conv_kernel_grad<T: FloatElem>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
+    let (rows, patch, img) = (g.oh * g.ow, g.patch(), g.h * g.w * g.c);
+    let ksize = patch * g.out_c;
+    let pointwise = g.is_pointwise();
+    // Each thread sums cols^T @ dy over a run of images into its own partial kernel gradient.
+    let threads = pool::num_threads().min(g.n).max(1);
+    let per = g.n.div_ceil(threads);
+    let partials: Vec<Vec<T>> = pool::par(|| {
+        (0..threads)
+            .into_par_iter()
+            .map(|t| {
+                let mut dk = vec![T::zero(); ksize];
+                let mut cols = vec![T::zero(); if pointwise { 0 } else { rows * patch }];
+                for i in t * per..((t + 1) * per).min(g.n) {
+                    let xi = &x[i * img..][..img];
+                    let a: &[T] = if pointwise {
+                        xi
+                    } else {
+                        im2col(g, xi, &mut cols);
+                        &cols
+                    };
+                    let dyi = &dy[i * rows * g.out_c..][..rows * g.out_c];
+                    let par = gemm::Parallelism::None;
+                    gemm_rm(patch, g.out_c, rows, &mut dk, true, a, true, dyi, false, par);
+                }
+                dk
+            })
+            .collect()
+    });
+    let mut out = vec![T::zero(); ksize];
+    for p in partials {
+        out.iter_mut().zip(p).for_each(|(o, v)| *o = *o + v);
+    }
+    out
+}
+
+/// Pooling forward: each output is the max or the mean of its window's valid taps.
+fn pool_forward<T: FloatElem>(g: &Geometry, x: &[T], max: bool) -> Vec<T> {
+    let (c, img) = (g.c, g.h * g.w * g.c);
+    let mut out = vec![T::zero(); g.n * g.oh * g.ow * c];
+    pool::fill_rows(&mut out, c, |r, o| {
+        let (i, oy, ox) = (r / (g.oh * g.ow), r / g.ow % g.oh, r % g.ow);
+        let src = &x[i * img..][..img];
+        let mut count = 0usize;
+        o.fill(if max { T::neg_infinity() } else { T::zero() });
+        for ky in 0..g.kh {
+            for kx in 0..g.kw {
+                if let Some((y, xx)) = g.tap(oy, ox, ky, kx) {
+                    count += 1;
+                    let v = &src[(y * g.w + xx) * c..][..c];
+                    if max {
+                        // `!(a >= b)` keeps NaN, like NumPy's maximum.
+                        o.iter_mut()
+                            .zip(v)
+                            .for_each(|(a, &b)| *a = if *a >= b || a.is_nan() { *a } else { b });
+                    } else {
+                        o.iter_mut().zip(v).for_each(|(a, &b)| *a = *a + b);
+                    }
+                }
+            }
+        }
+        if !max {
+            let inv = T::one() / T::from(count.max(1)).unwrap_or_else(T::one);
+            o.iter_mut().for_each(|a| *a = *a * inv);
+        }
+    });
+    out
+}
+
+/// Pooling backward, per image (windows of one image may overlap, images never do).
+fn pool_grad<T: FloatElem>(g: &Geometry, x: &[T], dy: &[T], max: bool) -> Vec<T> {
+    let (c, img, orows) = (g.c, g.h * g.w * g.c, g.oh * g.ow);
+    let mut dx = vec![T::zero(); g.n * img];
+    let run = |i: usize, d: &mut [T]| {
+        let src = &x[i * img..][..img];
+        let mut best = vec![0usize; c];
+        let mut best_v = vec![T::zero(); c];
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let gy = &dy[(i * orows + oy * g.ow + ox) * c..][..c];
+                let taps = (0..g.kh)
+                    .flat_map(|ky| (0..g.kw).map(move |kx| (ky, kx)))
+                    .filter_map(|(ky, kx)| g.tap(oy, ox, ky, kx));
+                if max {
+                    best_v.fill(T::neg_infinity());
+                    best.fill(usize::MAX);
+                    for (y, xx) in taps {
+                        let base = (y * g.w + xx) * c;
+                        for ch in 0..c {
+                            let v = src[base + ch];
+                            if best[ch] == usize::MAX || v > best_v[ch] {
+                                best[ch] = base + ch;
+                                best_v[ch] = v;
+                            }
+                        }
+                    }
+                    for ch in 0..c {
+                        if best[ch] != usize::MAX {
+                            d[best[ch]] = d[best[ch]] + gy[ch];
+                        }
+                    }
+                } else {
+                    let taps: Vec<(usize, usize)> = taps.collect();
+                    let inv = T::one() / T::from(taps.len().max(1)).unwrap_or_else(T::one);
+                    for (y, xx) in taps {
+                        let dst = &mut d[(y * g.w + xx) * c..][..c];
+                        dst.iter_mut().zip(gy).for_each(|(a, &b)| *a = *a + b * inv);
+                    }
+                }
+            }
+        }
+    };
+    if dx.len() >= pool::PAR_THRESHOLD && g.n > 1 {
+        pool::par(|| dx.par_chunks_mut(img).enumerate().for_each(|(i, d)| run(i, d)));
+    } else {
+        dx.chunks_mut(img.max(1)).enumerate().for_each(|(i, d)| run(i, d));
+    }
+    dx
+}
+
+macro_rules! float_kernel {
+    ($op:expr, $a:expr, $b:expr, |$x:ident, $y:ident| $body:expr) => {
+        match (&*$a.data, &*$b.data) {
+            (Buffer::F32($x), Buffer::F32($y)) => Buffer::F32($body),
+            (Buffer::F64($x), Buffer::F64($y)) => Buffer::F64($body),
+            (a, b) => {
+                return Err(Error::Type(format!(
+                    "{}: expected float32 or float64 operands of one dtype, got {} and {}",
+                    $op,
+                    a.dtype().name(),
+                    b.dtype().name()
+                )))
+            }
+        }
+    };
+}
+
+pub(crate) fn cpu_conv2d(g: &Geometry, x: &Tensor, k: &Tensor) -> Result<Tensor> {
+    let data = float_kernel!("conv", x, k, |xv, kv| conv_forward(g, xv, kv));
+    Ok(Tensor::new(g.out_shape(), data))
+}
+
+pub(crate) fn cpu_conv2d_input_grad(g: &Geometry, dy: &Tensor, k: &Tensor) -> Result<Tensor> {
+    let data = float_kernel!("conv_input_grad", dy, k, |dv, kv| conv_input_grad(g, dv, kv));
+    Ok(Tensor::new(g.in_shape(), data))
+}
+
+pub(crate) fn cpu_conv2d_kernel_grad(g: &Geometry, x: &Tensor, dy: &Tensor) -> Result<Tensor> {
+    let data = float_kernel!("conv_kernel_grad", x, dy, |xv, dv| conv_kernel_grad(g, xv, dv));
+    Ok(Tensor::new(vec![g.kh, g.kw, g.c, g.out_c], data))
+}
+
+pub(crate) fn cpu_pool2d(g: &Geometry, x: &Tensor, max: bool) -> Result<Tensor> {
+    let data = float_kernel!("pool", x, x, |xv, _y| pool_forward(g, xv, max));
+    Ok(Tensor::new(g.out_shape(), data))
+}
+
+pub(crate) fn cpu_pool2d_grad(g: &Geometry, x: &Tensor, dy: &Tensor, max: bool) -> Result<Tensor> {
+    let data = float_kernel!("pool_grad", x, dy, |xv, dv| pool_grad(g, xv, dv, max));
+    Ok(Tensor::new(g.in_shape(), data))
+}
