@@ -6,8 +6,10 @@ _COUNTS: dict[str, int] = {}
 
 
 def to_snake_case(name: str) -> str:
-    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+    """Keras's default-name rule: "MaxPooling2D" -> "max_pooling2d", "PReLU" -> "p_re_lu"."""
+    s = re.sub(r"\W+", "", name)
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", s)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
 
 
 def uniquify(base: str) -> str:

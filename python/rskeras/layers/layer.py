@@ -12,7 +12,7 @@ import math
 from rskeras import _core
 from rskeras.backend import naming
 from rskeras.backend.config import FLOAT_DTYPES, floatx
-from rskeras.backend.keras_tensor import KerasTensor
+from rskeras.backend.keras_tensor import KerasTensor, Node, any_symbolic, flatten, map_structure
 from rskeras.backend.variables import Variable, standardize_shape
 from rskeras.layers.input_spec import InputSpec
 
@@ -93,14 +93,26 @@ class Layer:
             self._batch_input_shape = None
 
     # ----------------------------------------------------------------------------------------
-    # Attribute tracking: layers assigned as attributes (or in lists) become sublayers.
+    # Attribute tracking: layers assigned as attributes, or inside lists, tuples and dicts
+    # (nested too), become sublayers. Public list/dict attributes are wrapped so that layers
+    # appended or inserted later are tracked as well, as Keras does.
     def __setattr__(self, key, value):
         if key != "_layers" and "_layers" in self.__dict__:
-            items = value if isinstance(value, (list, tuple)) else (value,)
-            for item in items:
-                if isinstance(item, Layer) and item is not self and all(item is not known for known in self._layers):
-                    self._layers.append(item)
+            if not key.startswith("_") and type(value) in (list, dict) and (
+                    not value or _holds_layer(value)):
+                value = (_TrackedList if type(value) is list else _TrackedDict)(value, self)
+            self._track(value)
         object.__setattr__(self, key, value)
+
+    def _track(self, value, depth=0) -> None:
+        """Add the layers found in `value` (a layer or a nest of lists/tuples/dicts)."""
+        if isinstance(value, Layer):
+            if value is not self and all(value is not known for known in self._layers):
+                self._layers.append(value)
+        elif isinstance(value, (list, tuple, dict)) and depth < 8:
+            for item in (value.values() if isinstance(value, dict) else value):
+                if isinstance(item, (Layer, list, tuple, dict)):
+                    self._track(item, depth + 1)
 
     # ----------------------------------------------------------------------------------------
     def build(self, input_shape) -> None:
@@ -118,12 +130,17 @@ class Layer:
 
     def __call__(self, inputs, *args, **kwargs):
         if not isinstance(inputs, _core.Tensor):
-            if isinstance(inputs, KerasTensor):
-                return self._symbolic_call(inputs)
+            if isinstance(inputs, KerasTensor) or any_symbolic(inputs, args, kwargs):
+                return self._symbolic_call(inputs, *args, **kwargs)
             if isinstance(inputs, (list, tuple)):
-                inputs = type(inputs)(x if isinstance(x, _core.Tensor) else _core.convert_to_tensor(x) for x in inputs)
+                inputs = type(inputs)(x if isinstance(x, _core.Tensor) or x is None else _core.convert_to_tensor(x) for x in inputs)
+            elif isinstance(inputs, dict):
+                inputs = {k: x if isinstance(x, _core.Tensor) or x is None else _core.convert_to_tensor(x)
+                          for k, x in inputs.items()}
             else:
                 inputs = _core.convert_to_tensor(inputs)
+        elif args and any_symbolic(args):
+            return self._symbolic_call(inputs, *args, **kwargs)
         if isinstance(inputs, _core.Tensor) and inputs.dtype != self.dtype and inputs.dtype in FLOAT_DTYPES:
             # autocast: float inputs compute in the layer's dtype, as in Keras
             inputs = _core.cast(inputs, self.dtype)
@@ -137,21 +154,135 @@ class Layer:
         return self.call(inputs, *args, **kwargs)
 
     def _build_for(self, inputs) -> None:
-        shape = [tuple(x.shape) for x in inputs] if isinstance(inputs, (list, tuple)) else tuple(inputs.shape)
+        if isinstance(inputs, (list, tuple)):
+            shape = [None if x is None else tuple(x.shape) for x in inputs]
+        elif isinstance(inputs, dict):
+            shape = {k: None if x is None else tuple(x.shape) for k, x in inputs.items()}
+        else:
+            shape = tuple(inputs.shape)
         self.build_from_shape(shape)
 
     def build_from_shape(self, input_shape) -> None:
         """Build (once) for `input_shape`, checking the input spec first."""
         if self.built:
             return
-        if self.input_spec is not None and not isinstance(input_shape, list):
+        if self.input_spec is not None and _is_shape(input_shape):
             self.input_spec.check(self.name, input_shape)
         self.build(input_shape)
         self.built = True
+        # What `get_build_config()` / `.keras` files record as `build_config.input_shape`.
+        object.__setattr__(self, "_build_shape_for_config", input_shape)
 
-    def _symbolic_call(self, inputs):
-        self.build_from_shape(inputs.shape)
-        return KerasTensor(self.compute_output_shape(inputs.shape), inputs.dtype)
+    # ----------------------------------------------------------------------------------------
+    # Symbolic calls (the Functional API): a layer called on KerasTensors records a Node.
+    def _symbolic_call(self, inputs, *args, **kwargs):
+        """Build for the KerasTensors' shapes, infer the outputs with `compute_output_spec`,
+        record a `Node` and return the output KerasTensors (same nesting as the outputs)."""
+        shapes = map_structure(_shape_of, inputs)
+        if not self.built:
+            self.build_from_shape(shapes)
+        elif self.input_spec is not None and isinstance(inputs, KerasTensor):
+            self.input_spec.check(self.name, inputs.shape)
+        outputs = self.compute_output_spec(inputs, *args, **kwargs)
+        Node(self, call_args=(inputs,) + args, call_kwargs=kwargs, outputs=outputs)
+        return outputs
+
+    def compute_output_spec(self, inputs, *args, **kwargs):
+        """The outputs of `call` on KerasTensors `inputs`, as new KerasTensors (no history).
+
+        Uses `compute_output_shape` when the class overrides it (dtype: the layer's dtype, or
+        the input's for a weightless layer on non-float inputs). Otherwise runs `call` once
+        on zeros of the inputs' shapes and dtypes, in inference mode, with an unknown batch
+        size replaced by 1 (reported back as None); other unknown sizes are probed with 2 and
+        3 and reported as None where the output differs.
+        """
+        if type(self).compute_output_shape is not Layer.compute_output_shape:
+            try:
+                shapes = self.compute_output_shape(map_structure(_shape_of, inputs))
+            except NotImplementedError:
+                pass
+            else:
+                in_dtypes = [x.dtype for x in flatten(inputs) if isinstance(x, KerasTensor)]
+                dtype = self.dtype
+                if in_dtypes and not any(d in FLOAT_DTYPES for d in in_dtypes) and not self.weights:
+                    dtype = in_dtypes[0]
+                return _shapes_to_keras_tensors(shapes, dtype)
+        return self._compute_output_spec_by_running(inputs, args, kwargs)
+
+    def _compute_output_spec_by_running(self, inputs, args, kwargs):
+        leaves = [x for x in flatten((inputs, args, kwargs)) if isinstance(x, KerasTensor)]
+        batch_unknown = any(x.shape and x.shape[0] is None for x in leaves)
+        inner_unknown = any(d is None for x in leaves for d in x.shape[1:])
+        kwargs = dict(kwargs)
+        if "training" in self._call_accepts:
+            kwargs["training"] = False  # never update statistics or draw noise on zeros
+
+        def run(fill):
+            def zeros(x):
+                if not isinstance(x, KerasTensor):
+                    return x
+                shape = tuple((1 if i == 0 else fill) if d is None else d for i, d in enumerate(x.shape))
+                return _core.cast(_core.convert_to_tensor(_np_zeros(shape)), x.dtype)
+            try:
+                return self(map_structure(zeros, inputs), *map_structure(zeros, args),
+                            **map_structure(zeros, kwargs))
+            finally:
+                self._clear_losses()
+
+        first = run(2)
+        second = run(3) if inner_unknown else first
+        flat_a, flat_b = flatten(first), flatten(second)
+
+        def spec(a, b):
+            shape = [None if da != db else da for da, db in zip(a.shape, b.shape)]
+            if batch_unknown and shape and shape[0] == 1:
+                shape[0] = None
+            return KerasTensor(tuple(shape), a.dtype)
+
+        specs = [spec(a, b) if isinstance(a, _core.Tensor) else a for a, b in zip(flat_a, flat_b)]
+        from rskeras.backend.keras_tensor import pack_sequence_as
+        return pack_sequence_as(first, specs)
+
+    @property
+    def input(self):
+        """The input KerasTensor(s) of the first symbolic call of this layer (Keras 3).
+
+        Raises:
+            AttributeError: when the layer was never called on KerasTensors.
+        """
+        return self._first_node("input").call_args[0]
+
+    @property
+    def output(self):
+        """The output KerasTensor(s) of the first symbolic call of this layer (Keras 3); for
+        a shared layer, `get_output_at(node_index)` gives the others.
+
+        Raises:
+            AttributeError: when the layer was never called on KerasTensors.
+        """
+        return self._first_node("output").outputs
+
+    def get_input_at(self, node_index):
+        """The input KerasTensor(s) of the symbolic call `node_index`."""
+        return self._inbound_node(node_index).call_args[0]
+
+    def get_output_at(self, node_index):
+        """The output KerasTensor(s) of the symbolic call `node_index`."""
+        return self._inbound_node(node_index).outputs
+
+    def _inbound_node(self, node_index):
+        nodes = self.__dict__.get("_inbound_nodes") or []
+        if not -len(nodes) <= node_index < len(nodes):
+            raise ValueError(f'Layer "{self.name}" has {len(nodes)} inbound node(s); '
+                             f"node_index {node_index} is out of range")
+        return nodes[node_index]
+
+    def _first_node(self, what):
+        nodes = self.__dict__.get("_inbound_nodes") or []
+        if not nodes:
+            raise AttributeError(f'Layer "{self.name}" has never been called on a KerasTensor, '
+                                 f"so it has no defined {what}.")
+        return nodes[0]
 
     # ----------------------------------------------------------------------------------------
     def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
@@ -314,3 +445,97 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _np_zeros(shape):
+    import numpy as np
+    return np.zeros(shape, np.float32)
+
+
+def _shape_of(x):
+    """The shape of a KerasTensor or tensor leaf (None for constants)."""
+    shape = getattr(x, "shape", None)
+    return None if shape is None else tuple(shape)
+
+
+def _is_shape(value) -> bool:
+    return isinstance(value, (tuple, list)) and all(d is None or isinstance(d, int) for d in value)
+
+
+def _shapes_to_keras_tensors(shapes, dtype):
+    """KerasTensors for an output shape, or a list/tuple/dict of output shapes."""
+    if _is_shape(shapes):
+        return KerasTensor(tuple(shapes), dtype)
+    if isinstance(shapes, dict):
+        return {k: _shapes_to_keras_tensors(v, dtype) for k, v in shapes.items()}
+    if isinstance(shapes, (list, tuple)):
+        return type(shapes)(_shapes_to_keras_tensors(s, dtype) for s in shapes)
+    raise ValueError(f"compute_output_shape returned {shapes!r}, which is not a shape or a nest of shapes")
+
+
+def _holds_layer(value, depth=0) -> bool:
+    items = value.values() if isinstance(value, dict) else value
+    for item in items:
+        if isinstance(item, Layer):
+            return True
+        if isinstance(item, (list, tuple, dict)) and depth < 8 and _holds_layer(item, depth + 1):
+            return True
+    return False
+
+
+class _TrackedList(list):
+    """A list attribute of a layer: layers appended, inserted or assigned later are tracked.
+    Copies and pickles are plain lists (the owner is not copied along)."""
+
+    def __init__(self, items, owner):
+        super().__init__(items)
+        self._owner = owner
+
+    def __reduce_ex__(self, protocol):
+        return (list, (list(self),))
+
+    def append(self, item):
+        super().append(item)
+        self._owner._track(item)
+
+    def extend(self, items):
+        items = list(items)
+        super().extend(items)
+        self._owner._track(items)
+
+    def insert(self, index, item):
+        super().insert(index, item)
+        self._owner._track(item)
+
+    def __setitem__(self, index, value):
+        super().__setitem__(index, value)
+        self._owner._track(value)
+
+    def __iadd__(self, items):
+        self.extend(items)
+        return self
+
+
+class _TrackedDict(dict):
+    """A dict attribute of a layer: layers stored under new keys later are tracked.
+    Copies and pickles are plain dicts (the owner is not copied along)."""
+
+    def __init__(self, items, owner):
+        super().__init__(items)
+        self._owner = owner
+
+    def __reduce_ex__(self, protocol):
+        return (dict, (dict(self),))
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        self._owner._track(value)
+
+    def update(self, *args, **kwargs):
+        super().update(*args, **kwargs)
+        self._owner._track(dict(self))
+
+    def setdefault(self, key, default=None):
+        value = super().setdefault(key, default)
+        self._owner._track(value)
+        return value

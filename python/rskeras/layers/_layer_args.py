@@ -1,0 +1,70 @@
+"""Argument checks shared by the layers: int tuples (`size`, `padding`, `cropping`) and
+`data_format`, each raising ValueError that names the layer, the argument and the value."""
+
+from __future__ import annotations
+
+from rskeras.backend.config import image_data_format
+
+
+def is_int(value) -> bool:
+    """True for a Python or NumPy integer, False for bools."""
+    return hasattr(value, "__index__") and not isinstance(value, bool)
+
+
+def standardize_tuple(layer: str, value, n: int, name: str, allow_zero: bool = False) -> tuple:
+    """`value` (an int, or `n` ints) as a tuple of `n` ints, as Keras's `standardize_tuple`.
+
+    Raises:
+        ValueError: when `value` is not an int or a sequence of `n` ints, or an entry is
+            negative (or zero, unless `allow_zero`).
+    """
+    if is_int(value):
+        values = (int(value),) * n
+    else:
+        try:
+            values = tuple(value)
+        except TypeError:
+            raise ValueError(
+                f"{layer}: `{name}` must be an int or a tuple of {n} ints, got {value!r}") from None
+        if len(values) != n or not all(is_int(v) for v in values):
+            raise ValueError(f"{layer}: `{name}` must be an int or a tuple of {n} ints, got {value!r}")
+        values = tuple(int(v) for v in values)
+    low = 0 if allow_zero else 1
+    if any(v < low for v in values):
+        what = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{layer}: `{name}` must hold {what} ints, got {value!r}")
+    return values
+
+
+def standardize_pairs(layer: str, value, name: str) -> tuple:
+    """`((a0, a1), (b0, b1))` from an int, a pair of ints (symmetric per axis) or a pair of
+    pairs, as Keras's ZeroPadding2D/Cropping2D arguments.
+
+    Raises:
+        ValueError: for any other form or a negative entry.
+    """
+    if is_int(value):
+        if value < 0:
+            raise ValueError(f"{layer}: `{name}` cannot be negative, got {value!r}")
+        return ((int(value),) * 2,) * 2
+    if not hasattr(value, "__len__") or len(value) != 2:
+        raise ValueError(
+            f"{layer}: `{name}` must be an int, a tuple of 2 ints or a tuple of 2 tuples of "
+            f"2 ints, got {value!r}")
+    return (standardize_tuple(layer, value[0], 2, f"1st entry of {name}", allow_zero=True),
+            standardize_tuple(layer, value[1], 2, f"2nd entry of {name}", allow_zero=True))
+
+
+def standardize_data_format(layer: str, data_format) -> str:
+    """`"channels_last"` or `"channels_first"`; None gives `keras.config.image_data_format()`.
+
+    Raises:
+        ValueError: for any other value.
+    """
+    if data_format is None:
+        return image_data_format()
+    value = str(data_format).lower()
+    if value not in ("channels_last", "channels_first"):
+        raise ValueError(
+            f"{layer}: `data_format` must be 'channels_last' or 'channels_first', got {data_format!r}")
+    return value

@@ -1,0 +1,100 @@
+"""`DepthwiseConv2D` and `SeparableConv2D`."""
+
+from __future__ import annotations
+
+from rskeras import initializers, ops
+from rskeras.layers.convolutional.base_conv import BaseConv
+
+
+class DepthwiseConv2D(BaseConv):
+    """Depthwise 2-D convolution, as `keras.layers.DepthwiseConv2D`: every input channel is
+    convolved with its own `depth_multiplier` filters.
+
+    Args:
+        kernel_size, strides, padding, dilation_rate, activation, use_bias: as Conv2D.
+        depth_multiplier: filters per input channel (default 1).
+        depthwise_initializer: default "glorot_uniform".
+
+    Shapes: input `(batch, h, w, channels)` -> `(batch, new_h, new_w, channels *
+    depth_multiplier)`. Weights: kernel `(kh, kw, channels, depth_multiplier)`, bias
+    `(channels * depth_multiplier,)`.
+    """
+
+    rank = 2
+
+    def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1, data_format=None,
+                 dilation_rate=1, activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, depthwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(None, kernel_size, strides, padding, data_format, dilation_rate,
+                         activation=activation, use_bias=use_bias,
+                         kernel_initializer=depthwise_initializer, bias_initializer=bias_initializer,
+                         kernel_regularizer=depthwise_regularizer, bias_regularizer=bias_regularizer,
+                         activity_regularizer=activity_regularizer,
+                         kernel_constraint=depthwise_constraint, bias_constraint=bias_constraint,
+                         **kwargs)
+        self.depth_multiplier = depth_multiplier
+
+    def _out_channels(self, in_c):
+        return None if in_c is None else in_c * self.depth_multiplier
+
+    def _build_kernels(self, in_c):
+        self.kernel = self.add_weight(shape=self.kernel_size + (in_c, self.depth_multiplier),
+                                      initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint, name="kernel")
+
+    def _convolve(self, inputs):
+        return ops.depthwise_conv(inputs, self.kernel, self.strides, self.padding,
+                                  dilation_rate=self.dilation_rate)
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("filters", "groups", "kernel_initializer", "kernel_regularizer", "kernel_constraint"):
+            config.pop(key)
+        return {**config, "depth_multiplier": self.depth_multiplier,
+                "depthwise_initializer": initializers.serialize(self.kernel_initializer),
+                "depthwise_regularizer": None, "depthwise_constraint": None}
+
+
+class SeparableConv2D(BaseConv):
+    """Depthwise separable 2-D convolution, as `keras.layers.SeparableConv2D`: a depthwise
+    convolution, then a 1x1 convolution mixing channels into `filters`.
+
+    Shapes: input `(batch, h, w, channels)` -> `(batch, new_h, new_w, filters)`. Weights:
+    depthwise_kernel `(kh, kw, channels, depth_multiplier)`, pointwise_kernel `(1, 1,
+    channels * depth_multiplier, filters)`, bias `(filters,)`.
+    """
+
+    rank = 2
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, depth_multiplier=1, activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate,
+                         activation=activation, use_bias=use_bias,
+                         kernel_initializer=depthwise_initializer, bias_initializer=bias_initializer,
+                         **kwargs)
+        self.depth_multiplier = depth_multiplier
+        self.pointwise_initializer = initializers.get(pointwise_initializer)
+
+    def _build_kernels(self, in_c):
+        self.depthwise_kernel = self.add_weight(
+            shape=self.kernel_size + (in_c, self.depth_multiplier),
+            initializer=self.kernel_initializer, name="depthwise_kernel")
+        self.pointwise_kernel = self.add_weight(
+            shape=(1, 1, in_c * self.depth_multiplier, self.filters),
+            initializer=self.pointwise_initializer, name="pointwise_kernel")
+
+    def _convolve(self, inputs):
+        return ops.separable_conv(inputs, self.depthwise_kernel, self.pointwise_kernel, self.strides,
+                                  self.padding, dilation_rate=self.dilation_rate)
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("groups", "kernel_initializer", "kernel_regularizer", "kernel_constraint"):
+            config.pop(key)
+        return {**config, "depth_multiplier": self.depth_multiplier,
+                "depthwise_initializer": initializers.serialize(self.kernel_initializer),
+                "pointwise_initializer": initializers.serialize(self.pointwise_initializer)}
