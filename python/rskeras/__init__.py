@@ -10,6 +10,7 @@ from rskeras import (
     optimizers, random, utils,
 )
 from rskeras.backend import Variable
+from rskeras.backend.keras_tensor import KerasTensor
 from rskeras.layers import Input, InputSpec, Layer
 from rskeras.losses import Loss
 from rskeras.metrics import Metric
@@ -32,7 +33,7 @@ def _register_fork_handler() -> None:
 _register_fork_handler()
 
 __all__ = [
-    "GradientTape", "Input", "InputSpec", "Layer", "Loss", "Metric", "Model", "Optimizer",
+    "GradientTape", "Input", "InputSpec", "KerasTensor", "Layer", "Loss", "Metric", "Model", "Optimizer",
     "Sequential", "Tensor", "Variable", "__version__", "activations", "backend", "callbacks",
     "config", "datasets", "initializers", "layers", "losses", "metrics", "models", "ops",
     "optimizers", "random", "utils",

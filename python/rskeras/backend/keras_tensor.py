@@ -1,15 +1,260 @@
-"""`KerasTensor`: a symbolic tensor (shape and dtype, no data)."""
+"""`KerasTensor` (a symbolic tensor: shape and dtype, no data), the `Node` that records one
+layer call on KerasTensors, and the small nested-structure helpers the Functional API uses.
+
+Calling a layer on KerasTensors records a `Node` and returns new KerasTensors whose
+`_keras_history` is `KerasHistory(operation, node_index, tensor_index)`: the layer that
+produced them, which of its calls (`layer._inbound_nodes[node_index]`) and which output of
+that call. A Functional `Model(inputs, outputs)` walks these links back from its outputs to
+its inputs. The layout follows Keras 3 (`keras/src/backend/common/keras_tensor.py`,
+`keras/src/ops/node.py`)."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+KerasHistory = namedtuple("KerasHistory", ["operation", "node_index", "tensor_index"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Nested structures (list / tuple / dict), flattened in Keras's order: dict keys sorted.
+
+
+def _sorted_keys(d: dict) -> list:
+    try:
+        return sorted(d)
+    except TypeError:  # mixed key types: keep insertion order
+        return list(d)
+
+
+def flatten(structure) -> list:
+    """The leaves of a nest of lists, tuples and dicts (dict values in sorted-key order).
+    `None` is a leaf. Anything else (tensors, KerasTensors, arrays, numbers) is a leaf."""
+    if isinstance(structure, (list, tuple)):
+        out = []
+        for item in structure:
+            out.extend(flatten(item))
+        return out
+    if isinstance(structure, dict):
+        out = []
+        for key in _sorted_keys(structure):
+            out.extend(flatten(structure[key]))
+        return out
+    return [structure]
+
+
+def map_structure(fn, structure):
+    """`structure` with `fn` applied to every leaf (same nesting; tuples stay tuples)."""
+    if isinstance(structure, list):
+        return [map_structure(fn, x) for x in structure]
+    if isinstance(structure, tuple):
+        if hasattr(structure, "_fields"):  # namedtuple
+            return type(structure)(*[map_structure(fn, x) for x in structure])
+        return tuple(map_structure(fn, x) for x in structure)
+    if isinstance(structure, dict):
+        return {k: map_structure(fn, v) for k, v in structure.items()}
+    return fn(structure)
+
+
+def pack_sequence_as(structure, flat_values):
+    """Rebuild `structure`'s nesting from `flat_values` given in `flatten` order.
+
+    Raises:
+        ValueError: when the number of values differs from the number of leaves.
+    """
+    flat_values = list(flat_values)
+    n = len(flatten(structure))
+    if n != len(flat_values):
+        raise ValueError(f"pack_sequence_as: the structure has {n} leaves, got {len(flat_values)} values")
+    it = iter(flat_values)
+
+    def pack(s):
+        if isinstance(s, list):
+            return [pack(x) for x in s]
+        if isinstance(s, tuple):
+            items = [pack(x) for x in s]
+            return type(s)(*items) if hasattr(s, "_fields") else tuple(items)
+        if isinstance(s, dict):
+            packed = {k: pack(s[k]) for k in _sorted_keys(s)}
+            return {k: packed[k] for k in s}
+        return next(it)
+
+    return pack(structure)
+
+
+def any_symbolic(*structures) -> bool:
+    """True when any leaf of the given structures is a `KerasTensor`."""
+    for s in structures:
+        if isinstance(s, KerasTensor):
+            return True
+        if isinstance(s, (list, tuple, dict)) and any(isinstance(x, KerasTensor) for x in flatten(s)):
+            return True
+    return False
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _standardize_dtype(dtype) -> str:
+    if dtype is None:
+        from rskeras.backend.config import floatx
+
+        return floatx()
+    name = getattr(dtype, "name", None)
+    if isinstance(name, str) and not isinstance(dtype, str):
+        dtype = name  # numpy dtypes, policies
+    dtype = str(dtype)
+    return {"float": "float32", "int": "int32", "bool": "bool"}.get(dtype, dtype)
 
 
 class KerasTensor:
-    """A symbolic tensor: a shape (batch axis first, None when unknown) and a dtype, used to
-    declare model inputs and infer output shapes without data."""
+    """A symbolic tensor: a shape (batch axis first; None where unknown) and a dtype, with no
+    data. `keras.Input(...)` returns one; calling a layer on KerasTensors returns more, and
+    `keras.Model(inputs, outputs)` turns the recorded calls into a model.
 
-    def __init__(self, shape, dtype="float32", name=None):
-        self.shape = tuple(shape)
-        self.dtype = dtype
-        self.name = name
-        self.ndim = len(self.shape)
+    Args:
+        shape: a tuple of ints or None.
+        dtype: the element type (default `keras.config.floatx()`).
+        sparse: must be False (sparse tensors are not supported).
+        name: a name; default "keras_tensor", made unique.
+
+    Attributes:
+        shape, dtype, ndim, name, sparse; `_keras_history`: `KerasHistory(operation,
+        node_index, tensor_index)` of the layer call that produced it (None for a free-standing
+        KerasTensor).
+
+    Python operators (`+ - * / // % ** @`, unary `-`, `abs`, comparisons `< <= > >=`,
+    `&`, `|`, `~`, and indexing `x[...]`) on KerasTensors record an operation node, as
+    `keras.ops` does on symbolic tensors in Keras. A KerasTensor has no value: using it as a
+    boolean, converting it to NumPy, or passing it to another `keras.ops` function raises
+    `TypeError` (wrap such code in a layer).
+    """
+
+    __array_ufunc__ = None  # NumPy defers `array + kt` to KerasTensor.__radd__
+
+    def __init__(self, shape, dtype="float32", sparse=False, name=None, record_history=True):
+        from rskeras.backend import naming
+        from rskeras.backend.variables import standardize_shape
+
+        self.shape = standardize_shape(shape)
+        self.dtype = _standardize_dtype(dtype)
+        if sparse:
+            raise ValueError("KerasTensor: sparse tensors are not supported")
+        self.sparse = False
+        self.name = name or naming.uniquify("keras_tensor")
+        self._keras_history = None
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def reshape(self, newshape):
+        from rskeras.models.symbolic_ops import symbolic_op
+
+        return symbolic_op("reshape", self, tuple(newshape))
 
     def __repr__(self) -> str:
-        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+        return (f"<KerasTensor shape={self.shape}, dtype={self.dtype}, sparse={self.sparse}, "
+                f"name={self.name}>")
+
+    def __bool__(self):
+        raise TypeError("A symbolic KerasTensor cannot be used as a boolean (it has no value).")
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError(
+            f"{self!r} is symbolic: it has no value, so it cannot be converted to a NumPy array "
+            "or a tensor. On KerasTensors use layers, or the Python operators (+, -, *, /, @, "
+            "x[...]), which record an operation; wrap other keras.ops calls in a layer "
+            "(a custom Layer whose call() uses them)."
+        )
+
+    def __iter__(self):
+        raise TypeError("A symbolic KerasTensor is not iterable; index it with x[i] instead.")
+
+    def __len__(self):
+        raise TypeError("len() of a symbolic KerasTensor is not defined; use x.shape[0].")
+
+    # Operators: each records a node of an internal op layer (`models/symbolic_ops.py`).
+    def _op(self, name, *args):
+        from rskeras.models.symbolic_ops import symbolic_op
+
+        return symbolic_op(name, *args)
+
+    def __add__(self, other): return self._op("add", self, other)
+    def __radd__(self, other): return self._op("add", other, self)
+    def __sub__(self, other): return self._op("subtract", self, other)
+    def __rsub__(self, other): return self._op("subtract", other, self)
+    def __mul__(self, other): return self._op("multiply", self, other)
+    def __rmul__(self, other): return self._op("multiply", other, self)
+    def __truediv__(self, other): return self._op("true_divide", self, other)
+    def __rtruediv__(self, other): return self._op("true_divide", other, self)
+    def __floordiv__(self, other): return self._op("floor_divide", self, other)
+    def __rfloordiv__(self, other): return self._op("floor_divide", other, self)
+    def __mod__(self, other): return self._op("mod", self, other)
+    def __rmod__(self, other): return self._op("mod", other, self)
+    def __pow__(self, other): return self._op("power", self, other)
+    def __rpow__(self, other): return self._op("power", other, self)
+    def __matmul__(self, other): return self._op("matmul", self, other)
+    def __rmatmul__(self, other): return self._op("matmul", other, self)
+    def __neg__(self): return self._op("negative", self)
+    def __pos__(self): return self
+    def __abs__(self): return self._op("absolute", self)
+    def __lt__(self, other): return self._op("less", self, other)
+    def __le__(self, other): return self._op("less_equal", self, other)
+    def __gt__(self, other): return self._op("greater", self, other)
+    def __ge__(self, other): return self._op("greater_equal", self, other)
+    def __and__(self, other): return self._op("logical_and", self, other)
+    def __rand__(self, other): return self._op("logical_and", other, self)
+    def __or__(self, other): return self._op("logical_or", self, other)
+    def __ror__(self, other): return self._op("logical_or", other, self)
+    def __invert__(self): return self._op("logical_not", self)
+    def __getitem__(self, key): return self._op("get_item", self, key)
+
+    # Identity semantics (Keras keeps them too): KerasTensors are graph keys.
+    __hash__ = object.__hash__
+
+
+class Node:
+    """One call of a layer (an "operation") on KerasTensors.
+
+    Args:
+        operation: the layer that was called.
+        call_args: the positional arguments of the call (KerasTensors, nested structures of
+            them, or constants).
+        call_kwargs: the keyword arguments of the call.
+        outputs: the structure of KerasTensors the call returned; each gets
+            `_keras_history = KerasHistory(operation, node_index, tensor_index)`.
+
+    The node appends itself to `operation._inbound_nodes`; `node_index` is its position there.
+    A node with no KerasTensor among its arguments is an input node (that of an `InputLayer`).
+    """
+
+    def __init__(self, operation, call_args=(), call_kwargs=None, outputs=None):
+        self.operation = operation
+        self.call_args = tuple(call_args)
+        self.call_kwargs = dict(call_kwargs or {})
+        self.outputs = outputs
+        self.output_tensors = [x for x in flatten(outputs) if isinstance(x, KerasTensor)]
+        self.input_tensors = [x for x in flatten((self.call_args, self.call_kwargs))
+                              if isinstance(x, KerasTensor)]
+        self.is_input = not self.input_tensors
+        nodes = operation.__dict__.get("_inbound_nodes")
+        if nodes is None:
+            nodes = []
+            object.__setattr__(operation, "_inbound_nodes", nodes)
+        self.node_index = len(nodes)
+        nodes.append(self)
+        for i, t in enumerate(self.output_tensors):
+            t._keras_history = KerasHistory(operation, self.node_index, i)
+
+    @property
+    def parent_nodes(self) -> list:
+        """The nodes that produced this node's KerasTensor inputs."""
+        out = []
+        for t in self.input_tensors:
+            history = t._keras_history
+            if history is not None:
+                out.append(history.operation._inbound_nodes[history.node_index])
+        return out
+
+    def __repr__(self) -> str:
+        return f"<Node {self.operation.name}[{self.node_index}]>"

@@ -1,5 +1,6 @@
-"""`Model`: a `Layer` with the training API. Subclass it and define `call`, or use
-`Sequential`. (The Functional `Model(inputs, outputs)` form is not available yet.)"""
+"""`Model`: a `Layer` with the training API (`compile`/`fit`/`evaluate`/`predict`), in the three
+Keras 3 forms: Functional (`Model(inputs, outputs)`, see `functional.py`), `Sequential`, and
+subclassed (`class MyModel(keras.Model)` with `call`)."""
 
 from __future__ import annotations
 
@@ -7,37 +8,128 @@ from rskeras.layers.layer import Layer
 from rskeras.trainers.trainer import Trainer
 
 
+def functional_init_arguments(args, kwargs) -> bool:
+    """True when constructor arguments are those of a Functional model, as Keras decides:
+    `Model(inputs, outputs)`, `Model(inputs, outputs=...)` or `Model(inputs=..., outputs=...)`."""
+    return (len(args) == 2 or (len(args) == 1 and "outputs" in kwargs)
+            or ("inputs" in kwargs and "outputs" in kwargs))
+
+
+_FUNCTIONAL_SUBCLASSES: dict[type, type] = {}
+
+
+def _functional_subclass(cls):
+    """`cls` with `Functional` mixed in, for a `Model` subclass whose `__init__` calls
+    `super().__init__(inputs, outputs)` (Keras's `inject_functional_model_class`)."""
+    from rskeras.models.functional import Functional
+
+    sub = _FUNCTIONAL_SUBCLASSES.get(cls)
+    if sub is None:
+        sub = type(cls.__name__, (cls, Functional), {"__module__": cls.__module__,
+                                                     "__qualname__": cls.__qualname__})
+        _FUNCTIONAL_SUBCLASSES[cls] = sub
+    return sub
+
+
 class Model(Trainer, Layer):
     """A model: layers plus `compile`/`fit`/`evaluate`/`predict`/`summary`.
 
-    Subclass it: create layers in `__init__` (they are tracked automatically, also inside
-    lists) and define `call(inputs, training=None)`; override `train_step` for a custom loop.
+    Three ways to make one, as in Keras 3:
+
+    * Functional: `keras.Model(inputs, outputs, name=None)` where `inputs` come from
+      `keras.Input` (a KerasTensor, a list or a dict of them) and `outputs` from layer calls on
+      them. Returns a `Functional` model (see `rskeras.models.functional.Functional`).
+    * `keras.Sequential([...])`.
+    * Subclassing: create layers in `__init__` (they are tracked automatically, also inside
+      lists and dicts) and define `call(inputs, training=None)`; optionally `build(input_shape)`
+      and a custom `train_step(data)` written with `rskeras.GradientTape`.
+
+    Args:
+        name: the model name (default: the snake_case class name, made unique).
+        trainable: whether the weights are updated by training (default True).
 
     Raises:
-        NotImplementedError: for `Model(inputs=..., outputs=...)` (the Functional API is
-            planned, not available yet).
+        TypeError: for unknown keyword arguments.
     """
 
     def __new__(cls, *args, **kwargs):
-        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
-            raise NotImplementedError(
-                "Functional models (Model(inputs, outputs)) are not available yet; "
-                "use keras.Sequential or subclass keras.Model"
-            )
+        if functional_init_arguments(args, kwargs) and cls is Model:
+            from rskeras.models.functional import Functional
+
+            return Functional.__new__(Functional)
         return super().__new__(cls)
 
     def __init__(self, *args, **kwargs):
+        from rskeras.models.functional import Functional
+
+        if functional_init_arguments(args, kwargs) and not isinstance(self, Functional):
+            # A subclass that builds a graph in __init__ and calls super().__init__(inputs, outputs)
+            self.__class__ = _functional_subclass(type(self))
+        if isinstance(self, Functional) and functional_init_arguments(args, kwargs):
+            Functional.__init__(self, *args, **kwargs)
+            return
+        if args:
+            raise TypeError(f"{type(self).__name__}: unexpected positional arguments {args!r}")
         trainable = kwargs.pop("trainable", True)
         name = kwargs.pop("name", None)
         Layer.__init__(self, trainable=trainable, name=name, **kwargs)
         self._init_trainer()
 
+    # ----------------------------------------------------------------------------------------
+    def build(self, input_shape) -> None:
+        """Create the weights for inputs of `input_shape` (batch axis included; a list or dict
+        of shapes for several inputs).
+
+        The default, for a subclassed model without its own `build`, runs `call` once on zeros
+        of that shape (an unknown batch size becomes 1) in inference mode, which builds every
+        sublayer, as Keras does when building a subclassed model.
+
+        Raises:
+            ValueError: when `call` fails on inputs of `input_shape`, naming the model and the
+                shape.
+        """
+        if self.built or type(self).call is Model.call:
+            self.built = True
+            return
+        dummy = _zeros_for(input_shape)
+        self.built = True  # the call below must not re-enter build
+        try:
+            kwargs = {"training": False} if "training" in self._call_accepts else {}
+            self.call(dummy, **kwargs)
+        except Exception as e:
+            self.built = False
+            raise ValueError(f'Model "{self.name}" could not be built for input shape {input_shape}: '
+                             f"{type(e).__name__}: {e}") from e
+        finally:
+            self._clear_losses()
+        object.__setattr__(self, "_build_shape_for_config", input_shape)
+
+    def _build_for(self, inputs) -> None:
+        if type(self).build is Model.build:
+            # Default build: the first real call builds the sublayers as it runs.
+            self.built = True
+            return
+        Layer._build_for(self, inputs)
+
+    def call(self, inputs, training=None, mask=None):
+        """The forward pass; define it in a subclass.
+
+        Raises:
+            NotImplementedError: for a subclass that does not define `call`.
+        """
+        raise NotImplementedError(
+            f"Model {type(self).__name__} does not define call(); subclasses of keras.Model must "
+            "implement call(inputs, training=None), or use keras.Model(inputs, outputs)")
+
+    # ----------------------------------------------------------------------------------------
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None):
-        """Print the layer table, parameter counts and sizes, as Keras does."""
+        """Print the layer table, parameter counts and sizes, as Keras does: columns
+        "Layer (type)", "Output Shape", "Param #", plus "Connected to" for a Functional model
+        that is not a plain chain. `print_fn` receives the whole text (default `print`)."""
         from rskeras.utils.summary_utils import print_summary
 
-        print_summary(self, line_length=line_length, print_fn=print_fn)
+        print_summary(self, line_length=line_length, print_fn=print_fn, positions=positions)
 
     def get_layer(self, name=None, index=None):
         """A sublayer by `name` or by `index` in `model.layers`.
@@ -56,3 +148,67 @@ class Model(Trainer, Layer):
             if layer.name == name:
                 return layer
         raise ValueError(f"No such layer: {name}. Existing layers are: {[layer.name for layer in layers]}")
+
+    def get_config(self) -> dict:
+        """The config of a subclassed model: `{"name", "trainable", "dtype"}` (override it, with
+        `from_config`, to make a subclass serializable and clonable)."""
+        return Layer.get_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A model from `get_config()`: Functional configs (with "layers", "input_layers",
+        "output_layers") are rebuilt as graphs; otherwise `cls(**config)`.
+
+        Raises:
+            TypeError: when `cls(**config)` does not accept the config, with a hint.
+        """
+        if "layers" in config and "input_layers" in config and "output_layers" in config:
+            from rskeras.models.functional import Functional, functional_from_config
+
+            target = cls if issubclass(cls, Functional) else Functional
+            return functional_from_config(target, config, custom_objects=custom_objects)
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = config["dtype"].get("config", {}).get("name")
+        try:
+            return cls(**config)
+        except TypeError as e:
+            raise TypeError(
+                f"Unable to revive model {cls.__name__} from config {config}: {e}. When overriding "
+                "get_config(), return every argument of the constructor, and define from_config "
+                "if the constructor does not accept them directly.") from e
+
+    def to_json(self, **kwargs) -> str:
+        """`json.dumps` of the serialized model (`{"module", "class_name", "config", ...}`)."""
+        import json
+
+        from rskeras.models.functional import serialize_layer_record
+
+        return json.dumps(serialize_layer_record(self), default=_json_default, **kwargs)
+
+
+def _is_shape(value) -> bool:
+    return isinstance(value, (tuple, list)) and all(d is None or isinstance(d, int) for d in value)
+
+
+def _zeros_for(shapes):
+    """float32 zeros for a shape (an unknown size becomes 1), or a list/dict of shapes."""
+    import numpy as np
+
+    from rskeras import _core
+
+    if _is_shape(shapes):
+        return _core.convert_to_tensor(np.zeros(tuple(1 if d is None else d for d in shapes), np.float32))
+    if isinstance(shapes, dict):
+        return {k: _zeros_for(v) for k, v in shapes.items()}
+    return [_zeros_for(s) for s in shapes]
+
+
+def _json_default(obj):
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")

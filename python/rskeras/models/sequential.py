@@ -27,17 +27,28 @@ class Sequential(Model):
     def __init__(self, layers=None, trainable=True, name=None):
         super().__init__(trainable=trainable, name=name)
         self._input_shape = None
+        self._input_dtype = None
+        self._input_name = None
+        object.__setattr__(self, "_input_layer", None)
+        object.__setattr__(self, "_graph", None)  # (input KerasTensor, output KerasTensor, nodes)
         for layer in layers or []:
             self.add(layer)
 
     def add(self, layer) -> None:
         """Append a layer (or a `keras.Input`) to the stack."""
         if isinstance(layer, KerasTensor):
-            layer = layer._keras_history
+            history = layer._keras_history
+            if history is None or not isinstance(history.operation, InputLayer):
+                raise ValueError("Sequential: only a KerasTensor from keras.Input() can be added "
+                                 f"(got {layer!r}); use the Functional API for other graphs")
+            layer = history.operation
         if isinstance(layer, InputLayer):
             if self._layers or self._input_shape is not None:
                 raise ValueError("Sequential: an Input must be the first element of the model")
             self._input_shape = layer.batch_shape
+            self._input_dtype = layer.input_dtype
+            self._input_name = layer.name
+            object.__setattr__(self, "_input_layer", layer)
             self._maybe_build()
             return
         if not isinstance(layer, Layer):
@@ -73,15 +84,71 @@ class Sequential(Model):
             self.build(self._input_shape)
 
     def build(self, input_shape=None) -> None:
-        """Build every layer in turn for `input_shape` (batch axis included)."""
+        """Build every layer in turn for `input_shape` (batch axis included), calling them on
+        a symbolic input as Keras 3 does, so that `model.inputs`/`model.outputs` and each
+        layer's `output` exist (for `keras.Model(seq.inputs, seq.layers[i].output)`).
+
+        Raises:
+            ValueError: when a layer does not accept the shape it receives (naming the layer,
+                the expected and the received shape), or returns several tensors.
+        """
         shape = tuple(input_shape if input_shape is not None else self._input_shape)
         self._input_shape = shape
-        self._output_shapes = []
-        for layer in self._layers:
-            layer.build_from_shape(shape)
-            shape = tuple(layer.compute_output_shape(shape))
-            self._output_shapes.append(shape)
+        self._drop_graph()
+        input_layer = self._input_layer
+        if input_layer is None or tuple(input_layer.batch_shape) != shape:
+            input_layer = InputLayer(batch_shape=shape, dtype=self._input_dtype)
+            object.__setattr__(self, "_input_layer", input_layer)
+        x = inputs = input_layer.output
+        nodes, shapes = [], []
+        try:
+            for layer in self._layers:
+                y = layer(x)
+                nodes.append((layer, layer._inbound_nodes[-1]))
+                if not isinstance(y, KerasTensor):
+                    raise ValueError(f'Sequential: layer "{layer.name}" returns several outputs; '  # noqa: TRY004
+                                     "each layer of a Sequential model must return one tensor")
+                shapes.append(tuple(y.shape))
+                x = y
+        except Exception:
+            object.__setattr__(self, "_graph", (inputs, x, nodes))
+            self._drop_graph()
+            raise
+        object.__setattr__(self, "_graph", (inputs, x, nodes))
+        self._output_shapes = shapes
         self.built = True
+
+    def _drop_graph(self) -> None:
+        """Forget the nodes the previous build recorded (when still the layers' last ones)."""
+        if self._graph is None:
+            return
+        for layer, node in reversed(self._graph[2]):
+            nodes = layer.__dict__.get("_inbound_nodes")
+            if nodes and nodes[-1] is node:
+                nodes.pop()
+        object.__setattr__(self, "_graph", None)
+
+    def _graph_part(self, index, what):
+        if self._graph is None:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined {what} yet: "
+                                 "start it with keras.Input(shape) or call it on data first.")
+        return self._graph[index]
+
+    @property
+    def inputs(self) -> list:
+        return [self._graph_part(0, "inputs")]
+
+    @property
+    def outputs(self) -> list:
+        return [self._graph_part(1, "outputs")]
+
+    @property
+    def input(self):
+        return self._graph_part(0, "input")
+
+    @property
+    def output(self):
+        return self._graph_part(1, "output")
 
     def call(self, inputs, training=None, mask=None):
         x = inputs
@@ -90,10 +157,12 @@ class Sequential(Model):
         return x
 
     def compute_output_shape(self, input_shape):
-        shape = tuple(input_shape)
+        if self.built and self._output_shapes and tuple(input_shape) == tuple(self._input_shape):
+            return self._output_shapes[-1]
+        spec = KerasTensor(tuple(input_shape), self._input_dtype or "float32")
         for layer in self._layers:
-            shape = tuple(layer.compute_output_shape(shape))
-        return shape
+            spec = layer.compute_output_spec(spec)
+        return tuple(spec.shape)
 
     @property
     def input_shape(self):
@@ -104,16 +173,44 @@ class Sequential(Model):
         return self.compute_output_shape(self._input_shape) if self._input_shape else None
 
     def get_config(self) -> dict:
-        from rskeras.utils.serialization import serialize_layer
+        """Keras 3's Sequential config: `{"name", "trainable", "dtype", "layers": [InputLayer
+        record first (when the input shape is known), then each layer's record],
+        "build_input_shape"}`."""
+        from rskeras.models.functional import serialize_layer_record
 
         layers = []
         if self._input_shape is not None:
             layers.append({"module": "keras.layers", "class_name": "InputLayer",
-                           "config": {"batch_shape": self._input_shape, "dtype": "float32",
-                                      "sparse": False, "name": "input_layer"},
+                           "config": {"batch_shape": list(self._input_shape),
+                                      "dtype": self._input_dtype or "float32", "sparse": False,
+                                      "ragged": False, "name": self._input_name or "input_layer",
+                                      "optional": False},
                            "registered_name": None})
-        layers.extend(serialize_layer(layer) for layer in self._layers)
-        return {"name": self.name, "trainable": self.trainable,
-                "dtype": {"module": "keras", "class_name": "DTypePolicy",
-                          "config": {"name": "float32"}, "registered_name": None},
-                "layers": layers}
+        layers.extend(serialize_layer_record(layer) for layer in self._layers)
+        config = {"name": self.name, "trainable": self.trainable,
+                  "dtype": {"module": "keras", "class_name": "DTypePolicy",
+                            "config": {"name": "float32"}, "registered_name": None},
+                  "layers": layers}
+        if self._input_shape is not None:
+            config["build_input_shape"] = list(self._input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A Sequential model from `get_config()` (or a Keras 3 Sequential config).
+
+        Raises:
+            ValueError: for unknown layer classes (pass them in `custom_objects`).
+        """
+        from rskeras.models.functional import deserialize_layer
+
+        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        records = list(config.get("layers", []))
+        if records and records[0].get("class_name") == "InputLayer":
+            first = InputLayer.from_config(records.pop(0)["config"])
+            model.add(first)
+        elif config.get("build_input_shape") is not None:
+            model._input_shape = tuple(config["build_input_shape"])
+        for record in records:
+            model.add(deserialize_layer(record, custom_objects))
+        return model

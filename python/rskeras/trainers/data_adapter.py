@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import math
 
-
 from rskeras import _core
+from rskeras.backend.keras_tensor import flatten, pack_sequence_as
+
+
+def _is_array_struct(data) -> bool:
+    """True for a dict, or a list/tuple whose items are arrays, tensors or such structures
+    (the inputs of a multi-input model or the targets of a multi-output one), as opposed to a
+    nested Python list of numbers (one array)."""
+    import numpy as np
+    if isinstance(data, dict):
+        return True
+    if isinstance(data, (list, tuple)) and data:
+        return all(isinstance(d, (np.ndarray, _core.Tensor)) or
+                   (isinstance(d, (list, tuple, dict)) and _is_array_struct(d)) for d in data)
+    return False
 
 
 def to_array(data, name: str):
-    """NumPy array (or None) from an array, tensor or nested list.
+    """NumPy array (or None) from an array, tensor or nested list of numbers; a dict, or a
+    list/tuple of arrays (several inputs or outputs), gives the same structure of arrays.
 
     Raises:
-        TypeError: for unsupported containers (dicts, generators, datasets).
+        TypeError: for generators and datasets (not supported yet).
     """
     import numpy as np
     if data is None:
@@ -21,10 +35,15 @@ def to_array(data, name: str):
         return data
     if isinstance(data, _core.Tensor):
         return data.numpy()
-    if isinstance(data, dict) or hasattr(data, "__next__"):
+    if hasattr(data, "__next__"):
         raise TypeError(
-            f"`{name}`: dicts, generators and datasets are not supported yet; pass NumPy arrays"
+            f"`{name}`: generators and datasets are not supported yet; pass NumPy arrays "
+            "(or lists/dicts of them)"
         )
+    if _is_array_struct(data):
+        if isinstance(data, dict):
+            return {k: to_array(v, f"{name}[{k!r}]") for k, v in data.items()}
+        return [to_array(v, f"{name}[{i}]") for i, v in enumerate(data)]
     return np.asarray(data)
 
 
@@ -49,11 +68,14 @@ class ArrayBatches:
     """
 
     def __init__(self, arrays, batch_size: int, shuffle: bool = False):
-        self.arrays = [a for a in arrays]
+        # Each entry (x, y, sample_weight) may be an array or a list/dict of arrays.
+        self.structure = list(arrays)
+        self.arrays = flatten(self.structure)
         sizes = {len(a) for a in self.arrays if a is not None}
         if len(sizes) > 1:
             names = ["x", "y", "sample_weight"]
-            detail = ", ".join(f"{n}: {len(a)}" for n, a in zip(names, self.arrays) if a is not None)
+            detail = ", ".join(f"{n}: {sorted({len(a) for a in flatten(s) if a is not None})}"
+                               for n, s in zip(names, self.structure) if s is not None)
             raise ValueError(f"Data cardinality is ambiguous: the arrays have different sizes ({detail})")
         if not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
@@ -65,12 +87,14 @@ class ArrayBatches:
         import numpy as np
         n, bs = self.num_samples, self.batch_size
         order = np.random.permutation(n).astype(np.int64, copy=False) if self.shuffle else None
+        simple = len(self.arrays) == len(self.structure)
         for start in range(0, n, bs):
             if order is None:
-                yield tuple(None if a is None else _core.convert_to_tensor(a[start:start + bs]) for a in self.arrays)
+                batch = [None if a is None else _core.convert_to_tensor(a[start:start + bs]) for a in self.arrays]
             else:
                 idx = order[start:start + bs]
-                yield tuple(None if a is None else _core.gather_rows(a, idx) for a in self.arrays)
+                batch = [None if a is None else _core.gather_rows(a, idx) for a in self.arrays]
+            yield tuple(batch) if simple else tuple(pack_sequence_as(self.structure, batch))
 
 
 def split_validation(arrays, validation_split: float):
@@ -82,13 +106,14 @@ def split_validation(arrays, validation_split: float):
     """
     if not 0.0 < validation_split < 1.0:
         raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
-    n = len(arrays[0])
+    n = len(flatten(arrays[0])[0])
     split_at = int(math.floor(n * (1.0 - validation_split)))
     if split_at == 0 or split_at == n:
         raise ValueError(
             f"validation_split={validation_split} leaves an empty training or validation set "
             f"with {n} samples"
         )
-    train = [None if a is None else a[:split_at] for a in arrays]
-    val = [None if a is None else a[split_at:] for a in arrays]
+    flat = flatten(list(arrays))
+    train = pack_sequence_as(list(arrays), [None if a is None else a[:split_at] for a in flat])
+    val = pack_sequence_as(list(arrays), [None if a is None else a[split_at:] for a in flat])
     return train, val

@@ -5,26 +5,28 @@
 
 from __future__ import annotations
 
-
 from rskeras import _core
 from rskeras import losses as losses_module
-from rskeras import metrics as metrics_module
 from rskeras import optimizers as optimizers_module
+from rskeras.backend.keras_tensor import flatten, map_structure, pack_sequence_as
 from rskeras.callbacks.callback import CallbackList
 from rskeras.metrics.metric import Mean
 from rskeras.trainers import data_adapter
+from rskeras.trainers.compile_utils import (  # noqa: F401
+    CompileLoss,
+    CompileMetrics,
+    _resolve_accuracy,
+)
 
 
-def _resolve_accuracy(name, y_true, y_pred):
-    """What "accuracy"/"acc" means, decided from the shapes exactly as Keras 3 does
-    (`keras/src/trainers/compile_utils.py`): a last prediction axis of 1 is binary; labels of
-    lower rank, or with a last axis of 1 against several classes, are sparse; else categorical."""
-    y_true_shape, y_pred_shape = tuple(y_true.shape), tuple(y_pred.shape)
-    if y_pred_shape[-1:] == (1,):
-        return metrics_module.BinaryAccuracy(name=name)
-    if len(y_true_shape) < len(y_pred_shape) or (y_true_shape[-1:] == (1,) and y_pred_shape[-1] > 1):
-        return metrics_module.SparseCategoricalAccuracy(name=name)
-    return metrics_module.CategoricalAccuracy(name=name)
+def _to_tensors(data):
+    """An array (or a list/dict of arrays) as tensors; tensors and None stay as they are."""
+    if data is None or isinstance(data, _core.Tensor):
+        return data
+    if data_adapter._is_array_struct(data):
+        return map_structure(lambda a: a if a is None or isinstance(a, _core.Tensor)
+                             else _core.convert_to_tensor(a), data)
+    return _core.convert_to_tensor(data)
 
 
 class Trainer:
@@ -38,6 +40,8 @@ class Trainer:
         self.history = None
         self._metric_specs = []
         self._compiled_metrics = None
+        self._compile_loss = None
+        self._compile_metrics = None
         self._loss_tracker = Mean(name="loss")
 
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
@@ -47,24 +51,34 @@ class Trainer:
 
         Args:
             optimizer: name ("adam", "sgd", "rmsprop") or Optimizer (default "rmsprop").
-            loss: name ("sparse_categorical_crossentropy", "mse", ...), Loss or callable.
+            loss: name ("sparse_categorical_crossentropy", "mse", ...), Loss or callable. For
+                a model with several outputs: one loss for all, a list (one per output, None
+                for none) or a dict keyed by output name; the total is the weighted sum and
+                each output's loss is logged as "<output name>_loss".
+            loss_weights: for several outputs, a list or dict of floats (default 1.0 each);
+                for one output, a float.
             metrics: list of names ("accuracy", "mae", ...), Metric objects or callables.
                 "accuracy"/"acc" resolve to binary, categorical or sparse categorical accuracy
-                from the loss and the shapes, as in Keras.
+                from the loss and the shapes, as in Keras. For several outputs: a list with
+                one entry (a metric or list of metrics) per output, or a dict keyed by output
+                name; logged as "<output name>_<metric>".
 
         Raises:
-            ValueError: for unknown names, or options not supported yet (loss_weights,
-                weighted_metrics, several losses).
+            ValueError: for unknown names, mismatched per-output lists/dicts (on the first
+                batch), or `weighted_metrics` (not supported yet).
         """
-        if loss_weights is not None or weighted_metrics is not None:
-            raise ValueError("compile: loss_weights and weighted_metrics are not supported yet")
-        if isinstance(loss, (list, dict)):
-            raise ValueError("compile: one loss per model is supported for now (got a list/dict)")
+        if weighted_metrics is not None:
+            raise ValueError("compile: weighted_metrics is not supported yet")
         self.optimizer = optimizers_module.get(optimizer)
-        self.loss = losses_module.get(loss)
-        if isinstance(metrics, dict):
-            raise ValueError("compile: a dict of metrics needs a multi-output model (not supported yet)")
-        self._metric_specs = list(metrics or [])
+        if isinstance(loss, (list, tuple, dict)):
+            for item in flatten(loss):
+                losses_module.get(item)  # fail early on unknown names
+            self.loss = loss
+        else:
+            self.loss = losses_module.get(loss)
+        self._compile_loss = CompileLoss(self.loss, loss_weights) if loss is not None else None
+        self._metric_specs = metrics if isinstance(metrics, dict) else list(metrics or [])
+        self._compile_metrics = CompileMetrics(self._metric_specs)
         self._compiled_metrics = None
         self._loss_tracker = Mean(name="loss")
         self.compiled = True
@@ -72,21 +86,23 @@ class Trainer:
     # ----------------------------------------------------------------------------------------
     @property
     def metrics(self) -> list:
-        """The loss tracker followed by the compiled metrics (once built by a first batch)."""
-        return [self._loss_tracker] + list(self._compiled_metrics or [])
+        """The loss tracker, the per-output loss trackers (several outputs), then the compiled
+        metrics (once built by a first batch)."""
+        out = [self._loss_tracker]
+        if self._compile_loss is not None:
+            out.extend(self._compile_loss.trackers)
+        return out + list(self._compiled_metrics or [])
 
     @property
     def metrics_names(self) -> list:
         return [m.name for m in self.metrics]
 
     def _build_metrics(self, y, y_pred):
-        built = []
-        for spec in self._metric_specs:
-            if spec in ("accuracy", "acc"):
-                built.append(_resolve_accuracy(spec, y, y_pred))
-            else:
-                built.append(metrics_module.get(spec))
-        self._compiled_metrics = built
+        if self._compile_metrics is None:
+            self._compile_metrics = CompileMetrics(self._metric_specs)
+        if not self._compile_metrics.built:
+            self._compile_metrics.build(self, y, y_pred)
+        self._compiled_metrics = self._compile_metrics.metrics
 
     def reset_metrics(self):
         for m in self.metrics:
@@ -99,16 +115,14 @@ class Trainer:
         Raises:
             ValueError: when the model was compiled without a loss.
         """
-        if self.loss is None:
+        if self.loss is None or self._compile_loss is None:
             raise ValueError("No loss to compute: pass `loss=` to compile() or override compute_loss")
-        if isinstance(self.loss, losses_module.Loss):
-            loss = self.loss(y, y_pred, sample_weight=sample_weight)
-        else:
-            loss = losses_module.reduce_loss(self.loss(y, y_pred), sample_weight)
+        loss = self._compile_loss(self, y, y_pred, sample_weight)
         extra = self.losses
         for term in extra:
             loss = loss + term
-        batch = y_pred.shape[0] if y_pred.ndim else 1
+        first = flatten(y_pred)[0]
+        batch = first.shape[0] if first.ndim else 1
         self._loss_tracker.update_state(float(loss), sample_weight=batch)
         return loss
 
@@ -116,9 +130,22 @@ class Trainer:
         """Update the compiled metrics with this batch and return all current results."""
         if self._compiled_metrics is None:
             self._build_metrics(y, y_pred)
-        for m in self._compiled_metrics:
-            m.update_state(y, y_pred, sample_weight=sample_weight)
+        self._compile_metrics.update_state(self, y, y_pred, sample_weight)
         return self.get_metrics_result()
+
+    def _get_metrics_result_or_logs(self, logs) -> dict:
+        """The metrics' results, or, when a custom `train_step`/`test_step` returned other keys,
+        the logs of its last call (values as floats where they are scalars), as Keras 3 does."""
+        results = self.get_metrics_result()
+        if not isinstance(logs, dict) or set(logs) == set(results):
+            return results
+        out = {}
+        for key, value in logs.items():
+            try:
+                out[key] = float(value)
+            except (TypeError, ValueError):
+                out[key] = value
+        return out
 
     def get_metrics_result(self) -> dict:
         """`{name: float}` for every metric, names sorted as Keras's logs list them."""
@@ -126,7 +153,14 @@ class Trainer:
 
     # ----------------------------------------------------------------------------------------
     def train_step(self, data) -> dict:
-        """One optimisation step on a batch `(x, y[, sample_weight])`; returns the logs."""
+        """One optimisation step on a batch `(x, y[, sample_weight])`; returns the logs.
+
+        `fit` calls this once per batch (`x`, `y` as tensors, or lists/dicts of tensors for
+        several inputs/outputs). Override it in a subclass for a custom loop: run the forward
+        pass under `rskeras.GradientTape`, take `tape.gradient(loss, self.trainable_variables)`,
+        call `self.optimizer.apply(grads, self.trainable_variables)`, and return a dict of
+        logs (values as floats or scalar tensors). When the keys match `self.metrics`, `fit`
+        reports the metrics' epoch results; otherwise it reports the last returned logs."""
         x, y, sample_weight = data_adapter.unpack_x_y_sample_weight(data)
         with _core.GradientTape() as tape:
             y_pred = self(x, training=True)
@@ -177,6 +211,10 @@ class Trainer:
         """Train for `epochs` epochs on `x` `(samples, ...)` and `y`.
 
         Args:
+            x: an array, or a list/dict of arrays for a model with several inputs (a dict is
+                matched to the `Input` names).
+            y: an array, or a list/dict of arrays for a model with several outputs (a dict is
+                matched to `model.output_names`).
             batch_size: samples per step (default 32).
             verbose: "auto" (= 1, a progress bar), 0 (silent), 1, or 2 (one line per epoch).
             validation_split: fraction of the data, taken from the end *before* shuffling,
@@ -197,9 +235,8 @@ class Trainer:
             raise ValueError("fit: steps_per_epoch / validation_steps need dataset inputs (not supported yet)")
         batch_size = 32 if batch_size is None else batch_size
         verbose = 1 if verbose == "auto" else verbose
-        if not isinstance(x, tuple) or len(x) == 0:
-            x, y, sample_weight = (data_adapter.to_array(x, "x"), data_adapter.to_array(y, "y"),
-                                   data_adapter.to_array(sample_weight, "sample_weight"))
+        x, y, sample_weight = (data_adapter.to_array(x, "x"), data_adapter.to_array(y, "y"),
+                               data_adapter.to_array(sample_weight, "sample_weight"))
         if x is None:
             raise ValueError("fit: `x` must be given")
         sample_weight = self._sample_weights(y, sample_weight, class_weight)
@@ -230,7 +267,7 @@ class Trainer:
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
-            epoch_logs = dict(self.get_metrics_result())
+            epoch_logs = dict(self._get_metrics_result_or_logs(logs))
             if val is not None and (epoch + 1) % validation_freq == 0:
                 cbs.params["in_fit"] = True
                 val_logs = self._run_test(val, cbs)
@@ -245,11 +282,12 @@ class Trainer:
     def _run_test(self, batches, cbs) -> dict:
         self.reset_metrics()
         cbs.on_test_begin()
+        logs = {}
         for step, batch in enumerate(batches):
             cbs.on_test_batch_begin(step)
             logs = self.test_step(batch)
             cbs.on_test_batch_end(step, logs)
-        logs = self.get_metrics_result()
+        logs = self._get_metrics_result_or_logs(logs)
         cbs.on_test_end(logs)
         return logs
 
@@ -274,51 +312,62 @@ class Trainer:
         logs = self._run_test(batches, cbs)
         if return_dict:
             return logs
-        values = [logs["loss"]] + [logs[m.name] for m in self._compiled_metrics or []]
-        return values[0] if len(values) == 1 else values
+        return self._logs_list(logs)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """Model outputs for `x`, as a NumPy array `(samples, ...)`, computed in batches of
-        `batch_size` (default 32) in inference mode."""
+        """Model outputs for `x`, as a NumPy array `(samples, ...)` (a list or dict of arrays
+        for a model with several outputs), computed in batches of `batch_size` (default 32) in
+        inference mode. `x` may be a list or dict of arrays for a model with several inputs."""
         import numpy as np
         verbose = 1 if verbose == "auto" else verbose
         batches = data_adapter.ArrayBatches([data_adapter.to_array(x, "x")], batch_size or 32)
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                            steps=batches.num_batches, verbose=verbose)
         cbs.on_predict_begin()
-        outputs = []
+        outputs, structure = [], None
         for step, (bx,) in enumerate(batches):
             cbs.on_predict_batch_begin(step)
             out = self.predict_step((bx,))
-            outputs.append(np.asarray(out))
+            if structure is None:
+                structure = out
+            outputs.append([np.asarray(o) for o in flatten(out)])
             cbs.on_predict_batch_end(step, {"outputs": out})
         cbs.on_predict_end()
         if not outputs:
             return np.zeros((0,), "float32")
-        return np.concatenate(outputs, axis=0)
+        merged = [np.concatenate([batch[i] for batch in outputs], axis=0) for i in range(len(outputs[0]))]
+        if not isinstance(structure, (list, tuple, dict)):
+            return merged[0]
+        return pack_sequence_as(structure, merged)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One `train_step` on a single batch; returns the logs (a dict with return_dict)."""
         self._assert_compiled("train_on_batch")
         self.reset_metrics()
         sample_weight = self._sample_weights(y, sample_weight, class_weight)
-        conv = lambda a: None if a is None else _core.convert_to_tensor(a)  # noqa: E731
-        logs = self.train_step((conv(x), conv(y), conv(sample_weight)))
+        logs = self.train_step((_to_tensors(x), _to_tensors(y), _to_tensors(sample_weight)))
         return logs if return_dict else self._logs_list(logs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """One `test_step` on a single batch."""
         self._assert_compiled("test_on_batch")
         self.reset_metrics()
-        conv = lambda a: None if a is None else _core.convert_to_tensor(a)  # noqa: E731
-        logs = self.test_step((conv(x), conv(y), conv(sample_weight)))
+        logs = self.test_step((_to_tensors(x), _to_tensors(y), _to_tensors(sample_weight)))
         return logs if return_dict else self._logs_list(logs)
 
     def predict_on_batch(self, x):
-        """Model outputs for one batch, as a NumPy array."""
+        """Model outputs for one batch, as a NumPy array (or a list/dict of them)."""
         import numpy as np
-        return np.asarray(self.predict_step((_core.convert_to_tensor(x),)))
+        out = self.predict_step((_to_tensors(x),))
+        if isinstance(out, (list, tuple, dict)):
+            return map_structure(np.asarray, out)
+        return np.asarray(out)
 
     def _logs_list(self, logs):
-        values = [logs["loss"]] + [logs[m.name] for m in self._compiled_metrics or []]
+        """`[loss, *per-output losses, *metrics]` (a float when that is only the loss)."""
+        names = ["loss"]
+        if self._compile_loss is not None:
+            names += [t.name for t in self._compile_loss.trackers]
+        names += [m.name for m in self._compiled_metrics or []]
+        values = [logs[n] for n in names if n in logs]
         return values[0] if len(values) == 1 else values
