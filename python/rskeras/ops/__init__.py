@@ -9,6 +9,7 @@ from rskeras.ops.convolution import (  # noqa: F401
 )
 from rskeras.ops.math import erf, in_top_k, logsumexp, top_k  # noqa: F401
 from rskeras.ops.nn import (  # noqa: F401
+    batch_normalization, dot_product_attention, layer_normalization,
     binary_crossentropy, categorical_crossentropy, elu, gelu, hard_sigmoid, hard_silu,
     hard_swish, leaky_relu, log_sigmoid, log_softmax, moments, multi_hot, normalize, one_hot,
     relu, relu6, selu, sigmoid, silu, softmax, softplus, softsign,

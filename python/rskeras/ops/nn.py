@@ -305,3 +305,92 @@ def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwa
     # reduction gives zeros rather than an error
     hits = _core.reduce("sum", encoded, 1 if x.ndim > 1 else 0, False)
     return _core.cast(knp.greater(hits, 0), dtype or "float32")
+
+
+def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3) -> Tensor:
+    """`(x - mean) / sqrt(variance + epsilon) * scale + offset`, with `mean`, `variance`,
+    `offset` and `scale` of shape `(x.shape[axis],)` broadcast along `axis` (as
+    `keras.ops.batch_normalization`; Ioffe & Szegedy, 2015).
+
+    Raises:
+        ValueError: when `axis` is out of range or a statistic's length differs from
+            `x.shape[axis]`.
+    """
+    x = knp._floatx(x)
+    axis = knp._axis("batch_normalization", axis, x.ndim)
+    shape = [1] * x.ndim
+    shape[axis] = x.shape[axis]
+
+    def along(v):
+        v = _core.convert_to_tensor(v)
+        if tuple(v.shape) not in ((x.shape[axis],), tuple(shape)):
+            raise ValueError(f"batch_normalization: expected statistics of shape ({x.shape[axis]},) for "
+                             f"axis {axis} of input shape {tuple(x.shape)}, got {tuple(v.shape)}")
+        return knp.reshape(_core.cast(v, x.dtype), tuple(shape))
+
+    inv = _core.unary("rsqrt", along(variance) + epsilon)
+    if scale is not None:
+        inv = inv * along(scale)
+    y = (x - along(mean)) * inv
+    return y if offset is None else y + along(offset)
+
+
+def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs) -> Tensor:
+    """Normalize `x` over `axis` per sample: `(x - mean) / sqrt(var + epsilon) * gamma + beta`
+    (as `keras.ops.layer_normalization`; Ba et al., 2016). `gamma`/`beta` broadcast against the
+    normalized axes; `epsilon` defaults to `keras.config.epsilon()`."""
+    x = knp._floatx(x)
+    mean, var = moments(x, axes=axis, keepdims=True)
+    y = (x - mean) * _core.unary("rsqrt", var + _epsilon_or_default(epsilon))
+    if gamma is not None:
+        y = y * gamma
+    return y if beta is None else y + beta
+
+
+def _epsilon_or_default(value):
+    return epsilon() if value is None else float(value)
+
+
+def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,
+                          flash_attention=None, attn_logits_soft_cap=None) -> Tensor:
+    """Scaled dot-product attention (Vaswani et al., 2017), as `keras.ops.dot_product_attention`:
+    `softmax(q k^T * scale + bias, masked) v` per head.
+
+    Args:
+        query: `(batch, target, heads, head_dim)`; key and value: `(batch, source, heads,
+            head_dim)` (the same number of heads, or a divisor of it: grouped-query attention
+            repeats the key/value heads).
+        bias: added to the logits, broadcastable to `(batch, heads, target, source)`.
+        mask: boolean, broadcastable to `(batch, heads, target, source)`; False positions get
+            no attention.
+        scale: default `1 / sqrt(head_dim)`. is_causal: also mask future source positions.
+
+    Returns: `(batch, target, heads, head_dim)`.
+
+    Raises:
+        ValueError: for ranks other than 4 or head counts that do not divide, or when
+            `flash_attention=True` or `attn_logits_soft_cap` is requested (not supported).
+    """
+    if flash_attention or attn_logits_soft_cap is not None:
+        raise ValueError("dot_product_attention: flash_attention and attn_logits_soft_cap are not supported")
+    q, k, v = (knp._floatx(t) for t in (query, key, value))
+    if q.ndim != 4 or k.ndim != 4 or v.ndim != 4:
+        raise ValueError("dot_product_attention: expected query, key and value of rank 4 (batch, seq, "
+                         f"heads, head_dim), got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+    heads, kv_heads = q.shape[2], k.shape[2]
+    if kv_heads == 0 or heads % kv_heads:
+        raise ValueError(f"dot_product_attention: query heads ({heads}) must be a multiple of key heads ({kv_heads})")
+    if kv_heads != heads:
+        k, v = knp.repeat(k, heads // kv_heads, axis=2), knp.repeat(v, heads // kv_heads, axis=2)
+    scale = 1.0 / float(q.shape[-1]) ** 0.5 if scale is None else float(scale)
+    logits = knp.einsum("btnh,bsnh->bnts", q, k) * scale
+    if bias is not None:
+        logits = logits + bias
+    keep = None if mask is None else _core.cast(_core.convert_to_tensor(mask), "bool")
+    if is_causal:
+        causal = knp.tril(knp.ones((q.shape[1], k.shape[1]), dtype="bool"))
+        keep = causal if keep is None else knp.logical_and(keep, causal)
+    if keep is not None:
+        logits = knp.where(keep, logits, -1e9 if logits.dtype != "float16" else -6e4)
+    weights = softmax(logits, axis=-1)
+    return knp.einsum("bnts,bsnh->btnh", weights, v)
