@@ -2,8 +2,9 @@
 
 Run: python examples/fashion_mnist_cnn.py
 Conv2D(32, 3, relu) -> MaxPooling2D -> Conv2D(64, 3, relu) -> MaxPooling2D -> Flatten ->
-Dropout(0.5) -> Dense(10, softmax); Adam, batch 64, 3 epochs; prints the test accuracy
-(about 0.89-0.90). Data as in fashion_mnist_mlp.py."""
+Dropout(0.5) -> Dense(10, softmax); Adam, batch 64, 3 epochs; prints the test accuracy:
+0.873 here, where Keras 3 on JAX gives 0.875 for the same program (0.878 without the
+validation split). About 80 s on 2 cores. Data as in fashion_mnist_mlp.py."""
 
 import rskeras as keras
 

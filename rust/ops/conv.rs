@@ -90,7 +90,9 @@ impl Geometry {
                 )))
             }
         };
-        let ones = [window.0, window.1, strides.0, strides.1, dilation.0, dilation.1];
+        let ones = [
+            window.0, window.1, strides.0, strides.1, dilation.0, dilation.1,
+        ];
         if ones.contains(&0) {
             return Err(Error::Value(format!(
                 "{op}: window {window:?}, strides {strides:?} and dilation {dilation:?} must be positive"
@@ -166,7 +168,11 @@ pub fn conv2d(
             kernel.shape
         )));
     }
-    let (c, kc, out_c) = (x.shape.get(3).copied().unwrap_or(0), kernel.shape[2], kernel.shape[3]);
+    let (c, kc, out_c) = (
+        x.shape.get(3).copied().unwrap_or(0),
+        kernel.shape[2],
+        kernel.shape[3],
+    );
     if groups == 0 || c != kc * groups || out_c % groups != 0 {
         return Err(Error::Value(format!(
             "conv: input channels ({c}) must equal kernel in_channels ({kc}) x groups ({groups}), \
@@ -202,12 +208,18 @@ pub fn conv2d(
     record(&[x, kernel], &out, move || {
         Arc::new(move |g: &Tensor, needs: &[bool]| {
             let gx = if needs[0] {
-                Some(device::execute(&Op::Conv2dInputGrad(geo.clone()), &[g, &kc])?)
+                Some(device::execute(
+                    &Op::Conv2dInputGrad(geo.clone()),
+                    &[g, &kc],
+                )?)
             } else {
                 None
             };
             let gk = if needs[1] {
-                Some(device::execute(&Op::Conv2dKernelGrad(geo.clone()), &[&xc, g])?)
+                Some(device::execute(
+                    &Op::Conv2dKernelGrad(geo.clone()),
+                    &[&xc, g],
+                )?)
             } else {
                 None
             };
@@ -274,7 +286,10 @@ pub fn conv2d_transpose(
                 None
             };
             let gk = if needs[1] {
-                Some(device::execute(&Op::Conv2dKernelGrad(geo.clone()), &[g, &xc])?)
+                Some(device::execute(
+                    &Op::Conv2dKernelGrad(geo.clone()),
+                    &[g, &xc],
+                )?)
             } else {
                 None
             };
@@ -302,7 +317,13 @@ pub fn pool2d(
     };
     let c = x.shape.get(3).copied().unwrap_or(0);
     let geo = Geometry::new(name, &x.shape, pool, c, strides, (1, 1), padding)?;
-    let out = device::execute(&Op::Pool2d { geo: geo.clone(), max }, &[x])?;
+    let out = device::execute(
+        &Op::Pool2d {
+            geo: geo.clone(),
+            max,
+        },
+        &[x],
+    )?;
     let xc = x.clone();
     record(&[x], &out, move || {
         Arc::new(move |g: &Tensor, _needs: &[bool]| {
@@ -348,8 +369,16 @@ fn gemm_rm<T: FloatElem>(
         }
         return;
     }
-    let (a_rs, a_cs) = if a_t { (1, m as isize) } else { (k as isize, 1) };
-    let (b_rs, b_cs) = if b_t { (1, k as isize) } else { (n as isize, 1) };
+    let (a_rs, a_cs) = if a_t {
+        (1, m as isize)
+    } else {
+        (k as isize, 1)
+    };
+    let (b_rs, b_cs) = if b_t {
+        (1, k as isize)
+    } else {
+        (n as isize, 1)
+    };
     // SAFETY: the strides address the m*k, k*n and m*n elements the slices hold.
     unsafe {
         gemm::gemm(
@@ -499,7 +528,9 @@ fn conv_kernel_grad<T: FloatElem>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
                     };
                     let dyi = &dy[i * rows * g.out_c..][..rows * g.out_c];
                     let par = gemm::Parallelism::None;
-                    gemm_rm(patch, g.out_c, rows, &mut dk, true, a, true, dyi, false, par);
+                    gemm_rm(
+                        patch, g.out_c, rows, &mut dk, true, a, true, dyi, false, par,
+                    );
                 }
                 dk
             })
@@ -589,9 +620,15 @@ fn pool_grad<T: FloatElem>(g: &Geometry, x: &[T], dy: &[T], max: bool) -> Vec<T>
         }
     };
     if dx.len() >= pool::PAR_THRESHOLD && g.n > 1 {
-        pool::par(|| dx.par_chunks_mut(img).enumerate().for_each(|(i, d)| run(i, d)));
+        pool::par(|| {
+            dx.par_chunks_mut(img)
+                .enumerate()
+                .for_each(|(i, d)| run(i, d))
+        });
     } else {
-        dx.chunks_mut(img.max(1)).enumerate().for_each(|(i, d)| run(i, d));
+        dx.chunks_mut(img.max(1))
+            .enumerate()
+            .for_each(|(i, d)| run(i, d));
     }
     dx
 }
@@ -619,12 +656,16 @@ pub(crate) fn cpu_conv2d(g: &Geometry, x: &Tensor, k: &Tensor) -> Result<Tensor>
 }
 
 pub(crate) fn cpu_conv2d_input_grad(g: &Geometry, dy: &Tensor, k: &Tensor) -> Result<Tensor> {
-    let data = float_kernel!("conv_input_grad", dy, k, |dv, kv| conv_input_grad(g, dv, kv));
+    let data = float_kernel!("conv_input_grad", dy, k, |dv, kv| conv_input_grad(
+        g, dv, kv
+    ));
     Ok(Tensor::new(g.in_shape(), data))
 }
 
 pub(crate) fn cpu_conv2d_kernel_grad(g: &Geometry, x: &Tensor, dy: &Tensor) -> Result<Tensor> {
-    let data = float_kernel!("conv_kernel_grad", x, dy, |xv, dv| conv_kernel_grad(g, xv, dv));
+    let data = float_kernel!("conv_kernel_grad", x, dy, |xv, dv| conv_kernel_grad(
+        g, xv, dv
+    ));
     Ok(Tensor::new(vec![g.kh, g.kw, g.c, g.out_c], data))
 }
 
