@@ -107,6 +107,10 @@ def test_wrong_input_shapes_name_the_layer():
         conv(np.zeros((1, 5, 5, 2), "float32"))
     with pytest.raises(ValueError, match=r"max_pooling2d.*expected ndim=4, found ndim=3"):
         keras.layers.MaxPooling2D()(np.zeros((5, 5, 3), "float32"))
+    with pytest.raises(ValueError, match=r"conv2d.*found ndim=5.*included the batch size, leave it out"):
+        keras.layers.Conv2D(4, 3)(np.zeros((2, 64, 28, 28, 1), "float32"))
+    with pytest.raises(ValueError, match=r"found ndim=3.*single sample without its batch axis"):
+        conv(np.zeros((5, 5, 3), "float32"))
     with pytest.raises(ValueError, match="Conv2D: `padding`"):
         keras.layers.Conv2D(4, 3, padding="causal")
     with pytest.raises(ValueError, match="Conv2D: `kernel_size`"):

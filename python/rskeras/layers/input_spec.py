@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 
+# What an off-by-one rank usually means: the batch axis was written into, or left out of, a
+# per-sample shape.
+_BATCH_AXIS_HINT = {
+    1: (". The input has one axis more than expected: if `input_shape` or `Input(shape=...)` "
+        "included the batch size, leave it out (the shape describes one sample)."),
+    -1: (". The input has one axis fewer than expected: it may be a single sample without its "
+         "batch axis (use `x[None]` or `ops.expand_dims(x, 0)`)."),
+}
+
+
 class InputSpec:
     """What a layer's input must look like.
 
@@ -24,6 +34,7 @@ class InputSpec:
             raise ValueError(
                 f'Input 0 of layer "{layer_name}" is incompatible with the layer: '
                 f"expected ndim={self.ndim}, found ndim={rank}. Full shape received: {tuple(shape)}"
+                + _BATCH_AXIS_HINT.get(rank - self.ndim, "")
             )
         if self.min_ndim is not None and rank < self.min_ndim:
             raise ValueError(
