@@ -204,28 +204,7 @@ pub fn conv2d(
         padding,
     )?;
     let out = device::execute(&Op::Conv2d(geo.clone()), &[x, kernel])?;
-    let (xc, kc) = (x.clone(), kernel.clone());
-    record(&[x, kernel], &out, move || {
-        Arc::new(move |g: &Tensor, needs: &[bool]| {
-            let gx = if needs[0] {
-                Some(device::execute(
-                    &Op::Conv2dInputGrad(geo.clone()),
-                    &[g, &kc],
-                )?)
-            } else {
-                None
-            };
-            let gk = if needs[1] {
-                Some(device::execute(
-                    &Op::Conv2dKernelGrad(geo.clone()),
-                    &[&xc, g],
-                )?)
-            } else {
-                None
-            };
-            Ok(vec![gx, gk])
-        })
-    });
+    record_conv_grads(x, kernel, &out, geo, false);
     Ok(out)
 }
 
@@ -277,18 +256,32 @@ pub fn conv2d_transpose(
     let dt = float_dtype(x, kernel)?;
     let (x, kernel) = (&cast(x, dt)?, &cast(kernel, dt)?);
     let out = device::execute(&Op::Conv2dInputGrad(geo.clone()), &[x, kernel])?;
+    record_conv_grads(x, kernel, &out, geo, true);
+    Ok(out)
+}
+
+/// Record the gradients of a convolution (`transposed` false) or a transposed convolution
+/// of `x` with `kernel`: each is the other's input gradient, and both share the kernel
+/// gradient with the roles of image and output gradient swapped.
+fn record_conv_grads(x: &Tensor, kernel: &Tensor, out: &Tensor, geo: Geometry, transposed: bool) {
     let (xc, kc) = (x.clone(), kernel.clone());
-    record(&[x, kernel], &out, move || {
+    record(&[x, kernel], out, move || {
         Arc::new(move |g: &Tensor, needs: &[bool]| {
             let gx = if needs[0] {
-                Some(device::execute(&Op::Conv2d(geo.clone()), &[g, &kc])?)
+                let op = if transposed {
+                    Op::Conv2d(geo.clone())
+                } else {
+                    Op::Conv2dInputGrad(geo.clone())
+                };
+                Some(device::execute(&op, &[g, &kc])?)
             } else {
                 None
             };
             let gk = if needs[1] {
+                let (image, dy) = if transposed { (g, &xc) } else { (&xc, g) };
                 Some(device::execute(
                     &Op::Conv2dKernelGrad(geo.clone()),
-                    &[g, &xc],
+                    &[image, dy],
                 )?)
             } else {
                 None
@@ -296,7 +289,6 @@ pub fn conv2d_transpose(
             Ok(vec![gx, gk])
         })
     });
-    Ok(out)
 }
 
 /// Max (`max` true) or average pooling of `x` `(batch, height, width, channels)` over

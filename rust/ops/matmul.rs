@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::ops::elementwise::FloatElem;
 use crate::ops::shape::{reshape_to, sum_to};
 use crate::ops::{cast, Op};
+use crate::tensor::layout::broadcast_strides_of;
 use crate::tensor::{broadcast_shapes, numel, Buffer, DType, Tensor};
 
 /// `a @ b`. 1-D operands are treated as a row (left) or column (right) vector and the added
@@ -122,13 +123,7 @@ fn operand(x: &Tensor, batch_shape: &[usize], transposed: bool) -> Operand {
     let (st, offset) = x.strided();
     let nd = x.ndim();
     let (rs, cs) = (st[nd - 2], st[nd - 1]);
-    let lead = batch_shape.len() - (nd - 2);
-    let bst: Vec<isize> = (0..batch_shape.len())
-        .map(|i| match i.checked_sub(lead) {
-            Some(j) if x.shape[j] != 1 => st[j],
-            _ => 0,
-        })
-        .collect();
+    let bst = broadcast_strides_of(&x.shape[..nd - 2], &st[..nd - 2], batch_shape);
     let offsets = (0..numel(batch_shape))
         .map(|i| {
             let (mut off, mut r) = (offset as isize, i);

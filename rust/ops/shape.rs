@@ -8,6 +8,7 @@ use crate::device;
 use crate::error::{Error, Result};
 use crate::ops::elementwise::FloatElem;
 use crate::ops::{reduce, Op, ReduceKind};
+use crate::tensor::layout::broadcast_strides_of;
 use crate::tensor::{broadcast_shapes, normalize_axis, numel, strides, Buffer, DType, Tensor};
 
 /// Same elements, new shape; one dimension may be -1 (inferred).
@@ -522,13 +523,7 @@ pub(crate) fn cpu_transpose(x: &Tensor, perm: &[usize]) -> Result<Tensor> {
 
 pub(crate) fn cpu_broadcast_to(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let (st, offset) = x.strided();
-    let lead = shape.len() - x.ndim();
-    let st = (0..shape.len())
-        .map(|i| match i.checked_sub(lead) {
-            Some(j) if x.shape[j] != 1 => st[j],
-            _ => 0,
-        })
-        .collect();
+    let st = broadcast_strides_of(&x.shape, &st, shape);
     Ok(x.view(shape.to_vec(), st, offset))
 }
 

@@ -96,6 +96,18 @@ impl Tensor {
     }
 }
 
+/// Strides of a view of `shape` (strides `st`) read inside the NumPy broadcast `out` shape:
+/// 0 along new leading axes and along broadcast size-1 axes.
+pub fn broadcast_strides_of(shape: &[usize], st: &[isize], out: &[usize]) -> Vec<isize> {
+    let lead = out.len() - shape.len();
+    (0..out.len())
+        .map(|i| match i.checked_sub(lead) {
+            Some(j) if shape[j] != 1 => st[j],
+            _ => 0,
+        })
+        .collect()
+}
+
 /// Gather the elements a strided view addresses into a new row-major vector.
 pub(crate) fn strided_copy<T: Copy + Default + Send + Sync>(
     src: &[T],

@@ -17,11 +17,7 @@ class Add(Merge):
             not broadcast.
     """
 
-    def _merge_function(self, inputs):
-        out = inputs[0]
-        for x in inputs[1:]:
-            out = ops.add(out, x)
-        return out
+    _fold = ops.add
 
 
 def add(inputs, **kwargs):

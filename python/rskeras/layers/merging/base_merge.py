@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from rskeras import ops
 from rskeras.layers.layer import Layer
 
@@ -97,8 +99,14 @@ class Merge(Layer):
                       for x, s in zip(inputs, shapes)]
         return self._merge_function(inputs)
 
+    # A binary op folded over the inputs (Add, Multiply, Maximum, Minimum); other merges
+    # override `_merge_function` instead.
+    _fold = None
+
     def _merge_function(self, inputs):
-        raise NotImplementedError
+        if self._fold is None:
+            raise NotImplementedError(f"{type(self).__name__}._merge_function")
+        return functools.reduce(type(self)._fold, inputs)
 
     def compute_output_shape(self, input_shape):
         return self._output_shape(input_shape)

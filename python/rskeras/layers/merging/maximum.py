@@ -16,11 +16,7 @@ class Maximum(Merge):
         ValueError: as `Merge`.
     """
 
-    def _merge_function(self, inputs):
-        out = inputs[0]
-        for x in inputs[1:]:
-            out = ops.maximum(out, x)
-        return out
+    _fold = ops.maximum
 
 
 def maximum(inputs, **kwargs):

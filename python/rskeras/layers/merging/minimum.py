@@ -16,11 +16,7 @@ class Minimum(Merge):
         ValueError: as `Merge`.
     """
 
-    def _merge_function(self, inputs):
-        out = inputs[0]
-        for x in inputs[1:]:
-            out = ops.minimum(out, x)
-        return out
+    _fold = ops.minimum
 
 
 def minimum(inputs, **kwargs):

@@ -16,11 +16,7 @@ class Multiply(Merge):
         ValueError: as `Merge`.
     """
 
-    def _merge_function(self, inputs):
-        out = inputs[0]
-        for x in inputs[1:]:
-            out = ops.multiply(out, x)
-        return out
+    _fold = ops.multiply
 
 
 def multiply(inputs, **kwargs):

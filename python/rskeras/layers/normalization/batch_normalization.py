@@ -63,28 +63,17 @@ class BatchNormalization(Layer):
         self.input_spec = InputSpec(ndim=rank, axes={self._axis: dim})
         self.built = True
 
-    def _broadcast(self, v, rank):
-        shape = [1] * rank
-        shape[self._axis] = -1
-        return ops.reshape(v, tuple(shape))
-
     def call(self, inputs, training=None):
-        rank = inputs.ndim
         if training:
-            reduce_axes = tuple(a for a in range(rank) if a != self._axis)
+            reduce_axes = tuple(a for a in range(inputs.ndim) if a != self._axis)
             mean, var = ops.moments(inputs, axes=reduce_axes)
             m = self.momentum
             self.moving_mean.assign(self.moving_mean * m + ops.stop_gradient(mean) * (1 - m))
             self.moving_variance.assign(self.moving_variance * m + ops.stop_gradient(var) * (1 - m))
         else:
             mean, var = self.moving_mean, self.moving_variance
-        inv = ops.rsqrt(var + self.epsilon)
-        if self.gamma is not None:
-            inv = inv * self.gamma
-        shift = -mean * inv
-        if self.beta is not None:
-            shift = shift + self.beta
-        return inputs * self._broadcast(inv, rank) + self._broadcast(shift, rank)
+        return ops.batch_normalization(inputs, mean, var, self._axis, offset=self.beta,
+                                       scale=self.gamma, epsilon=self.epsilon)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
