@@ -12,7 +12,7 @@ use crate::tensor::pytensor::{maybe_detach, parse_dtype, to_tensor, PyTensor};
 use crate::tensor::{DType, Tensor};
 
 fn wrap(r: crate::error::Result<Tensor>) -> PyResult<PyTensor> {
-    Ok(PyTensor { t: r? })
+    Ok(PyTensor::new(r?))
 }
 
 fn axes_arg(axis: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<isize>>> {
@@ -210,6 +210,66 @@ fn conv2d_transpose(
     }))
 }
 
+/// Depthwise 2-D convolution, NHWC input and `(kh, kw, channels, multiplier)` kernel
+/// (see ops::conv).
+#[pyfunction]
+#[pyo3(signature = (x, kernel, strides=(1, 1), padding="valid", dilation_rate=(1, 1)))]
+fn depthwise_conv2d(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    kernel: &Bound<'_, PyAny>,
+    strides: (usize, usize),
+    padding: &str,
+    dilation_rate: (usize, usize),
+) -> PyResult<PyTensor> {
+    let (t, k) = (to_tensor(x, None)?, to_tensor(kernel, None)?);
+    wrap(maybe_detach(py, t.numel(), || {
+        ops::conv::depthwise_conv2d(&t, &k, strides, padding, dilation_rate)
+    }))
+}
+
+fn optional_tensor(x: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Tensor>> {
+    x.filter(|v| !v.is_none())
+        .map(|v| to_tensor(v, None))
+        .transpose()
+}
+
+/// Fused training-mode batch normalization over the last axis: `(y, mean, variance)`
+/// (see ops::norm).
+#[pyfunction]
+#[pyo3(signature = (x, gamma=None, beta=None, epsilon=1e-3))]
+fn batch_norm_train(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    gamma: Option<&Bound<'_, PyAny>>,
+    beta: Option<&Bound<'_, PyAny>>,
+    epsilon: f64,
+) -> PyResult<(PyTensor, PyTensor, PyTensor)> {
+    let t = to_tensor(x, None)?;
+    let (g, b) = (optional_tensor(gamma)?, optional_tensor(beta)?);
+    let (y, m, v) = maybe_detach(py, t.numel(), || {
+        ops::norm::batch_norm_train(&t, g.as_ref(), b.as_ref(), epsilon)
+    })?;
+    Ok((PyTensor::new(y), PyTensor::new(m), PyTensor::new(v)))
+}
+
+/// Fused layer normalization over the last axis (see ops::norm).
+#[pyfunction]
+#[pyo3(signature = (x, gamma=None, beta=None, epsilon=1e-3))]
+fn layer_norm(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    gamma: Option<&Bound<'_, PyAny>>,
+    beta: Option<&Bound<'_, PyAny>>,
+    epsilon: f64,
+) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    let (g, b) = (optional_tensor(gamma)?, optional_tensor(beta)?);
+    wrap(maybe_detach(py, t.numel(), || {
+        ops::norm::layer_norm(&t, g.as_ref(), b.as_ref(), epsilon)
+    }))
+}
+
 /// Max or average 2-D pooling of an NHWC input (see ops::conv).
 #[pyfunction]
 #[pyo3(signature = (x, max, pool_size, strides, padding="valid"))]
@@ -323,15 +383,11 @@ fn gather_rows(
             });
             let mut out_shape = shape;
             out_shape[0] = idx.len();
-            return Ok(PyTensor {
-                t: Tensor::from_f32(out_shape, out),
-            });
+            return Ok(PyTensor::new(Tensor::from_f32(out_shape, out)));
         }
     }
     let picked = array.get_item(indices.as_array().to_owned().into_pyarray(py))?;
-    Ok(PyTensor {
-        t: to_tensor(&picked, None)?,
-    })
+    Ok(PyTensor::new(to_tensor(&picked, None)?))
 }
 
 /// Running sums or products along `axis` (`prod`, `exclusive`, `reverse` flags).
@@ -411,9 +467,7 @@ fn result_type(a: &str, b: &str) -> PyResult<&'static str> {
 /// The same values as a new tensor that no tape traces through.
 #[pyfunction]
 fn stop_gradient(x: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-    Ok(PyTensor {
-        t: to_tensor(x, None)?.detached(),
-    })
+    Ok(PyTensor::new(to_tensor(x, None)?.detached()))
 }
 
 #[pyfunction]
@@ -541,6 +595,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(conv2d, m)?)?;
     m.add_function(wrap_pyfunction!(conv2d_transpose, m)?)?;
     m.add_function(wrap_pyfunction!(pool2d, m)?)?;
+    m.add_function(wrap_pyfunction!(depthwise_conv2d, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_norm_train, m)?)?;
+    m.add_function(wrap_pyfunction!(layer_norm, m)?)?;
     m.add_function(wrap_pyfunction!(reshape, m)?)?;
     m.add_function(wrap_pyfunction!(transpose, m)?)?;
     m.add_function(wrap_pyfunction!(broadcast_to, m)?)?;

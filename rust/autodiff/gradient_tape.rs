@@ -101,7 +101,7 @@ impl PyGradientTape {
         let objs: Vec<Py<PyAny>> = grads
             .into_iter()
             .map(|g| match g {
-                Some(t) => Ok(Py::new(py, PyTensor { t })?.into_any()),
+                Some(t) => Ok(Py::new(py, PyTensor::new(t))?.into_any()),
                 None => Ok(py.None()),
             })
             .collect::<PyResult<_>>()?;

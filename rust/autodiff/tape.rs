@@ -15,6 +15,8 @@ pub type Backward = Arc<dyn Fn(&Tensor, &[bool]) -> Result<Vec<Option<Tensor>>> 
 
 struct Input {
     id: u64,
+    /// A gradient has its input's dtype (rules that mix dtypes may return a wider one).
+    dtype: crate::tensor::DType,
     /// Whether this tape tracked the input when the op ran (float, watched or downstream of a
     /// watched tensor).
     needed: bool,
@@ -75,6 +77,22 @@ pub fn any_recording() -> bool {
     ACTIVE.with(|a| !a.borrow().is_empty())
 }
 
+/// Whether a recording tape tracks one of `inputs` (an op recorded now would need a gradient
+/// rule), so ops can pick a forward pass that keeps what their backward pass reuses.
+pub fn tracks(inputs: &[&Tensor]) -> bool {
+    ACTIVE.with(|a| {
+        a.borrow().iter().any(|tape| {
+            let st = lock(tape);
+            st.recording
+                && inputs.iter().any(|x| {
+                    x.dtype().is_float()
+                        && (st.tracked.contains(&x.id)
+                            || (st.watch_accessed_variables && x.trainable_variable))
+                })
+        })
+    })
+}
+
 /// Record `out = op(inputs)` on every recording tape that tracks one of `inputs`.
 /// `make` builds the gradient rule and is called at most once, only when some tape needs it.
 pub fn record(inputs: &[&Tensor], out: &Tensor, make: impl FnOnce() -> Backward) {
@@ -110,7 +128,11 @@ pub fn record(inputs: &[&Tensor], out: &Tensor, make: impl FnOnce() -> Backward)
                 inputs: inputs
                     .iter()
                     .zip(needs)
-                    .map(|(x, needed)| Input { id: x.id, needed })
+                    .map(|(x, needed)| Input {
+                        id: x.id,
+                        dtype: x.dtype(),
+                        needed,
+                    })
                     .collect(),
                 backward,
             });
@@ -197,9 +219,12 @@ fn walk(
         let needs: Vec<bool> = node.inputs.iter().map(|i| i.needed).collect();
         let input_grads = (node.backward)(&g, &needs)?;
         for (input, ig) in node.inputs.iter().zip(input_grads) {
-            let (Some(ig), true) = (ig, input.needed) else {
+            let (Some(mut ig), true) = (ig, input.needed) else {
                 continue;
             };
+            if ig.dtype() != input.dtype {
+                ig = ops::cast(&ig, input.dtype)?;
+            }
             let acc = match grads.remove(&input.id) {
                 Some(prev) => ops::add(&prev, &ig)?,
                 None => ig,

@@ -1,7 +1,7 @@
 //! The CPU backend: routes each [`Op`] to its kernel in `ops/`.
 
 use crate::error::Result;
-use crate::ops::{conv, elementwise as ew, matmul, nn, optimizer, random, reduce, shape, Op};
+use crate::ops::{conv, elementwise as ew, matmul, nn, norm, optimizer, random, reduce, shape, Op};
 use crate::tensor::{DType, Tensor};
 
 /// The dtype kernels compute a narrow storage dtype in: small integers in int32, float16 and
@@ -51,7 +51,7 @@ pub fn execute(op: &Op, x: &[&Tensor]) -> Result<Tensor> {
     let out = run(op, &refs)?;
     let index_valued = matches!(
         op,
-        Op::ArgReduce { .. } | Op::ArgSort { .. } | Op::OneHot { .. }
+        Op::ArgReduce { .. } | Op::ArgSort { .. } | Op::OneHot { .. } | Op::Pool2dArgmax(_)
     );
     if !index_valued && out.dtype() == compute_dtype(narrow) {
         return Ok(Tensor::new(out.shape.clone(), out.data.cast(narrow)));
@@ -117,6 +117,17 @@ fn run(op: &Op, x: &[&Tensor]) -> Result<Tensor> {
         Op::Conv2dKernelGrad(g) => conv::cpu_conv2d_kernel_grad(g, x[0], x[1]),
         Op::Pool2d { geo, max } => conv::cpu_pool2d(geo, x[0], *max),
         Op::Pool2dGrad { geo, max } => conv::cpu_pool2d_grad(geo, x[0], x[1], *max),
+        Op::Pool2dArgmax(g) => conv::cpu_pool2d_argmax(g, x[0]),
+        Op::DepthwiseConv2d(_) | Op::DepthwiseInputGrad(_) | Op::DepthwiseKernelGrad(_) => {
+            conv::cpu_depthwise(op, x[0], x[1])
+        }
+        Op::Moments
+        | Op::BatchNormForward { .. }
+        | Op::BatchNormGradSums { .. }
+        | Op::BatchNormInputGrad { .. }
+        | Op::LayerNormForward { .. }
+        | Op::LayerNormInputGrad { .. }
+        | Op::LayerNormParamGrad { .. } => norm::cpu_norm(op, x),
         Op::RandomUniform {
             shape: s,
             min,

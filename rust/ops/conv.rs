@@ -17,8 +17,8 @@ use crate::autodiff::record;
 use crate::device::{self, pool};
 use crate::error::{Error, Result};
 use crate::ops::elementwise::FloatElem;
-use crate::ops::shape::{concatenate, slice_axis};
-use crate::ops::{cast, Op};
+use crate::ops::shape::{concatenate, slice_axis, take};
+use crate::ops::{cast, reshape, Op};
 use crate::tensor::{Buffer, DType, Tensor};
 
 /// The shapes and strides of one convolution or pooling window walk (NHWC).
@@ -260,6 +260,62 @@ pub fn conv2d_transpose(
     Ok(out)
 }
 
+/// Depthwise 2-D convolution of `x` `(batch, height, width, channels)` with `kernel`
+/// `(kh, kw, channels, multiplier)`: `(batch, out_h, out_w, channels * multiplier)`, output
+/// channel `ch * multiplier + j` being channel `ch` convolved with `kernel[.., ch, j]`
+/// (Keras `depthwise_conv`). Float32 or float64.
+pub fn depthwise_conv2d(
+    x: &Tensor,
+    kernel: &Tensor,
+    strides: (usize, usize),
+    padding: &str,
+    dilation: (usize, usize),
+) -> Result<Tensor> {
+    if kernel.ndim() != 4 || x.ndim() != 4 || x.shape[3] != kernel.shape[2] {
+        return Err(Error::Value(format!(
+            "depthwise_conv: expected an input (batch, h, w, channels) and a kernel (kh, kw, \
+             channels, multiplier) with the same channels, got shapes {:?} and {:?}",
+            x.shape, kernel.shape
+        )));
+    }
+    let dt = float_dtype(x, kernel)?;
+    let (x, kernel) = (&cast(x, dt)?, &cast(kernel, dt)?);
+    let window = (kernel.shape[0], kernel.shape[1]);
+    let out_c = kernel.shape[2] * kernel.shape[3];
+    let geo = Geometry::new(
+        "depthwise_conv",
+        &x.shape,
+        window,
+        out_c,
+        strides,
+        dilation,
+        padding,
+    )?;
+    let out = device::execute(&Op::DepthwiseConv2d(geo.clone()), &[x, kernel])?;
+    let (xc, kc) = (x.clone(), kernel.clone());
+    record(&[x, kernel], &out, move || {
+        Arc::new(move |g: &Tensor, needs: &[bool]| {
+            let g = &cast(g, xc.dtype())?;
+            let gx = match needs[0] {
+                true => Some(device::execute(
+                    &Op::DepthwiseInputGrad(geo.clone()),
+                    &[g, &kc],
+                )?),
+                false => None,
+            };
+            let gk = match needs[1] {
+                true => Some(device::execute(
+                    &Op::DepthwiseKernelGrad(geo.clone()),
+                    &[&xc, g],
+                )?),
+                false => None,
+            };
+            Ok(vec![gx, gk])
+        })
+    });
+    Ok(out)
+}
+
 /// Record the gradients of a convolution (`transposed` false) or a transposed convolution
 /// of `x` with `kernel`: each is the other's input gradient, and both share the kernel
 /// gradient with the roles of image and output gradient swapped.
@@ -309,6 +365,15 @@ pub fn pool2d(
     };
     let c = x.shape.get(3).copied().unwrap_or(0);
     let geo = Geometry::new(name, &x.shape, pool, c, strides, (1, 1), padding)?;
+    if max
+        && crate::autodiff::tape::tracks(&[x])
+        && matches!(x.dtype(), DType::Float32 | DType::Float64)
+    {
+        // Under a tape, max pooling is a gather at each window's argmax: the backward pass is
+        // then a scatter-add of the output gradient, with no second scan of the windows.
+        let idx = device::execute(&Op::Pool2dArgmax(geo), &[x])?;
+        return take(&reshape(x, &[-1])?, &idx, 0);
+    }
     let out = device::execute(
         &Op::Pool2d {
             geo: geo.clone(),
@@ -669,4 +734,201 @@ pub(crate) fn cpu_pool2d(g: &Geometry, x: &Tensor, max: bool) -> Result<Tensor> 
 pub(crate) fn cpu_pool2d_grad(g: &Geometry, x: &Tensor, dy: &Tensor, max: bool) -> Result<Tensor> {
     let data = float_kernel!("pool_grad", x, dy, |xv, dv| pool_grad(g, xv, dv, max));
     Ok(Tensor::new(g.in_shape(), data))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Max-pooling argmax and depthwise convolution
+
+/// For each max-pooling output, the flat index into `x` of the first maximum of its window
+/// (NaN wins, as in the forward kernel), so the pooled values are `x.flat[idx]` and the
+/// gradient is a scatter-add of `dy` at `idx`.
+fn pool_argmax<T: FloatElem>(g: &Geometry, x: &[T]) -> Vec<i64> {
+    let (c, img) = (g.c, g.h * g.w * g.c);
+    let mut out = vec![-1i64; g.n * g.oh * g.ow * c];
+    pool::fill_rows(&mut out, c, |r, o| {
+        let (i, oy, ox) = (r / (g.oh * g.ow), r / g.ow % g.oh, r % g.ow);
+        let mut best_v = vec![T::neg_infinity(); c];
+        for ky in 0..g.kh {
+            for kx in 0..g.kw {
+                let Some((y, xx)) = g.tap(oy, ox, ky, kx) else {
+                    continue;
+                };
+                let base = i * img + (y * g.w + xx) * c;
+                for ch in 0..c {
+                    let (a, b) = (best_v[ch], x[base + ch]);
+                    if o[ch] < 0 || !(a >= b || a.is_nan()) {
+                        best_v[ch] = b;
+                        o[ch] = (base + ch) as i64;
+                    }
+                }
+            }
+        }
+    });
+    out
+}
+
+/// Depthwise convolution forward: `out[.., ch * m + j] = sum over taps of x[.., ch] *
+/// k[ky, kx, ch, j]`, vectorised along the channels.
+fn depthwise_forward<T: FloatElem>(g: &Geometry, x: &[T], k: &[T]) -> Vec<T> {
+    let (c, img, oc) = (g.c, g.h * g.w * g.c, g.out_c);
+    let m = oc / c.max(1);
+    let mut out = vec![T::zero(); g.n * g.oh * g.ow * oc];
+    pool::fill_rows(&mut out, oc, |r, o| {
+        let (i, oy, ox) = (r / (g.oh * g.ow), r / g.ow % g.oh, r % g.ow);
+        for ky in 0..g.kh {
+            for kx in 0..g.kw {
+                let Some((y, xx)) = g.tap(oy, ox, ky, kx) else {
+                    continue;
+                };
+                let xr = &x[i * img + (y * g.w + xx) * c..][..c];
+                let kr = &k[(ky * g.kw + kx) * oc..][..oc];
+                if m == 1 {
+                    for ch in 0..c {
+                        o[ch] = o[ch] + xr[ch] * kr[ch];
+                    }
+                } else {
+                    for ch in 0..c {
+                        for j in 0..m {
+                            o[ch * m + j] = o[ch * m + j] + xr[ch] * kr[ch * m + j];
+                        }
+                    }
+                }
+            }
+        }
+    });
+    out
+}
+
+/// Depthwise input gradient, scattered per image (windows overlap within an image only).
+fn depthwise_input_grad<T: FloatElem>(g: &Geometry, dy: &[T], k: &[T]) -> Vec<T> {
+    let (c, img, oc, orows) = (g.c, g.h * g.w * g.c, g.out_c, g.oh * g.ow);
+    let m = oc / c.max(1);
+    let mut dx = vec![T::zero(); g.n * img];
+    let run = |i: usize, d: &mut [T]| {
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let gr = &dy[(i * orows + oy * g.ow + ox) * oc..][..oc];
+                for ky in 0..g.kh {
+                    for kx in 0..g.kw {
+                        let Some((y, xx)) = g.tap(oy, ox, ky, kx) else {
+                            continue;
+                        };
+                        let dr = &mut d[(y * g.w + xx) * c..][..c];
+                        let kr = &k[(ky * g.kw + kx) * oc..][..oc];
+                        for ch in 0..c {
+                            let mut s = T::zero();
+                            for j in 0..m {
+                                s = s + gr[ch * m + j] * kr[ch * m + j];
+                            }
+                            dr[ch] = dr[ch] + s;
+                        }
+                    }
+                }
+            }
+        }
+    };
+    per_image_chunks(&mut dx, img, run);
+    dx
+}
+
+/// Depthwise kernel gradient `(kh, kw, c, m)`: per-thread partial sums over runs of images.
+fn depthwise_kernel_grad<T: FloatElem>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
+    let (c, img, oc, orows) = (g.c, g.h * g.w * g.c, g.out_c, g.oh * g.ow);
+    let m = oc / c.max(1);
+    let ksize = g.kh * g.kw * oc;
+    let threads = pool::num_threads().min(g.n).max(1);
+    let per = g.n.div_ceil(threads);
+    let partials: Vec<Vec<T>> = pool::par(|| {
+        (0..threads)
+            .into_par_iter()
+            .map(|t| {
+                let mut dk = vec![T::zero(); ksize];
+                for i in t * per..((t + 1) * per).min(g.n) {
+                    for oy in 0..g.oh {
+                        for ox in 0..g.ow {
+                            let gr = &dy[(i * orows + oy * g.ow + ox) * oc..][..oc];
+                            for ky in 0..g.kh {
+                                for kx in 0..g.kw {
+                                    let Some((y, xx)) = g.tap(oy, ox, ky, kx) else {
+                                        continue;
+                                    };
+                                    let xr = &x[i * img + (y * g.w + xx) * c..][..c];
+                                    let kr = &mut dk[(ky * g.kw + kx) * oc..][..oc];
+                                    for ch in 0..c {
+                                        for j in 0..m {
+                                            kr[ch * m + j] =
+                                                kr[ch * m + j] + xr[ch] * gr[ch * m + j];
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                dk
+            })
+            .collect()
+    });
+    let mut out = vec![T::zero(); ksize];
+    for p in partials {
+        out.iter_mut().zip(p).for_each(|(o, v)| *o = *o + v);
+    }
+    out
+}
+
+/// Run `f(image, chunk)` over the `img`-sized chunks of `out`, in parallel when large.
+fn per_image_chunks<T: FloatElem>(
+    out: &mut [T],
+    img: usize,
+    f: impl Fn(usize, &mut [T]) + Sync + Send,
+) {
+    if out.len() >= pool::PAR_THRESHOLD && out.len() > img {
+        pool::par(|| {
+            out.par_chunks_mut(img)
+                .enumerate()
+                .for_each(|(i, d)| f(i, d))
+        });
+    } else {
+        out.chunks_mut(img.max(1))
+            .enumerate()
+            .for_each(|(i, d)| f(i, d));
+    }
+}
+
+pub(crate) fn cpu_pool2d_argmax(g: &Geometry, x: &Tensor) -> Result<Tensor> {
+    let idx = match &*x.data {
+        Buffer::F32(v) => pool_argmax(g, v),
+        Buffer::F64(v) => pool_argmax(g, v),
+        b => {
+            return Err(Error::Type(format!(
+                "max_pool: expected a float32 or float64 input, got {}",
+                b.dtype().name()
+            )))
+        }
+    };
+    Ok(Tensor::new(g.out_shape(), Buffer::I64(idx)))
+}
+
+pub(crate) fn cpu_depthwise(op: &Op, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+    Ok(match op {
+        Op::DepthwiseConv2d(g) => {
+            let data = float_kernel!("depthwise_conv", x, y, |xv, kv| pool::simd(|| {
+                depthwise_forward(g, xv, kv)
+            }));
+            Tensor::new(g.out_shape(), data)
+        }
+        Op::DepthwiseInputGrad(g) => {
+            let data = float_kernel!("depthwise_conv_input_grad", x, y, |dv, kv| pool::simd(
+                || depthwise_input_grad(g, dv, kv)
+            ));
+            Tensor::new(g.in_shape(), data)
+        }
+        Op::DepthwiseKernelGrad(g) => {
+            let data = float_kernel!("depthwise_conv_kernel_grad", x, y, |xv, dv| pool::simd(
+                || depthwise_kernel_grad(g, xv, dv)
+            ));
+            Tensor::new(vec![g.kh, g.kw, g.c, g.out_c / g.c.max(1)], data)
+        }
+        _ => unreachable!("cpu_depthwise is only dispatched depthwise ops"),
+    })
 }

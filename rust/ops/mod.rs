@@ -5,6 +5,7 @@ pub mod conv;
 pub mod elementwise;
 pub mod matmul;
 pub mod nn;
+pub mod norm;
 pub mod optimizer;
 pub mod random;
 pub mod reduce;
@@ -134,6 +135,37 @@ pub enum Op {
         geo: conv::Geometry,
         max: bool,
     },
+    /// Flat int64 index into `x` of each max-pooling window's first maximum.
+    Pool2dArgmax(conv::Geometry),
+    /// Depthwise convolution forward `(x, kernel)`, input gradient `(dy, kernel)`, kernel
+    /// gradient `(x, dy)`; the geometry's `out_c` is channels x multiplier.
+    DepthwiseConv2d(conv::Geometry),
+    DepthwiseInputGrad(conv::Geometry),
+    DepthwiseKernelGrad(conv::Geometry),
+    /// `(2, c)` mean and biased variance of each last-axis channel over all other axes.
+    Moments,
+    /// Fused batch normalization `(x, stats, gamma, beta)` and its backward pieces:
+    /// `(x, dy, stats)` -> `(2, c)` sums of dy and dy * xhat; `(x, dy, stats, gamma, sums)` -> dx.
+    BatchNormForward {
+        epsilon: f32,
+    },
+    BatchNormGradSums {
+        epsilon: f32,
+    },
+    BatchNormInputGrad {
+        epsilon: f32,
+    },
+    /// Fused layer normalization over the last axis `(x, gamma, beta)`; its input gradient
+    /// `(x, dy, gamma)` and `(2, d)` parameter-gradient sums `(x, dy)`.
+    LayerNormForward {
+        epsilon: f32,
+    },
+    LayerNormInputGrad {
+        epsilon: f32,
+    },
+    LayerNormParamGrad {
+        epsilon: f32,
+    },
     AdamUpdate {
         lr: f32,
         beta_1: f32,
@@ -186,6 +218,17 @@ impl Op {
             Op::Pool2d { max: true, .. } => "max_pool",
             Op::Pool2d { max: false, .. } => "average_pool",
             Op::Pool2dGrad { .. } => "pool_grad",
+            Op::Pool2dArgmax(_) => "max_pool_argmax",
+            Op::DepthwiseConv2d(_) => "depthwise_conv",
+            Op::DepthwiseInputGrad(_) => "depthwise_conv_input_grad",
+            Op::DepthwiseKernelGrad(_) => "depthwise_conv_kernel_grad",
+            Op::Moments => "moments",
+            Op::BatchNormForward { .. } => "batch_normalization",
+            Op::BatchNormGradSums { .. } => "batch_normalization_grad_sums",
+            Op::BatchNormInputGrad { .. } => "batch_normalization_input_grad",
+            Op::LayerNormForward { .. } => "layer_normalization",
+            Op::LayerNormInputGrad { .. } => "layer_normalization_input_grad",
+            Op::LayerNormParamGrad { .. } => "layer_normalization_param_grad",
             Op::RandomUniform { .. } => "random.uniform",
             Op::RandomNormal { .. } => "random.normal",
             Op::SgdUpdate { .. } => "SGD.apply",

@@ -23,6 +23,19 @@ use crate::ops::shape::Index;
 #[pyclass(module = "rskeras._core", name = "Tensor", subclass)]
 pub struct PyTensor {
     pub t: Tensor,
+    /// The Keras mask a layer attached to this tensor (a boolean tensor), or None. Ops never
+    /// read or propagate it; `Layer.__call__` does (Keras 3 masking).
+    #[pyo3(get, set, name = "_keras_mask")]
+    keras_mask: Option<Py<PyAny>>,
+}
+
+impl PyTensor {
+    pub fn new(t: Tensor) -> PyTensor {
+        PyTensor {
+            t,
+            keras_mask: None,
+        }
+    }
 }
 
 /// Keeps a tensor buffer alive while NumPy views it.
@@ -313,9 +326,7 @@ fn binop(
     let b = to_tensor(other, Some(a.dtype()))?;
     let (x, y) = if reflected { (&b, a) } else { (a, &b) };
     let n = x.numel().max(y.numel());
-    Ok(PyTensor {
-        t: maybe_detach(py, n, || ops::binary(op, x, y))?,
-    })
+    Ok(PyTensor::new(maybe_detach(py, n, || ops::binary(op, x, y))?))
 }
 
 #[pymethods]
@@ -329,7 +340,7 @@ impl PyTensor {
             None => t,
         };
         // A fresh identity: Tensor(x) is a new value even when x already was a tensor.
-        Ok(PyTensor { t: t.detached() })
+        Ok(PyTensor::new(t.detached()))
     }
 
     /// The shape as a tuple of ints.
@@ -496,19 +507,13 @@ impl PyTensor {
                 idx = ops::cast(&idx, DType::Int64)?; // `x[[]]`: an empty index list
             }
             if idx.dtype() == DType::Bool {
-                return Ok(PyTensor {
-                    t: ops::shape::boolean_mask(&self.t, &idx)?,
-                });
+                return Ok(PyTensor::new(ops::shape::boolean_mask(&self.t, &idx)?));
             }
-            return Ok(PyTensor {
-                t: ops::shape::take(&self.t, &idx, 0)?,
-            });
+            return Ok(PyTensor::new(ops::shape::take(&self.t, &idx, 0)?));
         }
         let spec = parse_key(key, &self.t.shape)?;
         let n = self.t.numel();
-        Ok(PyTensor {
-            t: maybe_detach(py, n, || ops::shape::get_item(&self.t, &spec))?,
-        })
+        Ok(PyTensor::new(maybe_detach(py, n, || ops::shape::get_item(&self.t, &spec))?))
     }
 
     fn __add__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
@@ -585,40 +590,30 @@ impl PyTensor {
     fn __matmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         let b = to_tensor(o, None)?;
         let n = self.t.numel().max(b.numel());
-        Ok(PyTensor {
-            t: maybe_detach(py, n, || ops::matmul::matmul(&self.t, &b))?,
-        })
+        Ok(PyTensor::new(maybe_detach(py, n, || ops::matmul::matmul(&self.t, &b))?))
     }
 
     fn __rmatmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         let a = to_tensor(o, None)?;
         let n = self.t.numel().max(a.numel());
-        Ok(PyTensor {
-            t: maybe_detach(py, n, || ops::matmul::matmul(&a, &self.t))?,
-        })
+        Ok(PyTensor::new(maybe_detach(py, n, || ops::matmul::matmul(&a, &self.t))?))
     }
 
     fn __neg__(&self) -> PyResult<PyTensor> {
-        Ok(PyTensor {
-            t: ops::neg(&self.t)?,
-        })
+        Ok(PyTensor::new(ops::neg(&self.t)?))
     }
 
     fn __pos__(&self) -> PyTensor {
-        PyTensor { t: self.t.clone() }
+        PyTensor::new(self.t.clone())
     }
 
     fn __abs__(&self) -> PyResult<PyTensor> {
-        Ok(PyTensor {
-            t: ops::unary(ops::UnaryOp::Abs, &self.t)?,
-        })
+        Ok(PyTensor::new(ops::unary(ops::UnaryOp::Abs, &self.t)?))
     }
 
     /// Transposed (all axes reversed).
     #[getter(T)]
     fn transposed(&self) -> PyResult<PyTensor> {
-        Ok(PyTensor {
-            t: ops::transpose(&self.t, None)?,
-        })
+        Ok(PyTensor::new(ops::transpose(&self.t, None)?))
     }
 }

@@ -2,11 +2,12 @@
 
 from rskeras._core import GradientTape, Tensor
 from rskeras.backend.config import epsilon, floatx, image_data_format, set_epsilon, set_floatx
+from rskeras.backend.masking import get_keras_mask, set_keras_mask
 from rskeras.backend.variables import Variable, is_tensor, standardize_shape
 
 __all__ = [
-    "GradientTape", "Tensor", "Variable", "epsilon", "floatx", "image_data_format",
-    "is_tensor", "set_epsilon", "set_floatx", "standardize_shape",
+    "GradientTape", "Tensor", "Variable", "epsilon", "floatx", "get_keras_mask", "image_data_format",
+    "is_tensor", "set_epsilon", "set_floatx", "set_keras_mask", "standardize_shape",
 ]
 
 

@@ -65,20 +65,21 @@ def pack_sequence_as(structure, flat_values):
     n = len(flatten(structure))
     if n != len(flat_values):
         raise ValueError(f"pack_sequence_as: the structure has {n} leaves, got {len(flat_values)} values")
-    it = iter(flat_values)
+    # A module-level recursion (not a closure that refers to itself, which would be a
+    # reference cycle keeping the values, tensors and their masks alive until a gc pass).
+    return _pack(structure, iter(flat_values))
 
-    def pack(s):
-        if isinstance(s, list):
-            return [pack(x) for x in s]
-        if isinstance(s, tuple):
-            items = [pack(x) for x in s]
-            return type(s)(*items) if hasattr(s, "_fields") else tuple(items)
-        if isinstance(s, dict):
-            packed = {k: pack(s[k]) for k in _sorted_keys(s)}
-            return {k: packed[k] for k in s}
-        return next(it)
 
-    return pack(structure)
+def _pack(s, it):
+    if isinstance(s, list):
+        return [_pack(x, it) for x in s]
+    if isinstance(s, tuple):
+        items = [_pack(x, it) for x in s]
+        return type(s)(*items) if hasattr(s, "_fields") else tuple(items)
+    if isinstance(s, dict):
+        packed = {k: _pack(s[k], it) for k in _sorted_keys(s)}
+        return {k: packed[k] for k in s}
+    return next(it)
 
 
 def any_symbolic(*structures) -> bool:
@@ -120,7 +121,8 @@ class KerasTensor:
     Attributes:
         shape, dtype, ndim, name, sparse; `_keras_history`: `KerasHistory(operation,
         node_index, tensor_index)` of the layer call that produced it (None for a free-standing
-        KerasTensor).
+        KerasTensor); `_keras_mask`: a boolean KerasTensor describing the mask the layer
+        call attaches to the real output (see `Layer.compute_mask`), or None.
 
     Python operators (`+ - * / // % ** @`, unary `-`, `abs`, comparisons `< <= > >=`,
     `&`, `|`, `~`, and indexing `x[...]`) on KerasTensors record an operation node, as
@@ -130,6 +132,7 @@ class KerasTensor:
     """
 
     __array_ufunc__ = None  # NumPy defers `array + kt` to KerasTensor.__radd__
+    _keras_mask = None
 
     def __init__(self, shape, dtype="float32", sparse=False, name=None, record_history=True):
         from rskeras.backend import naming

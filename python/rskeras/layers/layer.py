@@ -5,12 +5,14 @@ call, and computes its output in `call(inputs, training=None)` with `rskeras.ops
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
+import warnings
 
 
 from rskeras import _core
-from rskeras.backend import naming
+from rskeras.backend import masking, naming
 from rskeras.backend.config import FLOAT_DTYPES, floatx
 from rskeras.backend.keras_tensor import KerasTensor, Node, any_symbolic, flatten, map_structure
 from rskeras.backend.variables import Variable, standardize_shape
@@ -28,6 +30,49 @@ def _call_args(cls) -> frozenset:
         args = frozenset(params) | ({"training", "mask"} if takes_kwargs else set())
         _CALL_ARGS_CACHE[cls] = args
     return args
+
+
+_CALL_HAS_MASK_CACHE: dict[type, bool] = {}
+
+
+def _call_has_mask_arg(cls) -> bool:
+    """Whether `cls.call` names a `mask` argument (Keras's `_call_has_mask_arg`): such a call
+    receives the mask of its input automatically."""
+    has = _CALL_HAS_MASK_CACHE.get(cls)
+    if has is None:
+        has = _CALL_HAS_MASK_CACHE[cls] = "mask" in inspect.signature(cls.call).parameters
+    return has
+
+
+def _masks_of(inputs):
+    """The masks attached to `inputs`, in the structure of `inputs` (Keras's
+    `tree.map_structure(get_keras_mask, inputs)`)."""
+    if isinstance(inputs, (list, tuple, dict)):
+        return map_structure(masking.get_keras_mask, inputs)
+    return masking.get_keras_mask(inputs)
+
+
+def _as_mask(mask):
+    """An explicitly passed mask leaf as a tensor (arrays and lists are converted)."""
+    if mask is None or isinstance(mask, (_core.Tensor, KerasTensor)):
+        return mask
+    return _core.convert_to_tensor(mask)
+
+
+def _any_mask(masks) -> bool:
+    if masks is None:
+        return False
+    if isinstance(masks, (list, tuple, dict)):
+        return any(m is not None for m in flatten(masks))
+    return True
+
+
+def _has_tensor(value) -> bool:
+    if isinstance(value, (_core.Tensor, KerasTensor)):
+        return True
+    if isinstance(value, (list, tuple, dict)):
+        return any(isinstance(x, (_core.Tensor, KerasTensor)) for x in flatten(value))
+    return False
 
 
 def _unique(items) -> list:
@@ -55,7 +100,16 @@ class Layer:
     Subclasses implement `build(input_shape)` (create weights with `add_weight`), `call(inputs,
     training=None)` and, for shape inference, `compute_output_shape(input_shape)`. Input shapes
     include the batch axis: `(batch, ...)`.
+
+    Masking (Keras 3): `supports_masking` says whether the layer attaches
+    `compute_mask(inputs, previous_mask)` to its outputs (default: True exactly when the class
+    overrides `compute_mask`); a `call` with a `mask` argument receives the input's mask. See
+    `compute_mask`.
     """
+
+    # True where `compute_mask` returns None whenever no input has a mask (merge layers,
+    # pooling): symbolic calls then skip describing the mask.
+    _mask_only_from_masks = False
 
     def __init__(self, *, activity_regularizer=None, trainable=True, dtype=None, autocast=True,
                  name=None, input_shape=None, input_dim=None, batch_input_shape=None, **kwargs):
@@ -81,8 +135,11 @@ class Layer:
                 "(mixed-precision policies are not supported)")
         self.dtype = dtype or floatx()
         self.input_spec: InputSpec | None = None
-        self.supports_masking = False
+        # As in Keras 3: a layer that overrides `compute_mask` supports masking by default.
+        self._own_compute_mask = type(self).compute_mask is not Layer.compute_mask
+        self.supports_masking = self._own_compute_mask
         self._call_accepts = _call_args(type(self))
+        self._call_has_mask_arg = _call_has_mask_arg(type(self))
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         if batch_input_shape is not None:
@@ -114,6 +171,23 @@ class Layer:
                 if isinstance(item, (Layer, list, tuple, dict)):
                     self._track(item, depth + 1)
 
+    def __init_subclass__(cls, **kwargs):
+        # As in Keras 3, a subclass's `build` marks the layer built when it returns, so that
+        # `layer.build(shape)` called directly (then `set_weights`, then a call) does not build
+        # again on the first call, creating a second set of weights.
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is None or getattr(build, "_marks_built", False):
+            return
+
+        @functools.wraps(build)
+        def build_and_mark_built(self, *args, **kw):
+            build(self, *args, **kw)
+            self.built = True
+
+        build_and_mark_built._marks_built = True
+        cls.build = build_and_mark_built
+
     # ----------------------------------------------------------------------------------------
     def build(self, input_shape) -> None:
         """Create the layer's weights for inputs of `input_shape` (batch axis included)."""
@@ -127,6 +201,25 @@ class Layer:
         """The output shape for an input of `input_shape` (batch axis included). The default
         assumes a shape-preserving layer."""
         return tuple(input_shape)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """The mask of the outputs of `call(inputs)`, given `previous_mask` (the mask of
+        `inputs`, in their structure: None, a boolean tensor, or a list of them).
+
+        Masks (Keras 3): a mask is a boolean tensor, usually `(batch, steps)`, True for the
+        entries to use. After each call, a layer whose `supports_masking` is True attaches
+        `compute_mask(inputs, previous_mask)` to its outputs (`output._keras_mask`, also
+        `rskeras.backend.get_keras_mask(output)`), unless `call` already attached one; a
+        layer whose `call` has a `mask` argument receives its input's mask there
+        automatically; a layer that does not support masking drops the mask, with a warning
+        when it was given one. Symbolic calls (`keras.Input`) attach boolean KerasTensors
+        describing the masks. A model's loss and metrics weight their values by the mask of
+        the prediction (Keras's `apply_mask`).
+
+        The default passes the input mask through; `supports_masking` defaults to True
+        exactly when a subclass overrides this method (set it to True for a layer that keeps
+        the default pass-through, as `Dense` or `Dropout` do)."""
+        return previous_mask
 
     def __call__(self, inputs, *args, **kwargs):
         if not isinstance(inputs, _core.Tensor):
@@ -142,16 +235,80 @@ class Layer:
         elif args and any_symbolic(args):
             return self._symbolic_call(inputs, *args, **kwargs)
         if isinstance(inputs, _core.Tensor) and inputs.dtype != self.dtype and inputs.dtype in FLOAT_DTYPES:
-            # autocast: float inputs compute in the layer's dtype, as in Keras
+            # autocast: float inputs compute in the layer's dtype, as in Keras (mask kept)
+            mask = masking.get_keras_mask(inputs)
             inputs = _core.cast(inputs, self.dtype)
+            if mask is not None:
+                masking.set_keras_mask(inputs, mask)
         if not self.built:
             self._build_for(inputs)
         if self.input_spec is not None and isinstance(inputs, _core.Tensor):
             self.input_spec.check(self.name, inputs.shape)
+        # Masks (Keras 3 `Layer.__call__`): an explicit `mask=` wins; otherwise the input's.
+        previous_mask = kwargs.get("mask") if kwargs else None
+        if previous_mask is not None:
+            previous_mask = map_structure(_as_mask, previous_mask)
+            kwargs["mask"] = previous_mask
         if kwargs and not self._call_accepts.issuperset(kwargs):
             accepts = self._call_accepts
             kwargs = {k: v for k, v in kwargs.items() if k in accepts}
-        return self.call(inputs, *args, **kwargs)
+        if previous_mask is None and isinstance(inputs, _core.Tensor) and inputs._keras_mask is None:
+            # Fast path: the input carries no mask, so only a layer that makes masks has work.
+            outputs = self.call(inputs, *args, **kwargs)
+            if self._own_compute_mask and self.supports_masking:
+                self._set_mask_metadata(inputs, outputs, None)
+            return outputs
+        if previous_mask is None:
+            previous_mask = _masks_of(inputs)
+            if self._call_has_mask_arg and not _has_tensor(args) and not any(
+                    _has_tensor(v) for k, v in kwargs.items() if k != "mask"):
+                kwargs["mask"] = previous_mask
+        outputs = self.call(inputs, *args, **kwargs)
+        if self.supports_masking:
+            self._set_mask_metadata(inputs, outputs, previous_mask)
+        elif _any_mask(previous_mask):
+            self._warn_mask_dropped(stacklevel=3)
+        return outputs
+
+    def _set_mask_metadata(self, inputs, outputs, previous_mask) -> None:
+        """Attach `compute_mask(inputs, previous_mask)` to the outputs that have no mask yet
+        (Keras 3). Works on tensors and on KerasTensors (see `_mask_specs`)."""
+        flat_outputs = flatten(outputs)
+        if all(masking.get_keras_mask(x) is not None for x in flat_outputs):
+            return
+        if not self._own_compute_mask:
+            if not _any_mask(previous_mask):
+                return
+            output_masks = previous_mask  # the default pass-through, without a call
+        elif any(isinstance(x, KerasTensor) for x in flat_outputs):
+            if self._mask_only_from_masks and not _any_mask(previous_mask):
+                return  # no placeholder run just to learn that there is no mask
+            output_masks = self._mask_specs(inputs, previous_mask)
+        else:
+            output_masks = self.compute_mask(inputs, previous_mask)
+        if output_masks is None:
+            return
+        for tensor, mask in zip(flat_outputs, flatten(output_masks)):
+            if mask is not None and masking.get_keras_mask(tensor) is None:
+                masking.set_keras_mask(tensor, mask)
+
+    def _mask_specs(self, inputs, previous_mask):
+        """`compute_mask` for KerasTensor inputs: its result on placeholders of the inputs'
+        and masks' shapes and dtypes, as boolean KerasTensors (ops cannot run on symbolic
+        tensors in rskeras, so the mask is described rather than traced)."""
+        return _run_on_placeholders(lambda s: self.compute_mask(s[0], s[1]),
+                                    (inputs, previous_mask))
+
+    def _warn_mask_dropped(self, stacklevel=2) -> None:
+        from rskeras.models.model import Model
+
+        if isinstance(self, Model):  # a model's own layers consume and produce its masks
+            return
+        warnings.warn(
+            f"Layer '{self.name}' (of type {type(self).__name__}) was passed an input with a "
+            "mask attached to it. However, this layer does not support masking and will "
+            "therefore destroy the mask information. Downstream layers will not see the mask.",
+            stacklevel=stacklevel)
 
     def _build_for(self, inputs) -> None:
         if isinstance(inputs, (list, tuple)):
@@ -183,8 +340,22 @@ class Layer:
             self.build_from_shape(shapes)
         elif self.input_spec is not None and isinstance(inputs, KerasTensor):
             self.input_spec.check(self.name, inputs.shape)
-        outputs = self.compute_output_spec(inputs, *args, **kwargs)
+        outputs = self._spec_call(inputs, *args, **kwargs)
         Node(self, call_args=(inputs,) + args, call_kwargs=kwargs, outputs=outputs)
+        return outputs
+
+    def _spec_call(self, inputs, *args, **kwargs):
+        """The output KerasTensors of a call on KerasTensors (`compute_output_spec`), with
+        the masks the real call would attach described on them (`_keras_mask`); records
+        nothing."""
+        outputs = self.compute_output_spec(inputs, *args, **kwargs)
+        previous_mask = kwargs.get("mask")
+        if previous_mask is None:
+            previous_mask = _masks_of(inputs)
+        if self.supports_masking:
+            self._set_mask_metadata(inputs, outputs, previous_mask)
+        elif _any_mask(previous_mask):
+            self._warn_mask_dropped(stacklevel=5)
         return outputs
 
     def compute_output_spec(self, inputs, *args, **kwargs):
@@ -210,38 +381,17 @@ class Layer:
         return self._compute_output_spec_by_running(inputs, args, kwargs)
 
     def _compute_output_spec_by_running(self, inputs, args, kwargs):
-        leaves = [x for x in flatten((inputs, args, kwargs)) if isinstance(x, KerasTensor)]
-        batch_unknown = any(x.shape and x.shape[0] is None for x in leaves)
-        inner_unknown = any(d is None for x in leaves for d in x.shape[1:])
         kwargs = dict(kwargs)
         if "training" in self._call_accepts:
             kwargs["training"] = False  # never update statistics or draw noise on zeros
 
-        def run(fill):
-            def zeros(x):
-                if not isinstance(x, KerasTensor):
-                    return x
-                shape = tuple((1 if i == 0 else fill) if d is None else d for i, d in enumerate(x.shape))
-                return _core.cast(_core.convert_to_tensor(_np_zeros(shape)), x.dtype)
+        def run(filled):
             try:
-                return self(map_structure(zeros, inputs), *map_structure(zeros, args),
-                            **map_structure(zeros, kwargs))
+                return self(filled[0], *filled[1], **filled[2])
             finally:
                 self._clear_losses()
 
-        first = run(2)
-        second = run(3) if inner_unknown else first
-        flat_a, flat_b = flatten(first), flatten(second)
-
-        def spec(a, b):
-            shape = [None if da != db else da for da, db in zip(a.shape, b.shape)]
-            if batch_unknown and shape and shape[0] == 1:
-                shape[0] = None
-            return KerasTensor(tuple(shape), a.dtype)
-
-        specs = [spec(a, b) if isinstance(a, _core.Tensor) else a for a, b in zip(flat_a, flat_b)]
-        from rskeras.backend.keras_tensor import pack_sequence_as
-        return pack_sequence_as(first, specs)
+        return _run_on_placeholders(run, (inputs, args, kwargs))
 
     @property
     def input(self):
@@ -450,6 +600,38 @@ class Layer:
 def _np_zeros(shape):
     import numpy as np
     return np.zeros(shape, np.float32)
+
+
+def _run_on_placeholders(fn, structure):
+    """`fn(filled)` with every KerasTensor leaf of `structure` replaced by zeros of its shape
+    and dtype (an unknown batch size: 1; other unknown sizes: 2, and 3 in a second run), and
+    each tensor of the result turned into a KerasTensor: None where the batch size was
+    unknown (a leading 1) and where the two runs differ."""
+    leaves = [x for x in flatten(structure) if isinstance(x, KerasTensor)]
+    batch_unknown = any(x.shape and x.shape[0] is None for x in leaves)
+    inner_unknown = any(d is None for x in leaves for d in x.shape[1:])
+
+    def run(fill):
+        def zeros(x):
+            if not isinstance(x, KerasTensor):
+                return x
+            shape = tuple((1 if i == 0 else fill) if d is None else d for i, d in enumerate(x.shape))
+            return _core.cast(_core.convert_to_tensor(_np_zeros(shape)), x.dtype)
+        return fn(map_structure(zeros, structure))
+
+    first = run(2)
+    second = run(3) if inner_unknown else first
+    flat_a, flat_b = flatten(first), flatten(second)
+
+    def spec(a, b):
+        shape = [None if da != db else da for da, db in zip(a.shape, b.shape)]
+        if batch_unknown and shape and shape[0] == 1:
+            shape[0] = None
+        return KerasTensor(tuple(shape), a.dtype)
+
+    specs = [spec(a, b) if isinstance(a, _core.Tensor) else a for a, b in zip(flat_a, flat_b)]
+    from rskeras.backend.keras_tensor import pack_sequence_as
+    return pack_sequence_as(first, specs)
 
 
 def _shape_of(x):

@@ -2,15 +2,23 @@
 
 A loss function maps `(y_true, y_pred)` to one value per sample (the mean over the last axis
 for element-wise losses, as in Keras); a `Loss` object then reduces over the batch with
-`reduction="sum_over_batch_size"` (the mean) by default, after weighting by `sample_weight`."""
+`reduction="sum_over_batch_size"` (the mean) by default, after weighting by `sample_weight`.
+
+Masks (Keras 3, `keras/src/losses/loss.py`): when `y_pred` carries a mask (`y_pred._keras_mask`,
+e.g. from `Embedding(mask_zero=True)` or `Masking`), or the loss values do, the masked values
+get weight 0. With "sum_over_batch_size" or "mean" the kept ones get `total / valid` (`total`:
+the mask's size, `valid`: its True count), so the loss is the mean over the unmasked values:
+`sum(loss * sample_weight * mask) / valid`. With "sum" (and "mean_with_sample_weight") the mask
+is a 0/1 weight."""
 
 from __future__ import annotations
 
 from rskeras import _core
 from rskeras import ops
 from rskeras.backend.config import FLOAT_DTYPES
+from rskeras.backend.masking import get_keras_mask
 
-_REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "none", None)
+_REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
 
 def _squeeze_labels(y_true, y_pred):
@@ -81,19 +89,79 @@ def mean_absolute_error(y_true, y_pred):
     return ops.mean(ops.abs(y_true - y_pred), axis=-1)
 
 
-def reduce_loss(values, sample_weight=None, reduction="sum_over_batch_size"):
-    """Weight per-sample `values` by `sample_weight` and reduce them (Keras semantics:
-    "sum_over_batch_size" and "mean" divide the weighted sum by the number of values)."""
+def squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1=True):
+    """Make ranks that differ by one trailing axis of size 1 equal (Keras's helper): squeeze
+    that axis, or expand a rank-1 partner when `expand_rank_1`."""
+    r1, r2 = x1.ndim, x2.ndim
+    if r1 == r2 + 1 and x1.shape[-1] == 1:
+        if r2 == 1 and expand_rank_1:
+            x2 = ops.expand_dims(x2, -1)
+        else:
+            x1 = ops.squeeze(x1, axis=-1)
+    if r2 == r1 + 1 and x2.shape[-1] == 1:
+        if r1 == 1 and expand_rank_1:
+            x1 = ops.expand_dims(x1, -1)
+        else:
+            x2 = ops.squeeze(x2, axis=-1)
+    return x1, x2
+
+
+def _weight_dtype(values) -> str:
+    return "float64" if getattr(values, "dtype", None) == "float64" else "float32"
+
+
+def apply_mask(sample_weight, mask, dtype="float32", reduction="sum_over_batch_size"):
+    """`sample_weight` with a mask folded in (Keras 3's `apply_mask`). For "mean" and
+    "sum_over_batch_size" the kept entries weigh `total / valid` (`total`: the mask's size,
+    `valid`: its True count; 0 when none is kept) so that dividing by the number of values
+    gives the mean over the kept ones; otherwise the mask is a 0/1 weight. None when both
+    are None."""
+    if mask is None:
+        return sample_weight
+    mask = ops.cast(mask, "bool")
+    float_mask = ops.cast(mask, dtype)
+    if reduction in ("mean", "sum_over_batch_size"):
+        valid = float(ops.sum(float_mask))
+        float_mask = float_mask * (float(mask.size) / valid if valid else 0.0)
+    if sample_weight is None:
+        return float_mask
+    sample_weight = ops.cast(sample_weight, dtype)
+    float_mask, sample_weight = squeeze_or_expand_to_same_rank(float_mask, sample_weight)
+    return sample_weight * float_mask
+
+
+def combined_mask(y_pred, values):
+    """The mask that weights a loss: `y_pred`'s AND the loss values' own (Keras's
+    `Loss.__call__`), or whichever exists, or None."""
+    in_mask = get_keras_mask(y_pred) if isinstance(y_pred, _core.Tensor) else None
+    out_mask = get_keras_mask(values) if isinstance(values, _core.Tensor) else None
+    if in_mask is not None and out_mask is not None:
+        return ops.logical_and(in_mask, out_mask)
+    return in_mask if in_mask is not None else out_mask
+
+
+def reduce_loss(values, sample_weight=None, reduction="sum_over_batch_size", mask=None):
+    """Weight per-sample `values` by `sample_weight` (and `mask`, see `apply_mask`) and reduce
+    them (Keras semantics: "sum_over_batch_size" and "mean" divide the weighted sum by the
+    number of values, "mean_with_sample_weight" by the sum of the weights)."""
+    values = ops.convert_to_tensor(values)
+    sample_weight = apply_mask(sample_weight, mask, _weight_dtype(values), reduction)
     if sample_weight is not None:
-        sw = ops.cast(sample_weight, "float32")
-        if sw.ndim > values.ndim:
+        sw = ops.cast(sample_weight, _weight_dtype(values))
+        if sw.ndim > values.ndim and sw.size == values.size:
             sw = ops.reshape(sw, tuple(values.shape))
+        else:
+            values, sw = squeeze_or_expand_to_same_rank(values, sw)
         values = values * sw
-    if reduction in ("none", None):
+        sample_weight = sw
+    if reduction in ("none", None) or values.ndim == 0:
         return values
     total = ops.sum(values)
     if reduction == "sum":
         return total
+    if reduction == "mean_with_sample_weight" and sample_weight is not None:
+        divisor = float(ops.sum(sample_weight))
+        return total / divisor if divisor else total * 0.0
     return total / float(max(values.size, 1))
 
 
@@ -101,7 +169,8 @@ class Loss:
     """Base class: `loss(y_true, y_pred, sample_weight=None)` returns the reduced loss.
 
     Args:
-        name: the loss name. reduction: "sum_over_batch_size" (default), "sum", "mean" or "none".
+        name: the loss name. reduction: "sum_over_batch_size" (default), "sum", "mean",
+            "mean_with_sample_weight" or "none".
 
     Raises:
         ValueError: for an unknown reduction.
@@ -117,7 +186,10 @@ class Loss:
         raise NotImplementedError
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        return reduce_loss(self.call(y_true, y_pred), sample_weight, self.reduction)
+        """The reduced loss; a mask on `y_pred` (or on the values `call` returns) weights
+        the values (see the module docstring)."""
+        values = self.call(y_true, y_pred)
+        return reduce_loss(values, sample_weight, self.reduction, mask=combined_mask(y_pred, values))
 
     def get_config(self) -> dict:
         return {"name": self.name, "reduction": self.reduction}

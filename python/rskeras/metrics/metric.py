@@ -5,7 +5,8 @@ back one number, so no graph or buffer outlives a step."""
 
 from __future__ import annotations
 
-from rskeras import ops
+from rskeras import _core, ops
+from rskeras.backend.masking import get_keras_mask
 
 
 class Metric:
@@ -98,14 +99,22 @@ class Mean(Metric):
 
 
 class MeanMetricWrapper(Mean):
-    """The running mean of `fn(y_true, y_pred, **kwargs)` over all samples seen."""
+    """The running mean of `fn(y_true, y_pred, **kwargs)` over all samples seen. When
+    `y_pred` carries a mask (`y_pred._keras_mask`), masked values are left out (the mask is
+    a 0/1 sample weight, as in Keras 3)."""
 
     def __init__(self, fn, name=None, dtype=None, **kwargs):
         super().__init__(name=name or fn.__name__, dtype=dtype)
         self._fn, self._fn_kwargs = fn, kwargs
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        super().update_state(self._fn(y_true, y_pred, **self._fn_kwargs), sample_weight)
+        mask = get_keras_mask(y_pred) if isinstance(y_pred, _core.Tensor) else None
+        values = self._fn(y_true, y_pred, **self._fn_kwargs)
+        if mask is not None:
+            from rskeras.losses.losses import apply_mask
+
+            sample_weight = apply_mask(sample_weight, mask, "float32", reduction="sum")
+        super().update_state(values, sample_weight)
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype, **self._fn_kwargs}

@@ -15,6 +15,7 @@ configs move between Keras and rskeras."""
 from __future__ import annotations
 
 from rskeras import _core
+from rskeras.backend import masking
 from rskeras.backend.keras_tensor import (
     KerasTensor,
     flatten,
@@ -197,6 +198,9 @@ class Functional(Model):
         set_(self, "_plan", [node for depth in sorted(nodes_by_depth, reverse=True)
                              for node in nodes_by_depth[depth] if not node.is_input])
         self._layers = [op for op in operations if not isinstance(op, SymbolicOp)]
+        # As in Keras: the model's own layers attach the masks to its outputs when it runs
+        # (`compute_mask` below is for asking), so `__call__` adds none itself.
+        self.supports_masking = False
         self.built = True
         if isinstance(inputs, dict):
             names = sorted(inputs) if _sortable(inputs) else list(inputs)
@@ -283,6 +287,7 @@ class Functional(Model):
         for i, (x, ref) in enumerate(zip(self._flatten_call_inputs(inputs), self._inputs)):
             if x is None:
                 raise ValueError(f'Layer "{self.name}": input {i} ({ref.name}) is None')
+            mask = masking.get_keras_mask(x)
             if not isinstance(x, _core.Tensor):
                 x = _core.convert_to_tensor(x)
             if x.dtype != ref.dtype:
@@ -293,19 +298,42 @@ class Functional(Model):
             elif len(shape) == len(ref_shape) - 1 and ref_shape[-1:] == (1,):
                 x = _core.reshape(x, shape + (1,))
             self._check_shape(i, tuple(x.shape), ref_shape)
+            if mask is not None and masking.get_keras_mask(x) is None:
+                masking.set_keras_mask(x, mask)  # a converted input keeps its mask (Keras)
             out.append(x)
         return out
 
     def call(self, inputs, training=None, mask=None):
         """Run the graph on real tensors; returns the structure of `outputs`.
 
+        Masks: `mask` (one per input, in the inputs' structure; by default the masks the
+        inputs carry) is attached to the inputs, and each layer passes, uses or makes masks
+        as it runs, so the outputs carry the masks the graph gives them (Keras 3).
+
         Raises:
             ValueError: on a wrong number of inputs, a missing dict key, or an input shape
                 that does not fit its `Input` (naming the model, the expected and the received
                 shape).
         """
-        values = {id(kt): x for kt, x in zip(self._inputs, self._standardize_inputs(inputs))}
+        flat = self._standardize_inputs(inputs)
+        if mask is not None:
+            masks = [mask] if isinstance(mask, _core.Tensor) else flatten(mask)
+            for x, m in zip(flat, masks):
+                if m is not None:
+                    masking.set_keras_mask(x, m)
+        values = {id(kt): x for kt, x in zip(self._inputs, flat)}
         return self._run_plan(values, training, lambda op: op)
+
+    def compute_mask(self, inputs, mask=None):
+        """The masks of the outputs (in the structure of `outputs`; None where an output has
+        none) for `inputs` with the input masks `mask` (default: the masks the inputs carry).
+        On tensors this runs the model; on KerasTensors it describes the masks. (Keras 3's
+        Functional returns the input mask here; rskeras follows the graph, as Keras 2 did.)"""
+        if any(isinstance(x, KerasTensor) for x in flatten(inputs)):
+            outputs = self.compute_output_spec(inputs, mask=mask)
+        else:
+            outputs = self.call(inputs, mask=mask)
+        return map_structure(masking.get_keras_mask, outputs)
 
     def _run_plan(self, values, training, fn_for):
         def lookup(x):
@@ -339,11 +367,27 @@ class Functional(Model):
         flat = self._flatten_call_inputs(inputs)
         for i, (x, ref) in enumerate(zip(flat, self._inputs)):
             self._check_shape(i, x.shape, ref.shape)
-        if all(tuple(x.shape) == ref.shape for x, ref in zip(flat, self._inputs)):
-            return map_structure(lambda t: KerasTensor(t.shape, t.dtype), self._outputs_struct)
+        masks = [getattr(x, "_keras_mask", None) for x in flat]
+        if mask is not None:
+            given = [mask] if isinstance(mask, KerasTensor) else flatten(mask)
+            masks = [g if g is not None else m for g, m in zip(given, masks)]
+        if not any(m is not None for m in masks) and all(
+                tuple(x.shape) == ref.shape for x, ref in zip(flat, self._inputs)):
+            # The graph's own KerasTensors describe the outputs and their masks.
+            return map_structure(_fresh_spec, self._outputs_struct)
+        if any(m is not None for m in masks):
+            # Fresh inputs carrying the masks, so that each layer describes its mask.
+            flat = [KerasTensor(x.shape, x.dtype) for x in flat]
+            for x, m in zip(flat, masks):
+                x._keras_mask = m
+            def run(op):
+                return op._spec_call
+        else:
+            def run(op):
+                return op.compute_output_spec
         values = {id(kt): x for kt, x in zip(self._inputs, flat)}
-        result = self._run_plan(values, None, lambda op: op.compute_output_spec)
-        return map_structure(lambda t: KerasTensor(t.shape, t.dtype), result)
+        result = self._run_plan(values, None, run)
+        return map_structure(_fresh_spec, result)
 
     def compute_output_shape(self, input_shape):
         """Output shape(s) for input shape(s) given in the structure of the inputs."""
@@ -409,6 +453,15 @@ class Functional(Model):
         if "input_layers" not in config:
             return Model.from_config.__func__(cls, config, custom_objects)
         return functional_from_config(cls, config, custom_objects=custom_objects)
+
+
+def _fresh_spec(t):
+    """A new KerasTensor like `t` (no history), with a copy of its mask description."""
+    out = KerasTensor(t.shape, t.dtype)
+    mask = getattr(t, "_keras_mask", None)
+    if mask is not None:
+        out._keras_mask = KerasTensor(mask.shape, mask.dtype)
+    return out
 
 
 def _sortable(d) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rskeras import _core
+from rskeras.backend import masking
 from rskeras.backend.keras_tensor import KerasTensor
 from rskeras.layers.core.input_layer import InputLayer
 from rskeras.layers.layer import Layer
@@ -26,6 +28,8 @@ class Sequential(Model):
 
     def __init__(self, layers=None, trainable=True, name=None):
         super().__init__(trainable=trainable, name=name)
+        # As in Keras: the layers attach the masks as they run (see `call`, `compute_mask`).
+        self.supports_masking = False
         self._input_shape = None
         self._input_dtype = None
         self._input_name = None
@@ -151,10 +155,43 @@ class Sequential(Model):
         return self._graph_part(1, "output")
 
     def call(self, inputs, training=None, mask=None):
+        """Each layer on the previous one's output. Masks: `mask` (default: the input's own)
+        is attached to the input, and each layer passes, uses or makes masks, so the output
+        carries the mask the stack gives it (Keras 3)."""
         x = inputs
+        if mask is not None and isinstance(x, _core.Tensor):
+            masking.set_keras_mask(x, mask)
         for layer in self._layers:
             x = layer(x, training=training)
         return x
+
+    def compute_output_spec(self, inputs, training=None, mask=None):
+        """The output KerasTensor, with the mask the layers describe (`_keras_mask`): the
+        recorded one for the built input shape, else each layer's in turn."""
+        if not isinstance(inputs, KerasTensor):
+            return super().compute_output_spec(inputs, training=training)
+        if mask is None:
+            mask = inputs._keras_mask
+        if mask is None and self._graph is not None and tuple(inputs.shape) == tuple(self._input_shape):
+            out = self._graph[1]
+            spec = KerasTensor(out.shape, out.dtype)
+            if out._keras_mask is not None:
+                spec._keras_mask = KerasTensor(out._keras_mask.shape, out._keras_mask.dtype)
+            return spec
+        x = KerasTensor(inputs.shape, inputs.dtype)
+        x._keras_mask = mask
+        for layer in self._layers:
+            x = layer._spec_call(x)
+        return x
+
+    def compute_mask(self, inputs, mask=None):
+        """The output's mask for `inputs` with the input mask `mask` (default: the mask the
+        input carries), or None. On tensors this runs the model; on KerasTensors it describes
+        the mask. (Keras 3's Sequential returns the input mask here; rskeras follows the
+        layers, as Keras 2 did.)"""
+        if isinstance(inputs, KerasTensor):
+            return masking.get_keras_mask(self.compute_output_spec(inputs, mask=mask))
+        return masking.get_keras_mask(self.call(inputs, mask=mask))
 
     def compute_output_shape(self, input_shape):
         if self.built and self._output_shapes and tuple(input_shape) == tuple(self._input_shape):

@@ -75,6 +75,9 @@ class SymbolicOp(Layer):
             args = (args[0], tuple(args[1]))  # a tuple key saved as a JSON list
         return self._fn(*args, **kwargs)
 
+    def _warn_mask_dropped(self, stacklevel=2) -> None:
+        """Operations carry no masks; Keras 3's ops drop them silently too."""
+
     def get_config(self) -> dict:
         return {"name": self.name}
 

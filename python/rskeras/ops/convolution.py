@@ -118,10 +118,20 @@ def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
     Returns: `(..., in_c * depth_multiplier)`; output channel `c * depth_multiplier + m` is
         channel `c` filtered by `kernel[..., c, m]`.
     """
+    padding = _padding(padding, "depthwise_conv")
+    if padding == "causal":
+        raise ValueError("depthwise_conv: padding must be 'valid' or 'same', got 'causal'")
     kernel = _core.convert_to_tensor(kernel)
-    shape = tuple(kernel.shape)
-    grouped = knp.reshape(kernel, shape[:-2] + (1, shape[-2] * shape[-1]))
-    return conv(inputs, grouped, strides, padding, data_format, dilation_rate)
+    x = _core.convert_to_tensor(inputs)
+    _spatial_rank(x, "depthwise_conv")
+    if kernel.ndim != x.ndim:
+        raise ValueError(f"depthwise_conv: a rank-{x.ndim} input needs a rank-{x.ndim} kernel, got "
+                         f"kernel shape {tuple(kernel.shape)} for input shape {tuple(x.shape)}")
+    x, _, strides, dilation_rate, finish = _prepare(
+        x, "depthwise_conv", data_format, tuple(kernel.shape[:-2]), strides, dilation_rate)
+    if kernel.ndim == 3:
+        kernel = knp.expand_dims(kernel, 0)
+    return finish(_core.depthwise_conv2d(x, kernel, strides[-2:], padding, dilation_rate[-2:]))
 
 
 def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, padding="valid",

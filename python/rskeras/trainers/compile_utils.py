@@ -19,6 +19,7 @@ from __future__ import annotations
 from rskeras import losses as losses_module
 from rskeras import metrics as metrics_module
 from rskeras.backend.keras_tensor import flatten
+from rskeras.losses.losses import combined_mask
 from rskeras.metrics.metric import Mean
 
 
@@ -100,9 +101,13 @@ def _per_output(spec, names, what, default=None):
 
 
 def _apply_loss(fn, y_true, y_pred, sample_weight):
+    """`fn`'s reduced loss. A plain function is reduced as Keras's `LossFunctionWrapper`
+    would: weighted by `sample_weight` and by the mask `y_pred` (or the values) carry."""
     if isinstance(fn, losses_module.Loss):
         return fn(y_true, y_pred, sample_weight=sample_weight)
-    return losses_module.reduce_loss(fn(y_true, y_pred), sample_weight)
+    values = fn(y_true, y_pred)
+    return losses_module.reduce_loss(values, sample_weight,
+                                     mask=combined_mask(y_pred, values))
 
 
 class CompileLoss:

@@ -10,6 +10,7 @@ class Activation(Layer):
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
+        self.supports_masking = True  # the input's mask passes through (Keras)
         self.built = True
 
     def call(self, inputs):

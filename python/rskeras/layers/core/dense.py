@@ -42,6 +42,7 @@ class Dense(Layer):
         self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
         self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
         self.input_spec = InputSpec(min_ndim=2)
+        self.supports_masking = True  # the input's mask passes through (Keras)
 
     def build(self, input_shape):
         input_dim = input_shape[-1]

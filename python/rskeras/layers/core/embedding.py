@@ -31,7 +31,10 @@ class Embedding(Layer):
         embeddings_regularizer: callable `embeddings -> scalar` added to the losses, or None.
         embeddings_constraint: callable applied after each optimizer update, or None.
         mask_zero: whether index 0 is padding: `compute_mask` then returns `indices != 0`
-            (and `input_dim` should count the padding index).
+            (and `input_dim` should count the padding index), and the output carries that
+            mask (`output._keras_mask`, `(batch, ...)`), so the layers after it that support
+            masking pass it on or use it (`GlobalAveragePooling1D` averages the unmasked
+            steps only) and a model's loss and metrics ignore the padded steps.
         weights: optional list `[embeddings]` to start from.
 
     Weights: `embeddings` of shape `(input_dim, output_dim)` (Keras layout).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rskeras import ops
+from rskeras import backend, ops
 from rskeras.layers.layer import Layer
 
 
@@ -11,8 +11,9 @@ class Masking(Layer):
     when every feature equals `mask_value`; its outputs are set to 0, and `compute_mask`
     returns `any(inputs != mask_value, axis=-1)` (True for the timesteps to keep).
 
-    rskeras tensors do not carry masks yet, so downstream layers receive the mask only when
-    it is passed explicitly (`mask=layer.compute_mask(x)`).
+    The output carries the mask (`output._keras_mask`, `(batch, steps)`), so the layers
+    after it that support masking use or pass it on (e.g. `GlobalAveragePooling1D` averages
+    over the kept steps only, and a model's loss ignores the masked steps).
 
     Args:
         mask_value: float, the padding value (default 0.0).
@@ -37,7 +38,10 @@ class Masking(Layer):
 
     def call(self, inputs):
         keep = ops.any(ops.not_equal(inputs, self.mask_value), axis=-1, keepdims=True)
-        return inputs * ops.cast(keep, inputs.dtype)
+        outputs = ops.where(keep, inputs, ops.zeros((), inputs.dtype))
+        # The output and its mask at once, as Keras does (compute_mask is not run again).
+        backend.set_keras_mask(outputs, ops.squeeze(keep, axis=-1))
+        return outputs
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from rskeras import ops
+from rskeras import backend, ops
 from rskeras.layers.layer import Layer
 
 
@@ -28,6 +28,7 @@ class Merge(Layer):
 
     _min_inputs = 1
     _max_inputs = None
+    _mask_only_from_masks = True
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -108,11 +109,39 @@ class Merge(Layer):
             raise NotImplementedError(f"{type(self).__name__}._merge_function")
         return functools.reduce(type(self)._fold, inputs)
 
+    def _apply_merge_op_and_or_mask(self, op_fn, inputs):
+        """Fold `op_fn` over the inputs where masked entries do not take part (Keras 3, for
+        `Maximum` and `Minimum`, which have no identity element): a masked entry of an input
+        takes the running result's value, and a masked entry of the running result takes the
+        input's. When every input has a mask, the output gets their OR (reduced with `any`
+        over the last axis, like the masks themselves)."""
+        output = output_mask = None
+        for x in inputs:
+            mask = backend.get_keras_mask(x)
+            if mask is not None:
+                mask = ops.broadcast_to(ops.expand_dims(mask, -1), tuple(x.shape))
+            if output is None:
+                output, output_mask = x, mask
+                continue
+            if mask is not None:
+                x = ops.where(mask, x, output)
+            if output_mask is not None:
+                output = ops.where(output_mask, output, x)
+            if mask is not None and output_mask is not None:
+                output_mask = ops.logical_or(output_mask, mask)
+            else:
+                output_mask = None
+            output = op_fn(output, x)
+        if output_mask is not None:
+            backend.set_keras_mask(output, ops.any(output_mask, axis=-1))
+        return output
+
     def compute_output_shape(self, input_shape):
         return self._output_shape(input_shape)
 
     def compute_mask(self, inputs, mask=None):
-        """The OR of the input masks, or None when any input has no mask (Keras)."""
+        """The OR of the input masks, or None when any input has no mask (Keras); masks are
+        combined automatically when the inputs carry them."""
         if mask is None:
             return None
         if not isinstance(mask, (list, tuple)) or len(mask) != len(inputs):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rskeras import initializers, ops
+from rskeras import _core, initializers, ops
 from rskeras.layers.input_spec import InputSpec
 from rskeras.layers.layer import Layer
 
@@ -65,11 +65,18 @@ class BatchNormalization(Layer):
 
     def call(self, inputs, training=None):
         if training:
-            reduce_axes = tuple(a for a in range(inputs.ndim) if a != self._axis)
-            mean, var = ops.moments(inputs, axes=reduce_axes)
+            if self._axis == inputs.ndim - 1 and inputs.dtype in ("float32", "float64"):
+                # Channels last: one fused kernel for statistics, normalization and backward.
+                y, mean, var = _core.batch_norm_train(inputs, self.gamma, self.beta, self.epsilon)
+            else:
+                reduce_axes = tuple(a for a in range(inputs.ndim) if a != self._axis)
+                mean, var = ops.moments(inputs, axes=reduce_axes)
+                y = None
             m = self.momentum
             self.moving_mean.assign(self.moving_mean * m + ops.stop_gradient(mean) * (1 - m))
             self.moving_variance.assign(self.moving_variance * m + ops.stop_gradient(var) * (1 - m))
+            if y is not None:
+                return y
         else:
             mean, var = self.moving_mean, self.moving_variance
         return ops.batch_normalization(inputs, mean, var, self._axis, offset=self.beta,

@@ -55,6 +55,8 @@ class LayerNormalization(Layer):
             # Keras 3 scales by the (centered) variance here, not the mean square; match it.
             _, var = ops.moments(inputs, axes=self._axes, keepdims=True)
             return inputs * ops.rsqrt(var + self.epsilon) * self._broadcast(self.gamma, rank, shape)
+        if self._axes == (rank - 1,):
+            return ops.layer_normalization(inputs, self.gamma, self.beta, axis=-1, epsilon=self.epsilon)
         mean, var = ops.moments(inputs, axes=self._axes, keepdims=True)
         y = (inputs - mean) * ops.rsqrt(var + self.epsilon)
         if self.gamma is not None:

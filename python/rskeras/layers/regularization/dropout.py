@@ -24,6 +24,7 @@ class Dropout(Layer):
             raise ValueError(f"Dropout: `rate` must be a float in [0, 1), got {rate!r}")
         self.rate, self.noise_shape, self.seed = float(rate), noise_shape, seed
         self.seed_generator = SeedGenerator(seed)
+        self.supports_masking = True  # the input's mask passes through (Keras)
         self.built = True
 
     def call(self, inputs, training=False):
