@@ -118,6 +118,7 @@ fn run(op: &Op, x: &[&Tensor]) -> Result<Tensor> {
         Op::Pool2d { geo, max } => conv::cpu_pool2d(geo, x[0], *max),
         Op::Pool2dGrad { geo, max } => conv::cpu_pool2d_grad(geo, x[0], x[1], *max),
         Op::Pool2dArgmax(g) => conv::cpu_pool2d_argmax(g, x[0]),
+        Op::Pool2dArgmaxGrad(g) => conv::cpu_pool2d_argmax_grad(g, x[0], x[1]),
         Op::DepthwiseConv2d(_) | Op::DepthwiseInputGrad(_) | Op::DepthwiseKernelGrad(_) => {
             conv::cpu_depthwise(op, x[0], x[1])
         }

@@ -17,8 +17,8 @@ use crate::autodiff::record;
 use crate::device::{self, pool};
 use crate::error::{Error, Result};
 use crate::ops::elementwise::FloatElem;
-use crate::ops::shape::{concatenate, slice_axis, take};
-use crate::ops::{cast, reshape, Op};
+use crate::ops::shape::{concatenate, slice_axis};
+use crate::ops::{cast, Op};
 use crate::tensor::{Buffer, DType, Tensor};
 
 /// The shapes and strides of one convolution or pooling window walk (NHWC).
@@ -369,10 +369,25 @@ pub fn pool2d(
         && crate::autodiff::tape::tracks(&[x])
         && matches!(x.dtype(), DType::Float32 | DType::Float64)
     {
-        // Under a tape, max pooling is a gather at each window's argmax: the backward pass is
+        // Under a tape, the forward pass also keeps each window's argmax: the backward pass is
         // then a scatter-add of the output gradient, with no second scan of the windows.
-        let idx = device::execute(&Op::Pool2dArgmax(geo), &[x])?;
-        return take(&reshape(x, &[-1])?, &idx, 0);
+        let idx = device::execute(&Op::Pool2dArgmax(geo.clone()), &[x])?;
+        let out = device::execute(
+            &Op::Pool2d {
+                geo: geo.clone(),
+                max,
+            },
+            &[x],
+        )?;
+        let dt = x.dtype();
+        record(&[x], &out, move || {
+            Arc::new(move |g: &Tensor, _needs: &[bool]| {
+                let g = &cast(g, dt)?;
+                let op = Op::Pool2dArgmaxGrad(geo.clone());
+                Ok(vec![Some(device::execute(&op, &[g, &idx])?)])
+            })
+        });
+        return Ok(out);
     }
     let out = device::execute(
         &Op::Pool2d {
@@ -739,32 +754,72 @@ pub(crate) fn cpu_pool2d_grad(g: &Geometry, x: &Tensor, dy: &Tensor, max: bool) 
 // ---------------------------------------------------------------------------------------------
 // Max-pooling argmax and depthwise convolution
 
-/// For each max-pooling output, the flat index into `x` of the first maximum of its window
-/// (NaN wins, as in the forward kernel), so the pooled values are `x.flat[idx]` and the
-/// gradient is a scatter-add of `dy` at `idx`.
-fn pool_argmax<T: FloatElem>(g: &Geometry, x: &[T]) -> Vec<i64> {
-    let (c, img) = (g.c, g.h * g.w * g.c);
-    let mut out = vec![-1i64; g.n * g.oh * g.ow * c];
-    pool::fill_rows(&mut out, c, |r, o| {
-        let (i, oy, ox) = (r / (g.oh * g.ow), r / g.ow % g.oh, r % g.ow);
-        let mut best_v = vec![T::neg_infinity(); c];
-        for ky in 0..g.kh {
-            for kx in 0..g.kw {
-                let Some((y, xx)) = g.tap(oy, ox, ky, kx) else {
-                    continue;
-                };
-                let base = i * img + (y * g.w + xx) * c;
-                for ch in 0..c {
-                    let (a, b) = (best_v[ch], x[base + ch]);
-                    if o[ch] < 0 || !(a >= b || a.is_nan()) {
-                        best_v[ch] = b;
-                        o[ch] = (base + ch) as i64;
-                    }
-                }
+/// For each max-pooling output, the index into its image `(h, w, c)` of the first maximum of
+/// its window (NaN wins, as in the forward kernel): the backward pass scatters `dy` there.
+#[inline(always)]
+fn argmax_step<T: FloatElem>(best: &mut [T], idx: &mut [i32], v: &[T], base: i32) {
+    for (k, ((bv, bi), &b)) in best.iter_mut().zip(idx.iter_mut()).zip(v).enumerate() {
+        let mask = -((!(*bv >= b) & (*bv == *bv)) as i32);
+        *bi = (*bi & !mask) | ((base + k as i32) & mask);
+        *bv = if mask != 0 { b } else { *bv };
+    }
+}
+
+fn pool_argmax<T: FloatElem>(g: &Geometry, x: &[T]) -> Vec<i32> {
+    let (c, img, per_out) = (g.c, g.h * g.w * g.c, g.oh * g.ow * g.c);
+    let mut out = vec![0i32; g.n * per_out];
+    let run = |best: &mut Vec<T>, i: usize, o: &mut [i32]| {
+        let src = &x[i * img..][..img];
+        for (r, orow) in o.chunks_mut(c.max(1)).enumerate() {
+            let (oy, ox) = (r / g.ow, r % g.ow);
+            let mut taps = (0..g.kh)
+                .flat_map(|ky| (0..g.kw).map(move |kx| (ky, kx)))
+                .filter_map(|(ky, kx)| g.tap(oy, ox, ky, kx))
+                .map(|(y, xx)| (y * g.w + xx) * c);
+            let Some(first) = taps.next() else { continue };
+            best.clear();
+            best.extend_from_slice(&src[first..][..c]);
+            orow.iter_mut()
+                .zip(first as i32..)
+                .for_each(|(o, j)| *o = j);
+            for base in taps {
+                // Branch-free select, so it vectorises: a later tap wins only when strictly
+                // larger, or NaN over a non-NaN (the forward kernel's rule).
+                argmax_step(best, orow, &src[base..][..c], base as i32);
+            }
+        }
+    };
+    if out.len() >= pool::PAR_THRESHOLD && g.n > 1 {
+        pool::par(|| {
+            out.par_chunks_mut(per_out.max(1))
+                .enumerate()
+                .for_each_init(Vec::new, |best, (i, o)| pool::simd(|| run(best, i, o)))
+        });
+    } else {
+        let mut best = Vec::new();
+        for (i, o) in out.chunks_mut(per_out.max(1)).enumerate() {
+            pool::simd(|| run(&mut best, i, o));
+        }
+    }
+    out
+}
+
+/// The max-pooling gradient: `dy` scatter-added at each output's argmax within its image.
+fn pool_argmax_grad<T: FloatElem>(g: &Geometry, dy: &[T], idx: &[i32]) -> Vec<T> {
+    let (img, per_out) = (g.h * g.w * g.c, g.oh * g.ow * g.c);
+    let mut dx = vec![T::zero(); g.n * img];
+    per_image_chunks(&mut dx, img, |i, d| {
+        let (gi, ii) = (
+            &dy[i * per_out..][..per_out],
+            &idx[i * per_out..][..per_out],
+        );
+        for (&gv, &j) in gi.iter().zip(ii) {
+            if let Some(slot) = usize::try_from(j).ok().and_then(|j| d.get_mut(j)) {
+                *slot = *slot + gv;
             }
         }
     });
-    out
+    dx
 }
 
 /// Depthwise convolution forward: `out[.., ch * m + j] = sum over taps of x[.., ch] *
@@ -774,29 +829,37 @@ fn depthwise_forward<T: FloatElem>(g: &Geometry, x: &[T], k: &[T]) -> Vec<T> {
     let m = oc / c.max(1);
     let mut out = vec![T::zero(); g.n * g.oh * g.ow * oc];
     pool::fill_rows(&mut out, oc, |r, o| {
-        let (i, oy, ox) = (r / (g.oh * g.ow), r / g.ow % g.oh, r % g.ow);
-        for ky in 0..g.kh {
-            for kx in 0..g.kw {
-                let Some((y, xx)) = g.tap(oy, ox, ky, kx) else {
-                    continue;
-                };
-                let xr = &x[i * img + (y * g.w + xx) * c..][..c];
-                let kr = &k[(ky * g.kw + kx) * oc..][..oc];
-                if m == 1 {
-                    for ch in 0..c {
-                        o[ch] = o[ch] + xr[ch] * kr[ch];
-                    }
-                } else {
-                    for ch in 0..c {
-                        for j in 0..m {
-                            o[ch * m + j] = o[ch * m + j] + xr[ch] * kr[ch * m + j];
+        pool::simd(|| {
+            let (i, oy, ox) = (r / (g.oh * g.ow), r / g.ow % g.oh, r % g.ow);
+            for ky in 0..g.kh {
+                for kx in 0..g.kw {
+                    let Some((y, xx)) = g.tap(oy, ox, ky, kx) else {
+                        continue;
+                    };
+                    let xr = &x[i * img + (y * g.w + xx) * c..][..c];
+                    let kr = &k[(ky * g.kw + kx) * oc..][..oc];
+                    if m == 1 {
+                        fma_into(o, xr, kr);
+                    } else {
+                        for ch in 0..c {
+                            for j in 0..m {
+                                o[ch * m + j] = o[ch * m + j] + xr[ch] * kr[ch * m + j];
+                            }
                         }
                     }
                 }
             }
-        }
+        })
     });
     out
+}
+
+/// `acc[i] += a[i] * b[i]` (kept separate so it vectorises).
+#[inline(always)]
+fn fma_into<T: FloatElem>(acc: &mut [T], a: &[T], b: &[T]) {
+    acc.iter_mut()
+        .zip(a.iter().zip(b))
+        .for_each(|(o, (&p, &q))| *o = *o + p * q);
 }
 
 /// Depthwise input gradient, scattered per image (windows overlap within an image only).
@@ -815,6 +878,10 @@ fn depthwise_input_grad<T: FloatElem>(g: &Geometry, dy: &[T], k: &[T]) -> Vec<T>
                         };
                         let dr = &mut d[(y * g.w + xx) * c..][..c];
                         let kr = &k[(ky * g.kw + kx) * oc..][..oc];
+                        if m == 1 {
+                            fma_into(dr, gr, kr);
+                            continue;
+                        }
                         for ch in 0..c {
                             let mut s = T::zero();
                             for j in 0..m {
@@ -827,7 +894,7 @@ fn depthwise_input_grad<T: FloatElem>(g: &Geometry, dy: &[T], k: &[T]) -> Vec<T>
             }
         }
     };
-    per_image_chunks(&mut dx, img, run);
+    per_image_chunks(&mut dx, img, |i, d| pool::simd(|| run(i, d)));
     dx
 }
 
@@ -842,30 +909,36 @@ fn depthwise_kernel_grad<T: FloatElem>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T
         (0..threads)
             .into_par_iter()
             .map(|t| {
-                let mut dk = vec![T::zero(); ksize];
-                for i in t * per..((t + 1) * per).min(g.n) {
-                    for oy in 0..g.oh {
-                        for ox in 0..g.ow {
-                            let gr = &dy[(i * orows + oy * g.ow + ox) * oc..][..oc];
-                            for ky in 0..g.kh {
-                                for kx in 0..g.kw {
-                                    let Some((y, xx)) = g.tap(oy, ox, ky, kx) else {
-                                        continue;
-                                    };
-                                    let xr = &x[i * img + (y * g.w + xx) * c..][..c];
-                                    let kr = &mut dk[(ky * g.kw + kx) * oc..][..oc];
-                                    for ch in 0..c {
-                                        for j in 0..m {
-                                            kr[ch * m + j] =
-                                                kr[ch * m + j] + xr[ch] * gr[ch * m + j];
+                pool::simd(|| {
+                    let mut dk = vec![T::zero(); ksize];
+                    for i in t * per..((t + 1) * per).min(g.n) {
+                        for oy in 0..g.oh {
+                            for ox in 0..g.ow {
+                                let gr = &dy[(i * orows + oy * g.ow + ox) * oc..][..oc];
+                                for ky in 0..g.kh {
+                                    for kx in 0..g.kw {
+                                        let Some((y, xx)) = g.tap(oy, ox, ky, kx) else {
+                                            continue;
+                                        };
+                                        let xr = &x[i * img + (y * g.w + xx) * c..][..c];
+                                        let kr = &mut dk[(ky * g.kw + kx) * oc..][..oc];
+                                        if m == 1 {
+                                            fma_into(kr, xr, gr);
+                                            continue;
+                                        }
+                                        for ch in 0..c {
+                                            for j in 0..m {
+                                                kr[ch * m + j] =
+                                                    kr[ch * m + j] + xr[ch] * gr[ch * m + j];
+                                            }
                                         }
                                     }
                                 }
                             }
                         }
                     }
-                }
-                dk
+                    dk
+                })
             })
             .collect()
     });
@@ -906,7 +979,26 @@ pub(crate) fn cpu_pool2d_argmax(g: &Geometry, x: &Tensor) -> Result<Tensor> {
             )))
         }
     };
-    Ok(Tensor::new(g.out_shape(), Buffer::I64(idx)))
+    Ok(Tensor::new(g.out_shape(), Buffer::I32(idx)))
+}
+
+pub(crate) fn cpu_pool2d_argmax_grad(g: &Geometry, dy: &Tensor, idx: &Tensor) -> Result<Tensor> {
+    let Buffer::I32(iv) = &*idx.data else {
+        return Err(Error::Type(
+            "max_pool_grad: expected int32 argmax indices".into(),
+        ));
+    };
+    let data = match &*dy.data {
+        Buffer::F32(v) => Buffer::F32(pool_argmax_grad(g, v, iv)),
+        Buffer::F64(v) => Buffer::F64(pool_argmax_grad(g, v, iv)),
+        b => {
+            return Err(Error::Type(format!(
+                "max_pool_grad: expected a float32 or float64 gradient, got {}",
+                b.dtype().name()
+            )))
+        }
+    };
+    Ok(Tensor::new(g.in_shape(), data))
 }
 
 pub(crate) fn cpu_depthwise(op: &Op, x: &Tensor, y: &Tensor) -> Result<Tensor> {

@@ -135,8 +135,10 @@ pub enum Op {
         geo: conv::Geometry,
         max: bool,
     },
-    /// Flat int64 index into `x` of each max-pooling window's first maximum.
+    /// Int32 index into its image of each max-pooling window's first maximum, and the
+    /// gradient `(dy, argmax)` that scatters `dy` there.
     Pool2dArgmax(conv::Geometry),
+    Pool2dArgmaxGrad(conv::Geometry),
     /// Depthwise convolution forward `(x, kernel)`, input gradient `(dy, kernel)`, kernel
     /// gradient `(x, dy)`; the geometry's `out_c` is channels x multiplier.
     DepthwiseConv2d(conv::Geometry),
@@ -147,24 +149,24 @@ pub enum Op {
     /// Fused batch normalization `(x, stats, gamma, beta)` and its backward pieces:
     /// `(x, dy, stats)` -> `(2, c)` sums of dy and dy * xhat; `(x, dy, stats, gamma, sums)` -> dx.
     BatchNormForward {
-        epsilon: f32,
+        epsilon: f64,
     },
     BatchNormGradSums {
-        epsilon: f32,
+        epsilon: f64,
     },
     BatchNormInputGrad {
-        epsilon: f32,
+        epsilon: f64,
     },
     /// Fused layer normalization over the last axis `(x, gamma, beta)`; its input gradient
     /// `(x, dy, gamma)` and `(2, d)` parameter-gradient sums `(x, dy)`.
     LayerNormForward {
-        epsilon: f32,
+        epsilon: f64,
     },
     LayerNormInputGrad {
-        epsilon: f32,
+        epsilon: f64,
     },
     LayerNormParamGrad {
-        epsilon: f32,
+        epsilon: f64,
     },
     AdamUpdate {
         lr: f32,
@@ -219,6 +221,7 @@ impl Op {
             Op::Pool2d { max: false, .. } => "average_pool",
             Op::Pool2dGrad { .. } => "pool_grad",
             Op::Pool2dArgmax(_) => "max_pool_argmax",
+            Op::Pool2dArgmaxGrad(_) => "max_pool_grad",
             Op::DepthwiseConv2d(_) => "depthwise_conv",
             Op::DepthwiseInputGrad(_) => "depthwise_conv_input_grad",
             Op::DepthwiseKernelGrad(_) => "depthwise_conv_kernel_grad",

@@ -44,7 +44,7 @@ pub fn batch_norm_train(
     }
     let (gamma, beta) = params("batch_normalization", x, c, gamma, beta)?;
     let stats = device::execute(&Op::Moments, &[x])?;
-    let eps = epsilon as f32;
+    let eps = epsilon;
     let y = device::execute(
         &Op::BatchNormForward { epsilon: eps },
         &[x, &stats, &gamma, &beta],
@@ -81,7 +81,7 @@ pub fn layer_norm(
 ) -> Result<Tensor> {
     let (_, d) = rows_and_channels("layer_normalization", x)?;
     let (gamma, beta) = params("layer_normalization", x, d, gamma, beta)?;
-    let eps = epsilon as f32;
+    let eps = epsilon;
     let y = device::execute(&Op::LayerNormForward { epsilon: eps }, &[x, &gamma, &beta])?;
     let (xc, gc) = (x.clone(), gamma.clone());
     record(&[x, &gamma, &beta], &y, move || {
@@ -203,9 +203,9 @@ fn moments<T: FloatElem>(x: &[T], c: usize) -> Vec<T> {
 }
 
 /// Per-channel `scale = gamma * rsqrt(var + eps)` and `shift = beta - mean * scale`.
-fn affine<T: FloatElem>(stats: &[T], gamma: &[T], beta: &[T], eps: f32) -> (Vec<T>, Vec<T>) {
+fn affine<T: FloatElem>(stats: &[T], gamma: &[T], beta: &[T], eps: f64) -> (Vec<T>, Vec<T>) {
     let c = gamma.len();
-    let eps = to_t::<T>(eps as f64);
+    let eps = to_t::<T>(eps);
     let scale: Vec<T> = (0..c)
         .map(|i| gamma[i] / (stats[c + i] + eps).sqrt())
         .collect();
@@ -213,7 +213,7 @@ fn affine<T: FloatElem>(stats: &[T], gamma: &[T], beta: &[T], eps: f32) -> (Vec<
     (scale, shift)
 }
 
-fn bn_forward<T: FloatElem>(x: &[T], stats: &[T], gamma: &[T], beta: &[T], eps: f32) -> Vec<T> {
+fn bn_forward<T: FloatElem>(x: &[T], stats: &[T], gamma: &[T], beta: &[T], eps: f64) -> Vec<T> {
     let c = gamma.len();
     let (scale, shift) = affine(stats, gamma, beta, eps);
     let mut y = vec![T::zero(); x.len()];
@@ -226,14 +226,14 @@ fn bn_forward<T: FloatElem>(x: &[T], stats: &[T], gamma: &[T], beta: &[T], eps: 
     y
 }
 
-fn rstd<T: FloatElem>(stats: &[T], c: usize, eps: f32) -> Vec<f64> {
+fn rstd<T: FloatElem>(stats: &[T], c: usize, eps: f64) -> Vec<f64> {
     (0..c)
-        .map(|i| 1.0 / (stats[c + i].to_f64().unwrap_or(f64::NAN) + eps as f64).sqrt())
+        .map(|i| 1.0 / (stats[c + i].to_f64().unwrap_or(f64::NAN) + eps).sqrt())
         .collect()
 }
 
 /// `(2, c)`: `sum(dy)` and `sum(dy * xhat)` per channel (the gradients of beta and gamma).
-fn bn_grad_sums<T: FloatElem>(x: &[T], dy: &[T], stats: &[T], eps: f32) -> Vec<T> {
+fn bn_grad_sums<T: FloatElem>(x: &[T], dy: &[T], stats: &[T], eps: f64) -> Vec<T> {
     let c = stats.len() / 2;
     let rows = x.len() / c.max(1);
     let r_std = rstd(stats, c, eps);
@@ -258,7 +258,7 @@ fn bn_input_grad<T: FloatElem>(
     stats: &[T],
     gamma: &[T],
     sums: &[T],
-    eps: f32,
+    eps: f64,
 ) -> Vec<T> {
     let c = gamma.len();
     let m = (x.len() / c.max(1)) as f64;
@@ -286,7 +286,7 @@ fn bn_input_grad<T: FloatElem>(
 }
 
 /// Mean and `rsqrt(var + eps)` of one row, in float64.
-fn row_stats<T: FloatElem>(row: &[T], eps: f32) -> (f64, f64) {
+fn row_stats<T: FloatElem>(row: &[T], eps: f64) -> (f64, f64) {
     let n = row.len().max(1) as f64;
     let mean = row
         .iter()
@@ -298,10 +298,10 @@ fn row_stats<T: FloatElem>(row: &[T], eps: f32) -> (f64, f64) {
         .map(|v| (v.to_f64().unwrap_or(f64::NAN) - mean).powi(2))
         .sum::<f64>()
         / n;
-    (mean, 1.0 / (var + eps as f64).sqrt())
+    (mean, 1.0 / (var + eps).sqrt())
 }
 
-fn ln_forward<T: FloatElem>(x: &[T], gamma: &[T], beta: &[T], eps: f32) -> Vec<T> {
+fn ln_forward<T: FloatElem>(x: &[T], gamma: &[T], beta: &[T], eps: f64) -> Vec<T> {
     let d = gamma.len();
     let mut y = vec![T::zero(); x.len()];
     pool::fill_rows(&mut y, d, |r, o| {
@@ -315,7 +315,7 @@ fn ln_forward<T: FloatElem>(x: &[T], gamma: &[T], beta: &[T], eps: f32) -> Vec<T
     y
 }
 
-fn ln_input_grad<T: FloatElem>(x: &[T], dy: &[T], gamma: &[T], eps: f32) -> Vec<T> {
+fn ln_input_grad<T: FloatElem>(x: &[T], dy: &[T], gamma: &[T], eps: f64) -> Vec<T> {
     let d = gamma.len();
     let n = d.max(1) as f64;
     let mut dx = vec![T::zero(); x.len()];
@@ -339,7 +339,7 @@ fn ln_input_grad<T: FloatElem>(x: &[T], dy: &[T], gamma: &[T], eps: f32) -> Vec<
 }
 
 /// `(2, d)`: `sum(dy)` and `sum(dy * xhat)` over rows (the gradients of beta and gamma).
-fn ln_param_grad<T: FloatElem>(x: &[T], dy: &[T], d: usize, eps: f32) -> Vec<T> {
+fn ln_param_grad<T: FloatElem>(x: &[T], dy: &[T], d: usize, eps: f64) -> Vec<T> {
     let rows = x.len() / d.max(1);
     let (sdy, sdyx) = channel_sums::<T>(rows, d, |r, a, b| {
         let (xr, gr) = (&x[r * d..][..d], &dy[r * d..][..d]);

@@ -326,7 +326,9 @@ fn binop(
     let b = to_tensor(other, Some(a.dtype()))?;
     let (x, y) = if reflected { (&b, a) } else { (a, &b) };
     let n = x.numel().max(y.numel());
-    Ok(PyTensor::new(maybe_detach(py, n, || ops::binary(op, x, y))?))
+    Ok(PyTensor::new(maybe_detach(py, n, || {
+        ops::binary(op, x, y)
+    })?))
 }
 
 #[pymethods]
@@ -513,7 +515,9 @@ impl PyTensor {
         }
         let spec = parse_key(key, &self.t.shape)?;
         let n = self.t.numel();
-        Ok(PyTensor::new(maybe_detach(py, n, || ops::shape::get_item(&self.t, &spec))?))
+        Ok(PyTensor::new(maybe_detach(py, n, || {
+            ops::shape::get_item(&self.t, &spec)
+        })?))
     }
 
     fn __add__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
@@ -590,13 +594,17 @@ impl PyTensor {
     fn __matmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         let b = to_tensor(o, None)?;
         let n = self.t.numel().max(b.numel());
-        Ok(PyTensor::new(maybe_detach(py, n, || ops::matmul::matmul(&self.t, &b))?))
+        Ok(PyTensor::new(maybe_detach(py, n, || {
+            ops::matmul::matmul(&self.t, &b)
+        })?))
     }
 
     fn __rmatmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         let a = to_tensor(o, None)?;
         let n = self.t.numel().max(a.numel());
-        Ok(PyTensor::new(maybe_detach(py, n, || ops::matmul::matmul(&a, &self.t))?))
+        Ok(PyTensor::new(maybe_detach(py, n, || {
+            ops::matmul::matmul(&a, &self.t)
+        })?))
     }
 
     fn __neg__(&self) -> PyResult<PyTensor> {
