@@ -759,7 +759,9 @@ pub(crate) fn cpu_pool2d_grad(g: &Geometry, x: &Tensor, dy: &Tensor, max: bool) 
 #[inline(always)]
 fn argmax_step<T: FloatElem>(best: &mut [T], idx: &mut [i32], v: &[T], base: i32) {
     for (k, ((bv, bi), &b)) in best.iter_mut().zip(idx.iter_mut()).zip(v).enumerate() {
-        let mask = -((!(*bv >= b) & (*bv == *bv)) as i32);
+        // A later tap wins when strictly larger, or NaN over a non-NaN (the forward rule).
+        let wins = b > *bv || (b.is_nan() && !bv.is_nan());
+        let mask = -(wins as i32);
         *bi = (*bi & !mask) | ((base + k as i32) & mask);
         *bv = if mask != 0 { b } else { *bv };
     }
