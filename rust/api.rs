@@ -496,6 +496,31 @@ fn random_normal(
     wrap(py.detach(|| ops::random::normal(&s, mean, stddev, seed, counter)))
 }
 
+/// Register the object that runs ops on GPU tensors (see `device::gpu` for its protocol).
+#[pyfunction]
+fn register_gpu_executor(executor: Py<PyAny>) {
+    crate::device::gpu::register(executor);
+}
+
+/// Set the device ("cpu" or "gpu") that random fills create their tensors on.
+#[pyfunction]
+fn set_default_device(device: &str) -> PyResult<()> {
+    crate::device::gpu::set_default_device(crate::device::Device::parse(device)?);
+    Ok(())
+}
+
+/// The WGSL source of `shaders/<family>.wgsl` compiled into the extension.
+#[pyfunction]
+fn shader_source(family: &str) -> PyResult<&'static str> {
+    crate::device::shaders::source(family)
+        .ok_or_else(|| PyValueError::new_err(format!("no shader family {family:?}")))
+}
+
+#[pyfunction]
+fn get_default_device() -> &'static str {
+    crate::device::gpu::default_device().name()
+}
+
 /// Drop the thread pool in a forked child (registered with `os.register_at_fork`).
 #[pyfunction]
 fn _reset_thread_pool_after_fork() {
@@ -616,6 +641,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(random_normal, m)?)?;
     m.add_function(wrap_pyfunction!(philox4x32_10, m)?)?;
     m.add_function(wrap_pyfunction!(_reset_thread_pool_after_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(register_gpu_executor, m)?)?;
+    m.add_function(wrap_pyfunction!(set_default_device, m)?)?;
+    m.add_function(wrap_pyfunction!(get_default_device, m)?)?;
+    m.add_function(wrap_pyfunction!(shader_source, m)?)?;
     m.add_function(wrap_pyfunction!(num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(optimizer_apply, m)?)?;
     Ok(())

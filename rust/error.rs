@@ -1,7 +1,9 @@
 //! The core's error type. Every fallible op returns `Result<T>`; the bindings turn
 //! an `Error` into the matching Python exception, so no failure reaches Python as a panic.
 
-use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyIndexError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError,
+};
 use pyo3::PyErr;
 
 #[derive(Debug, Clone)]
@@ -10,6 +12,8 @@ pub enum Error {
     Type(String),
     Index(String),
     Runtime(String),
+    /// An op the device has no kernel for.
+    NotImplemented(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -21,6 +25,7 @@ impl From<Error> for PyErr {
             Error::Type(m) => PyTypeError::new_err(m),
             Error::Index(m) => PyIndexError::new_err(m),
             Error::Runtime(m) => PyRuntimeError::new_err(m),
+            Error::NotImplemented(m) => PyNotImplementedError::new_err(m),
         }
     }
 }

@@ -1,9 +1,11 @@
 //! The one dispatch point between ops and kernels. Every op builds an [`Op`] and calls
-//! [`execute`]; the device of its inputs decides which backend runs it. Only the CPU exists
-//! today; a GPU executor registers here later, so layers and autodiff never change.
+//! [`execute`]; the device of its inputs decides which backend runs it: the CPU kernels, or
+//! the GPU executor registered from Python (`gpu`). Layers and autodiff never change.
 
 pub mod cpu;
+pub mod gpu;
 pub mod pool;
+pub mod shaders;
 
 use crate::error::{Error, Result};
 use crate::ops::Op;
@@ -12,35 +14,44 @@ use crate::tensor::Tensor;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Device {
     Cpu,
+    Gpu,
 }
 
 impl Device {
     pub fn name(self) -> &'static str {
         match self {
             Device::Cpu => "cpu",
+            Device::Gpu => "gpu",
+        }
+    }
+
+    pub fn parse(name: &str) -> Result<Device> {
+        match name.to_ascii_lowercase().split(':').next().unwrap_or("") {
+            "cpu" => Ok(Device::Cpu),
+            "gpu" => Ok(Device::Gpu),
+            _ => Err(Error::Value(format!(
+                "unknown device {name:?}: expected 'cpu' or 'gpu'"
+            ))),
         }
     }
 }
 
-/// The device all `tensors` live on, or a ValueError naming `op` when they disagree.
-fn common_device<'a>(op: &Op, tensors: impl IntoIterator<Item = &'a Tensor>) -> Result<Device> {
-    let mut tensors = tensors.into_iter();
-    let first = tensors.next().map_or(Device::Cpu, |t| t.device);
-    if let Some(t) = tensors.find(|t| t.device != first) {
-        return Err(Error::Value(format!(
-            "{}: inputs live on different devices ({} and {})",
-            op.name(),
-            first.name(),
-            t.device.name()
-        )));
+/// The device an op on `tensors` runs on: the GPU when any input lives there (host inputs,
+/// such as the constants inside gradient rules, are sent along), else the CPU.
+fn device_of<'a>(tensors: impl IntoIterator<Item = &'a Tensor>) -> Device {
+    let on_gpu = tensors.into_iter().any(|t| t.device == Device::Gpu);
+    if on_gpu {
+        Device::Gpu
+    } else {
+        Device::Cpu
     }
-    Ok(first)
 }
 
 /// Run `op` on `inputs` where they live and return its single output.
 pub fn execute(op: &Op, inputs: &[&Tensor]) -> Result<Tensor> {
-    match common_device(op, inputs.iter().copied())? {
+    match device_of(inputs.iter().copied()) {
         Device::Cpu => cpu::execute(op, inputs),
+        Device::Gpu => gpu::execute(op, inputs),
     }
 }
 
@@ -48,6 +59,7 @@ pub fn execute(op: &Op, inputs: &[&Tensor]) -> Result<Tensor> {
 pub fn execute_on(device: Device, op: &Op) -> Result<Tensor> {
     match device {
         Device::Cpu => cpu::execute(op, &[]),
+        Device::Gpu => gpu::execute(op, &[]),
     }
 }
 
@@ -56,7 +68,8 @@ pub fn update(op: &Op, targets: &mut [&mut Tensor], inputs: &[&Tensor]) -> Resul
     // Borrow, never clone, the targets: a second reference to their buffers would make the
     // in-place update copy them (copy-on-write).
     let all = inputs.iter().copied().chain(targets.iter().map(|t| &**t));
-    match common_device(op, all)? {
+    match device_of(all) {
         Device::Cpu => cpu::update(op, targets, inputs),
+        Device::Gpu => gpu::update(op, targets, inputs),
     }
 }

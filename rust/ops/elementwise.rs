@@ -403,8 +403,7 @@ pub fn fill_like(x: &Tensor, value: f32) -> Result<Tensor> {
     if x.dtype().is_float() && x.dtype() != DType::Float32 {
         t = Tensor::new(t.shape.clone(), t.data.cast(x.dtype()));
     }
-    t.device = x.device;
-    Ok(t)
+    crate::device::gpu::to_device(&t, x.device)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 
 use rayon::prelude::*;
 
-use crate::device::{self, pool, Device};
+use crate::device::{self, pool};
 use crate::error::{Error, Result};
 use crate::ops::Op;
 use crate::tensor::{numel, Tensor};
@@ -76,7 +76,7 @@ pub fn uniform(shape: &[usize], min: f32, max: f32, seed: u64, counter: u64) -> 
         )));
     }
     device::execute_on(
-        Device::Cpu,
+        device::gpu::default_device(),
         &Op::RandomUniform {
             shape: shape.to_vec(),
             min,
@@ -91,7 +91,7 @@ pub fn uniform(shape: &[usize], min: f32, max: f32, seed: u64, counter: u64) -> 
 pub fn normal(shape: &[usize], mean: f32, stddev: f32, seed: u64, counter: u64) -> Result<Tensor> {
     check_shape("random.normal", shape)?;
     device::execute_on(
-        Device::Cpu,
+        device::gpu::default_device(),
         &Op::RandomNormal {
             shape: shape.to_vec(),
             mean,

@@ -185,7 +185,7 @@ fn cumprod_grad(
     let zero = Tensor::weak_scalar(0.0);
     let zeros = cast(&binary(BinaryOp::Equal, x, &zero)?, DType::Int32)?;
     let zeros = reduce(ReduceKind::Sum, &zeros, None, false)?;
-    if zeros.contiguous().data.get_f64(0) == 0.0 {
+    if zeros.host()?.data.get_f64(0) == 0.0 {
         let s = cumulative(&mul(g, out)?, axis, false, exclusive, !reverse)?;
         return binary(BinaryOp::Div, &s, x);
     }

@@ -439,6 +439,8 @@ fn take_along_axis_grad(g: &Tensor, idx: &Tensor, axis: usize, dim: usize) -> Re
 /// NumPy boolean-mask indexing `x[mask]`: `mask` covers the leading axes of `x`; the result
 /// stacks the selected sub-arrays along a new first axis. Differentiable in `x` (a gather).
 pub fn boolean_mask(x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    // The output's length depends on the mask's values, so they are read on the host.
+    let mask = &mask.host()?;
     let Buffer::Bool(m) = &*mask.data else {
         return Err(Error::Type("getitem: a mask must be boolean".into()));
     };

@@ -39,6 +39,9 @@ pub struct Tensor {
     /// `Some` for a strided view of a buffer shared with another tensor (see [`layout`]);
     /// `None` when the elements are the whole buffer in row-major order.
     pub layout: Option<Arc<Layout>>,
+    /// The device buffer of a tensor on the GPU (then `data` is an empty buffer that only
+    /// carries the dtype): a handle owned by the registered GPU executor.
+    pub gpu: Option<Arc<crate::device::gpu::GpuBuffer>>,
 }
 
 impl Tensor {
@@ -52,6 +55,7 @@ impl Tensor {
             trainable_variable: false,
             weak: false,
             layout: None,
+            gpu: None,
         }
     }
 
@@ -129,7 +133,8 @@ impl Tensor {
         }
     }
 
-    /// A new tensor (fresh identity, row-major) on this tensor's device.
+    /// A new tensor (fresh identity, row-major) over `data` and, on the GPU, this tensor's
+    /// device buffer.
     pub fn with_data(&self, shape: Vec<usize>, data: Arc<Buffer>) -> Tensor {
         Tensor {
             id: fresh_id(),
@@ -139,6 +144,25 @@ impl Tensor {
             trainable_variable: false,
             weak: false,
             layout: None,
+            gpu: self.gpu.clone(),
+        }
+    }
+
+    /// `self`'s values under `other`'s identity and variable flag (a value moved in place).
+    pub fn with_identity_of(self, other: &Tensor) -> Tensor {
+        Tensor {
+            id: other.id,
+            trainable_variable: other.trainable_variable,
+            ..self
+        }
+    }
+
+    /// This tensor with its values in host memory (a download for a GPU tensor; the same
+    /// identity, as `contiguous` keeps it).
+    pub fn host(&self) -> Result<Tensor> {
+        match self.device {
+            Device::Cpu => Ok(self.contiguous()),
+            Device::Gpu => crate::device::gpu::download(self),
         }
     }
 }

@@ -165,6 +165,9 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>, from_sequence: bool) -> PyRes
 
 /// A read-only NumPy view of `t`'s buffer (no copy).
 pub fn to_numpy<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
+    if t.gpu.is_some() {
+        return to_numpy(py, &t.host()?);
+    }
     let (st, offset) = t.strided();
     if st.iter().any(|&s| s < 0) {
         // Reversed views are handed out as a copy.
@@ -367,10 +370,22 @@ impl PyTensor {
         self.t.numel()
     }
 
-    /// Where the tensor lives: "cpu".
+    /// Where the tensor lives: "cpu" or "gpu".
     #[getter]
     fn device(&self) -> &'static str {
         self.t.device.name()
+    }
+
+    /// This tensor on `device` ("cpu" or "gpu"): the tensor itself when it is already there,
+    /// else a copy (a transfer is not differentiated, as `stop_gradient`).
+    ///
+    /// Raises ValueError for an unknown device name, RuntimeError when no GPU is set up.
+    fn to(&self, py: Python<'_>, device: &str) -> PyResult<PyTensor> {
+        let d = crate::device::Device::parse(device)?;
+        let t = self.t.clone();
+        Ok(PyTensor::new(py.detach(|| {
+            crate::device::gpu::to_device(&t, d)
+        })?))
     }
 
     /// The identity the autodiff tape uses (stable across `Variable.assign`).
@@ -412,7 +427,10 @@ impl PyTensor {
                 v.shape, self.t.shape
             )));
         }
-        self.t.data = v.contiguous().data;
+        // The new values go where the variable lives.
+        let v = crate::device::gpu::to_device(&v, self.t.device)?.contiguous();
+        self.t.data = v.data;
+        self.t.gpu = v.gpu;
         self.t.layout = None;
         Ok(())
     }
@@ -453,7 +471,7 @@ impl PyTensor {
             )));
         }
         let d = self.t.dtype();
-        Ok(match &*self.t.contiguous().data {
+        Ok(match &*self.t.host()?.data {
             Buffer::I64(v) => v[0].into_pyobject(py)?.into_any(),
             Buffer::Bool(v) => PyBool::new(py, v[0]).to_owned().into_any(),
             data if d.is_int() => (data.get_f64(0) as i64).into_pyobject(py)?.into_any(),
@@ -477,7 +495,7 @@ impl PyTensor {
                 self.t.shape
             )));
         }
-        Ok(self.t.contiguous().data.get_f64(0) != 0.0)
+        Ok(self.t.host()?.data.get_f64(0) != 0.0)
     }
 
     fn __len__(&self) -> PyResult<usize> {

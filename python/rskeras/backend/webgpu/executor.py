@@ -1,0 +1,222 @@
+"""The executor the Rust core sends every op on a GPU tensor to.
+
+Dispatches are recorded into one command encoder (one compute pass) and submitted at
+synchronization points only: a download, a buffer copy, or every `MAX_PENDING` dispatches.
+Waiting is a readback (`queue.read_buffer`), which works on every wgpu-py version.
+Kernel families register their launchers in `KERNELS` by op name (`kernels/*.py`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rskeras.backend.webgpu.buffers import STORAGE, BufferPool, GpuArray, wgsl_type
+from rskeras.backend.webgpu.context import get_context
+from rskeras.backend.webgpu.pipelines import PipelineCache
+
+# op name -> launcher(executor, params: dict, inputs: list[GpuArray]) -> GpuArray
+KERNELS: dict = {}
+# op name -> updater(executor, params, targets: list[GpuArray], inputs: list[GpuArray]) -> None
+UPDATES: dict = {}
+
+MAX_PENDING = 512
+
+
+def kernel(*names):
+    """Register a launcher for the op `names` (as the core's `Op::name`)."""
+    def register(fn):
+        for n in names:
+            KERNELS[n] = fn
+        return fn
+    return register
+
+
+def updater(*names):
+    """Register an in-place update (optimizer steps) for the op `names`."""
+    def register(fn):
+        for n in names:
+            UPDATES[n] = fn
+        return fn
+    return register
+
+
+def pack(*values) -> np.ndarray:
+    """A uniform block of 4-byte words: ints as u32 (two's complement), floats as f32 bits;
+    padded to a multiple of 16 bytes."""
+    words = []
+    for v in values:
+        if isinstance(v, (bool, int, np.integer)):
+            words.append(np.int64(v).astype(np.uint32) if v >= 0 else np.array(v, np.int32).view(np.uint32))
+        else:
+            words.append(np.array(v, np.float32).view(np.uint32))
+    words += [np.uint32(0)] * (-len(words) % 4)
+    return np.array(words, dtype=np.uint32).reshape(-1)
+
+
+class Executor:
+    """Runs ops on the GPU for the core (see `rust/device/gpu.rs` for the protocol)."""
+
+    def __init__(self):
+        self.ctx = get_context()
+        self.device = self.ctx.device
+        wgpu = self.ctx.wgpu
+        self._usage = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC | wgpu.BufferUsage.COPY_DST
+        self._uniform = wgpu.BufferUsage.UNIFORM | wgpu.BufferUsage.COPY_DST
+        self.pool = BufferPool(self.device, self._usage)
+        self.pipelines = PipelineCache(self.device)
+        self._encoder = None
+        self._pass = None
+        self._pending = 0
+        self.dispatches = 0  # total, for tests and benchmarks
+        self.submits = 0
+        self.max_workgroup = int(self.ctx.limits["max-compute-invocations-per-workgroup"])
+        self.max_groups = int(self.ctx.limits["max-compute-workgroups-per-dimension"])
+        self.max_shared = int(self.ctx.limits["max-compute-workgroup-storage-size"])
+
+    # -- arrays ---------------------------------------------------------------------------
+    def empty(self, shape, dtype: str) -> GpuArray:
+        """A new device array (contents undefined until a kernel writes it)."""
+        wgsl_type(dtype)
+        numel = int(np.prod(shape, dtype=np.int64))
+        return GpuArray(self.pool.take(4 * numel), shape, dtype, self.pool)
+
+    def upload(self, array) -> GpuArray:
+        """Copy a host array to a new device array (its own buffer, so no pending command can
+        see it change)."""
+        array = np.asarray(array)
+        dtype = array.dtype.name
+        if dtype not in STORAGE:
+            wgsl_type(dtype)  # raises the TypeError for float64
+            raise TypeError(f"dtype {dtype} is not supported on the gpu device")
+        words = np.ascontiguousarray(array, dtype=STORAGE[dtype][1]).reshape(-1)
+        if words.size == 0:
+            words = np.zeros(1, words.dtype)
+        buf = self.device.create_buffer_with_data(data=words, usage=self._usage)
+        return GpuArray(buf, array.shape, dtype, None)
+
+    def download(self, handle: GpuArray, shape=None, dtype=None) -> np.ndarray:
+        """The values of `handle` as a NumPy array of its logical dtype (waits for the GPU)."""
+        self.flush()
+        shape = handle.shape if shape is None else tuple(shape)
+        dtype = handle.dtype if dtype is None else dtype
+        numel = int(np.prod(shape, dtype=np.int64))
+        store = STORAGE[dtype][1]
+        if numel == 0:
+            return np.zeros(shape, _numpy_dtype(dtype))
+        raw = np.frombuffer(self.ctx.queue.read_buffer(handle.buffer, 0, 4 * numel), dtype=store)
+        return raw.astype(_numpy_dtype(dtype), copy=False).reshape(shape)
+
+    def copy(self, handle: GpuArray) -> GpuArray:
+        """A new device array with `handle`'s values (copy-on-write for in-place updates)."""
+        out = self.empty(handle.shape, handle.dtype)
+        if handle.numel:
+            self._end_pass()
+            self._enc().copy_buffer_to_buffer(handle.buffer, 0, out.buffer, 0, handle.nbytes)
+        return out
+
+    # -- encoding -------------------------------------------------------------------------
+    def _enc(self):
+        if self._encoder is None:
+            self._encoder = self.device.create_command_encoder()
+        return self._encoder
+
+    def _end_pass(self):
+        if self._pass is not None:
+            self._pass.end()
+            self._pass = None
+
+    def flush(self) -> None:
+        """Submit the recorded commands (a synchronization point)."""
+        self._end_pass()
+        if self._encoder is not None:
+            self.ctx.queue.submit([self._encoder.finish()])
+            self._encoder = None
+            self._pending = 0
+            self.submits += 1
+
+    def synchronize(self) -> None:
+        """Submit and wait until the GPU has finished all work."""
+        self.flush()
+        probe = self.empty((1,), "float32")
+        self.ctx.queue.read_buffer(probe.buffer, 0, 4)
+
+    def grid(self, n: int, wg: int) -> tuple[int, int]:
+        """Workgroups `(x, y)` covering `n` invocations of `wg` each, folded into a second
+        dimension past the per-dimension limit; a kernel's flat index is
+        `gid.x + gid.y * x * wg`."""
+        groups = max(1, math.ceil(n / wg))
+        if groups <= self.max_groups:
+            return groups, 1
+        return self.max_groups, math.ceil(groups / self.max_groups)
+
+    def dispatch(self, family: str, arrays, groups, uniform=None, entry: str = "main", **subs):
+        """Record one dispatch of `family`'s `entry`: `arrays` (GpuArrays, in binding order
+        0, 1, ...), then `uniform` (a `pack`ed block) at the next binding."""
+        pipe = self.pipelines.get(family, entry, **subs)
+        entries = [{"binding": i, "resource": {"buffer": a.buffer, "offset": 0,
+                                               "size": max(4, a.nbytes)}}
+                   for i, a in enumerate(arrays)]
+        if uniform is not None:
+            ubuf = self.device.create_buffer_with_data(data=uniform, usage=self._uniform)
+            entries.append({"binding": len(entries), "resource": {"buffer": ubuf, "offset": 0,
+                                                                  "size": ubuf.size}})
+        group = self.device.create_bind_group(layout=pipe.get_bind_group_layout(0), entries=entries)
+        if self._pass is None:
+            self._pass = self._enc().begin_compute_pass()
+        self._pass.set_pipeline(pipe)
+        self._pass.set_bind_group(0, group)
+        self._pass.dispatch_workgroups(*groups)
+        self._pending += 1
+        self.dispatches += 1
+        if self._pending >= MAX_PENDING:
+            self.flush()
+
+    # -- the core's protocol --------------------------------------------------------------
+    def _array(self, item) -> GpuArray:
+        data, shape, dtype = item
+        shape = tuple(shape)
+        if isinstance(data, GpuArray):
+            if data.shape == shape and data.dtype == dtype:
+                return data
+            # A reshape in the core: same words, new shape (kept alive through `data`).
+            view = GpuArray(data.buffer, shape, dtype, None)
+            return view
+        arr = np.asarray(data)
+        if arr.dtype.name != dtype and dtype in STORAGE:
+            arr = arr.astype(_numpy_dtype(dtype))
+        return self.upload(arr.reshape(shape))
+
+    def execute(self, op: str, params: dict, inputs) -> GpuArray:
+        launch = KERNELS.get(op)
+        if launch is None:
+            raise NotImplementedError(f"{op}: no GPU kernel yet; move the tensors to the CPU "
+                                      f"with tensor.to('cpu')")
+        arrays = [self._array(i) for i in inputs]
+        return launch(self, params, arrays)
+
+    def update(self, op: str, params: dict, targets, inputs) -> None:
+        run = UPDATES.get(op)
+        if run is None:
+            raise NotImplementedError(f"{op}: no GPU kernel yet")
+        run(self, params, [self._array(t) for t in targets], [self._array(i) for i in inputs])
+
+
+def _numpy_dtype(dtype: str):
+    if dtype == "bfloat16":
+        return np.float32  # NumPy has no bfloat16; the core casts back
+    return np.dtype(dtype)
+
+
+_executor: Executor | None = None
+
+
+def get_executor() -> Executor:
+    """The process's executor (created with the GPU context on first use)."""
+    global _executor
+    if _executor is None:
+        from rskeras.backend.webgpu import kernels  # noqa: F401 - registers the launchers
+
+        _executor = Executor()
+    return _executor

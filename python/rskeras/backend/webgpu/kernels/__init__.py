@@ -1,0 +1,3 @@
+"""Kernel launchers, one module per family; importing this package registers them all."""
+
+from rskeras.backend.webgpu.kernels import elementwise  # noqa: F401
