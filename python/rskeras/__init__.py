@@ -10,6 +10,7 @@ from rskeras import (
     optimizers, random, utils,
 )
 from rskeras.backend import Variable
+from rskeras.backend.device import device
 from rskeras.backend.keras_tensor import KerasTensor
 from rskeras.layers import Input, InputSpec, Layer
 from rskeras.losses import Loss
@@ -32,10 +33,14 @@ def _register_fork_handler() -> None:
 
 _register_fork_handler()
 
+from rskeras.backend.device import _from_environment  # noqa: E402
+
+_from_environment()  # RSKERAS_DEVICE
+
 __all__ = [
     "GradientTape", "Input", "InputSpec", "KerasTensor", "Layer", "Loss", "Metric", "Model", "Optimizer",
     "Sequential", "Tensor", "Variable", "__version__", "activations", "backend", "callbacks",
-    "config", "datasets", "initializers", "layers", "losses", "metrics", "models", "ops",
+    "config", "datasets", "device", "initializers", "layers", "losses", "metrics", "models", "ops",
     "optimizers", "random", "utils",
 ]
 

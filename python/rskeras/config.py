@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from rskeras.backend import config as _state
 from rskeras.backend.config import epsilon, floatx, image_data_format, set_epsilon, set_floatx
+from rskeras.backend.device import get_device, set_device
 
 __all__ = [
     "backend", "disable_interactive_logging", "disable_traceback_filtering",
     "enable_interactive_logging", "enable_traceback_filtering",
-    "enable_unsafe_deserialization", "epsilon", "floatx", "image_data_format",
+    "enable_unsafe_deserialization", "epsilon", "floatx", "get_device", "image_data_format",
     "is_interactive_logging_enabled", "is_traceback_filtering_enabled", "set_epsilon",
-    "set_floatx", "set_image_data_format",
+    "set_device", "set_floatx", "set_image_data_format",
 ]
 
 _UNSAFE_DESERIALIZATION = False

@@ -376,6 +376,16 @@ impl PyTensor {
         self.t.device.name()
     }
 
+    /// Move this tensor's values to `device` in place, keeping its identity (used by
+    /// `Variable` to live on the default device).
+    fn _move_to(&mut self, py: Python<'_>, device: &str) -> PyResult<()> {
+        let d = crate::device::Device::parse(device)?;
+        let t = self.t.clone();
+        let moved = py.detach(|| crate::device::gpu::to_device(&t, d))?;
+        self.t = moved.with_identity_of(&self.t);
+        Ok(())
+    }
+
     /// This tensor on `device` ("cpu" or "gpu"): the tensor itself when it is already there,
     /// else a copy (a transfer is not differentiated, as `stop_gradient`).
     ///

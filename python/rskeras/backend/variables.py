@@ -77,6 +77,8 @@ class Variable(_core.Tensor):
         self.name = name or "variable"
         self.path = self.name
         self.trainable = trainable
+        if self.device != _core.get_default_device():
+            self._move_to(_core.get_default_device())  # variables live on the default device
 
     @property
     def trainable(self) -> bool:
