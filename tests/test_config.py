@@ -42,7 +42,8 @@ def test_config_is_its_own_module_with_the_keras_names():
     assert keras.config is not backend.config
     for name in KERAS_CONFIG_NAMES:
         assert callable(getattr(keras.config, name)), name
-    assert sorted(keras.config.__all__) == sorted(KERAS_CONFIG_NAMES)
+    # Keras's names, plus the device settings rskeras adds (set_device / get_device).
+    assert sorted(keras.config.__all__) == sorted(KERAS_CONFIG_NAMES + ["get_device", "set_device"])
 
 
 def test_defaults():
