@@ -1,13 +1,8 @@
-//! The WGSL sources of `shaders/`, compiled into the extension so an installed wheel carries
-//! them (a checkout reads the files directly; see `backend/webgpu/pipelines.py`).
+//! The WGSL sources of `shaders/`, compiled into the extension by `rust/build.rs` so an
+//! installed wheel carries them (a checkout reads the files directly; see
+//! `backend/webgpu/pipelines.py`).
 
-macro_rules! shaders {
-    ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("../../shaders/", $name, ".wgsl")))),*]
-    };
-}
-
-static SHADERS: &[(&str, &str)] = shaders!["unary", "binary"];
+static SHADERS: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/shaders.rs"));
 
 /// The source of `shaders/<family>.wgsl`, if there is such a family.
 pub fn source(family: &str) -> Option<&'static str> {

@@ -1,0 +1,118 @@
+"""The register-tiled matmul kernel on the gpu device (`shaders/matmul.wgsl`) against the CPU
+kernel of the same rskeras op: ragged sizes, 1-D operands, broadcast batch axes, transposed
+operands (which the backward pass uses), integer and bool operands, smaller tiles for tighter
+device limits; gradients through `GradientTape`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rskeras as keras
+from rskeras import ops
+from rskeras.backend.webgpu.kernels import matmul as mm
+
+rng = np.random.default_rng(0)
+
+
+def _tensor(a, device):
+    t = ops.convert_to_tensor(a)
+    return t.to("gpu") if device == "gpu" else t
+
+
+def run(fn, inputs, device, grad=True, seed=1):
+    """`fn(*inputs)` on `device` and, for float inputs, their gradients under a fixed random
+    output gradient; all as NumPy."""
+    ts = [_tensor(a, device) for a in inputs]
+    floats = [t for t in ts if "float" in str(t.dtype)] if grad else []
+    with keras.GradientTape() as tape:
+        tape.watch(floats)
+        y = fn(*ts)
+    assert y.device == device
+    if not floats:
+        return [np.asarray(y)]
+    dy = np.random.default_rng(seed).standard_normal(tuple(y.shape)).astype(np.float32)
+    grads = tape.gradient(y, floats, output_gradients=_tensor(dy, device))
+    return [np.asarray(y)] + [np.asarray(g) for g in grads]
+
+
+def assert_same_on_gpu(gpu, fn, *inputs, grad=True, rtol=1e-5, atol=1e-5):
+    before = gpu.dispatches
+    got = run(fn, inputs, "gpu", grad)
+    want = run(fn, inputs, "cpu", grad)
+    assert len(got) == len(want)
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert g.shape == w.shape and g.dtype == w.dtype, (i, g.shape, w.shape, g.dtype, w.dtype)
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, err_msg=f"output {i}")
+    if got[0].size:
+        assert gpu.dispatches > before
+
+
+@pytest.mark.parametrize("sa,sb", [
+    ((3, 4), (4, 5)),
+    ((64, 64), (64, 64)),        # whole tiles
+    ((65, 33), (33, 70)),        # ragged in m, n and k
+    ((1, 70), (70, 1)),
+    ((2, 1, 5, 7), (3, 7, 6)),   # broadcast batch axes
+    ((4, 3, 9), (9, 2)),
+    ((5,), (5, 3)),              # 1-D operands
+    ((4, 5), (5,)),
+    ((5,), (5,)),
+    ((2, 3, 5), (5,)),
+    ((0, 3), (3, 2)),            # empty
+    ((2, 0), (0, 3)),            # k = 0: zeros
+])
+def test_matmul_and_gradients(gpu, sa, sb):
+    a = rng.standard_normal(sa).astype(np.float32)
+    b = rng.standard_normal(sb).astype(np.float32)
+    assert_same_on_gpu(gpu, ops.matmul, a, b)
+
+
+def test_integer_and_bool_operands(gpu):
+    a = rng.integers(-5, 5, (7, 9)).astype(np.int32)
+    b = rng.integers(-5, 5, (2, 9, 4)).astype(np.int32)
+    assert_same_on_gpu(gpu, ops.matmul, a, b, grad=False)
+    assert_same_on_gpu(gpu, ops.matmul, a > 0, b > 0, grad=False)
+    assert_same_on_gpu(gpu, ops.matmul, a, b.astype(np.float32))  # promoted to float32
+
+
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+def test_transposed_operands(gpu, ta, tb):
+    a = rng.standard_normal((2, 9, 6) if ta else (2, 6, 9)).astype(np.float32)
+    b = rng.standard_normal((7, 9) if tb else (9, 7)).astype(np.float32)
+    got = gpu.download(gpu.execute("matmul", {"transpose_a": ta, "transpose_b": tb},
+                                   [(a, a.shape, "float32"), (b, b.shape, "float32")]))
+    want = (a.swapaxes(-1, -2) if ta else a) @ (b.swapaxes(-1, -2) if tb else b)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_rejects_misaligned_operands(gpu):
+    a, b = np.ones((2, 3), np.float32), np.ones((4, 2), np.float32)
+    with pytest.raises(ValueError):
+        gpu.execute("matmul", {"transpose_a": False, "transpose_b": False},
+                    [(a, a.shape, "float32"), (b, b.shape, "float32")])
+
+
+def test_smaller_tiles_under_tighter_limits(gpu):
+    a = rng.standard_normal((37, 45)).astype(np.float32)
+    b = rng.standard_normal((45, 29)).astype(np.float32)
+    saved = gpu.max_workgroup, gpu.max_shared
+    try:
+        for limits in [(64, 4096), (16, 1024), (16, 512)]:
+            gpu.max_workgroup, gpu.max_shared = limits
+            cfg = mm.tile_config(gpu, 37, 29)
+            assert cfg["NX"] * cfg["NY"] <= limits[0]
+            assert 4 * (cfg["TA_SIZE"] + cfg["TB_SIZE"]) <= limits[1]
+            got = np.asarray(ops.matmul(_tensor(a, "gpu"), _tensor(b, "gpu")))
+            np.testing.assert_allclose(got, a @ b, rtol=1e-5, atol=1e-5)
+        gpu.max_workgroup, gpu.max_shared = 8, 256
+        with pytest.raises(RuntimeError, match="no tile fits"):
+            mm.tile_config(gpu, 37, 29)
+    finally:
+        gpu.max_workgroup, gpu.max_shared = saved
+
+
+def test_int8_products_wrap_as_on_the_cpu(gpu):
+    a = np.full((3, 4), 100, np.int8)
+    b = np.array([[1, -1], [2, 3], [1, 1], [1, 0]], np.int8)
+    assert_same_on_gpu(gpu, lambda p, q: ops.max(ops.matmul(p, q), axis=0), a, b, grad=False)
