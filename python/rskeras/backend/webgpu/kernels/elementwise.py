@@ -1,6 +1,7 @@
-"""Element-wise unary and binary ops (`shaders/unary.wgsl`, `shaders/binary.wgsl`), plus
-`where`, `clip` and `cast`. Each op is one WGSL expression substituted into its arity's
-template; NumPy semantics (broadcasting, floor division and modulo signs, integer power)."""
+"""Element-wise unary and binary ops (`shaders/unary.wgsl`, `shaders/binary.wgsl`). Each op
+is one WGSL expression substituted into its arity's template; NumPy semantics (broadcasting,
+floor division and modulo signs, integer power). `where`, `clip` and `cast` are in
+`layout.py`."""
 
 from __future__ import annotations
 
