@@ -12,6 +12,7 @@ import os
 import tempfile
 
 import numpy as np
+import pytest
 import rskeras as keras
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -232,3 +233,28 @@ def unbroadcast(g, shape):
         if d == 1 and g.shape[i] != 1:
             g = g.sum(axis=i, keepdims=True)
     return g.reshape(shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# The gpu device (tests/gpu): lavapipe (software Vulkan) in CI, a real GPU where there is one.
+# Tests skip when no adapter exists, unless RSKERAS_REQUIRE_GPU=1 (set by CI), where a missing
+# driver must fail loudly instead.
+
+@pytest.fixture(scope="session")
+def gpu():
+    """The WebGPU executor (registered with the core)."""
+    from rskeras.backend import webgpu
+
+    try:
+        return webgpu.enable()
+    except webgpu.GpuUnavailableError as e:
+        if os.environ.get("RSKERAS_REQUIRE_GPU") == "1":
+            raise
+        pytest.skip(f"no GPU: {e}")
+
+
+def to_gpu(x):
+    """A NumPy array (or tensor) as a tensor on the gpu device."""
+    import rskeras as keras
+
+    return keras.ops.convert_to_tensor(np.asarray(x)).to("gpu")
