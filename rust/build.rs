@@ -17,7 +17,12 @@ fn main() {
     for n in &names {
         let path = dir.join(format!("{n}.wgsl"));
         println!("cargo:rerun-if-changed={}", path.display());
-        writeln!(code, "    ({n:?}, include_str!({:?})),", path.display().to_string()).unwrap();
+        writeln!(
+            code,
+            "    ({n:?}, include_str!({:?})),",
+            path.display().to_string()
+        )
+        .unwrap();
     }
     code.push(']');
     let out = Path::new(&std::env::var("OUT_DIR").unwrap()).join("shaders.rs");

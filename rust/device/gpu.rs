@@ -90,7 +90,11 @@ fn input<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
     let shape = PyTuple::new(py, &t.shape)?;
     Ok(PyTuple::new(
         py,
-        [data, shape.into_any(), t.dtype().name().into_pyobject(py)?.into_any()],
+        [
+            data,
+            shape.into_any(),
+            t.dtype().name().into_pyobject(py)?.into_any(),
+        ],
     )?
     .into_any())
 }
@@ -165,7 +169,12 @@ pub fn update(op: &Op, targets: &mut [&mut Tensor], ts: &[&Tensor]) -> Result<()
             let tref: Vec<&Tensor> = targets.iter().map(|t| &**t).collect();
             ex.bind(py).call_method1(
                 "update",
-                (op.name(), params(py, op)?, inputs(py, &tref)?, inputs(py, ts)?),
+                (
+                    op.name(),
+                    params(py, op)?,
+                    inputs(py, &tref)?,
+                    inputs(py, ts)?,
+                ),
             )?;
             Ok(())
         };
@@ -211,7 +220,7 @@ pub fn download(t: &Tensor) -> Result<Tensor> {
                 "download",
                 (g.0.bind(py), PyTuple::new(py, &t.shape)?, t.dtype().name()),
             )?;
-            Ok(to_tensor(&arr, None)?)
+            to_tensor(&arr, None)
         };
         let host = run().map_err(|e| from_py(py, e))?;
         let host = crate::ops::cast(&host.detached(), t.dtype())?;
@@ -277,7 +286,9 @@ fn params<'py>(py: Python<'py>, op: &Op) -> PyResult<Bound<'py, PyDict>> {
             prod,
             exclusive,
             reverse,
-        } => set!("axis" => *axis, "prod" => *prod, "exclusive" => *exclusive, "reverse" => *reverse),
+        } => {
+            set!("axis" => *axis, "prod" => *prod, "exclusive" => *exclusive, "reverse" => *reverse)
+        }
         Op::ArgSort { axis, descending } => set!("axis" => *axis, "descending" => *descending),
         Op::Concatenate { axis } | Op::TakeAlongAxis { axis } | Op::Take { axis } => {
             set!("axis" => *axis)
@@ -296,7 +307,9 @@ fn params<'py>(py: Python<'py>, op: &Op) -> PyResult<Bound<'py, PyDict>> {
             starts,
             steps,
             in_shape,
-        } => set!("starts" => starts.clone(), "steps" => steps.clone(), "in_shape" => in_shape.clone()),
+        } => {
+            set!("starts" => starts.clone(), "steps" => steps.clone(), "in_shape" => in_shape.clone())
+        }
         Op::OneHot { depth } => set!("depth" => *depth),
         Op::Matmul {
             transpose_a,
@@ -312,14 +325,18 @@ fn params<'py>(py: Python<'py>, op: &Op) -> PyResult<Bound<'py, PyDict>> {
             max,
             seed,
             counter,
-        } => set!("shape" => shape.clone(), "min" => *min, "max" => *max, "seed" => *seed, "counter" => *counter),
+        } => {
+            set!("shape" => shape.clone(), "min" => *min, "max" => *max, "seed" => *seed, "counter" => *counter)
+        }
         Op::RandomNormal {
             shape,
             mean,
             stddev,
             seed,
             counter,
-        } => set!("shape" => shape.clone(), "mean" => *mean, "stddev" => *stddev, "seed" => *seed, "counter" => *counter),
+        } => {
+            set!("shape" => shape.clone(), "mean" => *mean, "stddev" => *stddev, "seed" => *seed, "counter" => *counter)
+        }
         Op::SgdUpdate {
             lr,
             momentum,

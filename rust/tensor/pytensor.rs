@@ -393,9 +393,9 @@ impl PyTensor {
     fn to(&self, py: Python<'_>, device: &str) -> PyResult<PyTensor> {
         let d = crate::device::Device::parse(device)?;
         let t = self.t.clone();
-        Ok(PyTensor::new(py.detach(|| {
-            crate::device::gpu::to_device(&t, d)
-        })?))
+        Ok(PyTensor::new(
+            py.detach(|| crate::device::gpu::to_device(&t, d))?,
+        ))
     }
 
     /// The identity the autodiff tape uses (stable across `Variable.assign`).
