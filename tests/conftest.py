@@ -258,3 +258,39 @@ def to_gpu(x):
     import rskeras as keras
 
     return keras.ops.convert_to_tensor(np.asarray(x)).to("gpu")
+
+
+def on_device(a, device):
+    """A NumPy array as a tensor on `device` ("cpu" or "gpu")."""
+    t = ops.convert_to_tensor(a)
+    return t.to("gpu") if device == "gpu" else t
+
+
+def run_on(fn, inputs, device, grad=True, seed=1):
+    """`fn(*inputs)` on `device` and, for float inputs, their gradients under a fixed random
+    output gradient; all as NumPy."""
+    ts = [on_device(a, device) for a in inputs]
+    floats = [t for t in ts if "float" in str(t.dtype)] if grad else []
+    with keras.GradientTape() as tape:
+        tape.watch(floats)
+        y = fn(*ts)
+    assert y.device == device
+    if not floats:
+        return [np.asarray(y)]
+    dy = np.random.default_rng(seed).standard_normal(tuple(y.shape)).astype(np.float32)
+    grads = tape.gradient(y, floats, output_gradients=on_device(dy, device))
+    return [np.asarray(y)] + [np.asarray(g) for g in grads]
+
+
+def assert_same_on_gpu(gpu, fn, *inputs, grad=True, rtol=1e-6, atol=1e-6):
+    """`fn(*inputs)` and its input gradients on the gpu device equal the CPU's (values, shapes,
+    dtypes), and the GPU dispatched work."""
+    before = gpu.dispatches
+    got = run_on(fn, inputs, "gpu", grad)
+    want = run_on(fn, inputs, "cpu", grad)
+    assert len(got) == len(want)
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert g.shape == w.shape and g.dtype == w.dtype, (i, g.shape, w.shape, g.dtype, w.dtype)
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, err_msg=f"output {i}")
+    if got[0].size:
+        assert gpu.dispatches > before

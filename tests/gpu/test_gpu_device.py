@@ -10,9 +10,8 @@ import sys
 import numpy as np
 import pytest
 import rskeras as keras
-from rskeras import _core
-
 from conftest import to_gpu
+from rskeras import _core
 
 
 def test_adapter_backend_is_the_native_one(gpu):

@@ -5,45 +5,17 @@ gradient (slice_grad), concatenate, cast, clip and where, with gradients through
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
-import rskeras as keras
+from conftest import assert_same_on_gpu, on_device
 from rskeras import ops
 
 rng = np.random.default_rng(0)
 
 
-def _tensor(a, device):
-    t = ops.convert_to_tensor(a)
-    return t.to("gpu") if device == "gpu" else t
-
-
-def run(fn, inputs, device, grad=True, seed=1):
-    """`fn(*inputs)` on `device` and, for float inputs, their gradients under a fixed random
-    output gradient; all as NumPy."""
-    ts = [_tensor(a, device) for a in inputs]
-    floats = [t for t in ts if "float" in str(t.dtype)] if grad else []
-    with keras.GradientTape() as tape:
-        tape.watch(floats)
-        y = fn(*ts)
-    assert y.device == device
-    if not floats:
-        return [np.asarray(y)]
-    dy = np.random.default_rng(seed).standard_normal(tuple(y.shape)).astype(np.float32)
-    grads = tape.gradient(y, floats, output_gradients=_tensor(dy, device))
-    return [np.asarray(y)] + [np.asarray(g) for g in grads]
-
-
-def assert_same_on_gpu(gpu, fn, *inputs, grad=True, rtol=1e-6, atol=1e-6):
-    before = gpu.dispatches
-    got = run(fn, inputs, "gpu", grad)
-    want = run(fn, inputs, "cpu", grad)
-    assert len(got) == len(want)
-    for i, (g, w) in enumerate(zip(got, want)):
-        assert g.shape == w.shape and g.dtype == w.dtype, (i, g.shape, w.shape, g.dtype, w.dtype)
-        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, err_msg=f"output {i}")
-    if got[0].size:
-        assert gpu.dispatches > before
+assert_same_on_gpu = functools.partial(assert_same_on_gpu, rtol=1e-6, atol=1e-6)
 
 
 X = rng.standard_normal((3, 4, 5)).astype(np.float32)
@@ -124,8 +96,8 @@ def test_cast_from_float(gpu, dtype):
     x = CAST_SOURCE if dtype in ("float16", "bfloat16", "float32", "bool") else \
         CAST_SOURCE[np.isfinite(CAST_SOURCE)]
     x = np.concatenate([x, rng.standard_normal(20).astype(np.float32) * 100])
-    got = ops.cast(_tensor(x, "gpu"), dtype)
-    want = ops.cast(_tensor(x, "cpu"), dtype)
+    got = ops.cast(on_device(x, "gpu"), dtype)
+    want = ops.cast(on_device(x, "cpu"), dtype)
     assert str(got.dtype) == str(want.dtype) == dtype
     np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
 
@@ -134,8 +106,8 @@ def test_cast_from_float(gpu, dtype):
 @pytest.mark.parametrize("dtype", ["float32", "int32", "int8", "uint8", "bool", "float16"])
 def test_cast_between_dtypes(gpu, src, dtype):
     x = np.asarray(ops.cast(rng.integers(-300, 300, 30).astype(np.float32), src))
-    got = ops.cast(_tensor(x, "gpu"), dtype)
-    want = ops.cast(_tensor(x, "cpu"), dtype)
+    got = ops.cast(on_device(x, "gpu"), dtype)
+    want = ops.cast(on_device(x, "cpu"), dtype)
     assert str(got.dtype) == str(want.dtype)
     np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
 

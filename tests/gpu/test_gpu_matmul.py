@@ -5,46 +5,18 @@ device limits; gradients through `GradientTape`."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
-import rskeras as keras
+from conftest import assert_same_on_gpu, on_device
 from rskeras import ops
 from rskeras.backend.webgpu.kernels import matmul as mm
 
 rng = np.random.default_rng(0)
 
 
-def _tensor(a, device):
-    t = ops.convert_to_tensor(a)
-    return t.to("gpu") if device == "gpu" else t
-
-
-def run(fn, inputs, device, grad=True, seed=1):
-    """`fn(*inputs)` on `device` and, for float inputs, their gradients under a fixed random
-    output gradient; all as NumPy."""
-    ts = [_tensor(a, device) for a in inputs]
-    floats = [t for t in ts if "float" in str(t.dtype)] if grad else []
-    with keras.GradientTape() as tape:
-        tape.watch(floats)
-        y = fn(*ts)
-    assert y.device == device
-    if not floats:
-        return [np.asarray(y)]
-    dy = np.random.default_rng(seed).standard_normal(tuple(y.shape)).astype(np.float32)
-    grads = tape.gradient(y, floats, output_gradients=_tensor(dy, device))
-    return [np.asarray(y)] + [np.asarray(g) for g in grads]
-
-
-def assert_same_on_gpu(gpu, fn, *inputs, grad=True, rtol=1e-5, atol=1e-5):
-    before = gpu.dispatches
-    got = run(fn, inputs, "gpu", grad)
-    want = run(fn, inputs, "cpu", grad)
-    assert len(got) == len(want)
-    for i, (g, w) in enumerate(zip(got, want)):
-        assert g.shape == w.shape and g.dtype == w.dtype, (i, g.shape, w.shape, g.dtype, w.dtype)
-        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, err_msg=f"output {i}")
-    if got[0].size:
-        assert gpu.dispatches > before
+assert_same_on_gpu = functools.partial(assert_same_on_gpu, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("sa,sb", [
@@ -103,7 +75,7 @@ def test_smaller_tiles_under_tighter_limits(gpu):
             cfg = mm.tile_config(gpu, 37, 29)
             assert cfg["NX"] * cfg["NY"] <= limits[0]
             assert 4 * (cfg["TA_SIZE"] + cfg["TB_SIZE"]) <= limits[1]
-            got = np.asarray(ops.matmul(_tensor(a, "gpu"), _tensor(b, "gpu")))
+            got = np.asarray(ops.matmul(on_device(a, "gpu"), on_device(b, "gpu")))
             np.testing.assert_allclose(got, a @ b, rtol=1e-5, atol=1e-5)
         gpu.max_workgroup, gpu.max_shared = 8, 256
         with pytest.raises(RuntimeError, match="no tile fits"):

@@ -5,45 +5,18 @@ pass on GPU tensors."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import rskeras as keras
+from conftest import assert_same_on_gpu, on_device
 from rskeras import ops
 
 rng = np.random.default_rng(0)
 
 
-def _tensor(a, device):
-    t = ops.convert_to_tensor(a)
-    return t.to("gpu") if device == "gpu" else t
-
-
-def run(fn, inputs, device, grad=True, seed=1):
-    """`fn(*inputs)` on `device` and, for float inputs, their gradients under a fixed random
-    output gradient; all as NumPy."""
-    ts = [_tensor(a, device) for a in inputs]
-    floats = [t for t in ts if "float" in str(t.dtype)] if grad else []
-    with keras.GradientTape() as tape:
-        tape.watch(floats)
-        y = fn(*ts)
-    assert y.device == device
-    if not floats:
-        return [np.asarray(y)]
-    dy = np.random.default_rng(seed).standard_normal(tuple(y.shape)).astype(np.float32)
-    grads = tape.gradient(y, floats, output_gradients=_tensor(dy, device))
-    return [np.asarray(y)] + [np.asarray(g) for g in grads]
-
-
-def assert_same_on_gpu(gpu, fn, *inputs, grad=True, rtol=1e-5, atol=1e-6):
-    before = gpu.dispatches
-    got = run(fn, inputs, "gpu", grad)
-    want = run(fn, inputs, "cpu", grad)
-    assert len(got) == len(want)
-    for i, (g, w) in enumerate(zip(got, want)):
-        assert g.shape == w.shape and g.dtype == w.dtype, (i, g.shape, w.shape, g.dtype, w.dtype)
-        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, err_msg=f"output {i}")
-    if got[0].size:
-        assert gpu.dispatches > before
+assert_same_on_gpu = functools.partial(assert_same_on_gpu, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("shape,axis", [((4, 10), -1), ((3, 5, 7), 1), ((3, 5, 7), 0),
@@ -115,8 +88,8 @@ def test_out_of_range_label_gives_nan(gpu):
 
 
 def _mlp_loss_and_grads(device, x, y, weights):
-    ts = [_tensor(w, device) for w in weights]
-    xt, yt = _tensor(x, device), _tensor(y, device)
+    ts = [on_device(w, device) for w in weights]
+    xt, yt = on_device(x, device), on_device(y, device)
     with keras.GradientTape() as tape:
         tape.watch(ts)
         w1, b1, w2, b2 = ts

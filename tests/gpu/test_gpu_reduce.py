@@ -6,45 +6,17 @@ GPU too)."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
-import rskeras as keras
+from conftest import assert_same_on_gpu, on_device
 from rskeras import ops
 
 rng = np.random.default_rng(0)
 
 
-def _tensor(a, device):
-    t = ops.convert_to_tensor(a)
-    return t.to("gpu") if device == "gpu" else t
-
-
-def run(fn, inputs, device, grad=True, seed=1):
-    """`fn(*inputs)` on `device` and, for float inputs, their gradients under a fixed random
-    output gradient; all as NumPy."""
-    ts = [_tensor(a, device) for a in inputs]
-    floats = [t for t in ts if "float" in str(t.dtype)] if grad else []
-    with keras.GradientTape() as tape:
-        tape.watch(floats)
-        y = fn(*ts)
-    assert y.device == device
-    if not floats:
-        return [np.asarray(y)]
-    dy = np.random.default_rng(seed).standard_normal(tuple(y.shape)).astype(np.float32)
-    grads = tape.gradient(y, floats, output_gradients=_tensor(dy, device))
-    return [np.asarray(y)] + [np.asarray(g) for g in grads]
-
-
-def assert_same_on_gpu(gpu, fn, *inputs, grad=True, rtol=1e-5, atol=1e-5):
-    before = gpu.dispatches
-    got = run(fn, inputs, "gpu", grad)
-    want = run(fn, inputs, "cpu", grad)
-    assert len(got) == len(want)
-    for i, (g, w) in enumerate(zip(got, want)):
-        assert g.shape == w.shape and g.dtype == w.dtype, (i, g.shape, w.shape, g.dtype, w.dtype)
-        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, err_msg=f"output {i}")
-    if got[0].size:
-        assert gpu.dispatches > before
+assert_same_on_gpu = functools.partial(assert_same_on_gpu, rtol=1e-5, atol=1e-5)
 
 
 REDUCTIONS = [ops.sum, ops.mean, ops.max, ops.min, ops.prod]
@@ -88,10 +60,10 @@ def test_dtypes_match_the_cpu(gpu, dtype):
 
 def test_sum_of_bool_is_int32_and_mean_of_int_is_float32(gpu):
     b = np.array([[True, False, True], [True, True, True]])
-    s = ops.sum(_tensor(b, "gpu"), axis=1)
+    s = ops.sum(on_device(b, "gpu"), axis=1)
     assert str(s.dtype) == "int32"
     np.testing.assert_array_equal(np.asarray(s), [2, 3])
-    m = ops.mean(_tensor(np.arange(6, dtype=np.int32), "gpu"))
+    m = ops.mean(on_device(np.arange(6, dtype=np.int32), "gpu"))
     assert str(m.dtype) == "float32" and float(np.asarray(m)) == 2.5
 
 
@@ -101,12 +73,12 @@ def test_empty_reductions(gpu):
         for axis in (1, (0, 1), None, 0):
             assert_same_on_gpu(gpu, lambda t, f=f, axis=axis: f(t, axis=axis), x, grad=False)
     with pytest.raises(ValueError):
-        ops.max(_tensor(x, "gpu"), axis=1)
+        ops.max(on_device(x, "gpu"), axis=1)
 
 
 def test_long_reduction_runs_in_passes(gpu):
     x = rng.standard_normal((40000,)).astype(np.float32)
-    got = float(np.asarray(ops.sum(_tensor(x, "gpu"))))
+    got = float(np.asarray(ops.sum(on_device(x, "gpu"))))
     assert abs(got - float(np.sum(x, dtype=np.float64))) < 1e-5 * np.abs(x).sum()
     x2 = rng.standard_normal((2, 17000)).astype(np.float32)
     for f in (ops.mean, ops.max, ops.min):
@@ -136,11 +108,11 @@ def test_argmax_first_nan_and_first_tie(gpu):
     x = np.array([[1, np.nan, 3, np.nan], [2, 5, 5, 1], [7, 7, 7, 7]], np.float32)
     for arr in (x, np.tile(x, (1, 20))):
         for f in (ops.argmax, ops.argmin):
-            got = np.asarray(f(_tensor(arr, "gpu"), axis=1))
+            got = np.asarray(f(on_device(arr, "gpu"), axis=1))
             assert got.dtype == np.int32
             np.testing.assert_array_equal(got, np.asarray(f(arr, axis=1)))
     b = np.array([[False, True, True], [False, False, False]])
-    np.testing.assert_array_equal(np.asarray(ops.argmax(_tensor(b, "gpu"), axis=1)), [1, 0])
+    np.testing.assert_array_equal(np.asarray(ops.argmax(on_device(b, "gpu"), axis=1)), [1, 0])
 
 
 @pytest.mark.parametrize("shape,axis", [((6,), None), ((3, 4), 0), ((3, 4), -1),
