@@ -16,13 +16,13 @@ def _data(shape, n=96, classes=10, seed=0):
     return x, y
 
 
-def _fit(make_model, x, y, device, optimizer):
+def _fit(make_model, x, y, device, optimizer, shuffle=False):
     keras.utils.set_random_seed(1)
     with keras.device(device):
         model = make_model()
         model.compile(optimizer=optimizer(), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
-        history = model.fit(x, y, batch_size=32, epochs=2, verbose=0, shuffle=False)
+        history = model.fit(x, y, batch_size=32, epochs=2, verbose=0, shuffle=shuffle)
         loss, acc = model.evaluate(x, y, verbose=0)
         pred = model.predict(x[:8], verbose=0)
     return model, history.history["loss"], loss, pred
@@ -61,4 +61,15 @@ def test_fit_on_gpu_matches_cpu(gpu, make_model, shape, optimizer):
     np.testing.assert_allclose(gpu_loss, cpu_loss, rtol=1e-4)
     np.testing.assert_allclose(gpu_pred, cpu_pred, rtol=1e-3, atol=1e-5)
     for wg, wc in zip(gpu_model.get_weights(), cpu_model.get_weights()):
+        np.testing.assert_allclose(wg, wc, rtol=1e-3, atol=1e-5)
+
+
+def test_shuffled_fit_on_gpu_matches_cpu(gpu):
+    """With shuffling the GPU gathers each batch from the resident arrays; the same NumPy
+    permutation gives the CPU's batches."""
+    x, y = _data((20,))
+    cpu = _fit(_mlp, x, y, "cpu", keras.optimizers.Adam, shuffle=True)
+    got = _fit(_mlp, x, y, "gpu", keras.optimizers.Adam, shuffle=True)
+    np.testing.assert_allclose(got[1], cpu[1], rtol=1e-4)
+    for wg, wc in zip(got[0].get_weights(), cpu[0].get_weights()):
         np.testing.assert_allclose(wg, wc, rtol=1e-3, atol=1e-5)

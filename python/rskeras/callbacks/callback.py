@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rskeras.utils.python_utils import pythonify_logs
+
 
 class Callback:
     """Base class for callbacks: override the `on_*` hooks you need. `self.model` and
@@ -17,6 +19,12 @@ class Callback:
 
     def set_params(self, params) -> None:
         self.params = params
+
+    @property
+    def _needs_batch_logs(self) -> bool:
+        """Whether a batch-end hook reads its `logs` (on the GPU, reading them costs a
+        synchronization): true when a subclass overrides one of those hooks."""
+        return any(getattr(type(self), hook) is not getattr(Callback, hook) for hook in _BATCH_END)
 
     def on_train_begin(self, logs=None): pass
     def on_train_end(self, logs=None): pass
@@ -35,11 +43,13 @@ class Callback:
 
 
 _HOOKS = [name for name in vars(Callback) if name.startswith("on_")]
+_BATCH_END = ("on_train_batch_end", "on_test_batch_end", "on_predict_batch_end")
 
 
 class CallbackList(Callback):
     """Forwards every hook to a list of callbacks, adding `History` and `ProgbarLogger` as
-    Keras does when asked."""
+    Keras does when asked. The logs of a train or test batch (scalar tensors, maybe on the
+    GPU) become Python floats, in one read-back, only when a callback reads them."""
 
     def __init__(self, callbacks=None, add_history=False, add_progbar=False, model=None, **params):
         super().__init__()
@@ -81,5 +91,17 @@ def _forward(name):
     return hook
 
 
+def _forward_batch_logs(name):
+    def hook(self, batch, logs=None):
+        if logs and any(cb._needs_batch_logs for cb in self.callbacks):
+            logs = pythonify_logs(logs)
+        for cb in self.callbacks:
+            getattr(cb, name)(batch, logs)
+
+    hook.__name__ = name
+    return hook
+
+
 for _name in _HOOKS:
-    setattr(CallbackList, _name, _forward(_name))
+    batch_logs = _name in ("on_train_batch_end", "on_test_batch_end")
+    setattr(CallbackList, _name, (_forward_batch_logs if batch_logs else _forward)(_name))

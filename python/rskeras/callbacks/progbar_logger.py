@@ -23,9 +23,19 @@ class ProgbarLogger(Callback):
             print(f"Epoch {epoch + 1}/{self.params['epochs']}", flush=True)
         self._start()
 
+    @property
+    def _needs_batch_logs(self) -> bool:
+        # Only a bar redrawn in place shows the values between steps; otherwise the epoch
+        # end's values are all that is printed, and reading the batch logs would only cost
+        # a GPU synchronization per step.
+        return self.params.get("verbose", 1) == 1 and Progbar.redraws()
+
+    def _batch_values(self, logs):
+        return list((logs or {}).items()) if self._needs_batch_logs else None
+
     def on_train_batch_end(self, batch, logs=None):
         self.seen = batch + 1
-        self.progbar.update(self.seen, list((logs or {}).items()), finalize=False)
+        self.progbar.update(self.seen, self._batch_values(logs), finalize=False)
 
     def on_epoch_end(self, epoch, logs=None):
         self.progbar.stateful_metrics = set(logs or ())
@@ -38,7 +48,7 @@ class ProgbarLogger(Callback):
     def on_test_batch_end(self, batch, logs=None):
         if not self.params.get("in_fit"):
             self.seen = batch + 1
-            self.progbar.update(self.seen, list((logs or {}).items()), finalize=False)
+            self.progbar.update(self.seen, self._batch_values(logs), finalize=False)
 
     def on_test_end(self, logs=None):
         if not self.params.get("in_fit"):

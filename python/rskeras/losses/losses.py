@@ -121,8 +121,8 @@ def apply_mask(sample_weight, mask, dtype="float32", reduction="sum_over_batch_s
     mask = ops.cast(mask, "bool")
     float_mask = ops.cast(mask, dtype)
     if reduction in ("mean", "sum_over_batch_size"):
-        valid = float(ops.sum(float_mask))
-        float_mask = float_mask * (float(mask.size) / valid if valid else 0.0)
+        # A tensor expression (no read-back): the weights stay where the mask lives.
+        float_mask = float_mask * ops.divide_no_nan(float(mask.size), ops.sum(float_mask))
     if sample_weight is None:
         return float_mask
     sample_weight = ops.cast(sample_weight, dtype)
@@ -160,8 +160,7 @@ def reduce_loss(values, sample_weight=None, reduction="sum_over_batch_size", mas
     if reduction == "sum":
         return total
     if reduction == "mean_with_sample_weight" and sample_weight is not None:
-        divisor = float(ops.sum(sample_weight))
-        return total / divisor if divisor else total * 0.0
+        return ops.divide_no_nan(total, ops.sum(sample_weight))
     return total / float(max(values.size, 1))
 
 

@@ -1,7 +1,8 @@
 """`Metric` base class and the reduction metrics `Mean`, `Sum` and `MeanMetricWrapper`.
 
-State is kept as Python floats: a metric update reduces the batch on the core and reads
-back one number, so no graph or buffer outlives a step."""
+State is kept as scalar tensors on the device of the values: an update never reads a value
+back (on the GPU that would be a synchronization), and it is detached from any tape, so no
+graph outlives a step. `result()` returns a float32 scalar tensor."""
 
 from __future__ import annotations
 
@@ -43,8 +44,15 @@ class Metric:
         return cls(**config)
 
 
+def _detached(values):
+    """`values` as a float32 tensor that no tape traces through (metric state must not keep
+    a step's graph alive)."""
+    return ops.stop_gradient(ops.convert_to_tensor(values, "float32"))
+
+
 class Sum(Metric):
-    """The running sum of the (weighted) values."""
+    """The running sum of the (weighted) values, kept as a float32 scalar tensor on the
+    device of the values (no host synchronization per update)."""
 
     def __init__(self, name="sum", dtype=None):
         super().__init__(name, dtype)
@@ -54,18 +62,22 @@ class Sum(Metric):
         self.total = 0.0
 
     def update_state(self, values, sample_weight=None):
-        values = ops.convert_to_tensor(values, "float32")
+        values = _detached(values)
         if sample_weight is not None:
             values = values * ops.cast(sample_weight, "float32")
-        self.total += float(ops.sum(values))
+        self.total = ops.sum(values) + self.total
 
     def result(self):
-        return self.total
+        return ops.convert_to_tensor(self.total, "float32")
 
 
 class Mean(Metric):
     """The running (weighted) mean: `sum(values * w) / sum(w)`. A scalar `sample_weight`
-    counts the value that many times (how the loss tracker weights by batch size)."""
+    counts the value that many times (how the loss tracker weights by batch size).
+
+    The total is a float32 scalar tensor on the values' device, as Keras keeps metric state
+    in float32 variables; the count stays a Python float while the weights are known on the
+    host, so an update never waits for the device. `result()` is 0 before any update."""
 
     def __init__(self, name="mean", dtype=None):
         super().__init__(name, dtype)
@@ -79,23 +91,26 @@ class Mean(Metric):
             self.total += float(values)
             self.count += 1.0
             return
-        values = ops.convert_to_tensor(values, "float32")
+        values = _detached(values)
         if sample_weight is None:
-            self.total += float(ops.sum(values))
+            self.total = ops.sum(values) + self.total
             self.count += float(values.size)
         elif isinstance(sample_weight, (int, float)):
-            self.total += float(ops.sum(values)) * sample_weight
+            self.total = ops.sum(values) * float(sample_weight) + self.total
             self.count += float(values.size) * sample_weight
         else:
             sw = ops.cast(sample_weight, "float32")
             if sw.ndim < values.ndim:
                 sw = ops.reshape(sw, tuple(sw.shape) + (1,) * (values.ndim - sw.ndim))
             sw = ops.broadcast_to(sw, values.shape)
-            self.total += float(ops.sum(values * sw))
-            self.count += float(ops.sum(sw))
+            self.total = ops.sum(values * sw) + self.total
+            self.count = ops.sum(sw) + self.count
 
     def result(self):
-        return self.total / self.count if self.count else 0.0
+        if isinstance(self.count, float):
+            value = self.total / self.count if self.count else 0.0
+            return ops.convert_to_tensor(value, "float32")
+        return ops.divide_no_nan(self.total, self.count)
 
 
 class MeanMetricWrapper(Mean):

@@ -182,7 +182,7 @@ class CompileLoss:
                 raise ValueError(f"No target given for output {name!r}, which has a loss")
             value = _apply_loss(fn, flat_true[i], flat_pred[i], flat_sw[i])
             batch = flat_pred[i].shape[0] if flat_pred[i].ndim else 1
-            tracker.update_state(float(value), sample_weight=batch)
+            tracker.update_state(value, sample_weight=batch)
             term = value if weight == 1.0 else value * weight
             total = term if total is None else total + term
         return total

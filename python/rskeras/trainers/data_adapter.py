@@ -63,6 +63,10 @@ def unpack_x_y_sample_weight(data):
 class ArrayBatches:
     """Batches of aligned arrays, reshuffled at each epoch when `shuffle` is set.
 
+    With the gpu default device, each array is uploaded once (float64 as float32, which the
+    gpu device computes in) and every batch is sliced or gathered there, so a step sends
+    nothing to the device; an array over the device's buffer limit is sent a batch at a time.
+
     Raises:
         ValueError: when the arrays have different numbers of samples (naming the counts).
     """
@@ -84,6 +88,9 @@ class ArrayBatches:
         self.num_batches = math.ceil(self.num_samples / batch_size)
 
     def __iter__(self):
+        if _core.get_default_device() == "gpu":
+            yield from self._gpu_batches()
+            return
         import numpy as np
         n, bs = self.num_samples, self.batch_size
         order = np.random.permutation(n).astype(np.int64, copy=False) if self.shuffle else None
@@ -95,6 +102,50 @@ class ArrayBatches:
                 idx = order[start:start + bs]
                 batch = [None if a is None else _core.gather_rows(a, idx) for a in self.arrays]
             yield tuple(batch) if simple else tuple(pack_sequence_as(self.structure, batch))
+
+
+    def _gpu_batches(self):
+        import numpy as np
+
+        from rskeras import ops
+
+        if getattr(self, "_resident", None) is None:
+            self._resident = [None if a is None else _gpu_resident(a) for a in self.arrays]
+        n, bs = self.num_samples, self.batch_size
+        order = None
+        if self.shuffle:
+            order = _core.convert_to_tensor(np.random.permutation(n).astype(np.int32)).to("gpu")
+        simple = len(self.arrays) == len(self.structure)
+        for start in range(0, n, bs):
+            idx = None if order is None else order[start:start + bs]
+            batch = []
+            for host, dev in zip(self.arrays, self._resident):
+                if host is None:
+                    batch.append(None)
+                elif dev is None:  # too large to keep on the device: send this batch
+                    rows = slice(start, start + bs) if order is None else idx.numpy()
+                    batch.append(_core.convert_to_tensor(_gpu_dtype(host[rows])).to("gpu"))
+                elif idx is None:
+                    batch.append(dev[start:start + bs])
+                else:
+                    batch.append(ops.take(dev, idx, axis=0))
+            yield tuple(batch) if simple else tuple(pack_sequence_as(self.structure, batch))
+
+
+def _gpu_dtype(array):
+    """`array` in a dtype the gpu device stores (float64 as float32)."""
+    return array.astype("float32") if array.dtype.name == "float64" else array
+
+
+def _gpu_resident(array):
+    """`array` as a GPU tensor, or None when it is over the device's buffer limit."""
+    from rskeras.backend.webgpu.executor import get_executor
+
+    limit = int(get_executor().ctx.limits["max-storage-buffer-binding-size"])
+    # Every element takes 4 bytes on the device (`backend/webgpu/buffers.py`).
+    if 4 * array.size > limit:
+        return None
+    return _core.convert_to_tensor(_gpu_dtype(array)).to("gpu")
 
 
 def split_validation(arrays, validation_split: float):

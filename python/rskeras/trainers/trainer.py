@@ -17,6 +17,7 @@ from rskeras.trainers.compile_utils import (  # noqa: F401
     CompileMetrics,
     _resolve_accuracy,
 )
+from rskeras.utils.python_utils import pythonify_logs
 
 
 def _to_tensors(data):
@@ -123,33 +124,40 @@ class Trainer:
             loss = loss + term
         first = flatten(y_pred)[0]
         batch = first.shape[0] if first.ndim else 1
-        self._loss_tracker.update_state(float(loss), sample_weight=batch)
+        self._loss_tracker.update_state(loss, sample_weight=batch)
         return loss
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None) -> dict:
-        """Update the compiled metrics with this batch and return all current results."""
+        """Update the compiled metrics with this batch and return all current results as
+        `{name: scalar tensor}` (nothing is read back from the device here: `fit` turns the
+        logs into floats only for a callback that reads them)."""
         if self._compiled_metrics is None:
             self._build_metrics(y, y_pred)
         self._compile_metrics.update_state(self, y, y_pred, sample_weight)
-        return self.get_metrics_result()
+        return self._metrics_result_tensors()
 
     def _get_metrics_result_or_logs(self, logs) -> dict:
         """The metrics' results, or, when a custom `train_step`/`test_step` returned other keys,
         the logs of its last call (values as floats where they are scalars), as Keras 3 does."""
-        results = self.get_metrics_result()
-        if not isinstance(logs, dict) or set(logs) == set(results):
-            return results
-        out = {}
-        for key, value in logs.items():
+        results = self._metrics_result_tensors()
+        if isinstance(logs, dict) and set(logs) != set(results):
+            results = logs
+        out = pythonify_logs(results)
+        for key, value in out.items():
             try:
                 out[key] = float(value)
             except (TypeError, ValueError):
-                out[key] = value
+                pass
         return out
 
+    def _metrics_result_tensors(self) -> dict:
+        """`{name: scalar tensor}` for every metric, names sorted as Keras's logs list them."""
+        return {m.name: m.result() for m in sorted(self.metrics, key=lambda m: m.name)}
+
     def get_metrics_result(self) -> dict:
-        """`{name: float}` for every metric, names sorted as Keras's logs list them."""
-        return {m.name: float(m.result()) for m in sorted(self.metrics, key=lambda m: m.name)}
+        """`{name: float}` for every metric, names sorted as Keras's logs list them (one
+        read-back from the GPU for all of them)."""
+        return pythonify_logs(self._metrics_result_tensors())
 
     # ----------------------------------------------------------------------------------------
     def train_step(self, data) -> dict:
@@ -346,6 +354,7 @@ class Trainer:
         self.reset_metrics()
         sample_weight = self._sample_weights(y, sample_weight, class_weight)
         logs = self.train_step((_to_tensors(x), _to_tensors(y), _to_tensors(sample_weight)))
+        logs = self._get_metrics_result_or_logs(logs)
         return logs if return_dict else self._logs_list(logs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
@@ -353,6 +362,7 @@ class Trainer:
         self._assert_compiled("test_on_batch")
         self.reset_metrics()
         logs = self.test_step((_to_tensors(x), _to_tensors(y), _to_tensors(sample_weight)))
+        logs = self._get_metrics_result_or_logs(logs)
         return logs if return_dict else self._logs_list(logs)
 
     def predict_on_batch(self, x):

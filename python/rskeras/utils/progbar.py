@@ -45,8 +45,13 @@ class Progbar:
         self._values: dict[str, list] = {}
         self._start = time.time()
         self._last_update = 0.0
-        self._dynamic = hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
+        self._dynamic = self.redraws()
         self._seen = 0
+
+    @staticmethod
+    def redraws() -> bool:
+        """Whether stdout is a terminal, where the bar is redrawn in place between steps."""
+        return hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
 
     def update(self, current, values=None, finalize=None) -> None:
         """Move to step `current`; `values` is a list of `(name, value)` pairs."""

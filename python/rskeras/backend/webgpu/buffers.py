@@ -76,12 +76,15 @@ class GpuArray:
     """A tensor's storage on the GPU: a pooled buffer of `numel` 4-byte words, with the
     logical `shape` and `dtype` (a NumPy dtype name) the core reads back."""
 
-    __slots__ = ("buffer", "shape", "dtype", "numel", "_pool")
+    __slots__ = ("buffer", "shape", "dtype", "numel", "_pool", "readonly")
 
-    def __init__(self, buffer, shape, dtype: str, pool: BufferPool | None):
+    def __init__(self, buffer, shape, dtype: str, pool: BufferPool | None, readonly=False):
         self.buffer, self.shape, self.dtype = buffer, tuple(int(d) for d in shape), dtype
         self.numel = int(np.prod(self.shape, dtype=np.int64))
         self._pool = pool
+        # A cached constant (`Executor.constant`), shared by every op that sends the same
+        # values: never handed to the core as a tensor's own storage.
+        self.readonly = readonly
 
     @property
     def wgsl(self) -> str:

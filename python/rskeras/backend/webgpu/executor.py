@@ -4,11 +4,16 @@ Dispatches are recorded into one command encoder (one compute pass) and submitte
 synchronization points only: a download, a buffer copy, or every `MAX_PENDING` dispatches.
 Waiting is a readback (`queue.read_buffer`), which works on every wgpu-py version.
 Kernel families register their launchers in `KERNELS` by op name (`kernels/*.py`).
+
+Small host arrays (kernel metadata, weak scalars such as the `2.0` in `x * 2.0`) and uniform
+blocks are cached on the device by content, so a training step that repeats the same
+shapes and constants uploads none of them again.
 """
 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 
 import numpy as np
 
@@ -22,6 +27,9 @@ KERNELS: dict = {}
 UPDATES: dict = {}
 
 MAX_PENDING = 512
+# Host arrays up to this size are cached by content (`Executor.constant`), this many at most.
+CONSTANT_BYTES = 1024
+CONSTANT_ENTRIES = 2048
 
 
 def kernel(*names):
@@ -69,8 +77,10 @@ class Executor:
         self._encoder = None
         self._pass = None
         self._pending = 0
-        self.dispatches = 0  # total, for tests and benchmarks
-        self.submits = 0
+        self._constants: OrderedDict = OrderedDict()  # (dtype, shape, bytes) -> GpuArray
+        self._uniforms: OrderedDict = OrderedDict()  # packed bytes -> uniform buffer
+        # Totals, for tests and benchmarks.
+        self.dispatches = self.submits = self.uploads = self.downloads = self.uploaded_bytes = 0
         self.max_workgroup = int(self.ctx.limits["max-compute-invocations-per-workgroup"])
         self.max_groups = int(self.ctx.limits["max-compute-workgroups-per-dimension"])
         self.max_shared = int(self.ctx.limits["max-compute-workgroup-storage-size"])
@@ -94,7 +104,27 @@ class Executor:
         if words.size == 0:
             words = np.zeros(1, words.dtype)
         buf = self.device.create_buffer_with_data(data=words, usage=self._usage)
+        self.uploads += 1
+        self.uploaded_bytes += words.nbytes
         return GpuArray(buf, array.shape, dtype, None)
+
+    def constant(self, array) -> GpuArray:
+        """A read-only device copy of host `array`; arrays of at most `CONSTANT_BYTES` are
+        cached by content (least recently used dropped first), larger ones uploaded."""
+        array = np.asarray(array)
+        if array.nbytes > CONSTANT_BYTES:
+            return self.upload(array)
+        key = (array.dtype.str, array.shape, array.tobytes())
+        hit = self._constants.get(key)
+        if hit is not None:
+            self._constants.move_to_end(key)
+            return hit
+        out = self.upload(array)
+        out.readonly = True
+        self._constants[key] = out
+        if len(self._constants) > CONSTANT_ENTRIES:
+            self._constants.popitem(last=False)
+        return out
 
     def download(self, handle: GpuArray, shape=None, dtype=None) -> np.ndarray:
         """The values of `handle` as a NumPy array of its logical dtype (waits for the GPU)."""
@@ -105,6 +135,7 @@ class Executor:
         store = STORAGE[dtype][1]
         if numel == 0:
             return np.zeros(shape, _numpy_dtype(dtype))
+        self.downloads += 1
         raw = np.frombuffer(self.ctx.queue.read_buffer(handle.buffer, 0, 4 * numel), dtype=store)
         return raw.astype(_numpy_dtype(dtype), copy=False).reshape(shape)
 
@@ -159,7 +190,7 @@ class Executor:
                                                "size": max(4, a.nbytes)}}
                    for i, a in enumerate(arrays)]
         if uniform is not None:
-            ubuf = self.device.create_buffer_with_data(data=uniform, usage=self._uniform)
+            ubuf = self._uniform_buffer(uniform)
             entries.append({"binding": len(entries), "resource": {"buffer": ubuf, "offset": 0,
                                                                   "size": ubuf.size}})
         group = self.device.create_bind_group(layout=pipe.get_bind_group_layout(0), entries=entries)
@@ -173,6 +204,20 @@ class Executor:
         if self._pending >= MAX_PENDING:
             self.flush()
 
+    def _uniform_buffer(self, block: np.ndarray):
+        """The uniform buffer holding `block`, shared by every dispatch with the same words
+        (a uniform is never written after creation)."""
+        key = block.tobytes()
+        buf = self._uniforms.get(key)
+        if buf is None:
+            buf = self.device.create_buffer_with_data(data=block, usage=self._uniform)
+            self._uniforms[key] = buf
+            if len(self._uniforms) > CONSTANT_ENTRIES:
+                self._uniforms.popitem(last=False)
+        else:
+            self._uniforms.move_to_end(key)
+        return buf
+
     # -- the core's protocol --------------------------------------------------------------
     def _array(self, item) -> GpuArray:
         data, shape, dtype = item
@@ -181,12 +226,11 @@ class Executor:
             if data.shape == shape and data.dtype == dtype:
                 return data
             # A reshape in the core: same words, new shape (kept alive through `data`).
-            view = GpuArray(data.buffer, shape, dtype, None)
-            return view
+            return GpuArray(data.buffer, shape, dtype, None, data.readonly)
         arr = np.asarray(data)
         if arr.dtype.name != dtype and dtype in STORAGE:
             arr = arr.astype(_numpy_dtype(dtype))
-        return self.upload(arr.reshape(shape))
+        return self.constant(arr.reshape(shape))
 
     def execute(self, op: str, params: dict, inputs) -> GpuArray:
         launch = KERNELS.get(op)
@@ -194,12 +238,16 @@ class Executor:
             raise NotImplementedError(f"{op}: no GPU kernel yet; move the tensors to the CPU "
                                       f"with tensor.to('cpu')")
         arrays = [self._array(i) for i in inputs]
-        return launch(self, params, arrays)
+        out = launch(self, params, arrays)
+        # A launcher may return an input unchanged; a cached constant must not become a
+        # tensor's own (updatable) storage.
+        return self.copy(out) if out.readonly else out
 
     def update(self, op: str, params: dict, targets, inputs) -> None:
         run = UPDATES.get(op)
         if run is None:
             raise NotImplementedError(f"{op}: no GPU kernel yet")
+        # Targets are the core's GPU buffers (`rust/device/gpu.rs` moves host ones first).
         run(self, params, [self._array(t) for t in targets], [self._array(i) for i in inputs])
 
 

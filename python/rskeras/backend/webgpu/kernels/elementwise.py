@@ -94,7 +94,7 @@ def binary_into(ex, expr, x, y, out_dtype):
     if n:
         meta = np.array(list(shape) + broadcast_strides(x.shape, shape)
                         + broadcast_strides(y.shape, shape) or [0], dtype=np.uint32)
-        shp = ex.upload(meta)
+        shp = ex.constant(meta)
         gx, gy = ex.grid(n, WG)
         ex.dispatch("binary", [x, y, shp, out], (gx, gy), pack(n, gx * WG, len(shape)),
                     TA=x.wgsl, TO=out.wgsl, EXPR=expr, WG=WG)

@@ -38,7 +38,7 @@ def strided_copy(ex, x, out, shape, src_strides, src_base=0, dst_strides=None, d
     dst_strides = row_major(shape) if dst_strides is None else dst_strides
     meta = np.array(list(shape) + list(src_strides) + list(dst_strides) or [0], dtype=np.int32)
     gx, gy = ex.grid(n, WG)
-    ex.dispatch("layout", [x, ex.upload(meta), out], (gx, gy),
+    ex.dispatch("layout", [x, ex.constant(meta), out], (gx, gy),
                 pack(n, gx * WG, len(shape), int(src_base), int(dst_base), 0.0, 0.0),
                 entry="copy", TI=ti, TO=to, EXPR=expr, WG=WG)
     return out
@@ -87,7 +87,7 @@ def _slice_grad(ex, params, ins):
                         + [int(s) for s in params["steps"]] + list(g.shape[:nd]) or [0],
                         dtype=np.int32)
         gx, gy = ex.grid(n, WG)
-        ex.dispatch("layout", [g, ex.upload(meta), out], (gx, gy),
+        ex.dispatch("layout", [g, ex.constant(meta), out], (gx, gy),
                     pack(n, gx * WG, nd, 0, 0, 0.0, 0.0),
                     entry="slice_grad", TI="u32", TO="u32", EXPR="x", WG=WG)
     return out
@@ -171,7 +171,7 @@ def _clip(ex, params, ins):
     if n:
         gx, gy = ex.grid(n, WG)
         meta = np.array([n, 1, 1], dtype=np.int32)
-        ex.dispatch("layout", [x, ex.upload(meta), out], (gx, gy),
+        ex.dispatch("layout", [x, ex.constant(meta), out], (gx, gy),
                     pack(n, gx * WG, 1, 0, 0, float(params["min"]), float(params["max"])),
                     entry="copy", TI="f32", TO="f32",
                     EXPR="select(select(x, p.hi, x > p.hi), p.lo, x < p.lo)", WG=WG)
@@ -193,6 +193,6 @@ def _where(ex, params, ins):
                         + broadcast_strides(x.shape, shape) + broadcast_strides(y.shape, shape)
                         or [0], dtype=np.uint32)
         gx, gy = ex.grid(n, WG)
-        ex.dispatch("where", [c, x, y, ex.upload(meta), out], (gx, gy),
+        ex.dispatch("where", [c, x, y, ex.constant(meta), out], (gx, gy),
                     pack(n, gx * WG, len(shape)), WG=WG)
     return out

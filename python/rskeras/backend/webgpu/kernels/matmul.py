@@ -86,7 +86,7 @@ def matmul(ex, a, b, transpose_a=False, transpose_b=False):
     rsb, csb = (1, cb) if transpose_b else (cb, 1)
     meta = np.array(list(batch) + _batch_strides(a.shape, batch) + _batch_strides(b.shape, batch)
                     or [0], dtype=np.uint32)
-    bat = ex.upload(meta)
+    bat = ex.constant(meta)
     cfg = tile_config(ex, m, n)
     gx, gy = math.ceil(n / cfg["TN"]), math.ceil(m / cfg["TM"])
     if gx > ex.max_groups or gy > ex.max_groups:
