@@ -7,6 +7,8 @@ int8 and uint8 as `i32`; bool as `u32` 0/1. float64 has no portable WGSL type an
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 # Logical dtype -> (WGSL type, NumPy type of the stored words).
@@ -76,15 +78,19 @@ class GpuArray:
     """A tensor's storage on the GPU: a pooled buffer of `numel` 4-byte words, with the
     logical `shape` and `dtype` (a NumPy dtype name) the core reads back."""
 
-    __slots__ = ("buffer", "shape", "dtype", "numel", "_pool", "readonly")
+    __slots__ = ("buffer", "shape", "dtype", "numel", "_pool", "readonly", "pooled")
 
-    def __init__(self, buffer, shape, dtype: str, pool: BufferPool | None, readonly=False):
+    def __init__(self, buffer, shape, dtype: str, pool: BufferPool | None, readonly=False,
+                 pooled=None):
         self.buffer, self.shape, self.dtype = buffer, tuple(int(d) for d in shape), dtype
-        self.numel = int(np.prod(self.shape, dtype=np.int64))
-        self._pool = pool
+        self.numel = math.prod(self.shape)
+        self._pool = pool  # where the buffer goes when this array dies (None: a view, or own)
         # A cached constant (`Executor.constant`), shared by every op that sends the same
         # values: never handed to the core as a tensor's own storage.
         self.readonly = readonly
+        # Whether the buffer is a pooled one (kept for the life of the process), also for a
+        # view of a pooled array: bind groups of such buffers can be cached.
+        self.pooled = pool is not None if pooled is None else pooled
 
     @property
     def wgsl(self) -> str:

@@ -13,6 +13,7 @@ shapes and constants uploads none of them again.
 from __future__ import annotations
 
 import math
+import struct
 from collections import OrderedDict
 
 import numpy as np
@@ -30,6 +31,10 @@ MAX_PENDING = 512
 # Host arrays up to this size are cached by content (`Executor.constant`), this many at most.
 CONSTANT_BYTES = 1024
 CONSTANT_ENTRIES = 2048
+# Bind groups kept for reuse (`Executor._bind_group`).
+BIND_GROUP_ENTRIES = 8192
+# Uploads up to this size use pooled buffers (`Executor.upload`).
+POOLED_UPLOAD_BYTES = 16 << 20
 
 
 def kernel(*names):
@@ -50,17 +55,14 @@ def updater(*names):
     return register
 
 
-def pack(*values) -> np.ndarray:
+def pack(*values) -> bytes:
     """A uniform block of 4-byte words: ints as u32 (two's complement), floats as f32 bits;
     padded to a multiple of 16 bytes."""
-    words = []
-    for v in values:
-        if isinstance(v, (bool, int, np.integer)):
-            words.append(np.int64(v).astype(np.uint32) if v >= 0 else np.array(v, np.int32).view(np.uint32))
-        else:
-            words.append(np.array(v, np.float32).view(np.uint32))
-    words += [np.uint32(0)] * (-len(words) % 4)
-    return np.array(words, dtype=np.uint32).reshape(-1)
+    fmt = "".join("I" if isinstance(v, (bool, int, np.integer)) else "f" for v in values)
+    # Through float32 first: a float beyond its range packs as inf, as the CPU rounds it.
+    ints = (int(v) & 0xFFFFFFFF if isinstance(v, (bool, int, np.integer)) else float(np.float32(v))
+            for v in values)
+    return struct.pack("<" + fmt + "x" * (4 * (-len(values) % 4)), *ints)
 
 
 class Executor:
@@ -79,6 +81,7 @@ class Executor:
         self._pending = 0
         self._constants: OrderedDict = OrderedDict()  # (dtype, shape, bytes) -> GpuArray
         self._uniforms: OrderedDict = OrderedDict()  # packed bytes -> uniform buffer
+        self._bind_groups: OrderedDict = OrderedDict()  # see `_bind_group`
         # Totals, for tests and benchmarks.
         self.dispatches = self.submits = self.uploads = self.downloads = self.uploaded_bytes = 0
         self.max_workgroup = int(self.ctx.limits["max-compute-invocations-per-workgroup"])
@@ -89,12 +92,16 @@ class Executor:
     def empty(self, shape, dtype: str) -> GpuArray:
         """A new device array (contents undefined until a kernel writes it)."""
         wgsl_type(dtype)
-        numel = int(np.prod(shape, dtype=np.int64))
-        return GpuArray(self.pool.take(4 * numel), shape, dtype, self.pool)
+        return GpuArray(self.pool.take(4 * math.prod(shape)), shape, dtype, self.pool)
 
     def upload(self, array) -> GpuArray:
-        """Copy a host array to a new device array (its own buffer, so no pending command can
-        see it change)."""
+        """Copy a host array to a new device array.
+
+        Up to `POOLED_UPLOAD_BYTES` the array gets a pooled buffer, filled by a copy recorded
+        in the command stream from a staging buffer: the pooled buffer may still be read by
+        recorded commands, which must see its old contents (a `queue.write_buffer` would run
+        before them). Larger arrays (a dataset kept on the device) get their own buffer of
+        their exact size."""
         array = np.asarray(array)
         dtype = array.dtype.name
         if dtype not in STORAGE:
@@ -103,10 +110,16 @@ class Executor:
         words = np.ascontiguousarray(array, dtype=STORAGE[dtype][1]).reshape(-1)
         if words.size == 0:
             words = np.zeros(1, words.dtype)
-        buf = self.device.create_buffer_with_data(data=words, usage=self._usage)
         self.uploads += 1
         self.uploaded_bytes += words.nbytes
-        return GpuArray(buf, array.shape, dtype, None)
+        if words.nbytes > POOLED_UPLOAD_BYTES:
+            buf = self.device.create_buffer_with_data(data=words, usage=self._usage)
+            return GpuArray(buf, array.shape, dtype, None)
+        out = GpuArray(self.pool.take(words.nbytes), array.shape, dtype, self.pool)
+        staging = self.device.create_buffer_with_data(data=words, usage=self.ctx.wgpu.BufferUsage.COPY_SRC)
+        self._end_pass()
+        self._enc().copy_buffer_to_buffer(staging, 0, out.buffer, 0, words.nbytes)
+        return out
 
     def constant(self, array) -> GpuArray:
         """A read-only device copy of host `array`; arrays of at most `CONSTANT_BYTES` are
@@ -186,14 +199,7 @@ class Executor:
         """Record one dispatch of `family`'s `entry`: `arrays` (GpuArrays, in binding order
         0, 1, ...), then `uniform` (a `pack`ed block) at the next binding."""
         pipe = self.pipelines.get(family, entry, **subs)
-        entries = [{"binding": i, "resource": {"buffer": a.buffer, "offset": 0,
-                                               "size": max(4, a.nbytes)}}
-                   for i, a in enumerate(arrays)]
-        if uniform is not None:
-            ubuf = self._uniform_buffer(uniform)
-            entries.append({"binding": len(entries), "resource": {"buffer": ubuf, "offset": 0,
-                                                                  "size": ubuf.size}})
-        group = self.device.create_bind_group(layout=pipe.get_bind_group_layout(0), entries=entries)
+        group = self._bind_group(pipe, arrays, None if uniform is None else self._uniform_buffer(uniform))
         if self._pass is None:
             self._pass = self._enc().begin_compute_pass()
         self._pass.set_pipeline(pipe)
@@ -204,11 +210,38 @@ class Executor:
         if self._pending >= MAX_PENDING:
             self.flush()
 
-    def _uniform_buffer(self, block: np.ndarray):
+    def _bind_group(self, pipe, arrays, ubuf):
+        """The bind group of `arrays` (bindings 0, 1, ...) and uniform buffer `ubuf` (the
+        next binding) for `pipe`. A training step repeats the same pooled buffers in the same
+        order, so groups made only of pooled buffers (kept for the life of the process) and
+        uniforms are cached; a group holding a large upload with its own buffer is not, so
+        that the upload can be freed."""
+        cacheable = all(a.pooled for a in arrays)
+        if cacheable:
+            key = (id(pipe), id(ubuf), *((id(a.buffer), a.nbytes) for a in arrays))
+            hit = self._bind_groups.get(key)
+            if hit is not None:
+                self._bind_groups.move_to_end(key)
+                return hit[0]
+        entries = [{"binding": i, "resource": {"buffer": a.buffer, "offset": 0,
+                                               "size": max(4, a.nbytes)}}
+                   for i, a in enumerate(arrays)]
+        if ubuf is not None:
+            entries.append({"binding": len(entries), "resource": {"buffer": ubuf, "offset": 0,
+                                                                  "size": ubuf.size}})
+        group = self.device.create_bind_group(layout=self.pipelines.layout(pipe), entries=entries)
+        if cacheable:
+            # The buffers are kept with the group, so their ids in the key stay theirs.
+            self._bind_groups[key] = (group, pipe, ubuf, [a.buffer for a in arrays])
+            if len(self._bind_groups) > BIND_GROUP_ENTRIES:
+                self._bind_groups.popitem(last=False)
+        return group
+
+    def _uniform_buffer(self, block: bytes):
         """The uniform buffer holding `block`, shared by every dispatch with the same words
         (a uniform is never written after creation)."""
-        key = block.tobytes()
-        buf = self._uniforms.get(key)
+        buf = self._uniforms.get(block)
+        key = block
         if buf is None:
             buf = self.device.create_buffer_with_data(data=block, usage=self._uniform)
             self._uniforms[key] = buf
@@ -226,7 +259,7 @@ class Executor:
             if data.shape == shape and data.dtype == dtype:
                 return data
             # A reshape in the core: same words, new shape (kept alive through `data`).
-            return GpuArray(data.buffer, shape, dtype, None, data.readonly)
+            return GpuArray(data.buffer, shape, dtype, None, data.readonly, data.pooled)
         arr = np.asarray(data)
         if arr.dtype.name != dtype and dtype in STORAGE:
             arr = arr.astype(_numpy_dtype(dtype))

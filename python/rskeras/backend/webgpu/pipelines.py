@@ -56,6 +56,7 @@ class PipelineCache:
     def __init__(self, device):
         self.device = device
         self.cache: dict = {}
+        self._layouts: dict = {}  # id(pipeline) -> its bind group layout
 
     def get(self, family: str, entry: str = "main", **subs):
         key = (family, entry, tuple(sorted(subs.items())))
@@ -68,3 +69,10 @@ class PipelineCache:
                 compute={"module": module, "entry_point": entry})
             self.cache[key] = pipe
         return pipe
+
+    def layout(self, pipe):
+        """`pipe`'s bind group layout 0 (looked up once per pipeline)."""
+        layout = self._layouts.get(id(pipe))
+        if layout is None:
+            layout = self._layouts[id(pipe)] = pipe.get_bind_group_layout(0)
+        return layout
