@@ -9,6 +9,9 @@ Printed in one run (each contender in its own fresh subprocess):
   arithmetic). Each figure is `2 n^3 * repeats / seconds`, timed from the first dispatch to
   the end of a synchronization, after one warm-up product. The rskeras result of the
   smallest size is checked against NumPy (max relative error reported).
+* host cost per op launch (``overhead``): microseconds to issue one small op (add, relu, sum,
+  a small matmul) from Python, the device's execution excluded: what bounds the step time
+  of small models, where kernels take microseconds.
 * seconds per epoch of the Fashion-MNIST MLP (Flatten, Dense(128, relu), Dense(10,
   softmax), batch 32) and CNN (examples/fashion_mnist_cnn.py: two Conv2D+MaxPooling2D,
   Dropout, Dense; batch 64), Adam, sparse categorical cross-entropy, accuracy, shuffled, on
@@ -94,6 +97,54 @@ def matmul_rskeras(sizes, allow_software: bool) -> dict:
         seconds = _time_repeated(lambda: keras.ops.matmul(a, b), ex.synchronize)
         out["gflops"][str(n)] = 2 * n**3 / seconds / 1e9
     return out
+
+
+OVERHEAD_OPS = 256  # launches timed per figure: fewer than the executor's flush threshold
+
+
+def _launch_us(run, sync) -> float:
+    """Host microseconds per launch of `run` (a small op): the time to issue
+    `OVERHEAD_OPS` launches, with the device's execution left out (synchronized before and
+    after, outside the timing). Best of 5."""
+    best = math.inf
+    for _ in range(6):
+        sync()
+        t = time.perf_counter()
+        for _ in range(OVERHEAD_OPS):
+            run()
+        best = min(best, time.perf_counter() - t)
+    sync()
+    return 1e6 * best / OVERHEAD_OPS
+
+
+def _overhead_cases(ops, x, w):
+    return {"add": lambda: ops.add(x, x), "relu": lambda: ops.relu(x),
+            "sum": lambda: ops.sum(x), "matmul (32,128)x(128,10)": lambda: ops.matmul(x, w)}
+
+
+def overhead_rskeras() -> dict:
+    import numpy as np
+
+    keras = _import_rskeras()
+    from rskeras.backend.webgpu.executor import get_executor
+
+    keras.config.set_device("gpu")
+    ex = get_executor()
+    x = keras.ops.convert_to_tensor(np.ones((32, 128), np.float32)).to("gpu")
+    w = keras.ops.convert_to_tensor(np.ones((128, 10), np.float32)).to("gpu")
+    return {"device": f"{ex.ctx.name} ({ex.ctx.backend})",
+            "us": {k: _launch_us(f, ex.synchronize) for k, f in _overhead_cases(keras.ops, x, w).items()}}
+
+
+def overhead_torch() -> dict:
+    torch = _cuda_torch()
+
+    class Ops:  # the keras.ops names used by `_overhead_cases`
+        add, relu, sum, matmul = torch.add, torch.relu, torch.sum, torch.matmul
+
+    x, w = torch.ones(32, 128, device="cuda"), torch.ones(128, 10, device="cuda")
+    return {"device": torch.cuda.get_device_name(),
+            "us": {k: _launch_us(f, torch.cuda.synchronize) for k, f in _overhead_cases(Ops, x, w).items()}}
 
 
 def _cuda_torch():
@@ -210,7 +261,9 @@ def train_torch(model_name: str, x, y, epochs: int) -> dict:
 
 def child_main(args) -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
-    if args.child.startswith("matmul-"):
+    if args.child.startswith("overhead-"):
+        result = overhead_torch() if args.child.endswith("torch-cuda") else overhead_rskeras()
+    elif args.child.startswith("matmul-"):
         name = args.child[len("matmul-"):]
         result = matmul_torch(sizes) if name == "torch-cuda" else matmul_rskeras(sizes, args.allow_software)
     else:
@@ -253,7 +306,8 @@ def main(argv=None) -> None:
     p.add_argument("--sizes", default="1024,4096,8192", help="matmul sizes n (default 1024,4096,8192)")
     p.add_argument("--samples", type=int, default=60000, help="training images (default all 60000)")
     p.add_argument("--epochs", type=int, default=2, help="epochs per training run (default 2)")
-    p.add_argument("--only", default="matmul,mlp,cnn", help="parts to run (default matmul,mlp,cnn)")
+    p.add_argument("--only", default="matmul,overhead,mlp,cnn",
+                   help="parts to run (default matmul,overhead,mlp,cnn)")
     p.add_argument("--allow-software", action="store_true", help="run on a software adapter (lavapipe)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--data", default="", help=argparse.SUPPRESS)
@@ -278,6 +332,16 @@ def main(argv=None) -> None:
         if ours:
             print(f"\nrskeras matmul max relative error vs NumPy at n={min(map(int, args.sizes.split(',')))}: "
                   f"{ours['max_rel_error']:.1e}")
+
+    if "overhead" in parts:
+        rows = {name: run_child(f"overhead-{name}", args) for name in MATMUL}
+        cases = next((list(r["us"]) for r in rows.values() if r), [])
+        print(f"\n| host cost per op launch (us, {OVERHEAD_OPS} launches, execution excluded) | device | "
+              + " | ".join(cases) + " |")
+        print("|---|---|" + "---:|" * len(cases))
+        for name, r in rows.items():
+            if r:
+                print(f"| {name} | {r['device']} | " + " | ".join(f"{r['us'][c]:.1f}" for c in cases) + " |")
 
     training = [m for m in ("mlp", "cnn") if m in parts]
     if training:

@@ -15,13 +15,15 @@ def _run(*args):
 
 
 def test_bench_gpu_prints_its_tables(gpu):
-    proc = _run("--allow-software", "--sizes", "16,48", "--only", "matmul,mlp",
+    proc = _run("--allow-software", "--sizes", "16,48", "--only", "matmul,overhead,mlp",
                 "--samples", "64", "--epochs", "1")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "| rskeras-wgsl |" in out and "| n=16 | n=48 |" in out
     error = float(out.split("max relative error vs NumPy at n=16: ")[1].split()[0])
     assert error < 1e-5
+    launch_us = out.split("| rskeras-wgsl |")[2].split("|")[2:6]
+    assert all(0 < float(v) < 1e5 for v in launch_us)
     assert "| mlp (batch 32) | rskeras-gpu |" in out and "| mlp (batch 32) | rskeras-cpu |" in out
 
 
