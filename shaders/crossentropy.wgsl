@@ -2,7 +2,8 @@
 // logits, `labels` (rows) int class ids; one workgroup of {{WG}} invocations per row.
 // From logits: logsumexp(x) - x[label] (max ignoring NaN, as the CPU kernel's f32::max).
 // From probabilities: -log(clamp(x[label] / sum(x), eps, 1 - eps)), Keras's clipping.
-// A label outside [0, classes) gives NaN (the CPU kernel raises instead).
+// A label outside [0, classes) gives NaN and is recorded in `flags` (code 1, the label, the
+// class count): the executor raises the CPU kernel's ValueError at the next read-back.
 struct Params {
     rows: u32,
     classes: u32,
@@ -18,6 +19,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> labels: array<i32>;
 @group(0) @binding(2) var<storage, read_write> loss: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read_write> flags: array<atomic<u32>, 4>;
 
 var<workgroup> red: array<f32, {{WG}}>;
 
@@ -73,6 +75,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let label = labels[r];
         if (label < 0 || u32(label) >= p.classes) {
             loss[r] = bitcast<f32>(0x7fc00000u);
+            atomicOr(&flags[0], 1u);
+            atomicStore(&flags[1], bitcast<u32>(label));
+            atomicStore(&flags[2], p.classes);
         } else if (p.from_logits == 1u) {
             loss[r] = log(total) - (x[base + u32(label)] - m);
         } else {

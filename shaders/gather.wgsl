@@ -3,8 +3,9 @@
 //
 // Shapes are flattened around the gathered axis to (outer, dim, inner). Indices are int64
 // stored as i32; negative ones count from the end (`i + dim`). An index still outside
-// [0, dim) cannot raise on the GPU (the CPU kernels raise IndexError): a gather reads it as
-// 0 and a gradient drops its contribution.
+// [0, dim) cannot raise on the GPU: a gather reads it as 0 and records it in `flags` (code 2 or 4,
+// the index, the axis size), and the executor raises the CPU kernels' IndexError at the next
+// read-back; a gradient drops its contribution (its forward gather already recorded it).
 struct Params {
     n: u32,      // invocations (elements of the output, or of the gradient for take_grad)
     row: u32,    // invocations per grid row (2-D grid past 65535 groups)
@@ -27,6 +28,15 @@ fn normalize(i: i32, dim: u32) -> i32 {
 @group(0) @binding(1) var<storage, read> idx: array<i32>;
 @group(0) @binding(2) var<storage, read_write> out: array<{{T}}>;
 @group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read_write> flags: array<atomic<u32>, 4>;
+
+// Record out-of-range index `i` along an axis of `dim` under `code` (2: take, 4:
+// take_along_axis; the executor's CHECKS).
+fn flag_index(code: u32, i: i32, dim: u32) {
+    atomicOr(&flags[0], code);
+    atomicStore(&flags[1], bitcast<u32>(i));
+    atomicStore(&flags[2], dim);
+}
 
 @compute @workgroup_size({{WG}})
 fn take(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -41,6 +51,8 @@ fn take(@builtin(global_invocation_id) gid: vec3<u32>) {
     var v = {{T}}(0);
     if (d >= 0) {
         v = x[(a * p.dim + u32(d)) * p.inner + j];
+    } else {
+        flag_index(2u, idx[t % p.k], p.dim);
     }
     out[o] = v;
 }
@@ -58,6 +70,8 @@ fn take_along_axis(@builtin(global_invocation_id) gid: vec3<u32>) {
     var v = {{T}}(0);
     if (d >= 0) {
         v = x[(a * p.dim + u32(d)) * p.inner + i];
+    } else {
+        flag_index(4u, idx[o], p.dim);
     }
     out[o] = v;
 }

@@ -12,7 +12,7 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
-use pyo3::exceptions::{PyNotImplementedError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyNotImplementedError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
@@ -76,6 +76,8 @@ fn from_py(py: Python<'_>, e: PyErr) -> Error {
         Error::Value(msg)
     } else if e.is_instance_of::<PyTypeError>(py) {
         Error::Type(msg)
+    } else if e.is_instance_of::<PyIndexError>(py) {
+        Error::Index(msg)
     } else {
         Error::Runtime(format!("GPU executor: {msg}"))
     }

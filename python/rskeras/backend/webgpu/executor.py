@@ -5,6 +5,10 @@ synchronization points only: a download, a buffer copy, or every `MAX_PENDING` d
 Waiting is a readback (`queue.read_buffer`), which works on every wgpu-py version.
 Kernel families register their launchers in `KERNELS` by op name (`kernels/*.py`).
 
+Kernels that meet input the CPU would reject (a label or an index out of range) cannot raise
+on the GPU: they record it in a small flags buffer, which the next read-back checks, raising
+the CPU's error there.
+
 Small host arrays (kernel metadata, weak scalars such as the `2.0` in `x * 2.0`) and uniform
 blocks are cached on the device by content, so a training step that repeats the same
 shapes and constants uploads none of them again.
@@ -31,6 +35,16 @@ MAX_PENDING = 512
 # Host arrays up to this size are cached by content (`Executor.constant`), this many at most.
 CONSTANT_BYTES = 1024
 CONSTANT_ENTRIES = 2048
+# The errors a kernel can record in the flags buffer, by code bit: the exception and the
+# message the CPU kernels give (shaders/crossentropy.wgsl, shaders/gather.wgsl).
+CHECKS = {
+    1: (ValueError, "sparse_categorical_crossentropy: label {value} is out of range for {bound} "
+                    "classes (expected 0 <= label < {bound}); found on the gpu device"),
+    2: (IndexError, "take: index {value} is out of bounds for an axis of size {bound}; found on "
+                    "the gpu device"),
+    4: (IndexError, "take_along_axis: index {value} is out of bounds for an axis of size {bound}; "
+                    "found on the gpu device"),
+}
 # Bind groups kept for reuse (`Executor._bind_group`).
 BIND_GROUP_ENTRIES = 8192
 # Uploads up to this size use pooled buffers (`Executor.upload`).
@@ -82,6 +96,11 @@ class Executor:
         self._constants: OrderedDict = OrderedDict()  # (dtype, shape, bytes) -> GpuArray
         self._uniforms: OrderedDict = OrderedDict()  # packed bytes -> uniform buffer
         self._bind_groups: OrderedDict = OrderedDict()  # see `_bind_group`
+        # Error flags (see CHECKS): [code bits, offending value, bound, unused], kept zero.
+        zeros = np.zeros(4, np.uint32)
+        self._flags = GpuArray(self.device.create_buffer_with_data(data=zeros, usage=self._usage),
+                               (4,), "uint32", None, pooled=True)
+        self._flags_used = False  # a checking kernel ran since the last check
         # Totals, for tests and benchmarks.
         self.dispatches = self.submits = self.uploads = self.downloads = self.uploaded_bytes = 0
         self.max_workgroup = int(self.ctx.limits["max-compute-invocations-per-workgroup"])
@@ -150,7 +169,22 @@ class Executor:
             return np.zeros(shape, _numpy_dtype(dtype))
         self.downloads += 1
         raw = np.frombuffer(self.ctx.queue.read_buffer(handle.buffer, 0, 4 * numel), dtype=store)
+        self._check_flags()
         return raw.astype(_numpy_dtype(dtype), copy=False).reshape(shape)
+
+    def _check_flags(self) -> None:
+        """Raise the error a checking kernel recorded since the last check (then clear it).
+        Called after a wait, when no command is pending."""
+        if not self._flags_used:
+            return
+        self._flags_used = False
+        code, value, bound, _ = np.frombuffer(self.ctx.queue.read_buffer(self._flags.buffer, 0, 16), np.uint32)
+        if not code:
+            return
+        self.ctx.queue.write_buffer(self._flags.buffer, 0, np.zeros(4, np.uint32))
+        value = int(np.array(value, np.uint32).view(np.int32))
+        error, message = CHECKS[int(code) & -int(code)]  # the lowest code set
+        raise error(message.format(value=value, bound=int(bound)))
 
     def copy(self, handle: GpuArray) -> GpuArray:
         """A new device array with `handle`'s values (copy-on-write for in-place updates)."""
@@ -185,6 +219,7 @@ class Executor:
         self.flush()
         probe = self.empty((1,), "float32")
         self.ctx.queue.read_buffer(probe.buffer, 0, 4)
+        self._check_flags()
 
     def grid(self, n: int, wg: int) -> tuple[int, int]:
         """Workgroups `(x, y)` covering `n` invocations of `wg` each, folded into a second
@@ -195,11 +230,16 @@ class Executor:
             return groups, 1
         return self.max_groups, math.ceil(groups / self.max_groups)
 
-    def dispatch(self, family: str, arrays, groups, uniform=None, entry: str = "main", **subs):
+    def dispatch(self, family: str, arrays, groups, uniform=None, entry: str = "main",
+                 checks: bool = False, **subs):
         """Record one dispatch of `family`'s `entry`: `arrays` (GpuArrays, in binding order
-        0, 1, ...), then `uniform` (a `pack`ed block) at the next binding."""
+        0, 1, ...), then `uniform` (a `pack`ed block) at the next binding; with `checks`, the
+        error flags (`array<atomic<u32>, 4>`, see CHECKS) at the binding after that."""
         pipe = self.pipelines.get(family, entry, **subs)
-        group = self._bind_group(pipe, arrays, None if uniform is None else self._uniform_buffer(uniform))
+        if checks:
+            self._flags_used = True
+        group = self._bind_group(pipe, arrays, None if uniform is None else self._uniform_buffer(uniform),
+                                 self._flags if checks else None)
         if self._pass is None:
             self._pass = self._enc().begin_compute_pass()
         self._pass.set_pipeline(pipe)
@@ -210,15 +250,15 @@ class Executor:
         if self._pending >= MAX_PENDING:
             self.flush()
 
-    def _bind_group(self, pipe, arrays, ubuf):
-        """The bind group of `arrays` (bindings 0, 1, ...) and uniform buffer `ubuf` (the
-        next binding) for `pipe`. A training step repeats the same pooled buffers in the same
+    def _bind_group(self, pipe, arrays, ubuf, flags=None):
+        """The bind group of `arrays` (bindings 0, 1, ...), uniform buffer `ubuf` (the next
+        binding) and the error `flags` array (the one after) for `pipe`. A training step repeats the same pooled buffers in the same
         order, so groups made only of pooled buffers (kept for the life of the process) and
         uniforms are cached; a group holding a large upload with its own buffer is not, so
         that the upload can be freed."""
         cacheable = all(a.pooled for a in arrays)
         if cacheable:
-            key = (id(pipe), id(ubuf), *((id(a.buffer), a.nbytes) for a in arrays))
+            key = (id(pipe), id(ubuf), flags is None, *((id(a.buffer), a.nbytes) for a in arrays))
             hit = self._bind_groups.get(key)
             if hit is not None:
                 self._bind_groups.move_to_end(key)
@@ -229,6 +269,9 @@ class Executor:
         if ubuf is not None:
             entries.append({"binding": len(entries), "resource": {"buffer": ubuf, "offset": 0,
                                                                   "size": ubuf.size}})
+        if flags is not None:
+            entries.append({"binding": len(arrays) + 1, "resource": {"buffer": flags.buffer, "offset": 0,
+                                                                     "size": 16}})
         group = self.device.create_bind_group(layout=self.pipelines.layout(pipe), entries=entries)
         if cacheable:
             # The buffers are kept with the group, so their ids in the key stay theirs.

@@ -3,8 +3,9 @@
 (`rust/ops/shape.rs`).
 
 Indices arrive as int64 (stored as i32); negative ones count from the end. An index still out
-of range cannot raise on the GPU without a readback, so gathers read it as 0 and gradients
-drop its contribution (the CPU kernels raise IndexError). `take_grad` adds repeated indices
+of range cannot raise on the GPU when it is met: gathers read it as 0 and record it, and the
+next read-back raises the CPU kernels' IndexError (`Executor` CHECKS); gradients drop its
+contribution. `take_grad` adds repeated indices
 with atomics, in no fixed order (float sums may differ in the last bits from run to run);
 `take_along_axis_grad` sums in the CPU's order.
 """
@@ -21,7 +22,7 @@ WG = 256
 def _run(ex, entry, arrays, n, dim, k, inner, t="f32"):
     gx, gy = ex.grid(n, WG)
     ex.dispatch("gather", arrays, (gx, gy), pack(n, gx * WG, dim, k, inner),
-                entry=entry, T=t, WG=WG)
+                entry=entry, checks=entry in ("take", "take_along_axis"), T=t, WG=WG)
 
 
 @kernel("take")

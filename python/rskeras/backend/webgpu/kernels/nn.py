@@ -69,7 +69,7 @@ def _sparse_ce(ex, params, ins):
     groups = ex.grid(rows * wg, wg)
     ex.dispatch("crossentropy", [output, target, out], groups,
                 pack(rows, classes, groups[0], int(bool(params["from_logits"])), EPSILON,
-                     ONE_MINUS_EPSILON), WG=wg)
+                     ONE_MINUS_EPSILON), checks=True, WG=wg)
     return out
 
 
