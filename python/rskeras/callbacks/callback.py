@@ -44,6 +44,7 @@ class Callback:
 
 _HOOKS = [name for name in vars(Callback) if name.startswith("on_")]
 _BATCH_END = ("on_train_batch_end", "on_test_batch_end", "on_predict_batch_end")
+_METRIC_BATCH_END = _BATCH_END[:2]  # the hooks whose logs are metric values
 
 
 class CallbackList(Callback):
@@ -103,5 +104,4 @@ def _forward_batch_logs(name):
 
 
 for _name in _HOOKS:
-    batch_logs = _name in ("on_train_batch_end", "on_test_batch_end")
-    setattr(CallbackList, _name, (_forward_batch_logs if batch_logs else _forward)(_name))
+    setattr(CallbackList, _name, (_forward_batch_logs if _name in _METRIC_BATCH_END else _forward)(_name))

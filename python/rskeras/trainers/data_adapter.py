@@ -86,6 +86,7 @@ class ArrayBatches:
         self.num_samples = sizes.pop() if sizes else 0
         self.batch_size, self.shuffle = batch_size, shuffle
         self.num_batches = math.ceil(self.num_samples / batch_size)
+        self._resident = None  # the arrays on the gpu device, made by the first GPU epoch
 
     def __iter__(self):
         if _core.get_default_device() == "gpu":
@@ -103,18 +104,18 @@ class ArrayBatches:
                 batch = [None if a is None else _core.gather_rows(a, idx) for a in self.arrays]
             yield tuple(batch) if simple else tuple(pack_sequence_as(self.structure, batch))
 
-
     def _gpu_batches(self):
         import numpy as np
 
         from rskeras import ops
 
-        if getattr(self, "_resident", None) is None:
+        if self._resident is None:
             self._resident = [None if a is None else _gpu_resident(a) for a in self.arrays]
         n, bs = self.num_samples, self.batch_size
-        order = None
+        perm = order = None
         if self.shuffle:
-            order = _core.convert_to_tensor(np.random.permutation(n).astype(np.int32)).to("gpu")
+            perm = np.random.permutation(n).astype(np.int32)
+            order = _core.convert_to_tensor(perm).to("gpu")
         simple = len(self.arrays) == len(self.structure)
         for start in range(0, n, bs):
             idx = None if order is None else order[start:start + bs]
@@ -123,7 +124,7 @@ class ArrayBatches:
                 if host is None:
                     batch.append(None)
                 elif dev is None:  # too large to keep on the device: send this batch
-                    rows = slice(start, start + bs) if order is None else idx.numpy()
+                    rows = slice(start, start + bs) if perm is None else perm[start:start + bs]
                     batch.append(_core.convert_to_tensor(_gpu_dtype(host[rows])).to("gpu"))
                 elif idx is None:
                     batch.append(dev[start:start + bs])

@@ -252,10 +252,11 @@ class Executor:
 
     def _bind_group(self, pipe, arrays, ubuf, flags=None):
         """The bind group of `arrays` (bindings 0, 1, ...), uniform buffer `ubuf` (the next
-        binding) and the error `flags` array (the one after) for `pipe`. A training step repeats the same pooled buffers in the same
-        order, so groups made only of pooled buffers (kept for the life of the process) and
-        uniforms are cached; a group holding a large upload with its own buffer is not, so
-        that the upload can be freed."""
+        binding) and the error `flags` array (the one after) for `pipe`.
+
+        A training step repeats the same pooled buffers in the same order, so groups made
+        only of pooled buffers (kept for the life of the process) and uniforms are cached; a
+        group holding a large upload with its own buffer is not, so that it can be freed."""
         cacheable = all(a.pooled for a in arrays)
         if cacheable:
             key = (id(pipe), id(ubuf), flags is None, *((id(a.buffer), a.nbytes) for a in arrays))
@@ -284,14 +285,12 @@ class Executor:
         """The uniform buffer holding `block`, shared by every dispatch with the same words
         (a uniform is never written after creation)."""
         buf = self._uniforms.get(block)
-        key = block
         if buf is None:
-            buf = self.device.create_buffer_with_data(data=block, usage=self._uniform)
-            self._uniforms[key] = buf
+            buf = self._uniforms[block] = self.device.create_buffer_with_data(data=block, usage=self._uniform)
             if len(self._uniforms) > CONSTANT_ENTRIES:
                 self._uniforms.popitem(last=False)
         else:
-            self._uniforms.move_to_end(key)
+            self._uniforms.move_to_end(block)
         return buf
 
     # -- the core's protocol --------------------------------------------------------------
