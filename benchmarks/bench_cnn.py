@@ -127,8 +127,7 @@ def main(argv=None) -> None:
 
     import numpy as np
 
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
-    import rskeras
+    import rskeras  # the installed package (pip install .), never the source tree
 
     (x, y), _ = rskeras.datasets.fashion_mnist.load_data()
     x = (x[:args.samples].astype("float32") / 255)[..., None]

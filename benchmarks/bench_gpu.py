@@ -52,12 +52,9 @@ BATCH = {"mlp": 32, "cnn": 64}
 
 # -- children --------------------------------------------------------------------------------
 def _import_rskeras():
-    """The installed rskeras, else the checkout's (a `maturin develop` build)."""
-    try:
-        import rskeras
-    except ImportError:
-        sys.path.insert(0, os.path.join(HERE, "..", "python"))
-        import rskeras
+    """The installed rskeras (`pip install .` or `maturin develop`), never the source tree."""
+    import rskeras
+
     return rskeras
 
 

@@ -240,6 +240,20 @@ def unbroadcast(g, shape):
 # Tests skip when no adapter exists, unless RSKERAS_REQUIRE_GPU=1 (set by CI), where a missing
 # driver must fail loudly instead.
 
+def require_extra(module: str, install: str):
+    """Import the optional extra `module`, or skip the test saying what to install. With
+    RSKERAS_REQUIRE_EXTRAS=1 (set by CI) a missing extra fails instead, so that no test
+    silently shrinks where the extra should be present."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        if os.environ.get("RSKERAS_REQUIRE_EXTRAS") == "1":
+            raise
+        pytest.skip(f"optional extra {module!r} is not installed ({install}): {e}")
+
+
 @pytest.fixture(scope="session")
 def gpu():
     """The WebGPU executor (registered with the core)."""

@@ -7,14 +7,22 @@ tests/test_layer_conformance.py checks that the helper itself catches broken lay
 
 from __future__ import annotations
 
+import inspect
 import json
+import math
+import sys
 from types import SimpleNamespace
 
 import numpy as np
 import rskeras as keras
-from rskeras import ops
+from rskeras import activations, constraints, initializers, ops, regularizers
 
-__all__ = ["check_layer", "cotangent_for", "json_normalized"]
+__all__ = ["check_layer", "check_config_has_arguments", "constructor_arguments", "cotangent_for",
+           "json_normalized"]
+
+# Constructor arguments that Keras 3 does not keep in `get_config` (they act once, when the
+# layer is made): initial weights, and Embedding's deprecated `input_length`.
+_NOT_CONFIG_ARGS = frozenset({"weights", "input_length"})
 
 
 def json_normalized(config):
@@ -34,15 +42,166 @@ def _is_shape(value) -> bool:
 
 
 def _make_layer(layer, init_kwargs):
+    """(the layer, the constructor arguments to find in its config, or None if unknown)."""
     if isinstance(layer, keras.Layer):
         assert not init_kwargs, "init_kwargs given with a layer instance"
-        return layer
+        return layer, None
     if isinstance(layer, type):
-        return layer(**(init_kwargs or {}))
+        init_kwargs = dict(init_kwargs or {})
+        return layer(**init_kwargs), init_kwargs
     assert not init_kwargs, "init_kwargs go with a layer class, not with a factory"
-    made = layer()
+    made, arguments = constructor_arguments(layer)
     assert isinstance(made, keras.Layer), f"the factory returned {type(made).__name__}, not a Layer"
-    return made
+    return made, arguments
+
+
+def constructor_arguments(factory):
+    """`(factory(), arguments)`: the result and the arguments its outermost `__init__` got
+    that differ from that signature's defaults (plus every `**kwargs` entry), by name.
+
+    Read from the `__init__` frame through `sys.setprofile` while the factory runs (only
+    this thread, restored afterwards), so `lambda: Dense(3, activation="relu")` yields
+    `{"units": 3, "activation": "relu"}` without the test naming them twice. Arguments
+    equal to their default are left out: a config that drops them loses nothing.
+    """
+    frames = {}
+
+    def profiler(frame, event, arg):
+        if event == "call" and frame.f_code.co_name == "__init__":
+            obj = frame.f_locals.get("self")
+            if isinstance(obj, keras.Layer) and id(obj) not in frames:
+                frames[id(obj)] = (obj, dict(frame.f_locals), frame.f_code)
+
+    previous = sys.getprofile()
+    sys.setprofile(profiler)
+    try:
+        made = factory()
+    finally:
+        sys.setprofile(previous)
+    if not isinstance(made, keras.Layer) or id(made) not in frames:
+        return made, None
+    _, values, code = frames[id(made)]
+    params = inspect.signature(type(made).__init__).parameters
+    arguments = {}
+    for name, param in params.items():
+        if name == "self" or name not in values:
+            continue
+        value = values[name]
+        if param.kind is param.VAR_KEYWORD:
+            arguments.update(value)
+        elif param.kind is param.VAR_POSITIONAL:
+            continue
+        elif param.default is param.empty or not _same(value, param.default):
+            arguments[name] = value
+    return made, arguments
+
+
+def _same(a, b) -> bool:
+    if a is b:
+        return True
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return False
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except Exception:
+        return False
+
+
+def _jsonable(value):
+    """`value` with tuples as lists, arrays as lists and NumPy scalars as Python numbers."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _normalized_argument(key, value):
+    """A constructor argument or config entry in one comparable form: regularizers,
+    constraints, initializers and activations through their module's `get` then `serialize`
+    (so "l2" and `{"class_name": "L2", ...}` compare equal); a dtype as its name; tuples as
+    lists; a function as `{"function": name}`, the form of Keras's function records
+    (`{"class_name": "function", "config": name}`; rskeras's Lambda records a `lambda` as
+    `{"class_name": "__lambda__"}`)."""
+    if inspect.isfunction(value):
+        return {"function": value.__name__}
+    if isinstance(value, dict) and value.get("class_name") in ("function", "__lambda__"):
+        return {"function": "<lambda>" if value["class_name"] == "__lambda__" else value.get("config")}
+    try:
+        if key.endswith("_regularizer"):
+            value = regularizers.serialize(regularizers.get(value))
+        elif key.endswith("_constraint"):
+            value = constraints.serialize(constraints.get(value))
+        elif key.endswith("_initializer") and value is not None:
+            value = initializers.serialize(initializers.get(value))
+        elif key == "activation" or key.endswith("_activation"):
+            value = activations.serialize(activations.get(value))
+        elif key == "dtype":
+            if isinstance(value, dict):
+                value = value.get("config", {}).get("name")
+            value = getattr(value, "name", value)
+    except (ValueError, TypeError):
+        pass  # compared as given
+    return _jsonable(value)
+
+
+def _equal(given, stored) -> bool:
+    """Equality of normalized values: floats within 1e-6 relative, strings without case, an
+    int equal to a list holding it `n` times (Keras's `standardize_tuple`)."""
+    if isinstance(given, bool) or isinstance(stored, bool):
+        return given == stored
+    if isinstance(given, (int, float)) and isinstance(stored, (int, float)):
+        return math.isclose(given, stored, rel_tol=1e-6, abs_tol=1e-12)
+    if isinstance(given, str) and isinstance(stored, str):
+        return given.lower() == stored.lower()
+    if isinstance(given, int) and isinstance(stored, list):
+        return bool(stored) and all(_equal(given, s) for s in stored)
+    if isinstance(given, list) and isinstance(stored, list):
+        return len(given) == len(stored) and all(_equal(g, s) for g, s in zip(given, stored))
+    if isinstance(given, dict) and isinstance(stored, dict):
+        return given.keys() == stored.keys() and all(_equal(given[k], stored[k]) for k in given)
+    return given == stored
+
+
+def check_config_has_arguments(layer, arguments, config=None, name=None) -> None:
+    """Assert that `config` (default `layer.get_config()`) keeps every constructor argument
+    in `arguments` with an equal value (see `_normalized_argument` and `_equal`).
+
+    `input_shape` / `input_dim` are found in `batch_input_shape`; `weights` and
+    `input_length` are not config entries in Keras 3; an argument given as None may be
+    absent when the constructor's default is None too (Keras leaves out unset options such
+    as `lora_rank`).
+
+    Raises:
+        AssertionError: naming the first argument that is missing or differs.
+    """
+    config = layer.get_config() if config is None else config
+    name = name or f"{type(layer).__name__} {layer.name!r}"
+    params = inspect.signature(type(layer).__init__).parameters
+    for key, value in arguments.items():
+        if key in _NOT_CONFIG_ARGS:
+            continue
+        if key in ("input_shape", "input_dim") and key not in config:
+            expected = [None] + _jsonable(list(value) if key == "input_shape" else [value])
+            got = _jsonable(config.get("batch_input_shape"))
+            assert got is not None and _equal(expected, got), (
+                f"{name}: get_config() has batch_input_shape={got!r} for {key}={value!r}")
+            continue
+        if key not in config:
+            default = params[key].default if key in params else inspect.Parameter.empty
+            if value is None and default is None:
+                continue
+            raise AssertionError(
+                f"{name}: get_config() drops the constructor argument {key}={value!r} "
+                f"(config keys: {sorted(config)})")
+        given, stored = _normalized_argument(key, value), _normalized_argument(key, config[key])
+        assert _equal(given, stored), (
+            f"{name}: get_config()[{key!r}] = {config[key]!r} does not match the constructor "
+            f"argument {key}={value!r}")
 
 
 def _inputs(inputs, seed):
@@ -76,6 +235,16 @@ def _shape(s):
     return tuple(s) if s is not None else None
 
 
+def _check_num_losses(layer, expected, name, after):
+    if expected is None:
+        return
+    losses = layer.losses
+    assert len(losses) == expected, (
+        f"{name}: {len(losses)} losses after {after}, expected {expected}")
+    for loss in losses:
+        assert tuple(np.shape(_np(loss))) == (), f"{name}: a loss is not a scalar: {loss!r}"
+
+
 def _as_list(value, n, what):
     if value is None:
         return [None] * n
@@ -90,14 +259,16 @@ def check_layer(layer, inputs, *, init_kwargs=None, weights=None,
                 cotangent=None, expected_input_grad=None, expected_weight_grads=None,
                 training_differs=False, supports_gradient=True, input_differentiable=None,
                 expected_dtype="float32", unknown_batch=True, symbolic=True,
-                from_config_kwargs=None, rtol=1e-5, atol=1e-6, grad_rtol=1e-4, grad_atol=1e-5,
-                seed=0):
+                from_config_kwargs=None, expected_num_losses=None, rtol=1e-5, atol=1e-6,
+                grad_rtol=1e-4, grad_atol=1e-5, seed=0):
     """Run the conformance checks of one layer; raise AssertionError on the first failure.
 
     Args:
         layer: a Layer class (built with `init_kwargs`), a zero-argument factory returning a
             layer, or a layer instance (used as is; it may already be built, e.g. an adapted
-            `Normalization`).
+            `Normalization`). For a class, `get_config()` must keep every `init_kwargs`
+            entry; for a factory, every argument its constructor got that differs from the
+            default (`constructor_arguments`); an instance's arguments are unknown.
         inputs: a NumPy array, a list of arrays (for a layer taking several inputs, such as
             the merge layers), a shape tuple or a list of shape tuples (standard-normal float32
             inputs drawn with `seed`).
@@ -122,6 +293,8 @@ def check_layer(layer, inputs, *, init_kwargs=None, weights=None,
         unknown_batch: also check `compute_output_shape` with a `None` batch size.
         symbolic: also call the layer on `keras.Input`s and check the symbolic output shape.
         from_config_kwargs: extra arguments for `from_config` (e.g. `custom_objects`).
+        expected_num_losses: when given, `len(layer.losses)` after a forward call (inference
+            and training): weight regularizers plus activity regularization.
         rtol, atol: tolerances of the output comparisons; grad_rtol, grad_atol: of the
             gradient comparisons.
 
@@ -132,7 +305,8 @@ def check_layer(layer, inputs, *, init_kwargs=None, weights=None,
            batch size, and through a symbolic call), the expected dtype, and equals the default
            call (`training` not given) and a second inference call, and `expected_output`.
         3. training vs inference, as `training_differs` says; `expected_training_output`.
-        4. `from_config(get_config())` gives the same config (also through JSON); the clone,
+        4. `get_config()` keeps the constructor arguments (`check_config_has_arguments`);
+           `from_config(get_config())` gives the same config (also through JSON); the clone,
            built and given `set_weights(get_weights())`, gives the same inference output.
         5. `trainable = False` moves every weight to `non_trainable_weights`.
         6. gradients (training mode, through `keras.GradientTape`): every trainable weight and
@@ -143,7 +317,7 @@ def check_layer(layer, inputs, *, init_kwargs=None, weights=None,
         A namespace: `layer`, `inputs` (NumPy list), `output`, `training_output` (NumPy),
         `cotangent`, `input_grads`, `weight_grads` (lists of NumPy arrays or None).
     """
-    layer = _make_layer(layer, init_kwargs)
+    layer, arguments = _make_layer(layer, init_kwargs)
     xs, multi = _inputs(inputs, seed)
     name = f"{type(layer).__name__} {layer.name!r}"
     shapes = [tuple(x.shape) for x in xs]
@@ -161,6 +335,7 @@ def check_layer(layer, inputs, *, init_kwargs=None, weights=None,
 
     # 2. Inference output: shape, dtype, determinism, values.
     out = layer(call_inputs, training=False)
+    _check_num_losses(layer, expected_num_losses, name, "an inference call")
     assert not isinstance(out, (list, tuple)), f"{name}: several outputs"
     assert len(layer.weights) == n_weights, f"{name}: the call created weights after build"
     out_np = _np(out)
@@ -190,6 +365,7 @@ def check_layer(layer, inputs, *, init_kwargs=None, weights=None,
 
     # 3. Training versus inference.
     train_np = _np(layer(call_inputs, training=True))
+    _check_num_losses(layer, expected_num_losses, name, "a training call")
     assert len(layer.weights) == n_weights, name
     assert train_np.shape == out_np.shape, f"{name}: training output shape {train_np.shape} != {out_np.shape}"
     if training_differs is True:
@@ -202,8 +378,11 @@ def check_layer(layer, inputs, *, init_kwargs=None, weights=None,
             expected_training_output = expected_training_output(*xs)
         _close(train_np, expected_training_output, rtol, atol, f"{name}: training output")
 
-    # 4. Config round trip, directly and through JSON; the clone computes the same.
+    # 4. The config keeps the constructor arguments; round trip, directly and through JSON;
+    # the clone computes the same.
     config = layer.get_config()
+    if arguments:
+        check_config_has_arguments(layer, arguments, config, name)
     try:
         text = json.dumps(config)
     except TypeError as e:

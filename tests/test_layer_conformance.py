@@ -65,6 +65,23 @@ class ConfigLosesArgument(Scale):
         return config
 
 
+class ConfigWrongValue(Scale):
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor + 1.0}
+
+
+class RegularizedScale(Scale):
+    """A correct layer with a regularized weight and an activity regularizer: 2 losses."""
+
+    def __init__(self, factor=2.0, **kwargs):
+        super().__init__(factor, activity_regularizer=kwargs.pop("activity_regularizer", "l1"),
+                         **kwargs)
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w",
+                                 regularizer="l2")
+
+
 class ConfigNotJson(Scale):
     def get_config(self):
         return {**super().get_config(), "factor": np.float32(self.factor)}
@@ -125,7 +142,14 @@ def test_a_correct_layer_passes():
     (ZeroGradientWeight, {}, "all-zero gradient for weight"),
     (NonFiniteGradient, {}, "non-finite gradient"),
     (NoInputGradient, {}, "for input 0"),
-    (ConfigLosesArgument, {"init_kwargs": {"factor": 3.0}}, "clone's inference output"),
+    (ConfigLosesArgument, {"init_kwargs": {"factor": 3.0}}, "drops the constructor argument factor"),
+    (lambda: ConfigLosesArgument(3.0), {}, "drops the constructor argument factor"),
+    (ConfigLosesArgument(factor=3.0), {}, "clone's inference output"),  # arguments unknown
+    (ConfigWrongValue, {"init_kwargs": {"factor": 3.0}}, r"get_config\(\)\['factor'\] = 4.0"),
+    (RegularizedScale, {"expected_num_losses": 1}, "2 losses after an inference call, expected 1"),
+    (RegularizedScale, {"expected_num_losses": 3}, "2 losses after an inference call, expected 3"),
+    (lambda: keras.layers.Dense(3, kernel_regularizer="l2"), {"expected_num_losses": 2},
+     "1 losses after an inference call, expected 2"),
     (ConfigNotJson, {}, "JSON"),
     (WeightsInCall, {}, "created weights"),
     (IgnoresTraining, {"training_differs": True}, "training should differ"),
@@ -140,6 +164,40 @@ def test_a_correct_layer_passes():
 def test_a_broken_layer_fails(cls, kwargs, match):
     with pytest.raises(AssertionError, match=match):
         check_layer(cls, X, **kwargs)
+
+
+def test_losses_and_config_arguments_of_correct_layers_pass():
+    check_layer(RegularizedScale, X, expected_num_losses=2)
+    check_layer(RegularizedScale, X, init_kwargs={"factor": 3.0, "activity_regularizer": "l2"},
+                expected_num_losses=2)
+    check_layer(keras.layers.Dense, X,
+                init_kwargs={"units": 2, "kernel_regularizer": "l2", "bias_regularizer": "l1",
+                             "activity_regularizer": keras.regularizers.L2(0.1),
+                             "kernel_constraint": "max_norm", "bias_constraint": None,
+                             "lora_rank": None},
+                expected_num_losses=3)
+    check_layer(lambda: keras.layers.Dense(2, activation="relu", use_bias=False), X,
+                expected_num_losses=0)
+
+
+def test_config_argument_normalization():
+    """Names and records of regularizers, constraints, initializers and activations compare
+    by their serialized form; ints by their tuples; a None argument whose default is None may
+    be left out; anything else missing or different fails."""
+    from layer_conformance import check_config_has_arguments
+
+    layer = keras.layers.Conv2D(4, 3, kernel_regularizer="l2", activation="relu",
+                                kernel_initializer="he_normal")
+    check_config_has_arguments(layer, {
+        "filters": 4, "kernel_size": 3, "strides": (1, 1), "kernel_regularizer": "l2",
+        "kernel_constraint": None, "activation": "relu", "kernel_initializer": "he_normal",
+        "dtype": "float32"})
+    with pytest.raises(AssertionError, match="kernel_regularizer"):
+        check_config_has_arguments(layer, {"kernel_regularizer": "l1"})
+    with pytest.raises(AssertionError, match="kernel_size"):
+        check_config_has_arguments(layer, {"kernel_size": (3, 2)})
+    with pytest.raises(AssertionError, match="drops the constructor argument unknown_arg"):
+        check_config_has_arguments(layer, {"unknown_arg": 1})
 
 
 def test_a_merge_layer_with_a_wrong_output_shape_fails():

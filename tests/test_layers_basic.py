@@ -801,16 +801,16 @@ def test_lambda_shapes_and_arguments():
         L.Lambda(3)
 
 
-def test_lambda_config_stores_no_code_and_is_safe():
+def test_lambda_config_stores_code_as_keras_and_safe_mode_refuses_it():
     layer = L.Lambda(lambda t: t * 2.0, name="lam")
-    config = layer.get_config()
-    assert config["function"] == {"class_name": "__lambda__", "config": None}
-    text = json.dumps(config)
-    assert "t * 2.0" not in text and "code" not in text
-    with pytest.raises(ValueError, match="lambda"):
+    config = json.loads(json.dumps(layer.get_config()))
+    assert config["function"]["class_name"] == "__lambda__"  # Keras's record: marshalled code
+    assert set(config["function"]["config"]) == {"code", "defaults", "closure"}
+    with pytest.raises(ValueError, match="safe_mode=False"):
         L.Lambda.from_config(config)
-    with pytest.raises(ValueError, match="lambda"):
-        L.Lambda.from_config(config, safe_mode=False)
+    clone = L.Lambda.from_config(config, safe_mode=False)
+    x = rand(2, 3)
+    assert_close(clone(x), x * 2.0, rtol=0, atol=0)
 
     named = L.Lambda(_add_one, arguments={"amount": 2.0}, name="named_lambda")
     config = named.get_config()

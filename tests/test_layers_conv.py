@@ -19,14 +19,27 @@ FIXTURES = np.load(os.path.join(os.path.dirname(__file__), "fixtures", "keras_la
 TRAINING_DIFFERS = {"BatchNormalization"}
 
 
+def _inputs(name):
+    """The fixture input of case `name`: an array, or a list of them."""
+    shape = CASES[name][2]
+    if isinstance(shape, list):
+        return [FIXTURES[f"{name}/x{i}"] for i in range(len(shape))]
+    return FIXTURES[f"{name}/x"]
+
+
+def _fixture_weights(name):
+    """The fixture weights of case `name`, in `layer.weights` order."""
+    return [FIXTURES[key] for key in sorted((k for k in FIXTURES.files if k.startswith(f"{name}/w")),
+                                            key=lambda k: int(k.rsplit("/w", 1)[1]))]
+
+
 def _case(name):
     """(layer built and given the fixture weights, input: an array, or a list of them)."""
-    cls, kwargs, shape = CASES[name]
-    multi = isinstance(shape, list)
-    x = [FIXTURES[f"{name}/x{i}"] for i in range(len(shape))] if multi else FIXTURES[f"{name}/x"]
+    cls, kwargs, _ = CASES[name]
+    x = _inputs(name)
     layer = getattr(keras.layers, cls)(**kwargs)
-    layer.build([a.shape for a in x] if multi else x.shape)
-    weights = [FIXTURES[f"{name}/w{i}"] for i in range(len(layer.weights))]
+    layer.build([a.shape for a in x] if isinstance(x, list) else x.shape)
+    weights = _fixture_weights(name)
     assert [w.shape for w in weights] == [tuple(w.shape) for w in layer.weights]
     layer.set_weights(weights)
     return layer, x
@@ -34,14 +47,17 @@ def _case(name):
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_conformance_against_keras(name):
-    layer, x = _case(name)
+    cls, kwargs, _ = CASES[name]
+    x = _inputs(name)
     dx = [FIXTURES[f"{name}/dx{i}"] for i in range(len(x))] if isinstance(x, list) else FIXTURES[f"{name}/dx"]
-    dw = [FIXTURES[f"{name}/dw{i}"] for i in range(len(layer.trainable_weights))]
-    check_layer(layer, x,
+    n_trainable = len([k for k in FIXTURES.files if k.startswith(f"{name}/dw")])
+    dw = [FIXTURES[f"{name}/dw{i}"] for i in range(n_trainable)]
+    # The class with its constructor arguments: check_layer also checks that get_config keeps them.
+    check_layer(getattr(keras.layers, cls), x, init_kwargs=kwargs, weights=_fixture_weights(name),
                 expected_output=FIXTURES[f"{name}/infer"],
                 expected_training_output=FIXTURES[f"{name}/train"],
                 cotangent=FIXTURES[f"{name}/cot"], expected_input_grad=dx, expected_weight_grads=dw,
-                training_differs=type(layer).__name__ in TRAINING_DIFFERS,
+                training_differs=cls in TRAINING_DIFFERS,
                 rtol=1e-4, atol=1e-5, grad_rtol=1e-3, grad_atol=1e-4)
 
 
@@ -83,6 +99,7 @@ def test_wrong_input_shapes_name_the_layer():
 
 
 def test_cnn_trains_in_sequential():
+    keras.utils.set_random_seed(0)  # the initial weights must not depend on the tests run before
     rng = np.random.default_rng(0)
     x = rng.random((64, 8, 8, 1)).astype("float32")
     y = (x[:, :4].mean(axis=(1, 2, 3)) > x[:, 4:].mean(axis=(1, 2, 3))).astype("int32")

@@ -6,8 +6,8 @@ loads on first use so that `import rskeras` stays fast."""
 
 from rskeras._core import GradientTape, Tensor, __version__
 from rskeras import (
-    activations, backend, callbacks, initializers, layers, losses, metrics, models, ops,
-    optimizers, random, utils,
+    activations, backend, callbacks, constraints, initializers, layers, losses, metrics, models,
+    ops, optimizers, random, regularizers, saving, utils,
 )
 from rskeras.backend import Variable
 from rskeras.backend.device import device
@@ -40,8 +40,8 @@ _from_environment()  # RSKERAS_DEVICE
 __all__ = [
     "GradientTape", "Input", "InputSpec", "KerasTensor", "Layer", "Loss", "Metric", "Model", "Optimizer",
     "Sequential", "Tensor", "Variable", "__version__", "activations", "backend", "callbacks",
-    "config", "datasets", "device", "initializers", "layers", "losses", "metrics", "models", "ops",
-    "optimizers", "random", "utils",
+    "config", "constraints", "datasets", "device", "initializers", "layers", "losses", "metrics",
+    "models", "ops", "optimizers", "random", "regularizers", "saving", "utils",
 ]
 
 

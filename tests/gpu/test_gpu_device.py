@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 import rskeras as keras
-from conftest import to_gpu
+from conftest import require_extra, to_gpu
 from rskeras import _core
 
 
@@ -76,6 +76,7 @@ def _run(code, **env):
 
 
 def test_missing_adapter_names_what_was_looked_for():
+    require_extra("wgpu", "pip install rskeras[gpu]")  # without wgpu-py the message differs
     code = ("import rskeras as k\n"
             "try:\n    k.config.set_device('gpu')\nexcept RuntimeError as e:\n    print('ERR', e)\n"
             "print('DEFAULT', k.config.get_device())")

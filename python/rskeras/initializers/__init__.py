@@ -44,7 +44,15 @@ class Initializer:
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        """An initializer from `get_config()`'s dict (unset options that a newer Keras
+        writes, such as `input_axes: None`, are dropped).
+
+        Raises:
+            ValueError: for an unsupported option set to a value.
+        """
+        from rskeras.saving.serialization_lib import accepted_config
+
+        return cls(**accepted_config(cls, dict(config)))
 
 
 class Constant(Initializer):

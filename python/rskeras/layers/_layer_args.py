@@ -1,8 +1,11 @@
-"""Argument checks shared by the layers: int tuples (`size`, `padding`, `cropping`) and
-`data_format`, each raising ValueError that names the layer, the argument and the value."""
+"""Argument checks shared by the layers: int tuples (`size`, `padding`, `cropping`),
+`data_format`, and the weight options (`*_regularizer`, `*_constraint`,
+`activity_regularizer`), each raising ValueError that names the layer, the argument and the
+value."""
 
 from __future__ import annotations
 
+from rskeras import constraints, regularizers
 from rskeras.backend.config import image_data_format
 
 
@@ -68,3 +71,38 @@ def standardize_data_format(layer: str, data_format) -> str:
         raise ValueError(
             f"{layer}: `data_format` must be 'channels_last' or 'channels_first', got {data_format!r}")
     return value
+
+
+def _option_module(name: str):
+    if name.endswith("_regularizer"):
+        return regularizers
+    if name.endswith("_constraint"):
+        return constraints
+    raise ValueError(f"{name!r} is not a weight option (a *_regularizer or *_constraint argument)")
+
+
+def set_weight_options(layer, **options) -> None:
+    """Resolve each weight option and set it as the attribute of that name on `layer`: a
+    `*_regularizer` argument (including `activity_regularizer`) through
+    `keras.regularizers.get`, a `*_constraint` argument through `keras.constraints.get`, as
+    Keras 3's layer constructors do (so "l2", `L2(0.1)`, a config dict, a callable or None
+    are all accepted). Pair with `weight_options_config` in `get_config`.
+
+    Raises:
+        ValueError: for an identifier `get` cannot interpret, naming the layer and the
+            argument.
+    """
+    for name, value in options.items():
+        module = _option_module(name)
+        try:
+            resolved = module.get(value)
+        except ValueError as e:
+            raise ValueError(f"{type(layer).__name__}: argument `{name}`: {e}") from None
+        setattr(layer, name, resolved)
+
+
+def weight_options_config(layer, *names: str) -> dict:
+    """`{name: serialized value}` of the weight options `names` of `layer` (the attributes
+    `set_weight_options` set), each through `keras.regularizers.serialize` or
+    `keras.constraints.serialize` (None stays None): the Keras 3 `get_config` entries."""
+    return {name: _option_module(name).serialize(getattr(layer, name, None)) for name in names}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import threading
 import warnings
 
 
@@ -16,9 +17,15 @@ from rskeras.backend import masking, naming
 from rskeras.backend.config import FLOAT_DTYPES, floatx
 from rskeras.backend.keras_tensor import KerasTensor, Node, any_symbolic, flatten, map_structure
 from rskeras.backend.variables import Variable, standardize_shape
+from rskeras.layers._layer_args import set_weight_options
 from rskeras.layers.input_spec import InputSpec
+from rskeras.saving import file_io
 
 _CALL_ARGS_CACHE: dict[type, frozenset] = {}
+
+# Whether a layer call is running in this thread: the outermost call clears the losses of the
+# previous forward pass (Keras 3's call context), nested calls add to them.
+_CALL_STATE = threading.local()
 
 
 def _call_args(cls) -> frozenset:
@@ -96,6 +103,11 @@ class Layer:
             of another dtype are cast to it (autocast), as in Keras.
         input_shape: shape of one sample (without the batch axis), accepted for the first
             layer of a `Sequential` model, as in Keras.
+        activity_regularizer: a `keras.regularizers` identifier ("l1", `L2(0.1)`, a config
+            dict) or a callable; its penalty on each output is added to `losses` at every
+            call (default None). Layer arguments such as `kernel_regularizer` or
+            `bias_constraint` go through `keras.regularizers.get` / `keras.constraints.get`
+            the same way (`rskeras.layers._layer_args.set_weight_options`).
 
     Subclasses implement `build(input_shape)` (create weights with `add_weight`), `call(inputs,
     training=None)` and, for shape inference, `compute_output_shape(input_shape)`. Input shapes
@@ -111,6 +123,9 @@ class Layer:
     # pooling): symbolic calls then skip describing the mask.
     _mask_only_from_masks = False
 
+    # Set by `__init__` (`keras.regularizers.get`); settable on any layer, as in Keras 3.
+    activity_regularizer = None
+
     def __init__(self, *, activity_regularizer=None, trainable=True, dtype=None, autocast=True,
                  name=None, input_shape=None, input_dim=None, batch_input_shape=None, **kwargs):
         allowed = {"input_dim", "batch_size", "weights"}
@@ -124,6 +139,7 @@ class Layer:
         self._non_trainable_variables: list[Variable] = []
         self._losses: list = []
         self._trainable = bool(trainable)
+        set_weight_options(self, activity_regularizer=activity_regularizer)
         self.built = False
         self.name = name or naming.uniquify(naming.to_snake_case(type(self).__name__))
         if isinstance(dtype, dict):  # a serialized DTypePolicy
@@ -222,6 +238,23 @@ class Layer:
         return previous_mask
 
     def __call__(self, inputs, *args, **kwargs):
+        """Run the layer: build it on the first call, then `call(inputs, ...)`; on
+        KerasTensors, a symbolic call (Functional API).
+
+        Losses (Keras 3): the outermost layer call of a forward pass clears the losses that
+        `add_loss` recorded in the previous one, in this layer and its sublayers; then, when
+        `activity_regularizer` is set, the penalty of each output tensor is added with
+        `add_loss` (not divided by the batch size, as in Keras 3)."""
+        if getattr(_CALL_STATE, "active", False):
+            return self._run_call(inputs, *args, **kwargs)
+        _CALL_STATE.active = True
+        try:
+            self._clear_losses()
+            return self._run_call(inputs, *args, **kwargs)
+        finally:
+            _CALL_STATE.active = False
+
+    def _run_call(self, inputs, *args, **kwargs):
         if not isinstance(inputs, _core.Tensor):
             if isinstance(inputs, KerasTensor) or any_symbolic(inputs, args, kwargs):
                 return self._symbolic_call(inputs, *args, **kwargs)
@@ -257,6 +290,8 @@ class Layer:
             outputs = self.call(inputs, *args, **kwargs)
             if self._own_compute_mask and self.supports_masking:
                 self._set_mask_metadata(inputs, outputs, None)
+            if self.activity_regularizer is not None:
+                self._add_activity_losses(outputs)
             return outputs
         if previous_mask is None:
             previous_mask = _masks_of(inputs)
@@ -267,8 +302,17 @@ class Layer:
         if self.supports_masking:
             self._set_mask_metadata(inputs, outputs, previous_mask)
         elif _any_mask(previous_mask):
-            self._warn_mask_dropped(stacklevel=3)
+            self._warn_mask_dropped(stacklevel=4)
+        if self.activity_regularizer is not None:
+            self._add_activity_losses(outputs)
         return outputs
+
+    def _add_activity_losses(self, outputs) -> None:
+        """`add_loss(activity_regularizer(output))` for each output tensor (Keras 3)."""
+        regularizer = self.activity_regularizer
+        for output in (outputs,) if isinstance(outputs, _core.Tensor) else flatten(outputs):
+            if isinstance(output, _core.Tensor):
+                self.add_loss(regularizer(output))
 
     def _set_mask_metadata(self, inputs, outputs, previous_mask) -> None:
         """Attach `compute_mask(inputs, previous_mask)` to the outputs that have no mask yet
@@ -355,7 +399,7 @@ class Layer:
         if self.supports_masking:
             self._set_mask_metadata(inputs, outputs, previous_mask)
         elif _any_mask(previous_mask):
-            self._warn_mask_dropped(stacklevel=5)
+            self._warn_mask_dropped(stacklevel=6)
         return outputs
 
     def compute_output_spec(self, inputs, *args, **kwargs):
@@ -444,20 +488,31 @@ class Layer:
             initializer: a name ("glorot_uniform", "zeros"), an Initializer or a callable
                 `(shape, dtype)`; default "glorot_uniform" for float weights.
             trainable: whether optimizers update it.
-            regularizer: a callable `weight -> scalar` whose result is added to the loss.
-            constraint: a callable applied to the weight after each optimizer update.
+            regularizer: a `keras.regularizers` identifier ("l2", `L2(0.1)`, a config dict)
+                or a callable `weight -> scalar`; its penalty is in `losses` while the weight
+                is trainable.
+            constraint: a `keras.constraints` identifier ("non_neg", `MaxNorm(2)`, a config
+                dict) or a callable `weight -> projected weight`, which the optimizer assigns
+                to the weight after each update.
             name: the weight name ("kernel", "bias"); its path is "layer_name/name".
+
+        Raises:
+            ValueError: for a regularizer or constraint identifier that `get` cannot
+                interpret.
         """
-        from rskeras import initializers
+        from rskeras import constraints, initializers, regularizers
 
         shape = standardize_shape(() if shape is None else shape)
         init = initializers.get(initializer if initializer is not None else "glorot_uniform")
         dtype = dtype or self.dtype
+        if file_io._state.__dict__.get("budget") is not None:  # loading a file: bounded
+            file_io.charge(math.prod(shape) * _ITEMSIZE.get(dtype, 8),
+                           f"weight {self.name}/{name} of shape {shape}")
         var = Variable(init(shape, dtype=dtype), dtype=dtype,
                        trainable=trainable, name=name or "variable")
         var.path = f"{self.name}/{var.name}"
-        var.regularizer = regularizer
-        var.constraint = constraint
+        var.regularizer = regularizers.get(regularizer)
+        var.constraint = constraints.get(constraint)
         (self._trainable_variables if trainable else self._non_trainable_variables).append(var)
         return var
 
@@ -467,16 +522,17 @@ class Layer:
 
     @property
     def losses(self) -> list:
-        """Losses added by `add_loss` during the last call (this layer and all sublayers), plus
-        the regularization terms of trainable weights."""
+        """Scalar losses, in Keras 3's order: those added by `add_loss` during the last
+        forward pass (activity regularization included), this layer's then each sublayer's;
+        then the penalty `regularizer(weight)` of each trainable weight that has a
+        regularizer, computed now (so it follows the current weight values)."""
         out = []
         for layer in self._flat_layers():
             out.extend(layer._losses)
-            if layer._trainable:
-                for var in layer._trainable_variables:
-                    reg = getattr(var, "regularizer", None)
-                    if reg is not None:
-                        out.append(reg(var))
+        for var in self.trainable_weights:
+            reg = getattr(var, "regularizer", None)
+            if reg is not None:
+                out.append(reg(var))
         return out
 
     def _clear_losses(self) -> None:
@@ -584,17 +640,95 @@ class Layer:
         }
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = self._batch_input_shape
+        if self.activity_regularizer is not None:
+            # As Keras 3's `Layer.get_config`: present only when set; layers whose Keras
+            # config always lists it (Conv, Embedding) add it themselves.
+            from rskeras import regularizers
+
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config
 
     @classmethod
     def from_config(cls, config):
+        """A layer from `get_config()`'s dict, or from a config a Keras version wrote: a
+        `DTypePolicy` record becomes its dtype name, and unset options that a newer Keras
+        adds (`quantization_config: None`, ...) are dropped.
+
+        Raises:
+            ValueError: for an option rskeras does not support set to a value.
+        """
+        from rskeras.saving.serialization_lib import accepted_config
+
         config = dict(config)
         if isinstance(config.get("dtype"), dict):
             config["dtype"] = config["dtype"].get("config", {}).get("name")
-        return cls(**config)
+        return cls(**accepted_config(cls, config))
+
+    def get_build_config(self):
+        """`{"input_shape": shape}` of the first build (what `.keras` files record as
+        `build_config`), or None for a layer that was never built."""
+        shape = self.__dict__.get("_build_shape_for_config")
+        return None if shape is None else {"input_shape": shape}
+
+    def build_from_config(self, config) -> None:
+        """Build from `get_build_config()`'s dict (shapes may come back from JSON as lists).
+
+        Raises:
+            ValueError: when the recorded shape does not fit the layer.
+        """
+        shape = (config or {}).get("input_shape")
+        if shape is not None and not self.built:
+            self.build_from_shape(shape_from_json(shape))
+
+    def save_own_variables(self, store) -> None:
+        """Write this layer's own variables (not its sublayers') into `store` as "0", "1",
+        ...: trainable first, then non-trainable, as Keras 3's `Layer.save_own_variables`."""
+        for i, v in enumerate(self._trainable_variables + self._non_trainable_variables):
+            store[str(i)] = v.numpy()
+
+    def load_own_variables(self, store) -> None:
+        """Set this layer's own variables from `store` (the inverse of `save_own_variables`).
+
+        Raises:
+            ValueError: when the count or a shape differs, naming the layer and both values.
+        """
+        own = self._trainable_variables + self._non_trainable_variables
+        if len(store) != len(own):
+            raise ValueError(
+                f"Layer '{self.name}' expected {len(own)} variables, but received "
+                f"{len(store)} variables during loading. Expected: {[v.name for v in own]}")
+        for i, v in enumerate(own):
+            value = store[str(i)]
+            if tuple(value.shape) != tuple(v.shape):
+                raise ValueError(
+                    f"Layer '{self.name}': variable '{v.name}' has shape {tuple(v.shape)}, but "
+                    f"the file holds shape {tuple(value.shape)}")
+            v.assign(array_for_variable(value, v))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+_ITEMSIZE = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8, "int32": 4, "int64": 8,
+             "int8": 1, "uint8": 1, "int16": 2, "bool": 1}
+
+
+def array_for_variable(value, variable):
+    """`value` (a NumPy array) in `variable`'s dtype (bfloat16 goes through float32, which
+    NumPy has)."""
+    target = "float32" if variable.dtype == "bfloat16" else variable.dtype
+    return value if value.dtype.name == target else value.astype(target)
+
+
+def shape_from_json(shape):
+    """A shape (or a list/dict of shapes) read back from JSON: lists of ints become tuples."""
+    if isinstance(shape, dict):
+        return {k: shape_from_json(v) for k, v in shape.items()}
+    if isinstance(shape, (list, tuple)):
+        if all(d is None or isinstance(d, int) for d in shape):
+            return tuple(shape)
+        return [shape_from_json(s) for s in shape]
+    return shape
 
 
 def _np_zeros(shape):

@@ -25,13 +25,8 @@ from rskeras.backend.keras_tensor import (
 from rskeras.layers.core.input_layer import InputLayer
 from rskeras.layers.layer import Layer
 from rskeras.models.model import Model
-from rskeras.models.symbolic_ops import (
-    SymbolicOp,
-    serialize_symbolic_op,
-    symbolic_op_from_record,
-)
-
-FUNCTIONAL_MODULE = "keras.src.models.functional"
+from rskeras.models.symbolic_ops import SymbolicOp
+from rskeras.saving.serialization_lib import deserialize_layer, serialize_layer_record
 
 
 def _standardize_struct(struct, what):
@@ -485,40 +480,6 @@ def _describe(inputs) -> str:
 # Serialization of layer records and node arguments (Keras 3 `serialization_lib` forms)
 
 
-def serialize_layer_record(layer) -> dict:
-    """`{"module", "class_name", "config", "registered_name"[, "build_config"]}` for a layer or
-    model, with Keras 3's module names: "keras.layers" for built-in layers, "keras" for
-    Sequential, "keras.src.models.functional" for Functional, the Python module otherwise."""
-    if isinstance(layer, SymbolicOp):
-        return serialize_symbolic_op(layer)
-    from rskeras import layers as layers_module
-    from rskeras.models.sequential import Sequential
-
-    cls = type(layer)
-    if cls is Functional:
-        module, class_name, registered = FUNCTIONAL_MODULE, "Functional", "Functional"
-    elif cls is Sequential:
-        module, class_name, registered = "keras", "Sequential", None
-    elif getattr(layers_module, cls.__name__, None) is cls:
-        module, class_name, registered = "keras.layers", cls.__name__, None
-    else:
-        module, class_name, registered = cls.__module__, cls.__name__, cls.__name__
-    record = {"module": module, "class_name": class_name, "config": layer.get_config(),
-              "registered_name": registered}
-    build = layer.__dict__.get("_build_shape_for_config")
-    if build is not None and not isinstance(layer, InputLayer):
-        record["build_config"] = {"input_shape": _jsonable(build)}
-    return record
-
-
-def _jsonable(value):
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    return value
-
-
 def _serialize_value(x, own):
     import numpy as np
 
@@ -593,63 +554,6 @@ def _deserialize_node(data, created):
     args = _deserialize_value(list(data.get("args", [])), created)
     kwargs = _deserialize_value(dict(data.get("kwargs", {})), created)
     return args, kwargs
-
-
-def _all_subclasses(cls):
-    out, stack = [], [cls]
-    while stack:
-        for sub in stack.pop().__subclasses__():
-            out.append(sub)
-            stack.append(sub)
-    return out
-
-
-def resolve_layer_class(record, custom_objects=None):
-    """The class a layer record names: `custom_objects` first (by registered or class name),
-    then Functional/Sequential/Model, the `rskeras.layers` namespace, and finally a `Layer`
-    subclass already defined in the record's Python module (no code is loaded from a file).
-
-    Raises:
-        ValueError: when nothing matches, suggesting `custom_objects`.
-    """
-    class_name = record.get("class_name")
-    module = record.get("module") or ""
-    registered = record.get("registered_name")
-    custom = custom_objects or {}
-    for key in (registered, class_name):
-        if key and key in custom:
-            return custom[key]
-    from rskeras import layers as layers_module
-    from rskeras.models.sequential import Sequential
-
-    if class_name == "Functional" or module == FUNCTIONAL_MODULE:
-        return Functional
-    if class_name == "Sequential":
-        return Sequential
-    if class_name == "Model":
-        return Model
-    cls = getattr(layers_module, class_name or "", None)
-    if isinstance(cls, type) and issubclass(cls, Layer):
-        return cls
-    for sub in _all_subclasses(Layer):
-        if sub.__name__ == class_name and sub.__module__ == module:
-            return sub
-    raise ValueError(
-        f"Unknown layer: '{class_name}' (module {module!r}). Please ensure you are using a "
-        f"custom object that is defined, and pass it in custom_objects={{'{class_name}': "
-        f"{class_name}}}.")
-
-
-def deserialize_layer(record, custom_objects=None):
-    """A new layer (or model) from a `serialize_layer_record` record."""
-    module = record.get("module") or ""
-    if module.startswith("keras.src.ops"):
-        return symbolic_op_from_record(record["class_name"], record.get("config"))
-    cls = resolve_layer_class(record, custom_objects)
-    config = dict(record.get("config") or {})
-    if isinstance(cls, type) and issubclass(cls, Model):
-        return cls.from_config(config, custom_objects=custom_objects)
-    return cls.from_config(config)
 
 
 def functional_from_config(cls, config, custom_objects=None):

@@ -179,12 +179,56 @@ class Model(Trainer, Layer):
                 "if the constructor does not accept them directly.") from e
 
     def to_json(self, **kwargs) -> str:
-        """`json.dumps` of the serialized model (`{"module", "class_name", "config", ...}`)."""
+        """`json.dumps` of `serialize_keras_object(model)` (`{"module", "class_name",
+        "config", ...}`); `keras.models.model_from_json` reads it back."""
         import json
 
-        from rskeras.models.functional import serialize_layer_record
+        from rskeras.saving.saving_lib import _json_default
+        from rskeras.saving.serialization_lib import serialize_layer_record
 
         return json.dumps(serialize_layer_record(self), default=_json_default, **kwargs)
+
+    # ----------------------------------------------------------------------------------------
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs) -> None:
+        """Save the model: `.keras` (architecture, weights and optimizer state in one zip, the
+        Keras 3 format) or legacy `.h5`/`.hdf5`. The write is atomic: a temporary file in
+        the same folder, fsynced, then renamed over `filepath`.
+
+        Args:
+            overwrite: replace an existing file (default True).
+            include_optimizer: keyword, save the optimizer state (default True).
+
+        Raises:
+            ValueError: for another extension (`.weights.h5` files come from save_weights).
+        """
+        from rskeras.saving import saving_api
+
+        saving_api.save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+
+    def save_weights(self, filepath, overwrite=True, max_shard_size=None) -> None:
+        """Save the weights and the optimizer state to `filepath`, which must end in
+        `.weights.h5` (Keras 3's object-path layout), atomically.
+
+        Raises:
+            ValueError: when `filepath` does not end in `.weights.h5`.
+        """
+        from rskeras.saving import saving_api
+
+        saving_api.save_weights(self, filepath, overwrite=overwrite, max_shard_size=max_shard_size)
+
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs) -> None:
+        """Load weights from `.weights.h5`, `.keras`, or legacy `.h5`/`.hdf5` (weights-only
+        files such as the Keras application weights, or a full model's weights; `by_name=True`
+        matches layers by name instead of by position).
+
+        Raises:
+            ValueError: for a bad file, or a layer whose weight count or shapes differ (the
+                message names the layer and both shapes); `skip_mismatch=True` skips those
+                layers with a warning instead.
+        """
+        from rskeras.saving import saving_api
+
+        saving_api.load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
 
 
 def _is_shape(value) -> bool:
@@ -202,13 +246,3 @@ def _zeros_for(shapes):
     if isinstance(shapes, dict):
         return {k: _zeros_for(v) for k, v in shapes.items()}
     return [_zeros_for(s) for s in shapes]
-
-
-def _json_default(obj):
-    import numpy as np
-
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")

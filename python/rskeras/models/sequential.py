@@ -213,7 +213,7 @@ class Sequential(Model):
         """Keras 3's Sequential config: `{"name", "trainable", "dtype", "layers": [InputLayer
         record first (when the input shape is known), then each layer's record],
         "build_input_shape"}`."""
-        from rskeras.models.functional import serialize_layer_record
+        from rskeras.saving.serialization_lib import serialize_layer_record
 
         layers = []
         if self._input_shape is not None:
@@ -239,7 +239,7 @@ class Sequential(Model):
         Raises:
             ValueError: for unknown layer classes (pass them in `custom_objects`).
         """
-        from rskeras.models.functional import deserialize_layer
+        from rskeras.saving.serialization_lib import deserialize_layer
 
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))
         records = list(config.get("layers", []))

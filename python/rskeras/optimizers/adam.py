@@ -27,6 +27,9 @@ class Adam(Optimizer):
     def _slot_names(self):
         return ["momentum", "velocity"] + (["velocity_hat"] if self.amsgrad else [])
 
+    def _keras_slot_groups(self):
+        return [["momentum", "velocity"]] + ([["velocity_hat"]] if self.amsgrad else [])
+
     def _hyper(self):
         return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
                 "amsgrad": self.amsgrad}

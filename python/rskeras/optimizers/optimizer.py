@@ -49,6 +49,7 @@ class Optimizer:
         self.iterations = 0
         self.built = False
         self._slots: dict[int, list[Variable]] = {}
+        self._slot_owners: dict[int, Variable] = {}  # id -> the model variable of those slots
         self._targets_cache: tuple | None = None
 
     # ----------------------------------------------------------------------------------------
@@ -69,6 +70,7 @@ class Optimizer:
         """Create the slot variables (zeros shaped like each variable)."""
         import numpy as np
         for var in variables:
+            self._slot_owners.setdefault(id(var), var)
             if id(var) not in self._slots:
                 self._slots[id(var)] = [
                     Variable(np.zeros(tuple(var.shape), "float32"), dtype=var.dtype, trainable=False,
@@ -160,6 +162,91 @@ class Optimizer:
 
     def _hyper(self) -> dict:
         return {}
+
+    # ----------------------------------------------------------------------------------------
+    # State in files: Keras 3's `optimizer.variables` order.
+    def _keras_slot_groups(self) -> list[list[str]]:
+        """The slot names in the order Keras creates them: each group is created for all
+        variables in turn, a group of several names interleaved per variable (Keras's
+        `add_optimizer_variables(var_list, [names])`)."""
+        names = self._slot_names()
+        return [names] if names else []
+
+    def _state_entries(self) -> list:
+        """[(name, kind, value)] in Keras's order: iteration, learning_rate (absent for a
+        schedule), then the slots. `kind` is "iteration", "learning_rate" or a Variable."""
+        entries = [(f"{self.name}/iteration", "iteration", None)]
+        if not callable(self._learning_rate):
+            entries.append((f"{self.name}/learning_rate", "learning_rate", None))
+        index = {n: i for i, n in enumerate(self._slot_names())}
+        for group in self._keras_slot_groups():
+            for var_id, slots in self._slots.items():
+                owner = self._slot_owners.get(var_id)
+                path = getattr(owner, "path", "variable").replace("/", "_")
+                for slot in group:
+                    entries.append((f"{self.name}/{path}_{slot}", "slot", slots[index[slot]]))
+        return entries
+
+    def get_state_arrays(self) -> list:
+        """[(name, NumPy array)] of the state as Keras saves it (see `_state_entries`)."""
+        import numpy as np
+
+        out = []
+        for name, kind, var in self._state_entries():
+            if kind == "iteration":
+                out.append((name, np.array(self.iterations, np.int32)))
+            elif kind == "learning_rate":
+                out.append((name, np.array(self.learning_rate, np.float32)))
+            else:
+                out.append((name, var.numpy()))
+        return out
+
+    def set_state_arrays(self, values) -> bool:
+        """Restore the state from arrays in `get_state_arrays()`'s order. On a count or shape
+        mismatch it warns and keeps the fresh state, as Keras does; returns whether it loaded.
+        """
+        import warnings
+
+        import numpy as np
+
+        entries = self._state_entries()
+        values = list(values)
+        problem = None
+        if len(values) != len(entries):
+            problem = (f"it has {len(entries)} variables whereas the saved optimizer has "
+                       f"{len(values)} variables")
+            if not self._slots and self._slot_names():
+                problem += " (it has not been built for the model's variables yet)"
+        else:
+            for (name, kind, var), value in zip(entries, values):
+                if kind == "slot" and tuple(np.shape(value)) != tuple(var.shape):
+                    problem = (f"{name} has shape {tuple(var.shape)} but the file holds "
+                               f"{tuple(np.shape(value))}")
+                    break
+        if problem:
+            warnings.warn(f"Skipping variable loading for optimizer '{self.name}', because "
+                          f"{problem}.", stacklevel=3)
+            return False
+        from rskeras.layers.layer import array_for_variable
+
+        for (_, kind, var), value in zip(entries, values):
+            value = np.asarray(value)
+            if kind == "iteration":
+                self.iterations = int(value)
+            elif kind == "learning_rate":
+                self._learning_rate = float(value)
+            else:
+                var.assign(array_for_variable(value, var))
+        return True
+
+    def save_own_variables(self, store) -> None:
+        """Write the state into `store` as "0", "1", ... (Keras 3's layout)."""
+        for i, (_, value) in enumerate(self.get_state_arrays()):
+            store[str(i)] = value
+
+    def load_own_variables(self, store) -> None:
+        """Read the state `save_own_variables` wrote (a warning and no change on mismatch)."""
+        self.set_state_arrays([store[str(i)] for i in range(len(store))])
 
     def get_config(self) -> dict:
         lr = self._learning_rate

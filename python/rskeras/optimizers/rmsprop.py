@@ -26,6 +26,9 @@ class RMSprop(Optimizer):
         return (["velocity"] + (["momentum"] if self.momentum > 0 else [])
                 + (["average_gradient"] if self.centered else []))
 
+    def _keras_slot_groups(self):
+        return [[name] for name in self._slot_names()]  # Keras creates each group in turn
+
     def _hyper(self):
         return {"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
                 "centered": self.centered}

@@ -83,6 +83,50 @@ class Trainer:
         self._compiled_metrics = None
         self._loss_tracker = Mean(name="loss")
         self.compiled = True
+        # The arguments as given, for `get_compile_config` (saved files re-compile from it).
+        self._compile_args = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics,
+                              "weighted_metrics": weighted_metrics, "run_eagerly": run_eagerly,
+                              "steps_per_execution": steps_per_execution,
+                              "jit_compile": jit_compile}
+
+    def get_compile_config(self):
+        """The `compile()` arguments in Keras 3's serialized form (`optimizer` as a record of
+        the current optimizer, with its current learning rate), or None before `compile`."""
+        if not self.compiled:
+            return None
+        from rskeras.saving.serialization_lib import serialize_keras_object
+
+        config = {"optimizer": serialize_keras_object(self.optimizer)}
+        config.update({k: serialize_keras_object(v) for k, v in self._compile_args.items()})
+        return config
+
+    def compile_from_config(self, config) -> None:
+        """`compile()` from `get_compile_config()`'s dict (or a Keras file's
+        `compile_config`/`training_config`); the optimizer is built for the trainable
+        variables when the model is built, so that saved optimizer state can be loaded.
+
+        Raises:
+            ValueError: for an unknown optimizer, loss or metric.
+        """
+        from rskeras.saving.serialization_lib import deserialize_keras_object
+
+        config = dict(config or {})
+        optimizer = config.pop("optimizer", config.pop("optimizer_config", "rmsprop"))
+        optimizer = deserialize_keras_object(optimizer) if isinstance(optimizer, dict) \
+            else optimizer
+        args = {k: deserialize_keras_object(config[k])
+                for k in ("loss", "loss_weights", "metrics") if k in config}
+        for key in ("run_eagerly", "steps_per_execution", "jit_compile"):
+            if key in config:
+                args[key] = config[key]
+        if config.get("weighted_metrics"):
+            import warnings
+
+            warnings.warn("compile_from_config: weighted_metrics are not supported yet; the "
+                          "model is compiled without them", stacklevel=2)
+        self.compile(optimizer=optimizer, **args)
+        if self.built and self.trainable_variables:
+            self.optimizer.build(self.trainable_variables)
 
     # ----------------------------------------------------------------------------------------
     @property
@@ -265,7 +309,9 @@ class Trainer:
                            epochs=epochs, steps=train.num_batches, verbose=verbose)
         self.stop_training = False
         cbs.on_train_begin()
-        logs = {}
+        # BackupAndRestore sets where a resumed fit starts (Keras: `model._initial_epoch`).
+        initial_epoch = self.__dict__.pop("_initial_epoch", None) or initial_epoch
+        logs, epoch_logs = {}, {}
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             cbs.on_epoch_begin(epoch)

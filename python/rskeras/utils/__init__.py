@@ -4,6 +4,15 @@ from rskeras.utils.file_utils import get_file
 from rskeras.utils.numerical_utils import normalize, to_categorical
 from rskeras.utils.progbar import Progbar
 from rskeras.utils.rng_utils import set_random_seed
+from rskeras.saving.object_registration import (
+    CustomObjectScope,
+    custom_object_scope,
+    get_custom_objects,
+    get_registered_name,
+    get_registered_object,
+    register_keras_serializable,
+)
+from rskeras.saving.serialization_lib import deserialize_keras_object, serialize_keras_object
 
 
 def clear_session() -> None:
@@ -13,4 +22,7 @@ def clear_session() -> None:
     naming.reset()
 
 
-__all__ = ["Progbar", "clear_session", "get_file", "normalize", "set_random_seed", "to_categorical"]
+__all__ = ["CustomObjectScope", "Progbar", "clear_session", "custom_object_scope",
+           "deserialize_keras_object", "get_custom_objects", "get_file", "get_registered_name",
+           "get_registered_object", "normalize", "register_keras_serializable",
+           "serialize_keras_object", "set_random_seed", "to_categorical"]

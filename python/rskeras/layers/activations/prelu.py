@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rskeras import initializers, ops
-from rskeras.layers._layer_args import is_int
+from rskeras.layers._layer_args import is_int, set_weight_options, weight_options_config
 from rskeras.layers.input_spec import InputSpec
 from rskeras.layers.layer import Layer
 
@@ -15,8 +15,10 @@ class PReLU(Layer):
 
     Args:
         alpha_initializer: initializer of `alpha` (default "Zeros").
-        alpha_regularizer: callable `alpha -> scalar` added to the layer losses, or None.
-        alpha_constraint: callable applied to `alpha` after each optimizer update, or None.
+        alpha_regularizer: a `keras.regularizers` identifier ("l2", `L1(0.1)`, a config
+            dict) or callable whose penalty on `alpha` is in `losses` (default None).
+        alpha_constraint: a `keras.constraints` identifier or callable applied to `alpha`
+            after each optimizer update (default None).
         shared_axes: an int or a list of ints (1-based, the batch axis is 0) along which one
             `alpha` is shared; e.g. `shared_axes=[1, 2]` for `(batch, height, width, channels)`
             images gives one slope per channel.
@@ -35,8 +37,8 @@ class PReLU(Layer):
                  shared_axes=None, **kwargs):
         super().__init__(**kwargs)
         self.alpha_initializer = initializers.get(alpha_initializer)
-        self.alpha_regularizer = alpha_regularizer
-        self.alpha_constraint = alpha_constraint
+        set_weight_options(self, alpha_regularizer=alpha_regularizer,
+                           alpha_constraint=alpha_constraint)
         if shared_axes is None:
             self.shared_axes = None
         else:
@@ -77,7 +79,6 @@ class PReLU(Layer):
         return {
             **super().get_config(),
             "alpha_initializer": initializers.serialize(self.alpha_initializer),
-            "alpha_regularizer": None,
-            "alpha_constraint": None,
+            **weight_options_config(self, "alpha_regularizer", "alpha_constraint"),
             "shared_axes": None if self.shared_axes is None else list(self.shared_axes),
         }

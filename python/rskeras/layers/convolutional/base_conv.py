@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from rskeras import activations, initializers
+from rskeras.layers._layer_args import set_weight_options, weight_options_config
 from rskeras.layers.input_spec import InputSpec
 from rskeras.layers.layer import Layer
 
@@ -65,8 +66,9 @@ class BaseConv(Layer):
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
-        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
+        set_weight_options(self, kernel_regularizer=kernel_regularizer,
+                           bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
+                           bias_constraint=bias_constraint)
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def _out_channels(self, in_c):
@@ -118,9 +120,8 @@ class BaseConv(Layer):
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": None,
-            "bias_regularizer": None,
-            "activity_regularizer": None,
-            "kernel_constraint": None,
-            "bias_constraint": None,
+            # Keras 3's conv configs always list "activity_regularizer" (None when unset).
+            **weight_options_config(self, "kernel_regularizer", "bias_regularizer",
+                                    "activity_regularizer", "kernel_constraint",
+                                    "bias_constraint"),
         }

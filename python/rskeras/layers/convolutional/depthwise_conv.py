@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from rskeras import initializers, ops
+from rskeras.layers._layer_args import set_weight_options, weight_options_config
 from rskeras.layers.convolutional.base_conv import BaseConv
+
+
+def _alias(name: str) -> property:
+    """An attribute that reads and writes `name` (Keras's `depthwise_*` names of the
+    `kernel_*` options that BaseConv keeps)."""
+    return property(lambda self: getattr(self, name),
+                    lambda self, value: setattr(self, name, value),
+                    doc=f"The layer's `{name}` under its Keras name.")
 
 
 class DepthwiseConv2D(BaseConv):
@@ -13,7 +22,11 @@ class DepthwiseConv2D(BaseConv):
     Args:
         kernel_size, strides, padding, dilation_rate, activation, use_bias: as Conv2D.
         depth_multiplier: filters per input channel (default 1).
-        depthwise_initializer: default "glorot_uniform".
+        depthwise_initializer: default "glorot_uniform". bias_initializer: default "zeros".
+        depthwise_regularizer, bias_regularizer, activity_regularizer: `keras.regularizers`
+            identifiers or callables (default None), as in Dense.
+        depthwise_constraint, bias_constraint: `keras.constraints` identifiers or callables
+            (default None).
 
     Shapes: input `(batch, h, w, channels)` -> `(batch, new_h, new_w, channels *
     depth_multiplier)`. Weights: kernel `(kh, kw, channels, depth_multiplier)`, bias
@@ -21,6 +34,9 @@ class DepthwiseConv2D(BaseConv):
     """
 
     rank = 2
+    depthwise_initializer = _alias("kernel_initializer")
+    depthwise_regularizer = _alias("kernel_regularizer")
+    depthwise_constraint = _alias("kernel_constraint")
 
     def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1, data_format=None,
                  dilation_rate=1, activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
@@ -29,11 +45,11 @@ class DepthwiseConv2D(BaseConv):
         super().__init__(None, kernel_size, strides, padding, data_format, dilation_rate,
                          activation=activation, use_bias=use_bias,
                          kernel_initializer=depthwise_initializer, bias_initializer=bias_initializer,
-                         kernel_regularizer=depthwise_regularizer, bias_regularizer=bias_regularizer,
-                         activity_regularizer=activity_regularizer,
-                         kernel_constraint=depthwise_constraint, bias_constraint=bias_constraint,
-                         **kwargs)
+                         bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
+                         bias_constraint=bias_constraint, **kwargs)
         self.depth_multiplier = depth_multiplier
+        set_weight_options(self, depthwise_regularizer=depthwise_regularizer,
+                           depthwise_constraint=depthwise_constraint)
 
     def _out_channels(self, in_c):
         return None if in_c is None else in_c * self.depth_multiplier
@@ -54,12 +70,22 @@ class DepthwiseConv2D(BaseConv):
             config.pop(key)
         return {**config, "depth_multiplier": self.depth_multiplier,
                 "depthwise_initializer": initializers.serialize(self.kernel_initializer),
-                "depthwise_regularizer": None, "depthwise_constraint": None}
+                **weight_options_config(self, "depthwise_regularizer", "depthwise_constraint")}
 
 
 class SeparableConv2D(BaseConv):
     """Depthwise separable 2-D convolution, as `keras.layers.SeparableConv2D`: a depthwise
     convolution, then a 1x1 convolution mixing channels into `filters`.
+
+    Args:
+        filters, kernel_size, strides, padding, dilation_rate, activation, use_bias: as
+            Conv2D. depth_multiplier: depthwise filters per input channel (default 1).
+        depthwise_initializer, pointwise_initializer: default "glorot_uniform".
+            bias_initializer: default "zeros".
+        depthwise_regularizer, pointwise_regularizer, bias_regularizer, activity_regularizer:
+            `keras.regularizers` identifiers or callables (default None), as in Dense.
+        depthwise_constraint, pointwise_constraint, bias_constraint: `keras.constraints`
+            identifiers or callables (default None).
 
     Shapes: input `(batch, h, w, channels)` -> `(batch, new_h, new_w, filters)`. Weights:
     depthwise_kernel `(kh, kw, channels, depth_multiplier)`, pointwise_kernel `(1, 1,
@@ -67,25 +93,37 @@ class SeparableConv2D(BaseConv):
     """
 
     rank = 2
+    depthwise_initializer = _alias("kernel_initializer")
+    depthwise_regularizer = _alias("kernel_regularizer")
+    depthwise_constraint = _alias("kernel_constraint")
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, depth_multiplier=1, activation=None, use_bias=True,
                  depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+                 bias_initializer="zeros", depthwise_regularizer=None, pointwise_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, depthwise_constraint=None,
+                 pointwise_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate,
                          activation=activation, use_bias=use_bias,
                          kernel_initializer=depthwise_initializer, bias_initializer=bias_initializer,
-                         **kwargs)
+                         bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
+                         bias_constraint=bias_constraint, **kwargs)
         self.depth_multiplier = depth_multiplier
         self.pointwise_initializer = initializers.get(pointwise_initializer)
+        set_weight_options(self, depthwise_regularizer=depthwise_regularizer,
+                           pointwise_regularizer=pointwise_regularizer,
+                           depthwise_constraint=depthwise_constraint,
+                           pointwise_constraint=pointwise_constraint)
 
     def _build_kernels(self, in_c):
         self.depthwise_kernel = self.add_weight(
             shape=self.kernel_size + (in_c, self.depth_multiplier),
-            initializer=self.kernel_initializer, name="depthwise_kernel")
+            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint, name="depthwise_kernel")
         self.pointwise_kernel = self.add_weight(
             shape=(1, 1, in_c * self.depth_multiplier, self.filters),
-            initializer=self.pointwise_initializer, name="pointwise_kernel")
+            initializer=self.pointwise_initializer, regularizer=self.pointwise_regularizer,
+            constraint=self.pointwise_constraint, name="pointwise_kernel")
 
     def _convolve(self, inputs):
         return ops.separable_conv(inputs, self.depthwise_kernel, self.pointwise_kernel, self.strides,
@@ -97,4 +135,6 @@ class SeparableConv2D(BaseConv):
             config.pop(key)
         return {**config, "depth_multiplier": self.depth_multiplier,
                 "depthwise_initializer": initializers.serialize(self.kernel_initializer),
-                "pointwise_initializer": initializers.serialize(self.pointwise_initializer)}
+                "pointwise_initializer": initializers.serialize(self.pointwise_initializer),
+                **weight_options_config(self, "depthwise_regularizer", "pointwise_regularizer",
+                                        "depthwise_constraint", "pointwise_constraint")}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rskeras import activations, initializers
 from rskeras import _core
+from rskeras.layers._layer_args import set_weight_options, weight_options_config
 from rskeras.layers.input_spec import InputSpec
 from rskeras.layers.layer import Layer
 
@@ -16,15 +17,21 @@ class Dense(Layer):
         activation: activation name or callable (default None: linear).
         use_bias: whether to add a bias (default True).
         kernel_initializer: default "glorot_uniform". bias_initializer: default "zeros".
-        kernel_regularizer, bias_regularizer: callables added to the loss.
-        kernel_constraint, bias_constraint: callables applied after each update.
+        kernel_regularizer, bias_regularizer: `keras.regularizers` identifiers ("l2",
+            `L1(0.1)`, a config dict) or callables; their penalties are in `losses` and added
+            to the training loss (default None).
+        activity_regularizer: the same, applied to the output at each call (default None).
+        kernel_constraint, bias_constraint: `keras.constraints` identifiers ("non_neg",
+            `MaxNorm(2)`) or callables, applied by the optimizer after each update.
+        lora_rank: not supported; must be None.
 
     Shapes: input `(batch, ..., input_dim)` -> output `(batch, ..., units)`. Weights: kernel
     `(input_dim, units)`, bias `(units,)` (Keras layout).
 
     Raises:
-        ValueError: when `units` is not a positive int, or the input's last axis differs from
-            the one the layer was built for.
+        ValueError: when `units` is not a positive int, `lora_rank` is given, a regularizer
+            or constraint identifier is unknown, or the input's last axis differs from the
+            one the layer was built for.
     """
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
@@ -34,13 +41,16 @@ class Dense(Layer):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"Dense: `units` must be a positive int, got {units!r}")
+        if lora_rank:
+            raise ValueError("Dense: LoRA (`lora_rank`) is not supported by rskeras")
         self.units = units
         self.activation = activations.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
-        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
+        set_weight_options(self, kernel_regularizer=kernel_regularizer,
+                           bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
+                           bias_constraint=bias_constraint)
         self.input_spec = InputSpec(min_ndim=2)
         self.supports_masking = True  # the input's mask passes through (Keras)
 
@@ -77,8 +87,7 @@ class Dense(Layer):
             "use_bias": self.use_bias,
             "kernel_initializer": inits.serialize(self.kernel_initializer),
             "bias_initializer": inits.serialize(self.bias_initializer),
-            "kernel_regularizer": None,
-            "bias_regularizer": None,
-            "kernel_constraint": None,
-            "bias_constraint": None,
+            # "activity_regularizer" comes from Layer.get_config when set (Keras 3).
+            **weight_options_config(self, "kernel_regularizer", "bias_regularizer",
+                                    "kernel_constraint", "bias_constraint"),
         }

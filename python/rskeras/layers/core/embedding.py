@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 
 from rskeras import initializers, ops
-from rskeras.layers._layer_args import is_int
+from rskeras.layers._layer_args import is_int, set_weight_options, weight_options_config
 from rskeras.layers.layer import Layer
 
 _INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
@@ -28,8 +28,11 @@ class Embedding(Layer):
         input_dim: positive int, the vocabulary size (largest index + 1).
         output_dim: positive int, the size of each embedding vector.
         embeddings_initializer: default "uniform" (`RandomUniform(-0.05, 0.05)`).
-        embeddings_regularizer: callable `embeddings -> scalar` added to the losses, or None.
-        embeddings_constraint: callable applied after each optimizer update, or None.
+        embeddings_regularizer: a `keras.regularizers` identifier ("l2", `L1(0.1)`, a config
+            dict) or callable whose penalty on `embeddings` is in `losses` (default None).
+        embeddings_constraint: a `keras.constraints` identifier or callable applied to
+            `embeddings` after each optimizer update (default None).
+        activity_regularizer: (keyword) a regularizer of the output, as in Dense.
         mask_zero: whether index 0 is padding: `compute_mask` then returns `indices != 0`
             (and `input_dim` should count the padding index), and the output carries that
             mask (`output._keras_mask`, `(batch, ...)`), so the layers after it that support
@@ -61,8 +64,8 @@ class Embedding(Layer):
             raise ValueError("Embedding: LoRA (`lora_rank`) is not supported by rskeras")
         self.input_dim, self.output_dim = int(input_dim), int(output_dim)
         self.embeddings_initializer = _initializer(embeddings_initializer)
-        self.embeddings_regularizer = embeddings_regularizer
-        self.embeddings_constraint = embeddings_constraint
+        set_weight_options(self, embeddings_regularizer=embeddings_regularizer,
+                           embeddings_constraint=embeddings_constraint)
         self.mask_zero = bool(mask_zero)
         self.supports_masking = self.mask_zero
         if weights is not None:
@@ -103,8 +106,8 @@ class Embedding(Layer):
             "input_dim": self.input_dim,
             "output_dim": self.output_dim,
             "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
-            "embeddings_regularizer": None,
-            "activity_regularizer": None,
-            "embeddings_constraint": None,
+            # Keras 3's Embedding config always lists "activity_regularizer".
+            **weight_options_config(self, "embeddings_regularizer", "activity_regularizer",
+                                    "embeddings_constraint"),
             "mask_zero": self.mask_zero,
         }

@@ -14,11 +14,11 @@ def _is_lambda(fn) -> bool:
 
 
 def _unsafe_allowed(safe_mode) -> bool:
-    from rskeras import config
+    from rskeras.saving.serialization_lib import in_safe_mode
 
     if safe_mode is not None:
         return not safe_mode
-    return bool(config._UNSAFE_DESERIALIZATION)
+    return not in_safe_mode()  # load_model(safe_mode=...) or enable_unsafe_deserialization()
 
 
 class Lambda(Layer):
@@ -37,11 +37,13 @@ class Lambda(Layer):
 
     Shapes: whatever `function` returns, batch axis first.
 
-    Serialization: `get_config` never stores code. A named module-level function is
-    recorded by module and name; a `lambda` is recorded as `{"class_name": "__lambda__",
-    "config": None}`. `from_config` re-imports a named function only when safe mode is off
-    (`safe_mode=False` or `keras.config.enable_unsafe_deserialization()`), or finds it in
-    `custom_objects`; a `lambda` cannot be restored: re-create the layer in code.
+    Serialization, as Keras 3: a named module-level function is recorded by module and name;
+    a `lambda` as `{"class_name": "__lambda__", "config": {"code", "defaults", "closure"}}`
+    (its marshalled bytecode, readable by the same Python version only). Loading either one
+    means running code named or stored by the file, so `from_config` (and `load_model`)
+    refuse both in safe mode, the default; pass `safe_mode=False` (or call
+    `keras.config.enable_unsafe_deserialization()`) for files you trust, or give a named
+    function in `custom_objects`.
 
     Raises:
         ValueError: when `function` is not callable, `arguments` is not a dict, or
@@ -117,9 +119,9 @@ class Lambda(Layer):
     @staticmethod
     def _serialize_function(fn) -> dict:
         if _is_lambda(fn):
-            # Code is never serialized (it would run at load time): the record only says
-            # that a lambda was here.
-            return {"class_name": "__lambda__", "config": None}
+            from rskeras.saving.serialization_lib import serialize_keras_object
+
+            return serialize_keras_object(fn)  # the marshalled code, as Keras writes it
         return {"module": getattr(fn, "__module__", None), "class_name": "function",
                 "config": getattr(fn, "__qualname__", getattr(fn, "__name__", repr(fn))),
                 "registered_name": "function"}
@@ -140,10 +142,15 @@ class Lambda(Layer):
         if callable(record) or not isinstance(record, dict):
             return record
         if record.get("class_name") == "__lambda__":
-            raise ValueError(
-                f"Lambda.from_config: the `{what}` of this Lambda layer is a Python lambda, and "
-                "rskeras configs never store code, so it cannot be restored. Re-create the "
-                "layer in code, or use a named function.")
+            from rskeras.saving.serialization_lib import LAMBDA_REFUSED, SafeModeScope, _load_lambda
+
+            if not _unsafe_allowed(safe_mode):
+                raise ValueError(f"Lambda.from_config: the `{what}` is a Python lambda. "
+                                 + LAMBDA_REFUSED)
+            if not isinstance(record.get("config"), dict):
+                raise ValueError(f"Lambda.from_config: the `{what}` lambda record holds no code")
+            with SafeModeScope(False):
+                return _load_lambda(record["config"])
         name, module = record.get("config"), record.get("module")
         if custom_objects and name in custom_objects:
             return custom_objects[name]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rskeras import _core, initializers, ops
+from rskeras.layers._layer_args import set_weight_options, weight_options_config
 from rskeras.layers.input_spec import InputSpec
 from rskeras.layers.layer import Layer
 
@@ -19,6 +20,10 @@ class BatchNormalization(Layer):
         axis: the feature axis (default -1). momentum: default 0.99. epsilon: default 1e-3.
         center: learn `beta` (default True). scale: learn `gamma` (default True).
         beta/gamma/moving_mean/moving_variance initializers: zeros, ones, zeros, ones.
+        beta_regularizer, gamma_regularizer: `keras.regularizers` identifiers or callables
+            (default None). beta_constraint, gamma_constraint: `keras.constraints`
+            identifiers or callables (default None).
+        synchronized: accepted for Keras compatibility (one device: no effect).
 
     Shapes: any input `(batch, ..., features)`, output of the same shape. Weights (Keras order):
     gamma, beta `(features,)` trainable; moving_mean, moving_variance `(features,)`
@@ -38,8 +43,10 @@ class BatchNormalization(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
-        self.beta_regularizer, self.gamma_regularizer = beta_regularizer, gamma_regularizer
-        self.beta_constraint, self.gamma_constraint = beta_constraint, gamma_constraint
+        set_weight_options(self, beta_regularizer=beta_regularizer,
+                           gamma_regularizer=gamma_regularizer, beta_constraint=beta_constraint,
+                           gamma_constraint=gamma_constraint)
+        self.synchronized = bool(synchronized)
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -93,5 +100,6 @@ class BatchNormalization(Layer):
                 "gamma_initializer": ser(self.gamma_initializer),
                 "moving_mean_initializer": ser(self.moving_mean_initializer),
                 "moving_variance_initializer": ser(self.moving_variance_initializer),
-                "beta_regularizer": None, "gamma_regularizer": None,
-                "beta_constraint": None, "gamma_constraint": None, "synchronized": False}
+                **weight_options_config(self, "beta_regularizer", "gamma_regularizer",
+                                        "beta_constraint", "gamma_constraint"),
+                "synchronized": self.synchronized}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rskeras import initializers, ops
+from rskeras.layers._layer_args import set_weight_options, weight_options_config
 from rskeras.layers.layer import Layer
 
 
@@ -15,6 +16,9 @@ class LayerNormalization(Layer):
             beta / gamma (default True). beta_initializer "zeros", gamma_initializer "ones".
         rms_scaling: scale without centering and without beta (default False); as in Keras 3
             the scale is `1 / sqrt(var + epsilon)` with the centered variance.
+        beta_regularizer, gamma_regularizer: `keras.regularizers` identifiers or callables
+            (default None). beta_constraint, gamma_constraint: `keras.constraints`
+            identifiers or callables (default None).
 
     Shapes: any input, output of the same shape. Weights: gamma, beta of the shape of the
     normalized axes.
@@ -28,6 +32,9 @@ class LayerNormalization(Layer):
         self.epsilon, self.center, self.scale, self.rms_scaling = float(epsilon), center, scale, rms_scaling
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
+        set_weight_options(self, beta_regularizer=beta_regularizer,
+                           gamma_regularizer=gamma_regularizer, beta_constraint=beta_constraint,
+                           gamma_constraint=gamma_constraint)
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -39,9 +46,13 @@ class LayerNormalization(Layer):
                                  f"{tuple(input_shape)}")
         self._axes = tuple(sorted(a % rank for a in axes))
         shape = tuple(input_shape[a] for a in self._axes)
-        self.gamma = (self.add_weight(shape=shape, initializer=self.gamma_initializer, name="gamma")
+        self.gamma = (self.add_weight(shape=shape, initializer=self.gamma_initializer, name="gamma",
+                                      regularizer=self.gamma_regularizer,
+                                      constraint=self.gamma_constraint)
                       if self.scale or self.rms_scaling else None)
-        self.beta = (self.add_weight(shape=shape, initializer=self.beta_initializer, name="beta")
+        self.beta = (self.add_weight(shape=shape, initializer=self.beta_initializer, name="beta",
+                                     regularizer=self.beta_regularizer,
+                                     constraint=self.beta_constraint)
                      if self.center and not self.rms_scaling else None)
         self.built = True
 
@@ -74,5 +85,5 @@ class LayerNormalization(Layer):
                 "center": self.center, "scale": self.scale, "rms_scaling": self.rms_scaling,
                 "beta_initializer": ser(self.beta_initializer),
                 "gamma_initializer": ser(self.gamma_initializer),
-                "beta_regularizer": None, "gamma_regularizer": None,
-                "beta_constraint": None, "gamma_constraint": None}
+                **weight_options_config(self, "beta_regularizer", "gamma_regularizer",
+                                        "beta_constraint", "gamma_constraint")}

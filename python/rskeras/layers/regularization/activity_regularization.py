@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from rskeras import ops
+from rskeras import regularizers
 from rskeras.layers.layer import Layer
 
 
 class ActivityRegularization(Layer):
     """Return the input unchanged and add `l1 * sum(|x|) + l2 * sum(x**2)` to the layer's
-    losses (Keras `keras.layers.ActivityRegularization`, whose penalty is
-    `keras.regularizers.L1L2` on the output, summed over the batch, not averaged).
+    losses (Keras 3 `keras.layers.ActivityRegularization`: its `activity_regularizer` is
+    `keras.regularizers.L1L2(l1, l2)` on the output, summed over the batch, not averaged).
 
-    The penalty of the latest call replaces the previous one in `layer.losses`; `fit` adds
-    it to the training loss.
+    As for every layer with an activity regularizer, the outermost call of a forward pass
+    replaces the penalties of the previous one in `layer.losses`; `fit` adds them to the
+    training loss.
 
     Args:
         l1: non-negative float, the L1 factor (default 0.0).
@@ -25,27 +26,19 @@ class ActivityRegularization(Layer):
     """
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
-        super().__init__(**kwargs)
-        for name, value in (("l1", l1), ("l2", l2)):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                raise ValueError(
-                    f"ActivityRegularization: `{name}` must be a non-negative float, got {value!r}")
+        kwargs.pop("activity_regularizer", None)  # always L1L2(l1, l2), as in Keras 3
+        super().__init__(activity_regularizer=regularizers.L1L2(l1=l1, l2=l2), **kwargs)
         self.l1, self.l2 = float(l1), float(l2)
         self.supports_masking = True
         self.built = True
 
     def call(self, inputs):
-        penalty = ops.zeros((), dtype=inputs.dtype if inputs.dtype.startswith("float") else "float32")
-        if self.l1:
-            penalty = penalty + self.l1 * ops.sum(ops.abs(inputs))
-        if self.l2:
-            penalty = penalty + self.l2 * ops.sum(ops.square(inputs))
-        self._losses.clear()
-        self.add_loss(penalty)
         return inputs
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "l1": self.l1, "l2": self.l2}
+        config = super().get_config()
+        config.pop("activity_regularizer", None)
+        return {**config, "l1": self.l1, "l2": self.l2}
