@@ -1,8 +1,11 @@
 """Unique default names for layers and models ("dense", "dense_1", ...), as Keras does."""
 
+import contextlib
 import re
+import threading
 
 _COUNTS: dict[str, int] = {}
+_SCOPES = threading.local()  # the names of the layers being built or called, outermost first
 
 
 def to_snake_case(name: str) -> str:
@@ -20,3 +23,30 @@ def uniquify(base: str) -> str:
 
 def reset() -> None:
     _COUNTS.clear()
+
+
+def scope_names() -> list:
+    """The active name scopes of this thread, outermost first."""
+    names = getattr(_SCOPES, "names", None)
+    if names is None:
+        names = _SCOPES.names = []
+    return names
+
+
+@contextlib.contextmanager
+def name_scope(name: str):
+    """Within this block, new variables get paths under `name` (Keras 3's name scopes):
+    a Dense built inside a Sequential named "sequential" makes "sequential/dense/kernel"."""
+    names = scope_names()
+    names.append(name)
+    try:
+        yield
+    finally:
+        names.pop()
+
+
+def variable_path(owner: str, name: str) -> str:
+    """The path of variable `name` created by the layer `owner` in the current scopes."""
+    names = scope_names()
+    parts = names if names[-1:] == [owner] else names + [owner]
+    return "/".join(parts + [name])

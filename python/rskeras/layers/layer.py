@@ -245,6 +245,14 @@ class Layer:
         `add_loss` recorded in the previous one, in this layer and its sublayers; then, when
         `activity_regularizer` is set, the penalty of each output tensor is added with
         `add_loss` (not divided by the batch size, as in Keras 3)."""
+        if not self.built or self._layers:
+            # Variables made while building (this layer's, or its sublayers' on their first
+            # call) get paths under this layer's name, as Keras's name scopes give.
+            with naming.name_scope(self.name):
+                return self._outer_call(inputs, args, kwargs)
+        return self._outer_call(inputs, args, kwargs)
+
+    def _outer_call(self, inputs, args, kwargs):
         if getattr(_CALL_STATE, "active", False):
             return self._run_call(inputs, *args, **kwargs)
         _CALL_STATE.active = True
@@ -494,7 +502,8 @@ class Layer:
             constraint: a `keras.constraints` identifier ("non_neg", `MaxNorm(2)`, a config
                 dict) or a callable `weight -> projected weight`, which the optimizer assigns
                 to the weight after each update.
-            name: the weight name ("kernel", "bias"); its path is "layer_name/name".
+            name: the weight name ("kernel", "bias"); its path is "layer_name/name" under
+                the enclosing layers' names ("sequential/dense/kernel"), as in Keras.
 
         Raises:
             ValueError: for a regularizer or constraint identifier that `get` cannot
@@ -510,7 +519,7 @@ class Layer:
                            f"weight {self.name}/{name} of shape {shape}")
         var = Variable(init(shape, dtype=dtype), dtype=dtype,
                        trainable=trainable, name=name or "variable")
-        var.path = f"{self.name}/{var.name}"
+        var.path = naming.variable_path(self.name, var.name)
         var.regularizer = regularizers.get(regularizer)
         var.constraint = constraints.get(constraint)
         (self._trainable_variables if trainable else self._non_trainable_variables).append(var)
@@ -693,6 +702,12 @@ class Layer:
             ValueError: when the count or a shape differs, naming the layer and both values.
         """
         own = self._trainable_variables + self._non_trainable_variables
+        if len(store) and not own and not self.built:
+            raise ValueError(
+                f"Layer '{self.name}' is not built, so it has no variables to receive the "
+                f"{len(store)} in the file: build the model first (call it on data, or call "
+                "build(input_shape)), or save it after building so that its file records the "
+                "input shape")
         if len(store) != len(own):
             raise ValueError(
                 f"Layer '{self.name}' expected {len(own)} variables, but received "

@@ -36,7 +36,7 @@ def _standardize_struct(struct, what):
         TypeError: when a leaf is not a KerasTensor, or the structure is empty.
     """
     if isinstance(struct, tuple):
-        struct = list(struct)  # a list of one stays a list: model(x) then returns a list, as Keras
+        struct = list(struct)  # a list of one stays a list in the config, as Keras
     leaves = flatten(struct)
     if not leaves:
         raise TypeError(f"Functional model: `{what}` must not be empty")
@@ -317,7 +317,11 @@ class Functional(Model):
                 if m is not None:
                     masking.set_keras_mask(x, m)
         values = {id(kt): x for kt, x in zip(self._inputs, flat)}
-        return self._run_plan(values, training, lambda op: op)
+        outputs = self._run_plan(values, training, lambda op: op)
+        # Keras 3 (`unpack_singleton`): outputs=[y] gives y itself when the model is called.
+        if isinstance(outputs, list) and len(outputs) == 1:
+            return outputs[0]
+        return outputs
 
     def compute_mask(self, inputs, mask=None):
         """The masks of the outputs (in the structure of `outputs`; None where an output has
@@ -610,12 +614,8 @@ def functional_from_config(cls, config, custom_objects=None):
             return {k: map_tensors(v) for k, v in t.items()}
         return [map_tensors(v) for v in t]
 
-    inputs = map_tensors(config["input_layers"])
+    inputs = map_tensors(config["input_layers"])  # a list of one stays a list, as Keras
     outputs = map_tensors(config["output_layers"])
-    if isinstance(inputs, list) and len(inputs) == 1 and isinstance(config["input_layers"][0], list):
-        inputs = inputs[0]
-    if isinstance(outputs, list) and len(outputs) == 1 and isinstance(config["output_layers"][0], list):
-        outputs = outputs[0]
     target = cls if isinstance(cls, type) and issubclass(cls, Functional) \
         and cls.__init__ is Functional.__init__ else Functional
     return target(inputs, outputs, name=config.get("name"), trainable=config.get("trainable", True))

@@ -4,6 +4,7 @@ subclassed (`class MyModel(keras.Model)` with `call`)."""
 
 from __future__ import annotations
 
+from rskeras.backend import naming
 from rskeras.layers.layer import Layer
 from rskeras.trainers.trainer import Trainer
 
@@ -95,7 +96,8 @@ class Model(Trainer, Layer):
         self.built = True  # the call below must not re-enter build
         try:
             kwargs = {"training": False} if "training" in self._call_accepts else {}
-            self.call(dummy, **kwargs)
+            with naming.name_scope(self.name):
+                self.call(dummy, **kwargs)
         except Exception as e:
             self.built = False
             raise ValueError(f'Model "{self.name}" could not be built for input shape {input_shape}: '
@@ -106,8 +108,11 @@ class Model(Trainer, Layer):
 
     def _build_for(self, inputs) -> None:
         if type(self).build is Model.build:
-            # Default build: the first real call builds the sublayers as it runs.
+            # Default build: the first real call builds the sublayers as it runs. The shape
+            # is recorded (`get_build_config`) so a loaded model can be built the same way.
             self.built = True
+            if "_build_shape_for_config" not in self.__dict__:
+                object.__setattr__(self, "_build_shape_for_config", _shape_struct(inputs))
             return
         Layer._build_for(self, inputs)
 
@@ -229,6 +234,16 @@ class Model(Trainer, Layer):
         from rskeras.saving import saving_api
 
         saving_api.load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
+
+
+def _shape_struct(inputs):
+    """The shapes of call inputs (a tensor, or a list/dict of them), batch axis included."""
+    if isinstance(inputs, dict):
+        return {k: _shape_struct(v) for k, v in inputs.items()}
+    if isinstance(inputs, (list, tuple)):
+        return [_shape_struct(v) for v in inputs]
+    shape = getattr(inputs, "shape", None)
+    return None if shape is None else tuple(shape)
 
 
 def _is_shape(value) -> bool:

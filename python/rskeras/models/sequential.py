@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rskeras import _core
-from rskeras.backend import masking
+from rskeras.backend import masking, naming
 from rskeras.backend.keras_tensor import KerasTensor
 from rskeras.layers.core.input_layer import InputLayer
 from rskeras.layers.layer import Layer
@@ -106,14 +106,16 @@ class Sequential(Model):
         x = inputs = input_layer.output
         nodes, shapes = [], []
         try:
-            for layer in self._layers:
-                y = layer(x)
-                nodes.append((layer, layer._inbound_nodes[-1]))
-                if not isinstance(y, KerasTensor):
-                    raise ValueError(f'Sequential: layer "{layer.name}" returns several outputs; '  # noqa: TRY004
-                                     "each layer of a Sequential model must return one tensor")
-                shapes.append(tuple(y.shape))
-                x = y
+            with naming.name_scope(self.name):  # "sequential/dense/kernel", as Keras
+                for layer in self._layers:
+                    y = layer(x)
+                    nodes.append((layer, layer._inbound_nodes[-1]))
+                    if not isinstance(y, KerasTensor):
+                        raise ValueError(f'Sequential: layer "{layer.name}" returns several '  # noqa: TRY004
+                                         "outputs; each layer of a Sequential model must "
+                                         "return one tensor")
+                    shapes.append(tuple(y.shape))
+                    x = y
         except Exception:
             object.__setattr__(self, "_graph", (inputs, x, nodes))
             self._drop_graph()

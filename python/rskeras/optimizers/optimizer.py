@@ -10,6 +10,7 @@ import math
 
 from rskeras import _core
 from rskeras import ops
+from rskeras.backend import naming
 from rskeras.backend.variables import Variable
 
 
@@ -42,7 +43,7 @@ class Optimizer:
                 f"{type(self).__name__}: use_ema, gradient_accumulation_steps and "
                 "loss_scale_factor are not supported yet"
             )
-        self.name = name or type(self).__name__.lower()
+        self.name = name or naming.to_snake_case(type(self).__name__)  # Keras: "rm_sprop"
         self._learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm

@@ -18,7 +18,7 @@ class SGD(Optimizer):
 
     _update = "sgd"
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name="SGD", **kwargs):
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name=None, **kwargs):
         super().__init__(learning_rate, name=name, **kwargs)
         if not isinstance(momentum, (int, float)) or momentum < 0:
             raise ValueError(f"SGD: `momentum` must be a float >= 0, got {momentum!r}")

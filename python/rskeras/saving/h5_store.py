@@ -12,6 +12,8 @@ import os
 
 # Deflate expands at most about 1032:1, so no compressed dataset can decode to more.
 MAX_COMPRESSION_RATIO = 1032
+# Chunks bigger than their dataset are allowed up to this size (h5py's own chunks are <= 1 MiB).
+MAX_CHUNK_BYTES = 16 << 20
 
 
 def h5py():
@@ -70,6 +72,96 @@ def write_split_attr(group, name, values, limit=64512):
             [v.encode("utf-8") for v in values[i:i + per]], dtype=object)
 
 
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_GLOBAL_HEAP = b"GCOL"
+_GLOBAL_HEAP_MIN_SIZE = 4096  # libhdf5's H5HG_MINSIZE: smaller collections are refused by it
+
+
+def check_file(source: str, data=None) -> None:
+    """Refuse an HDF5 file that libhdf5 itself cannot read safely, before h5py opens it.
+    `data` is the file's bytes (a member of a `.keras` zip); None reads the file `source`.
+
+    Two flaws of libhdf5 (through 2.0.0) that a corrupted file triggers when a variable-length
+    string (the model config, layer and weight names) is read:
+
+    * a global heap collection (where such strings live) is decoded in a loop that advances
+      by each object's size, and a free-space object (index 0) of size 0 does not advance:
+      the read never returns. The scan mirrors `H5HG__cache_heap_deserialize` over every
+      collection in the file.
+    * a string's length is taken from its reference (length, collection address, object
+      index) and a buffer of that size is allocated and zeroed before the heap object is
+      read and found to differ: a flipped length byte costs up to 4 GiB of memory. Every
+      reference to an object of a collection is checked: no string is longer than the file.
+
+    No writer produces either; a damaged file can.
+
+    Raises:
+        ValueError: naming the file and the offset of the bad structure.
+    """
+    import mmap
+
+    if data is None:
+        try:
+            with open(source, "rb") as f:
+                view = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            return  # empty, unreadable or not a plain file: opening it reports that
+        with view:
+            return check_file(source, view)
+    n = len(data)
+    base, size_offsets, size_lengths = _superblock(data)
+    object_header = 8 + size_lengths
+    collections = {}  # address -> indices of its objects
+    pos = data.find(_GLOBAL_HEAP)
+    while pos >= 0:
+        heap_size = int.from_bytes(data[pos + 8:pos + 8 + size_lengths], "little")
+        end = pos + heap_size
+        if data[pos + 4:pos + 5] == b"\x01" and _GLOBAL_HEAP_MIN_SIZE <= heap_size and end <= n:
+            indices = collections.setdefault(pos - base, set())
+            p = pos + 8 + size_lengths
+            while p + object_header <= end:
+                index = int.from_bytes(data[p:p + 2], "little")
+                size = int.from_bytes(data[p + 8:p + 8 + size_lengths], "little")
+                if index == 0 and size == 0:
+                    raise ValueError(f"{source}: the global heap at offset {pos} is corrupted "
+                                     "(an empty free-space object, which libhdf5 cannot read "
+                                     "past)")
+                indices.add(index)
+                # An object's header and its data padded to 8 bytes; the free space's
+                # size already counts its header.
+                p += (object_header + -(-size // 8) * 8) if index else size
+        pos = data.find(_GLOBAL_HEAP, pos + 1)
+    for address, indices in collections.items():
+        needle = address.to_bytes(size_offsets, "little")
+        q = data.find(needle, 4)
+        while q >= 0:
+            length = int.from_bytes(data[q - 4:q], "little")
+            index = int.from_bytes(data[q + size_offsets:q + size_offsets + 4], "little")
+            # A virtual dataset's layout message (version 4, class 3) also holds a heap ID,
+            # without a length: Guard.read refuses those datasets by name.
+            virtual_layout = data[q - 2:q] == b"\x04\x03"
+            if length > n and index in indices and index and not virtual_layout:
+                raise ValueError(f"{source}: a variable-length string at offset {q - 4} claims "
+                                 f"{length} bytes, more than the {n}-byte file holds")
+            q = data.find(needle, q + 1)
+
+
+def _superblock(data) -> tuple[int, int, int]:
+    """(offset of the superblock, size of offsets, size of lengths); (0, 8, 8) unless the
+    writer chose otherwise."""
+    offset = 0
+    while offset + 16 <= len(data):
+        if data[offset:offset + 8] == _HDF5_SIGNATURE:
+            version = data[offset + 8]
+            sizes = (data[offset + 13], data[offset + 14]) if version in (0, 1) \
+                else (data[offset + 9], data[offset + 10])
+            if all(size in (2, 4, 8, 16) for size in sizes):
+                return offset, sizes[0], sizes[1]
+            break
+        offset = 512 if offset == 0 else offset * 2
+    return 0, 8, 8
+
+
 class Guard:
     """Checks objects of one open HDF5 file against the file's size."""
 
@@ -111,12 +203,14 @@ class Guard:
                 return None
         return node if isinstance(node, h5.Group) else None
 
-    def read(self, dataset):
-        """The dataset's values as a NumPy array, after the guards.
+    def read(self, dataset, max_count=None):
+        """The dataset's values as a NumPy array, after the guards; `max_count`, when given,
+        is the most values the reader can use (its biggest variable).
 
         Raises:
-            ValueError: for external storage, virtual datasets, non-numeric dtypes, or a
-                size the file could not hold.
+            ValueError: for external storage, virtual datasets, non-numeric dtypes, a size
+                the file could not hold, more than `max_count` values, or chunks bigger
+                than the file could hold.
         """
         import numpy as np
 
@@ -144,6 +238,19 @@ class Guard:
         if nbytes > limit or (dataset.chunks is None and nbytes > max(stored, 0) and count):
             self.fail(f"dataset '{name}' claims shape {shape} ({nbytes} bytes), more than the "
                       f"{self.file_size}-byte file holds")
+        if max_count is not None and count > max_count:
+            # A compressed dataset can decode to ~1000x the file: compare with what the
+            # model can take before decoding it.
+            self.fail(f"dataset '{name}' has shape {shape}, more values than any variable it "
+                      f"could be loaded into ({max_count})")
+        if dataset.chunks is not None:
+            # libhdf5 allocates whole chunks to read a dataset, however small the dataset.
+            chunk_bytes = dtype.itemsize
+            for d in dataset.chunks:
+                chunk_bytes *= int(d)
+            if chunk_bytes > max(nbytes, MAX_CHUNK_BYTES):
+                self.fail(f"dataset '{name}' of {nbytes} bytes has chunks of {chunk_bytes} "
+                          "bytes; a corrupted or hostile layout")
         out = np.empty(shape, dtype=dtype)
         if count:
             dataset.read_direct(out)
@@ -173,6 +280,7 @@ class VarsReader:
         self.keys = [] if group is None else sorted(
             (k for k in group.keys()), key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k))
         self.read_count = 0
+        self.max_count = None  # the most values one variable of the reader holds, if known
 
     def __len__(self):
         return len(self.keys)
@@ -184,7 +292,7 @@ class VarsReader:
         if key not in self.keys:
             self.guard.fail(f"'{self.path}/vars' has no variable {key!r}")
         self.read_count += 1
-        return self.guard.read(self.guard.child(self.group, key))
+        return self.guard.read(self.guard.child(self.group, key), self.max_count)
 
 
 class H5WeightsFile:

@@ -24,7 +24,7 @@ import os
 import warnings
 
 from rskeras.saving import file_io
-from rskeras.saving.h5_store import Guard, decode, h5py, read_split_attr, write_split_attr
+from rskeras.saving.h5_store import Guard, check_file, decode, h5py, read_split_attr, write_split_attr
 
 KERAS_VERSION = "3.15.1"
 BACKEND = "rskeras"
@@ -58,6 +58,8 @@ def _legacy_layer(entry):
     custom = isinstance(registered, str) and ">" in registered  # "package>Name"
     out = {"class_name": registered if custom else entry["class_name"],
            "config": _legacy_config(entry.get("config"))}
+    if str(entry.get("module") or "").startswith("keras.src.ops"):
+        out["module"] = entry["module"]  # an operator node (x + y): not a layer of that name
     for key in ("name", "inbound_nodes"):
         if key in entry:
             out[key] = entry[key]
@@ -138,6 +140,7 @@ def _save_optimizer_weights(f, optimizer) -> None:
 
 def _open(filepath):
     h5 = h5py()
+    check_file(filepath)
     try:
         return h5.File(filepath, "r")
     except OSError as e:
@@ -195,8 +198,11 @@ def load_model_from_hdf5(filepath, custom_objects=None, compile=True, safe_mode=
 
 
 def _load_optimizer_weights(model, group, guard) -> None:
+    from rskeras.saving.saving_lib import largest_variable
+
     names = read_split_attr(group, "weight_names") or []
-    values = [guard.read(_dataset(guard, group, n)) for n in names]
+    largest = largest_variable(model)
+    values = [guard.read(_dataset(guard, group, n), largest) for n in names]
     optimizer = model.optimizer
     if model.trainable_variables and not optimizer._slots:
         optimizer.build(model.trainable_variables)

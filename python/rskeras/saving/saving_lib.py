@@ -22,7 +22,7 @@ import warnings
 import zipfile
 
 from rskeras.saving import file_io
-from rskeras.saving.h5_store import MAX_COMPRESSION_RATIO, H5WeightsFile, h5py
+from rskeras.saving.h5_store import MAX_COMPRESSION_RATIO, H5WeightsFile, check_file, h5py
 
 KERAS_VERSION = "3.15.1"  # the Keras file-format version rskeras writes and reads
 CONFIG_FILENAME, METADATA_FILENAME, WEIGHTS_FILENAME = "config.json", "metadata.json", "model.weights.h5"
@@ -151,15 +151,19 @@ def load_state(model, h5file, source: str, size: int, skip_mismatch=False,
 
     store = H5WeightsFile(h5file, "r", source, size)
     read_paths = set()
+    largest = largest_variable(model)
     for path, obj in walk(model):
         if isinstance(obj, Optimizer):
             if include_optimizer:
-                _load_optimizer(model, obj, store.get(path))
+                vars_ = store.get(path)
+                vars_.max_count = largest
+                _load_optimizer(model, obj, vars_)
             read_paths.add(path)
             continue
         vars_ = store.get(path)
         if vars_.group is None and path.startswith("layers"):
             vars_ = store.get("_layer_checkpoint_dependencies" + path[len("layers"):])
+        vars_.max_count = _own_largest_variable(obj)
         try:
             obj.load_own_variables(vars_)
         except ValueError as e:
@@ -175,6 +179,28 @@ def load_state(model, h5file, source: str, size: int, skip_mismatch=False,
         if not skip_mismatch:
             raise ValueError(message)
         warnings.warn(message, stacklevel=3)
+
+
+def largest_variable(model) -> int:
+    """The number of values of the model's biggest variable (optimizer slots are no bigger):
+    no dataset with more is read."""
+    import math
+
+    return max((math.prod(v.shape) for v in model.weights), default=1) or 1
+
+
+def _own_largest_variable(obj):
+    """The most values one of `obj`'s own variables holds, when `obj` loads them with
+    Layer's own `load_own_variables` (which compares each value with its variable); None
+    for a class with its own loading code."""
+    import math
+
+    from rskeras.layers.layer import Layer
+
+    if not isinstance(obj, Layer) or type(obj).load_own_variables is not Layer.load_own_variables:
+        return None
+    own = list(obj._trainable_variables) + list(obj._non_trainable_variables)
+    return max((math.prod(v.shape) for v in own), default=1) or 1
 
 
 def _load_optimizer(model, optimizer, store) -> None:
@@ -211,6 +237,7 @@ def load_weights_only(model, filepath, skip_mismatch=False) -> None:
         _load_weights_bytes(model, data, filepath, skip_mismatch)
         return
     h5 = h5py()
+    check_file(filepath)
     try:
         f = h5.File(filepath, "r")
     except OSError as e:
@@ -222,6 +249,7 @@ def load_weights_only(model, filepath, skip_mismatch=False) -> None:
 def _load_weights_bytes(model, data: bytes, source: str, skip_mismatch=False,
                         include_optimizer=True) -> None:
     h5 = h5py()
+    check_file(f"{source}/{WEIGHTS_FILENAME}", data)
     try:
         f = h5.File(io.BytesIO(data), "r")
     except OSError as e:

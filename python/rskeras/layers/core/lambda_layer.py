@@ -122,6 +122,12 @@ class Lambda(Layer):
             from rskeras.saving.serialization_lib import serialize_keras_object
 
             return serialize_keras_object(fn)  # the marshalled code, as Keras writes it
+        from rskeras.saving.object_registration import GLOBAL_CUSTOM_NAMES
+
+        registered = GLOBAL_CUSTOM_NAMES.get(fn)
+        if registered is not None:  # found by that name on loading, in safe mode too
+            return {"module": getattr(fn, "__module__", None), "class_name": "function",
+                    "config": registered, "registered_name": registered}
         return {"module": getattr(fn, "__module__", None), "class_name": "function",
                 "config": getattr(fn, "__qualname__", getattr(fn, "__name__", repr(fn))),
                 "registered_name": "function"}
@@ -152,8 +158,11 @@ class Lambda(Layer):
             with SafeModeScope(False):
                 return _load_lambda(record["config"])
         name, module = record.get("config"), record.get("module")
-        if custom_objects and name in custom_objects:
-            return custom_objects[name]
+        from rskeras.saving.object_registration import get_registered_object
+
+        found = get_registered_object(name, custom_objects) if isinstance(name, str) else None
+        if found is not None:  # custom_objects, a custom_object_scope, or the registry
+            return found
         if not _unsafe_allowed(safe_mode):
             raise ValueError(
                 f"Lambda.from_config: restoring the `{what}` {module}.{name} means importing "
