@@ -517,6 +517,9 @@ class Layer:
         if file_io._state.__dict__.get("budget") is not None:  # loading a file: bounded
             file_io.charge(math.prod(shape) * _ITEMSIZE.get(dtype, 8),
                            f"weight {self.name}/{name} of shape {shape}")
+            # Every variable is then overwritten from the file (a missing one is an error),
+            # so drawing random initial values would be wasted work.
+            init = initializers.get("zeros")
         var = Variable(init(shape, dtype=dtype), dtype=dtype,
                        trainable=trainable, name=name or "variable")
         var.path = naming.variable_path(self.name, var.name)

@@ -75,6 +75,7 @@ def write_split_attr(group, name, values, limit=64512):
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _GLOBAL_HEAP = b"GCOL"
 _GLOBAL_HEAP_MIN_SIZE = 4096  # libhdf5's H5HG_MINSIZE: smaller collections are refused by it
+_WRAP = 1 << 64  # libhdf5 computes sizes in 64-bit size_t
 
 
 def check_file(source: str, data=None) -> None:
@@ -122,14 +123,18 @@ def check_file(source: str, data=None) -> None:
             while p + object_header <= end:
                 index = int.from_bytes(data[p:p + 2], "little")
                 size = int.from_bytes(data[p + 8:p + 8 + size_lengths], "little")
-                if index == 0 and size == 0:
+                # An object's header and its data padded to 8 bytes (the free space's size
+                # already counts its header), in libhdf5's 64-bit arithmetic: a step of 0,
+                # or one that wraps around to a step backwards, loops forever.
+                step = ((object_header + (size + 7) % _WRAP // 8 * 8) % _WRAP) if index else size
+                if step == 0 or step >= _WRAP // 2:
                     raise ValueError(f"{source}: the global heap at offset {pos} is corrupted "
-                                     "(an empty free-space object, which libhdf5 cannot read "
-                                     "past)")
+                                     f"(object {index} at offset {p} claims {size} bytes, on "
+                                     "which libhdf5 loops forever)")
+                if p + step > end:
+                    break  # libhdf5 reports the overflow
                 indices.add(index)
-                # An object's header and its data padded to 8 bytes; the free space's
-                # size already counts its header.
-                p += (object_header + -(-size // 8) * 8) if index else size
+                p += step
         pos = data.find(_GLOBAL_HEAP, pos + 1)
     for address, indices in collections.items():
         needle = address.to_bytes(size_offsets, "little")

@@ -381,7 +381,11 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         with file_io.load_budget(budget + 4096, filepath):
             model = deserialize_keras_object(config, custom_objects=custom_objects,
                                              safe_mode=safe_mode, compile=compile)
-        if weights_info is not None:
+        if weights_info is None:
+            if model.weights:
+                raise ValueError(f"{filepath}: the .keras archive has no {WEIGHTS_FILENAME}, "
+                                 "so the model's weights are missing")
+        else:
             data = read_member(archive, filepath, WEIGHTS_FILENAME)
             _load_weights_bytes(model, data, filepath, include_optimizer=compile)
     return model
