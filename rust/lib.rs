@@ -7,6 +7,7 @@ pub mod autodiff;
 pub mod device;
 pub mod error;
 pub mod ops;
+pub mod scan;
 pub mod tensor;
 
 use pyo3::prelude::*;
@@ -16,5 +17,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<tensor::pytensor::PyTensor>()?;
     m.add_class::<autodiff::gradient_tape::PyGradientTape>()?;
+    m.add_function(wrap_pyfunction!(scan::find_all, m)?)?;
     api::register(m)
 }

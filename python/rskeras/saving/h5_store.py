@@ -41,15 +41,22 @@ def decode(value):
     return value
 
 
+def read_attr(obj, name):
+    """`obj.attrs[name]`, after checking that none of its variable-length strings claims
+    more bytes than the file holds (see `check_string_attribute`)."""
+    check_string_attribute(obj, name)
+    return obj.attrs[name]
+
+
 def read_split_attr(group, name):
     """The list attribute `name`, also when the writer split it over `name0`, `name1`, ...
     (Keras does past the 64 KiB HDF5 header limit). None when absent."""
     if name in group.attrs:
-        value = decode(group.attrs[name])
+        value = decode(read_attr(group, name))
         return value if isinstance(value, list) else [value]
     parts, i = [], 0
     while f"{name}{i}" in group.attrs:
-        value = decode(group.attrs[f"{name}{i}"])
+        value = decode(read_attr(group, f"{name}{i}"))
         parts.extend(value if isinstance(value, list) else [value])
         i += 1
     return parts if i else None
@@ -82,22 +89,15 @@ def check_file(source: str, data=None) -> None:
     """Refuse an HDF5 file that libhdf5 itself cannot read safely, before h5py opens it.
     `data` is the file's bytes (a member of a `.keras` zip); None reads the file `source`.
 
-    Two flaws of libhdf5 (through 2.0.0) that a corrupted file triggers when a variable-length
-    string (the model config, layer and weight names) is read:
-
-    * a global heap collection (where such strings live) is decoded in a loop that advances
-      by each object's size, and a free-space object (index 0) of size 0 does not advance:
-      the read never returns. The scan mirrors `H5HG__cache_heap_deserialize` over every
-      collection in the file.
-    * a string's length is taken from its reference (length, collection address, object
-      index) and a buffer of that size is allocated and zeroed before the heap object is
-      read and found to differ: a flipped length byte costs up to 4 GiB of memory. Every
-      reference to an object of a collection is checked: no string is longer than the file.
-
-    No writer produces either; a damaged file can.
+    libhdf5 (through 2.0.0) decodes a global heap collection (where variable-length strings
+    live: the model config, layer and weight names) in a loop that advances by each object's
+    size: an object whose (64-bit) size makes a step of 0, or wraps around to a step
+    backwards, makes reading any string of that collection loop forever. The scan mirrors
+    `H5HG__cache_heap_deserialize` over every collection in the file. No writer produces
+    such a collection; a damaged file can.
 
     Raises:
-        ValueError: naming the file and the offset of the bad structure.
+        ValueError: naming the file and the offset of the bad collection.
     """
     import mmap
 
@@ -110,15 +110,14 @@ def check_file(source: str, data=None) -> None:
         with view:
             return check_file(source, view)
     n = len(data)
-    base, size_offsets, size_lengths = _superblock(data)
+    size_lengths = _superblock(data)[2]
     object_header = 8 + size_lengths
-    collections = {}  # address -> indices of its objects
-    pos = data.find(_GLOBAL_HEAP)
-    while pos >= 0:
+    from rskeras import _core
+
+    for pos in _core.find_all(data, _GLOBAL_HEAP):  # SIMD search, GIL released
         heap_size = int.from_bytes(data[pos + 8:pos + 8 + size_lengths], "little")
         end = pos + heap_size
         if data[pos + 4:pos + 5] == b"\x01" and _GLOBAL_HEAP_MIN_SIZE <= heap_size and end <= n:
-            indices = collections.setdefault(pos - base, set())
             p = pos + 8 + size_lengths
             while p + object_header <= end:
                 index = int.from_bytes(data[p:p + 2], "little")
@@ -133,22 +132,128 @@ def check_file(source: str, data=None) -> None:
                                      "which libhdf5 loops forever)")
                 if p + step > end:
                     break  # libhdf5 reports the overflow
-                indices.add(index)
                 p += step
-        pos = data.find(_GLOBAL_HEAP, pos + 1)
-    for address, indices in collections.items():
-        needle = address.to_bytes(size_offsets, "little")
-        q = data.find(needle, 4)
-        while q >= 0:
-            length = int.from_bytes(data[q - 4:q], "little")
-            index = int.from_bytes(data[q + size_offsets:q + size_offsets + 4], "little")
-            # A virtual dataset's layout message (version 4, class 3) also holds a heap ID,
-            # without a length: Guard.read refuses those datasets by name.
-            virtual_layout = data[q - 2:q] == b"\x04\x03"
-            if length > n and index in indices and index and not virtual_layout:
-                raise ValueError(f"{source}: a variable-length string at offset {q - 4} claims "
-                                 f"{length} bytes, more than the {n}-byte file holds")
-            q = data.find(needle, q + 1)
+
+
+def check_string_attribute(obj, name) -> None:
+    """Before h5py reads the attribute `name` of `obj`: when it holds variable-length strings,
+    refuse it if one of them claims more bytes than the file holds. libhdf5 allocates and
+    zeroes the length a string's reference claims before it reads the string (and finds it
+    shorter): a damaged length costs up to 4 GiB per string. The references are read from
+    the attribute's message in the object header (version 1 or 2 headers; attributes kept
+    in dense storage, outside the header, are left to libhdf5).
+
+    Raises:
+        ValueError: naming the file, the object, the attribute and the claimed length.
+    """
+    import mmap
+
+    h5 = h5py()
+    try:
+        attr = obj.attrs.get_id(name)
+        is_vlen = h5.check_vlen_dtype(attr.dtype) is not None or (
+            h5.check_string_dtype(attr.dtype) is not None
+            and h5.check_string_dtype(attr.dtype).length is None)
+        count = 1
+        for d in attr.shape or ():
+            count *= int(d)
+        address = h5.h5o.get_info(obj.id).addr
+        filename = obj.file.filename
+    except (KeyError, ValueError, TypeError, AttributeError, RuntimeError, OSError):
+        return  # reading it reports the problem
+    if not is_vlen or not count or not isinstance(filename, str) or not os.path.isfile(filename):
+        return
+    try:
+        with open(filename, "rb") as f:
+            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        return
+    with data:
+        base, size_offsets, size_lengths = _superblock(data)
+        body = _attribute_message(data, base, base + address, size_offsets, size_lengths, name)
+        if body is None:
+            return
+        reference = 8 + size_offsets  # length (4), heap collection address, object index (4)
+        for i in range(min(count, len(body) // reference)):
+            length = int.from_bytes(body[i * reference:i * reference + 4], "little")
+            if length > len(data):
+                raise ValueError(f"{filename}: the attribute '{name}' of '{obj.name}' has a "
+                                 f"string that claims {length} bytes, more than the "
+                                 f"{len(data)}-byte file holds")
+
+
+def _attribute_message(data, base, address, size_offsets, size_lengths, name):
+    """The data (the values) of the attribute message `name` in the object header at
+    `address`, or None when it cannot be found there."""
+    wanted = name.encode("utf-8") + b"\0"
+    for kind, body in _header_messages(data, base, address, size_offsets, size_lengths):
+        if kind != 0x000C or len(body) < 8:
+            continue
+        version, name_size = body[0], int.from_bytes(body[2:4], "little")
+        dt_size, ds_size = int.from_bytes(body[4:6], "little"), int.from_bytes(body[6:8], "little")
+        if version == 1:
+            def pad(k):
+                return -(-k // 8) * 8
+            start, sizes = 8, (pad(name_size), pad(dt_size), pad(ds_size))
+        elif version in (2, 3):
+            start, sizes = 8 + (version == 3), (name_size, dt_size, ds_size)
+        else:
+            continue
+        if bytes(body[start:start + name_size]) == wanted:
+            return body[start + sum(sizes):]
+    return None
+
+
+def _header_messages(data, base, address, size_offsets, size_lengths, limit=1 << 16):
+    """(type, data) of the messages of the object header at `address` (version 1 or 2),
+    following continuation messages; stops at anything out of bounds or repeated."""
+    n = len(data)
+    if address + 16 > n:
+        return
+    chunks, seen, found = [], set(), 0
+    if data[address] == 1:  # version 1: 16-byte prefix, then 8-byte aligned messages
+        size = int.from_bytes(data[address + 8:address + 12], "little")
+        chunks.append((address + 16, address + 16 + size))
+        version = 1
+    elif data[address:address + 4] == b"OHDR" and data[address + 4] == 2:
+        flags = data[address + 5]
+        p = address + 6 + (16 if flags & 0x20 else 0) + (4 if flags & 0x10 else 0)
+        width = 1 << (flags & 3)
+        size = int.from_bytes(data[p:p + width], "little")
+        chunks.append((p + width, p + width + size))
+        version, order = 2, 2 if flags & 0x04 else 0
+    else:
+        return
+    while chunks and found < limit:
+        start, end = chunks.pop()
+        if (start, end) in seen or end > n or start >= end:
+            continue
+        seen.add((start, end))
+        p = start
+        while found < limit:
+            if version == 1:
+                if p + 8 > end:
+                    break
+                kind, size = int.from_bytes(data[p:p + 2], "little"), int.from_bytes(data[p + 2:p + 4], "little")
+                body_start = p + 8
+            else:
+                if p + 4 + order > end:
+                    break
+                kind, size = data[p], int.from_bytes(data[p + 1:p + 3], "little")
+                body_start = p + 4 + order
+            if body_start + size > end:
+                break
+            body = data[body_start:body_start + size]
+            found += 1
+            if kind == 0x0010 and size >= size_offsets + size_lengths:  # continuation
+                offset = base + int.from_bytes(body[:size_offsets], "little")
+                length = int.from_bytes(body[size_offsets:size_offsets + size_lengths], "little")
+                if version == 1:
+                    chunks.append((offset, offset + length))
+                elif data[offset:offset + 4] == b"OCHK":
+                    chunks.append((offset + 4, offset + length - 4))
+            yield kind, body
+            p = body_start + size
 
 
 def _superblock(data) -> tuple[int, int, int]:
