@@ -63,6 +63,10 @@ class Constant(Initializer):
 
     def __call__(self, shape, dtype=None):
         import numpy as np
+
+        dtype = dtype or floatx()
+        if dtype in ("float16", "float32", "float64"):  # filled in place, no float64 detour
+            return _core.convert_to_tensor(np.full(tuple(shape), self.value, dtype))
         return _from_host(np.full(tuple(shape), self.value, "float64"), dtype)
 
     def get_config(self):
