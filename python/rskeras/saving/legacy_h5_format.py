@@ -24,7 +24,8 @@ import os
 import warnings
 
 from rskeras.saving import file_io
-from rskeras.saving.h5_store import Guard, check_file, decode, h5py, read_split_attr, write_split_attr
+from rskeras.saving.h5_store import (Guard, check_file, decode, h5py, read_attr, read_split_attr,
+                                     write_split_attr)
 
 KERAS_VERSION = "3.15.1"
 BACKEND = "rskeras"
@@ -151,7 +152,7 @@ def _open(filepath):
 def _json_attr(f, name, filepath):
     if name not in f.attrs:
         return None
-    text = decode(f.attrs[name])
+    text = decode(read_attr(f, name))
     if not isinstance(text, str):
         raise ValueError(f"{filepath}: the attribute {name} is not a JSON string")
     try:
@@ -292,24 +293,24 @@ def load_weights_from_hdf5_group_by_name(group, model, guard, skip_mismatch=Fals
 
 def _assign_layer(layer, file_name, weights, guard, k, skip_mismatch):
     symbolic = legacy_weights(layer)
+    where = f"layer #{k} (named {layer.name} in the current model, {file_name} in the save file)"
+    message = None
     if len(symbolic) != len(weights):
-        message = (f"Weight count mismatch for layer #{k} (named {layer.name} in the current "
-                   f"model, {file_name} in the save file). Layer expects {len(symbolic)} "
-                   f"weight(s) ({[w.path for w in symbolic]}), received {len(weights)} saved "
-                   f"weight(s) ({[n for n, _ in weights]})")
-        if skip_mismatch:
-            warnings.warn(f"Skipping loading weights for layer {layer.name}: {message}", stacklevel=4)
-            return
-        guard.fail(message)
-    for (name, dataset), w in zip(weights, symbolic):
-        if tuple(dataset.shape) != tuple(w.shape):
-            message = (f"Shape mismatch in layer #{k} (named {layer.name} in the current model, "
-                       f"{file_name} in the save file) for weight {w.path}: the weight has shape "
-                       f"{tuple(w.shape)}, the saved weight {name} has shape {tuple(dataset.shape)}")
-            if skip_mismatch:
-                warnings.warn(f"Skipping loading weights for layer {layer.name}: {message}", stacklevel=4)
-                return
+        message = (f"Weight count mismatch for {where}. Layer expects {len(symbolic)} weight(s) "
+                   f"({[w.path for w in symbolic]}), received {len(weights)} saved weight(s) "
+                   f"({[n for n, _ in weights]})")
+    else:
+        for (name, dataset), w in zip(weights, symbolic):
+            if tuple(dataset.shape) != tuple(w.shape):
+                message = (f"Shape mismatch in {where} for weight {w.path}: the weight has shape "
+                           f"{tuple(w.shape)}, the saved weight {name} has shape "
+                           f"{tuple(dataset.shape)}")
+                break
+    if message is not None:
+        if not skip_mismatch:
             guard.fail(message)
+        warnings.warn(f"Skipping loading weights for layer {layer.name}: {message}", stacklevel=4)
+        return
     _assign_variables(layer.name, symbolic, weights, guard, skip_mismatch)
 
 
