@@ -136,24 +136,30 @@ def check_file(source: str, data=None) -> None:
 
 
 def check_string_attribute(obj, name) -> None:
-    """Before h5py reads the attribute `name` of `obj`: when it holds variable-length strings,
-    refuse it if one of them claims more bytes than the file holds. libhdf5 allocates and
-    zeroes the length a string's reference claims before it reads the string (and finds it
-    shorter): a damaged length costs up to 4 GiB per string. The references are read from
-    the attribute's message in the object header (version 1 or 2 headers; attributes kept
-    in dense storage, outside the header, are left to libhdf5).
+    """Before h5py reads the attribute `name` of `obj` (the loaders read only text and
+    numbers from attributes: configs, layer and weight names, versions):
+
+    * refuse a datatype other than strings and numbers (compound, sequence, reference...);
+    * for variable-length strings, refuse a datatype message whose variable-length kind is
+      neither sequence nor string (libhdf5 <= 2.0.0 accepts it and crashes with a
+      segmentation fault when it reads the values), and a string whose reference claims
+      more bytes than the file holds (libhdf5 allocates and zeroes the claimed length before
+      it reads the string and finds it shorter: up to 4 GiB per string).
+
+    The datatype and the references are read from the attribute's message in the object
+    header (version 1 or 2 headers; attributes kept in dense storage, outside the header,
+    are left to libhdf5).
 
     Raises:
-        ValueError: naming the file, the object, the attribute and the claimed length.
+        ValueError: naming the file, the object, the attribute and what is wrong.
     """
     import mmap
 
     h5 = h5py()
     try:
         attr = obj.attrs.get_id(name)
-        is_vlen = h5.check_vlen_dtype(attr.dtype) is not None or (
-            h5.check_string_dtype(attr.dtype) is not None
-            and h5.check_string_dtype(attr.dtype).length is None)
+        dtype = attr.dtype
+        text = h5.check_string_dtype(dtype)
         count = 1
         for d in attr.shape or ():
             count *= int(d)
@@ -161,7 +167,13 @@ def check_string_attribute(obj, name) -> None:
         filename = obj.file.filename
     except (KeyError, ValueError, TypeError, AttributeError, RuntimeError, OSError):
         return  # reading it reports the problem
-    if not is_vlen or not count or not isinstance(filename, str) or not os.path.isfile(filename):
+    where = f"{filename}: the attribute '{name}' of '{obj.name}'"
+    if text is None and (dtype.kind not in "biuf" or dtype.fields is not None
+                         or dtype.subdtype is not None):
+        raise ValueError(f"{where} has dtype {dtype}, neither text nor numbers")
+    if text is None or text.length is not None or not count:
+        return
+    if not isinstance(filename, str) or not os.path.isfile(filename):
         return
     try:
         with open(filename, "rb") as f:
@@ -170,21 +182,26 @@ def check_string_attribute(obj, name) -> None:
         return
     with data:
         base, size_offsets, size_lengths = _superblock(data)
-        body = _attribute_message(data, base, base + address, size_offsets, size_lengths, name)
-        if body is None:
+        found = _attribute_message(data, base, base + address, size_offsets, size_lengths, name)
+        if found is None:
             return
+        datatype, values = found
+        if len(datatype) >= 4 and datatype[0] & 0x0F == 9:  # a variable-length type
+            kind, padding, charset = datatype[1] & 0x0F, datatype[1] >> 4, datatype[2] & 0x0F
+            if kind > 1 or (kind == 1 and (padding > 2 or charset > 1)):
+                raise ValueError(f"{where} has a corrupted datatype (variable-length kind "
+                                 f"{kind}, padding {padding}, character set {charset})")
         reference = 8 + size_offsets  # length (4), heap collection address, object index (4)
-        for i in range(min(count, len(body) // reference)):
-            length = int.from_bytes(body[i * reference:i * reference + 4], "little")
+        for i in range(min(count, len(values) // reference)):
+            length = int.from_bytes(values[i * reference:i * reference + 4], "little")
             if length > len(data):
-                raise ValueError(f"{filename}: the attribute '{name}' of '{obj.name}' has a "
-                                 f"string that claims {length} bytes, more than the "
-                                 f"{len(data)}-byte file holds")
+                raise ValueError(f"{where} has a string that claims {length} bytes, more "
+                                 f"than the {len(data)}-byte file holds")
 
 
 def _attribute_message(data, base, address, size_offsets, size_lengths, name):
-    """The data (the values) of the attribute message `name` in the object header at
-    `address`, or None when it cannot be found there."""
+    """(datatype, values): the datatype message and the data of the attribute message `name`
+    in the object header at `address`, or None when it cannot be found there."""
     wanted = name.encode("utf-8") + b"\0"
     for kind, body in _header_messages(data, base, address, size_offsets, size_lengths):
         if kind != 0x000C or len(body) < 8:
@@ -200,7 +217,8 @@ def _attribute_message(data, base, address, size_offsets, size_lengths, name):
         else:
             continue
         if bytes(body[start:start + name_size]) == wanted:
-            return body[start + sum(sizes):]
+            datatype = start + sizes[0]
+            return body[datatype:datatype + dt_size], body[start + sum(sizes):]
     return None
 
 
@@ -234,7 +252,8 @@ def _header_messages(data, base, address, size_offsets, size_lengths, limit=1 <<
             if version == 1:
                 if p + 8 > end:
                     break
-                kind, size = int.from_bytes(data[p:p + 2], "little"), int.from_bytes(data[p + 2:p + 4], "little")
+                kind = int.from_bytes(data[p:p + 2], "little")
+                size = int.from_bytes(data[p + 2:p + 4], "little")
                 body_start = p + 8
             else:
                 if p + 4 + order > end:
