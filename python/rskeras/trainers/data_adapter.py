@@ -47,6 +47,29 @@ def to_array(data, name: str):
     return np.asarray(data)
 
 
+def batch_size_arg(batch_size, where: str) -> int:
+    """`batch_size` for fit/evaluate/predict: None gives 32 (Keras's default).
+
+    Raises:
+        ValueError: for anything but None or a positive int, naming the call.
+    """
+    if batch_size is None:
+        return 32
+    if not hasattr(batch_size, "__index__") or isinstance(batch_size, bool) or batch_size <= 0:
+        raise ValueError(f"{where}: `batch_size` must be a positive int or None, got {batch_size!r}")
+    return int(batch_size)
+
+
+def require_samples(batches, where: str) -> None:
+    """Refuse data with no sample (fit/evaluate would report metrics of nothing).
+
+    Raises:
+        ValueError: naming the call.
+    """
+    if batches.num_samples == 0:
+        raise ValueError(f"{where}: the data has no samples (an empty array); pass at least one")
+
+
 def unpack_x_y_sample_weight(data):
     """`(x, y, sample_weight)` from a tuple of 1 to 3 elements or a single `x`."""
     if isinstance(data, tuple):

@@ -285,7 +285,12 @@ class Trainer:
         self._assert_compiled("fit")
         if steps_per_epoch is not None or validation_steps is not None:
             raise ValueError("fit: steps_per_epoch / validation_steps need dataset inputs (not supported yet)")
-        batch_size = 32 if batch_size is None else batch_size
+        batch_size = data_adapter.batch_size_arg(batch_size, "fit")
+        if not hasattr(epochs, "__index__") or isinstance(epochs, bool) or epochs < 0:
+            raise ValueError(f"fit: `epochs` must be an int >= 0, got {epochs!r}")
+        if not isinstance(validation_split, (int, float)) or not 0 <= validation_split < 1:
+            raise ValueError(f"fit: `validation_split` must be a float in [0, 1), got "
+                             f"{validation_split!r}")
         verbose = 1 if verbose == "auto" else verbose
         x, y, sample_weight = (data_adapter.to_array(x, "x"), data_adapter.to_array(y, "y"),
                                data_adapter.to_array(sample_weight, "sample_weight"))
@@ -302,6 +307,7 @@ class Trainer:
         else:
             val_arrays = None
         train = data_adapter.ArrayBatches(arrays, batch_size, shuffle=bool(shuffle))
+        data_adapter.require_samples(train, "fit")
         val = (data_adapter.ArrayBatches(val_arrays, validation_batch_size or batch_size)
                if val_arrays is not None else None)
 
@@ -357,10 +363,13 @@ class Trainer:
             ValueError: before `compile()`.
         """
         self._assert_compiled("evaluate")
+        if x is None:
+            raise ValueError("evaluate: `x` must be given (an array, or a list/dict of arrays)")
         verbose = 1 if verbose == "auto" else verbose
         arrays = [data_adapter.to_array(x, "x"), data_adapter.to_array(y, "y"),
                   data_adapter.to_array(sample_weight, "sample_weight")]
-        batches = data_adapter.ArrayBatches(arrays, batch_size or 32)
+        batches = data_adapter.ArrayBatches(arrays, data_adapter.batch_size_arg(batch_size, "evaluate"))
+        data_adapter.require_samples(batches, "evaluate")
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                            steps=batches.num_batches, verbose=verbose)
         logs = self._run_test(batches, cbs)
@@ -371,10 +380,21 @@ class Trainer:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for `x`, as a NumPy array `(samples, ...)` (a list or dict of arrays
         for a model with several outputs), computed in batches of `batch_size` (default 32) in
-        inference mode. `x` may be a list or dict of arrays for a model with several inputs."""
+        inference mode. `x` may be a list or dict of arrays for a model with several inputs;
+        0 samples give outputs with 0 rows.
+
+        Raises:
+            ValueError: for `x=None`, a `batch_size` that is not a positive int, or inputs
+                that do not fit the model."""
         import numpy as np
+        if x is None:
+            raise ValueError("predict: `x` must be given (an array, or a list/dict of arrays)")
         verbose = 1 if verbose == "auto" else verbose
-        batches = data_adapter.ArrayBatches([data_adapter.to_array(x, "x")], batch_size or 32)
+        x = data_adapter.to_array(x, "x")
+        batches = data_adapter.ArrayBatches([x], data_adapter.batch_size_arg(batch_size, "predict"))
+        if batches.num_samples == 0:
+            # No sample: the outputs have 0 rows and the shapes the model gives (Keras's too).
+            return map_structure(np.asarray, self.predict_step((_to_tensors(x),)))
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                            steps=batches.num_batches, verbose=verbose)
         cbs.on_predict_begin()
@@ -387,8 +407,6 @@ class Trainer:
             outputs.append([np.asarray(o) for o in flatten(out)])
             cbs.on_predict_batch_end(step, {"outputs": out})
         cbs.on_predict_end()
-        if not outputs:
-            return np.zeros((0,), "float32")
         merged = [np.concatenate([batch[i] for batch in outputs], axis=0) for i in range(len(outputs[0]))]
         if not isinstance(structure, (list, tuple, dict)):
             return merged[0]
