@@ -22,7 +22,10 @@ loaded into (WEIGHT_MODELS). The rest is written to a temporary file with that e
 Expected outcomes: the load succeeds, or raises ValueError (a bad file) or OSError (the
 file system). Anything else propagates, and libFuzzer reports it as a crash and writes the
 input to `crash-<sha1>`; so do a segfault or abort in HDF5, a hang past `-timeout` seconds
-(`timeout-<sha1>`) and memory past `-rss_limit_mb` (`oom-<sha1>`). Replay one input with::
+(`timeout-<sha1>`) and memory past `-rss_limit_mb` (`oom-<sha1>`). libFuzzer checks memory
+once a second and blames the input running then; so the harness also raises MemoryGrowth
+(a crash, pinned on the right input) when one input raises the process's peak memory by
+more than RSKERAS_FUZZ_MAX_GROWTH_MB (default 256). Replay one input with::
 
     python tests/fuzz/fuzz_load_model.py CRASH_FILE
 
@@ -49,6 +52,20 @@ WEIGHT_MODELS = ("sequential_mlp", "cnn_batchnorm", "functional_two_in_two_out",
                  "rskeras_model")
 
 _state: dict = {}
+MAX_GROWTH_MB = int(os.environ.get("RSKERAS_FUZZ_MAX_GROWTH_MB", "256"))
+
+
+class MemoryGrowth(Exception):
+    """One input made the process's peak memory grow by more than MAX_GROWTH_MB."""
+
+
+def _peak_rss_mb() -> float:
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return 0.0
+    scale = 1 / (1 << 20) if sys.platform == "darwin" else 1 / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
 def _workdir() -> str:
@@ -161,12 +178,23 @@ def test_one_input(data: bytes) -> None:
     path = os.path.join(_workdir(), "input" + suffix)
     with open(path, "wb") as f:
         f.write(data[1:])
+    before = _peak_rss_mb()
+    try:
+        _load(keras, function, path, data[0])
+    finally:
+        grown = _peak_rss_mb() - before
+    if grown > MAX_GROWTH_MB:
+        raise MemoryGrowth(f"loading this {suffix} input ({function}) raised the peak memory by "
+                           f"{grown:.0f} MB")
+
+
+def _load(keras, function, path, kind):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             if function == "load_weights":
                 models = _models()
-                models[(data[0] // len(MODES)) % len(models)].load_weights(path)
+                models[(kind // len(MODES)) % len(models)].load_weights(path)
             else:
                 keras.models.load_model(path)
         except (ValueError, OSError):

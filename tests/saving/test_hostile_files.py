@@ -1040,3 +1040,20 @@ def test_attribute_of_another_type_is_refused_before_reading(tmp_path, kind):
             group.attrs.create("layer_names", [group.ref] * 3, dtype=h5py.ref_dtype)
     with refused(target, "attribute 'layer_names' of '/model_weights' has dtype .*neither text nor numbers"):
         keras.models.load_model(target)
+
+
+def test_fuzz_string_length_with_a_damaged_header_oom(tmp_path):
+    """Found by the fuzzer (oom-7cd42807, 4 GB): cnn_batchnorm.h5 with the top byte of the
+    length of a layer name set (0xFF000013 bytes, and its heap address damaged too), and an
+    undefined address (0xFFFFFFFF) near /model_weights's header set to 1, so that
+    H5Oget_info fails where the attribute itself still reads; the header is then found
+    through H5Gget_objinfo."""
+    data = bytearray(fixture("cnn_batchnorm.h5").read_bytes())
+    assert data[1196:1200] == b"\xff" * 4 and data[1960:1967] == bytes([0x13, 0, 0, 0, 0, 0x20, 0])
+    data[1196:1200] = bytes([1, 0, 0, 0])
+    data[1963:1967] = b"\xff" * 4
+    target = tmp_path / "oom-7cd42807.h5"
+    target.write_bytes(bytes(data))
+    with refused(target, r"attribute 'layer_names' of '/model_weights' has a string that "
+                         r"claims 4278190099 bytes"):
+        keras.models.load_model(target)

@@ -163,11 +163,11 @@ def check_string_attribute(obj, name) -> None:
         count = 1
         for d in attr.shape or ():
             count *= int(d)
-        address = h5.h5o.get_info(obj.id).addr
         filename = obj.file.filename
     except (KeyError, ValueError, TypeError, AttributeError, RuntimeError, OSError):
         return  # reading it reports the problem
     where = f"{filename}: the attribute '{name}' of '{obj.name}'"
+    address = _header_address(obj)
     if text is None and (dtype.kind not in "biuf" or dtype.fields is not None
                          or dtype.subdtype is not None):
         raise ValueError(f"{where} has dtype {dtype}, neither text nor numbers")
@@ -180,6 +180,8 @@ def check_string_attribute(obj, name) -> None:
             data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     except (OSError, ValueError):
         return
+    if address is None:
+        raise ValueError(f"{where}: the object's header cannot be located (a corrupted file)")
     with data:
         base, size_offsets, size_lengths = _superblock(data)
         found = _attribute_message(data, base, base + address, size_offsets, size_lengths, name)
@@ -197,6 +199,22 @@ def check_string_attribute(obj, name) -> None:
             if length > len(data):
                 raise ValueError(f"{where} has a string that claims {length} bytes, more "
                                  f"than the {len(data)}-byte file holds")
+
+
+def _header_address(obj):
+    """The file address of `obj`'s object header, or None. `H5Oget_info` also sizes the
+    object's B-trees and fails on a damaged one; `H5Gget_objinfo` only resolves the object
+    (its objno is the address on 64-bit platforms)."""
+    h5 = h5py()
+    try:
+        return h5.h5o.get_info(obj.id).addr
+    except (RuntimeError, OSError, ValueError, KeyError, TypeError):
+        pass
+    try:
+        objno = h5.h5g.get_objinfo(obj.id).objno
+        return objno[0] if not objno[1] else None
+    except (RuntimeError, OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def _attribute_message(data, base, address, size_offsets, size_lengths, name):
