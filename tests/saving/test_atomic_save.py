@@ -91,7 +91,8 @@ def test_kill_9_during_save_leaves_the_previous_or_the_new_file(tmp_path):
     child that saves model B (same architecture, other weights, 6 MB) over it in a loop, and
     SIGKILL it after a random delay: half of the delays are counted from the start of the
     child (before its first save, or during the first saves), half from the moment it
-    starts saving (within about three saves). The file must then load as A or as B."""
+    starts saving (within about three saves; every tenth after its first completed save). The
+    file must then load as A or as B."""
     x = np.random.default_rng(0).standard_normal((4, 256)).astype("float32")
     model_a, model_b = build(SEED_A), build(SEED_B)
     expected = {"A": np.asarray(model_a(x)), "B": np.asarray(model_b(x))}
@@ -114,6 +115,8 @@ def test_kill_9_during_save_leaves_the_previous_or_the_new_file(tmp_path):
         else:
             line = child.stdout.readline()
             assert line == b"ready\n", child.stderr.read().decode()
+            if i % 10 == 9:  # after a completed save, whatever the machine's load: B for sure
+                assert child.stdout.readline() == b"saved\n", child.stderr.read().decode()
             time.sleep(rng.uniform(0, 3 * timing.save_s[suffix]))
         child.kill()
         child.wait()

@@ -921,7 +921,7 @@ def _huge_string_length(path: Path, obj_path: str, attr: str, length=0xFA000025)
     (found by the fuzzer: one byte changed in sequential_mlp.h5, and an insertion that
     shifted the bytes of a layer_names attribute; libhdf5 allocated and zeroed the claimed
     4 GB before noticing that the string is shorter)."""
-    from rskeras.saving.h5_store import _attribute_message, _superblock
+    from rskeras.saving.hdf5_guards import _attribute_message, _superblock
 
     data = bytearray(path.read_bytes())
     with h5py.File(io.BytesIO(bytes(data)), "r") as f:
@@ -977,7 +977,7 @@ def test_fuzz_oom_input_verbatim(tmp_path):
 
 def _string_attribute_datatype(path: Path, obj_path: str, attr: str) -> int:
     """The file offset of the datatype message of the string attribute `attr`."""
-    from rskeras.saving.h5_store import _attribute_message, _superblock
+    from rskeras.saving.hdf5_guards import _attribute_message, _superblock
 
     data = path.read_bytes()
     with h5py.File(io.BytesIO(data), "r") as f:

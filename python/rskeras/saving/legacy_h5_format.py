@@ -24,7 +24,8 @@ import os
 import warnings
 
 from rskeras.saving import file_io
-from rskeras.saving.h5_store import (Guard, check_file, decode, h5py, read_attr, read_split_attr,
+from rskeras.saving.hdf5_guards import check_file
+from rskeras.saving.h5_store import (Guard, decode, h5py, read_attr, read_split_attr,
                                      write_split_attr)
 
 KERAS_VERSION = "3.15.1"

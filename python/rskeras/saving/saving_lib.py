@@ -22,7 +22,8 @@ import warnings
 import zipfile
 
 from rskeras.saving import file_io
-from rskeras.saving.h5_store import MAX_COMPRESSION_RATIO, H5WeightsFile, check_file, h5py
+from rskeras.saving.h5_store import MAX_COMPRESSION_RATIO, H5WeightsFile, h5py
+from rskeras.saving.hdf5_guards import check_file
 
 KERAS_VERSION = "3.15.1"  # the Keras file-format version rskeras writes and reads
 CONFIG_FILENAME, METADATA_FILENAME, WEIGHTS_FILENAME = "config.json", "metadata.json", "model.weights.h5"
