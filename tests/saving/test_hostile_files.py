@@ -1057,3 +1057,66 @@ def test_fuzz_string_length_with_a_damaged_header_oom(tmp_path):
     with refused(target, r"attribute 'layer_names' of '/model_weights' has a string that "
                          r"claims 4278190099 bytes"):
         keras.models.load_model(target)
+
+
+def test_fuzz_attribute_name_without_terminator_oom(tmp_path):
+    """Found by the fuzzer (crash-67e8b61e, MemoryGrowth of 818 MB): the NUL that ends the
+    name "model_config" in its attribute message is 0x01 and the string's reference is
+    garbage (its length ~975 MB). libhdf5 still finds the attribute (it takes the name up to
+    its size - 1); the guard must find the same message to check the length."""
+    data = bytearray(fixture(MLP + ".h5").read_bytes())
+    name = data.find(b"model_config\0")
+    assert name > 0 and data.find(b"model_config\0", name + 1) < 0
+    data[name + len("model_config")] = 0x01
+    target = tmp_path / "crash-67e8b61e.h5"
+    target.write_bytes(bytes(data))
+    _huge_string_length(target, "/", "model_config")
+    with h5py.File(target, "r") as f:
+        assert "model_config" in f.attrs  # libhdf5 reads the damaged name as model_config
+    with refused(target, r"attribute 'model_config' of '/' has a string that claims 4194304037"):
+        keras.models.load_model(target)
+
+
+@pytest.mark.parametrize("libver, extra", [("latest", 0), ("latest", 20), ("earliest", 20)])
+def test_other_hdf5_layouts_still_load(tmp_path, libver, extra):
+    """Version 2 object headers, and attributes in dense storage (more than 8 on the root
+    group), written by h5py: the attribute checks find the messages or leave them be."""
+    target = tmp_path / "layout.h5"
+    with h5py.File(fixture(MLP + ".h5"), "r") as src, h5py.File(target, "w", libver=libver) as f:
+        for key, value in src.attrs.items():
+            f.attrs[key] = value
+        for i in range(extra):
+            f.attrs[f"extra_{i}"] = "x" * 10
+        for group in ("model_weights", "optimizer_weights"):
+            src.copy(src[group], f, name=group)
+    model = keras.models.load_model(target)
+    np.testing.assert_allclose(model.predict(mlp_input(), verbose=0),
+                               np.load(fixture(MLP + ".npz"))["y_pred"], rtol=1e-5, atol=1e-6)
+
+
+def _circular_free_list(data: bytes) -> bytes:
+    """The first local heap (the root group's link names) with the first block of its free
+    list pointing at itself (found by the fuzzer, oom-538ade62: libhdf5 follows the circle,
+    allocating a node per step, until the machine runs out of memory)."""
+    pos = data.find(b"HEAP")
+    assert pos >= 0 and data[pos + 4] == 0
+    free = int.from_bytes(data[pos + 16:pos + 24], "little")
+    segment = int.from_bytes(data[pos + 24:pos + 32], "little")
+    assert free != 1, "the fixture's root heap has a free block"
+    data = bytearray(data)
+    data[segment + free:segment + free + 8] = free.to_bytes(8, "little")
+    return bytes(data)
+
+
+@pytest.mark.parametrize("source, as_name", [
+    (MLP + ".h5", "heap.h5"), (MLP + ".weights.h5", "heap.weights.h5"), (MLP + ".keras", "heap.keras")])
+def test_fuzz_local_heap_free_list_cycle_oom(tmp_path, source, as_name):
+    target = tmp_path / as_name
+    if source.endswith(".keras"):
+        members = keras_members(fixture(source))
+        members["model.weights.h5"] = _circular_free_list(members["model.weights.h5"])
+        write_zip(target, members)
+    else:
+        target.write_bytes(_circular_free_list(fixture(source).read_bytes()))
+    with _hang_guard(), refused(target, "local heap at offset .* is corrupted"):
+        load(target)

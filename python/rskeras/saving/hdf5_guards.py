@@ -15,6 +15,8 @@ _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _GLOBAL_HEAP = b"GCOL"
 _GLOBAL_HEAP_MIN_SIZE = 4096  # libhdf5's H5HG_MINSIZE: smaller collections are refused by it
 _WRAP = 1 << 64  # libhdf5 computes sizes in 64-bit size_t
+_LOCAL_HEAP = b"HEAP"
+_FREE_NULL = 1  # libhdf5's H5HL_FREE_NULL: the end of a local heap's free list
 
 
 def check_file(source: str, data=None) -> None:
@@ -25,11 +27,12 @@ def check_file(source: str, data=None) -> None:
     live: the model config, layer and weight names) in a loop that advances by each object's
     size: an object whose (64-bit) size makes a step of 0, or wraps around to a step
     backwards, makes reading any string of that collection loop forever. The scan mirrors
-    `H5HG__cache_heap_deserialize` over every collection in the file. No writer produces
-    such a collection; a damaged file can.
+    `H5HG__cache_heap_deserialize` over every collection in the file. It also follows the
+    free list of every local heap (`_check_local_heap`). No writer produces such heaps; a
+    damaged file can.
 
     Raises:
-        ValueError: naming the file and the offset of the bad collection.
+        ValueError: naming the file and the offset of the bad heap.
     """
     import mmap
 
@@ -42,7 +45,7 @@ def check_file(source: str, data=None) -> None:
         with view:
             return check_file(source, view)
     n = len(data)
-    size_lengths = _superblock(data)[2]
+    base, size_offsets, size_lengths = _superblock(data)
     object_header = 8 + size_lengths
     from rskeras import _core
 
@@ -65,6 +68,38 @@ def check_file(source: str, data=None) -> None:
                 if p + step > end:
                     break  # libhdf5 reports the overflow
                 p += step
+    for pos in _core.find_all(data, _LOCAL_HEAP):
+        _check_local_heap(source, data, pos, base, size_offsets, size_lengths)
+
+
+def _check_local_heap(source, data, pos, base, size_offsets, size_lengths) -> None:
+    """A local heap (a group's link names) whose free list runs in a circle: libhdf5
+    (`H5HL__fl_deserialize`) follows it and allocates a node per step, without end (found by
+    the fuzzer: 23 GB and counting). The walk mirrors libhdf5's checks; where it would report
+    an error, the walk stops."""
+    if data[pos + 4:pos + 5] != b"\x00":
+        return
+    p = pos + 8
+    size = int.from_bytes(data[p:p + size_lengths], "little")
+    free = int.from_bytes(data[p + size_lengths:p + 2 * size_lengths], "little")
+    segment = base + int.from_bytes(
+        data[p + 2 * size_lengths:p + 2 * size_lengths + size_offsets], "little")
+    if segment + size > len(data):
+        return  # libhdf5 cannot read the segment
+    seen = set()
+    while free != _FREE_NULL:
+        if free >= size or free + 2 * size_lengths > size:
+            return  # libhdf5: "bad heap free list"
+        if free in seen:
+            raise ValueError(f"{source}: the local heap at offset {pos} is corrupted (its list "
+                             "of free blocks runs in a circle, on which libhdf5 never stops)")
+        seen.add(free)
+        block = segment + free
+        following = int.from_bytes(data[block:block + size_lengths], "little")
+        length = int.from_bytes(data[block + size_lengths:block + 2 * size_lengths], "little")
+        if following == 0 or free + length > size:
+            return  # libhdf5 reports it
+        free = following
 
 
 def check_string_attribute(obj, name) -> None:
@@ -118,7 +153,11 @@ def check_string_attribute(obj, name) -> None:
         base, size_offsets, size_lengths = _superblock(data)
         found = _attribute_message(data, base, base + address, size_offsets, size_lengths, name)
         if found is None:
-            return
+            if not _attributes_must_be_in_header(data, base, base + address, size_offsets,
+                                                 size_lengths):
+                return  # dense or shared attribute storage: left to libhdf5
+            raise ValueError(f"{where}: its message is not in the object header, where libhdf5 "
+                             "found it (a corrupted file)")
         datatype, values = found
         if len(datatype) >= 4 and datatype[0] & 0x0F == 9:  # a variable-length type
             kind, padding, charset = datatype[1] & 0x0F, datatype[1] >> 4, datatype[2] & 0x0F
@@ -152,7 +191,7 @@ def _header_address(obj):
 def _attribute_message(data, base, address, size_offsets, size_lengths, name):
     """(datatype, values): the datatype message and the data of the attribute message `name`
     in the object header at `address`, or None when it cannot be found there."""
-    wanted = name.encode("utf-8") + b"\0"
+    wanted = name.encode("utf-8")
     for kind, body in _header_messages(data, base, address, size_offsets, size_lengths):
         if kind != 0x000C or len(body) < 8:
             continue
@@ -166,10 +205,21 @@ def _attribute_message(data, base, address, size_offsets, size_lengths, name):
             start, sizes = 8 + (version == 3), (name_size, dt_size, ds_size)
         else:
             continue
-        if bytes(body[start:start + name_size]) == wanted:
+        # libhdf5 takes the name up to its size - 1 or a NUL byte, whichever comes first.
+        if bytes(body[start:start + max(name_size - 1, 0)]).split(b"\0", 1)[0] == wanted:
             datatype = start + sizes[0]
             return body[datatype:datatype + dt_size], body[start + sum(sizes):]
     return None
+
+
+def _attributes_must_be_in_header(data, base, address, size_offsets, size_lengths) -> bool:
+    """Whether every attribute of the object must be a message of its header: a version 1
+    header in a file with a version 0 or 1 superblock (no shared messages), or a version 2
+    header without an Attribute Info message (no dense storage)."""
+    if data[address:address + 1] == b"\x01":
+        return data[base + 8:base + 9] in (b"\x00", b"\x01")
+    return all(kind != 0x0015 for kind, _ in
+               _header_messages(data, base, address, size_offsets, size_lengths))
 
 
 def _header_messages(data, base, address, size_offsets, size_lengths, limit=1 << 16):
