@@ -47,27 +47,33 @@ fn sizes(op: &str, shape: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
 #[pyfunction]
 #[pyo3(signature = (x, dtype=None))]
 fn convert_to_tensor(x: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
-    let t = to_tensor(x, None)?;
-    wrap(match parse_dtype(dtype)? {
-        Some(d) => ops::cast(&t, d),
-        None => Ok(t),
+    crate::error::guard("convert_to_tensor", || {
+        let t = to_tensor(x, None)?;
+        wrap(match parse_dtype(dtype)? {
+            Some(d) => ops::cast(&t, d),
+            None => Ok(t),
+        })
     })
 }
 
 #[pyfunction]
 fn cast(x: &Bound<'_, PyAny>, dtype: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-    let t = to_tensor(x, None)?;
-    let d = parse_dtype(Some(dtype))?
-        .ok_or_else(|| PyValueError::new_err("cast: dtype must not be None"))?;
-    wrap(ops::cast(&t, d))
+    crate::error::guard("cast", || {
+        let t = to_tensor(x, None)?;
+        let d = parse_dtype(Some(dtype))?
+            .ok_or_else(|| PyValueError::new_err("cast: dtype must not be None"))?;
+        wrap(ops::cast(&t, d))
+    })
 }
 
 #[pyfunction]
 fn unary(py: Python<'_>, name: &str, x: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-    let op = UnaryOp::from_name(name)
-        .ok_or_else(|| PyValueError::new_err(format!("unknown unary op '{name}'")))?;
-    let t = to_tensor(x, None)?;
-    wrap(maybe_detach(py, t.numel(), || ops::unary(op, &t)))
+    crate::error::guard(name, || {
+        let op = UnaryOp::from_name(name)
+            .ok_or_else(|| PyValueError::new_err(format!("unknown unary op '{name}'")))?;
+        let t = to_tensor(x, None)?;
+        wrap(maybe_detach(py, t.numel(), || ops::unary(op, &t)))
+    })
 }
 
 #[pyfunction]
@@ -77,22 +83,24 @@ fn binary(
     a: &Bound<'_, PyAny>,
     b: &Bound<'_, PyAny>,
 ) -> PyResult<PyTensor> {
-    let op = BinaryOp::from_name(name)
-        .filter(|&op| op != BinaryOp::ReluGrad)
-        .ok_or_else(|| PyValueError::new_err(format!("unknown binary op '{name}'")))?;
-    // A Python scalar takes the dtype of the tensor operand (weak typing, as in keras.ops).
-    let a_is_scalar =
-        a.is_instance_of::<pyo3::types::PyInt>() || a.is_instance_of::<pyo3::types::PyFloat>();
-    let (ta, tb) = if a_is_scalar {
-        let tb = to_tensor(b, None)?;
-        (to_tensor(a, Some(tb.dtype()))?, tb)
-    } else {
-        let ta = to_tensor(a, None)?;
-        let tb = to_tensor(b, Some(ta.dtype()))?;
-        (ta, tb)
-    };
-    let n = ta.numel().max(tb.numel());
-    wrap(maybe_detach(py, n, || ops::binary(op, &ta, &tb)))
+    crate::error::guard(name, || {
+        let op = BinaryOp::from_name(name)
+            .filter(|&op| op != BinaryOp::ReluGrad)
+            .ok_or_else(|| PyValueError::new_err(format!("unknown binary op '{name}'")))?;
+        // A Python scalar takes the dtype of the tensor operand (weak typing, as in keras.ops).
+        let a_is_scalar =
+            a.is_instance_of::<pyo3::types::PyInt>() || a.is_instance_of::<pyo3::types::PyFloat>();
+        let (ta, tb) = if a_is_scalar {
+            let tb = to_tensor(b, None)?;
+            (to_tensor(a, Some(tb.dtype()))?, tb)
+        } else {
+            let ta = to_tensor(a, None)?;
+            let tb = to_tensor(b, Some(ta.dtype()))?;
+            (ta, tb)
+        };
+        let n = ta.numel().max(tb.numel());
+        wrap(maybe_detach(py, n, || ops::binary(op, &ta, &tb)))
+    })
 }
 
 #[pyfunction]
@@ -102,25 +110,29 @@ fn where_py(
     x1: &Bound<'_, PyAny>,
     x2: &Bound<'_, PyAny>,
 ) -> PyResult<PyTensor> {
-    let c = to_tensor(condition, None)?;
-    // A Python scalar takes the dtype of the tensor branch (weak typing, as in `binary`).
-    let x1_scalar =
-        x1.is_instance_of::<pyo3::types::PyInt>() || x1.is_instance_of::<pyo3::types::PyFloat>();
-    let (a, b) = if x1_scalar {
-        let b = to_tensor(x2, None)?;
-        (to_tensor(x1, Some(b.dtype()))?, b)
-    } else {
-        let a = to_tensor(x1, None)?;
-        let b = to_tensor(x2, Some(a.dtype()))?;
-        (a, b)
-    };
-    wrap(ops::where_(&c, &a, &b))
+    crate::error::guard("where", || {
+        let c = to_tensor(condition, None)?;
+        // A Python scalar takes the dtype of the tensor branch (weak typing, as in `binary`).
+        let x1_scalar = x1.is_instance_of::<pyo3::types::PyInt>()
+            || x1.is_instance_of::<pyo3::types::PyFloat>();
+        let (a, b) = if x1_scalar {
+            let b = to_tensor(x2, None)?;
+            (to_tensor(x1, Some(b.dtype()))?, b)
+        } else {
+            let a = to_tensor(x1, None)?;
+            let b = to_tensor(x2, Some(a.dtype()))?;
+            (a, b)
+        };
+        wrap(ops::where_(&c, &a, &b))
+    })
 }
 
 #[pyfunction]
 fn clip(py: Python<'_>, x: &Bound<'_, PyAny>, x_min: f32, x_max: f32) -> PyResult<PyTensor> {
-    let t = to_tensor(x, None)?;
-    wrap(maybe_detach(py, t.numel(), || ops::clip(&t, x_min, x_max)))
+    crate::error::guard("clip", || {
+        let t = to_tensor(x, None)?;
+        wrap(maybe_detach(py, t.numel(), || ops::clip(&t, x_min, x_max)))
+    })
 }
 
 #[pyfunction]
@@ -132,19 +144,21 @@ fn reduce(
     axis: Option<&Bound<'_, PyAny>>,
     keepdims: bool,
 ) -> PyResult<PyTensor> {
-    let k = match kind {
-        "sum" => ReduceKind::Sum,
-        "mean" => ReduceKind::Mean,
-        "max" => ReduceKind::Max,
-        "min" => ReduceKind::Min,
-        "prod" => ReduceKind::Prod,
-        _ => return Err(PyValueError::new_err(format!("unknown reduction '{kind}'"))),
-    };
-    let t = to_tensor(x, None)?;
-    let axes = axes_arg(axis)?;
-    wrap(maybe_detach(py, t.numel(), || {
-        ops::reduce(k, &t, axes.as_deref(), keepdims)
-    }))
+    crate::error::guard(kind, || {
+        let k = match kind {
+            "sum" => ReduceKind::Sum,
+            "mean" => ReduceKind::Mean,
+            "max" => ReduceKind::Max,
+            "min" => ReduceKind::Min,
+            "prod" => ReduceKind::Prod,
+            _ => return Err(PyValueError::new_err(format!("unknown reduction '{kind}'"))),
+        };
+        let t = to_tensor(x, None)?;
+        let axes = axes_arg(axis)?;
+        wrap(maybe_detach(py, t.numel(), || {
+            ops::reduce(k, &t, axes.as_deref(), keepdims)
+        }))
+    })
 }
 
 #[pyfunction]
@@ -155,24 +169,30 @@ fn arg_reduce(
     keepdims: bool,
     largest: bool,
 ) -> PyResult<PyTensor> {
-    let t = to_tensor(x, None)?;
-    wrap(ops::reduce::arg_reduce(&t, axis, keepdims, largest))
+    crate::error::guard("arg_reduce", || {
+        let t = to_tensor(x, None)?;
+        wrap(ops::reduce::arg_reduce(&t, axis, keepdims, largest))
+    })
 }
 
 #[pyfunction]
 fn matmul(py: Python<'_>, x1: &Bound<'_, PyAny>, x2: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-    let (a, b) = (to_tensor(x1, None)?, to_tensor(x2, None)?);
-    let n = a.numel().max(b.numel());
-    wrap(maybe_detach(py, n, || ops::matmul::matmul(&a, &b)))
+    crate::error::guard("matmul", || {
+        let (a, b) = (to_tensor(x1, None)?, to_tensor(x2, None)?);
+        let n = a.numel().max(b.numel());
+        wrap(maybe_detach(py, n, || ops::matmul::matmul(&a, &b)))
+    })
 }
 
 #[pyfunction]
 #[pyo3(signature = (x, axis=-1, log=false))]
 fn softmax(py: Python<'_>, x: &Bound<'_, PyAny>, axis: isize, log: bool) -> PyResult<PyTensor> {
-    let t = to_tensor(x, None)?;
-    wrap(maybe_detach(py, t.numel(), || {
-        ops::nn::softmax(&t, axis, log)
-    }))
+    crate::error::guard("softmax", || {
+        let t = to_tensor(x, None)?;
+        wrap(maybe_detach(py, t.numel(), || {
+            ops::nn::softmax(&t, axis, log)
+        }))
+    })
 }
 
 /// 2-D convolution, NHWC input and `(kh, kw, in_c / groups, out_c)` kernel (see ops::conv).
@@ -187,10 +207,12 @@ fn conv2d(
     dilation_rate: (usize, usize),
     groups: usize,
 ) -> PyResult<PyTensor> {
-    let (t, k) = (to_tensor(x, None)?, to_tensor(kernel, None)?);
-    wrap(maybe_detach(py, t.numel(), || {
-        ops::conv::conv2d(&t, &k, strides, padding, dilation_rate, groups)
-    }))
+    crate::error::guard("conv2d", || {
+        let (t, k) = (to_tensor(x, None)?, to_tensor(kernel, None)?);
+        wrap(maybe_detach(py, t.numel(), || {
+            ops::conv::conv2d(&t, &k, strides, padding, dilation_rate, groups)
+        }))
+    })
 }
 
 /// Transposed 2-D convolution, NHWC input and `(kh, kw, out_c, in_c)` kernel (see ops::conv).
@@ -204,10 +226,12 @@ fn conv2d_transpose(
     padding: &str,
     dilation_rate: (usize, usize),
 ) -> PyResult<PyTensor> {
-    let (t, k) = (to_tensor(x, None)?, to_tensor(kernel, None)?);
-    wrap(maybe_detach(py, t.numel(), || {
-        ops::conv::conv2d_transpose(&t, &k, strides, padding, dilation_rate)
-    }))
+    crate::error::guard("conv2d_transpose", || {
+        let (t, k) = (to_tensor(x, None)?, to_tensor(kernel, None)?);
+        wrap(maybe_detach(py, t.numel(), || {
+            ops::conv::conv2d_transpose(&t, &k, strides, padding, dilation_rate)
+        }))
+    })
 }
 
 /// Depthwise 2-D convolution, NHWC input and `(kh, kw, channels, multiplier)` kernel
@@ -222,10 +246,12 @@ fn depthwise_conv2d(
     padding: &str,
     dilation_rate: (usize, usize),
 ) -> PyResult<PyTensor> {
-    let (t, k) = (to_tensor(x, None)?, to_tensor(kernel, None)?);
-    wrap(maybe_detach(py, t.numel(), || {
-        ops::conv::depthwise_conv2d(&t, &k, strides, padding, dilation_rate)
-    }))
+    crate::error::guard("depthwise_conv2d", || {
+        let (t, k) = (to_tensor(x, None)?, to_tensor(kernel, None)?);
+        wrap(maybe_detach(py, t.numel(), || {
+            ops::conv::depthwise_conv2d(&t, &k, strides, padding, dilation_rate)
+        }))
+    })
 }
 
 fn optional_tensor(x: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Tensor>> {
@@ -245,12 +271,14 @@ fn batch_norm_train(
     beta: Option<&Bound<'_, PyAny>>,
     epsilon: f64,
 ) -> PyResult<(PyTensor, PyTensor, PyTensor)> {
-    let t = to_tensor(x, None)?;
-    let (g, b) = (optional_tensor(gamma)?, optional_tensor(beta)?);
-    let (y, m, v) = maybe_detach(py, t.numel(), || {
-        ops::norm::batch_norm_train(&t, g.as_ref(), b.as_ref(), epsilon)
-    })?;
-    Ok((PyTensor::new(y), PyTensor::new(m), PyTensor::new(v)))
+    crate::error::guard("batch_norm_train", || {
+        let t = to_tensor(x, None)?;
+        let (g, b) = (optional_tensor(gamma)?, optional_tensor(beta)?);
+        let (y, m, v) = maybe_detach(py, t.numel(), || {
+            ops::norm::batch_norm_train(&t, g.as_ref(), b.as_ref(), epsilon)
+        })?;
+        Ok((PyTensor::new(y), PyTensor::new(m), PyTensor::new(v)))
+    })
 }
 
 /// Fused layer normalization over the last axis (see ops::norm).
@@ -263,11 +291,13 @@ fn layer_norm(
     beta: Option<&Bound<'_, PyAny>>,
     epsilon: f64,
 ) -> PyResult<PyTensor> {
-    let t = to_tensor(x, None)?;
-    let (g, b) = (optional_tensor(gamma)?, optional_tensor(beta)?);
-    wrap(maybe_detach(py, t.numel(), || {
-        ops::norm::layer_norm(&t, g.as_ref(), b.as_ref(), epsilon)
-    }))
+    crate::error::guard("layer_norm", || {
+        let t = to_tensor(x, None)?;
+        let (g, b) = (optional_tensor(gamma)?, optional_tensor(beta)?);
+        wrap(maybe_detach(py, t.numel(), || {
+            ops::norm::layer_norm(&t, g.as_ref(), b.as_ref(), epsilon)
+        }))
+    })
 }
 
 /// Max or average 2-D pooling of an NHWC input (see ops::conv).
@@ -281,31 +311,45 @@ fn pool2d(
     strides: (usize, usize),
     padding: &str,
 ) -> PyResult<PyTensor> {
-    let t = to_tensor(x, None)?;
-    wrap(maybe_detach(py, t.numel(), || {
-        ops::conv::pool2d(&t, max, pool_size, strides, padding)
-    }))
+    crate::error::guard("pool2d", || {
+        let t = to_tensor(x, None)?;
+        // The cost is the taps each output reads (inside the input), not the input's size.
+        let (h, w) = (t.shape.get(1).copied().unwrap_or(1), t.shape.get(2).copied().unwrap_or(1));
+        let work = t
+            .numel()
+            .saturating_mul(pool_size.0.min(h).max(1))
+            .saturating_mul(pool_size.1.min(w).max(1));
+        wrap(maybe_detach(py, work, || {
+            ops::conv::pool2d(&t, max, pool_size, strides, padding)
+        }))
+    })
 }
 
 #[pyfunction]
 fn reshape(x: &Bound<'_, PyAny>, newshape: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-    let t = to_tensor(x, None)?;
-    wrap(ops::reshape(&t, &shape_arg(newshape)?))
+    crate::error::guard("reshape", || {
+        let t = to_tensor(x, None)?;
+        wrap(ops::reshape(&t, &shape_arg(newshape)?))
+    })
 }
 
 #[pyfunction]
 #[pyo3(signature = (x, axes=None))]
 fn transpose(py: Python<'_>, x: &Bound<'_, PyAny>, axes: Option<Vec<isize>>) -> PyResult<PyTensor> {
-    let t = to_tensor(x, None)?;
-    wrap(maybe_detach(py, t.numel(), || {
-        ops::transpose(&t, axes.as_deref())
-    }))
+    crate::error::guard("transpose", || {
+        let t = to_tensor(x, None)?;
+        wrap(maybe_detach(py, t.numel(), || {
+            ops::transpose(&t, axes.as_deref())
+        }))
+    })
 }
 
 #[pyfunction]
 fn broadcast_to(x: &Bound<'_, PyAny>, shape: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-    let t = to_tensor(x, None)?;
-    wrap(ops::broadcast_to(&t, &sizes("broadcast_to", shape)?))
+    crate::error::guard("broadcast_to", || {
+        let t = to_tensor(x, None)?;
+        wrap(ops::broadcast_to(&t, &sizes("broadcast_to", shape)?))
+    })
 }
 
 #[pyfunction]
@@ -315,25 +359,29 @@ fn take(
     indices: &Bound<'_, PyAny>,
     axis: Option<isize>,
 ) -> PyResult<PyTensor> {
-    let t = to_tensor(x, None)?;
-    let i = to_tensor(indices, None)?;
-    match axis {
-        Some(a) => wrap(ops::shape::take(&t, &i, a)),
-        None => wrap(ops::reshape(&t, &[-1]).and_then(|flat| ops::shape::take(&flat, &i, 0))),
-    }
+    crate::error::guard("take", || {
+        let t = to_tensor(x, None)?;
+        let i = to_tensor(indices, None)?;
+        match axis {
+            Some(a) => wrap(ops::shape::take(&t, &i, a)),
+            None => wrap(ops::reshape(&t, &[-1]).and_then(|flat| ops::shape::take(&flat, &i, 0))),
+        }
+    })
 }
 
 #[pyfunction]
 fn one_hot(x: &Bound<'_, PyAny>, num_classes: usize) -> PyResult<PyTensor> {
-    let t = to_tensor(x, None)?;
-    if t.dtype().is_float() || t.dtype() == DType::Bool {
-        return Err(Error::Type(format!(
-            "one_hot: expected integer class ids, got {}",
-            t.dtype().name()
-        ))
-        .into());
-    }
-    wrap(ops::shape::one_hot(&t, num_classes))
+    crate::error::guard("one_hot", || {
+        let t = to_tensor(x, None)?;
+        if t.dtype().is_float() || t.dtype() == DType::Bool {
+            return Err(Error::Type(format!(
+                "one_hot: expected integer class ids, got {}",
+                t.dtype().name()
+            ))
+            .into());
+        }
+        wrap(ops::shape::one_hot(&t, num_classes))
+    })
 }
 
 #[pyfunction]
@@ -344,10 +392,12 @@ fn sparse_categorical_crossentropy(
     output: &Bound<'_, PyAny>,
     from_logits: bool,
 ) -> PyResult<PyTensor> {
-    let (t, o) = (to_tensor(target, None)?, to_tensor(output, None)?);
-    wrap(maybe_detach(py, o.numel(), || {
-        ops::nn::sparse_categorical_crossentropy(&t, &o, from_logits)
-    }))
+    crate::error::guard("sparse_categorical_crossentropy", || {
+        let (t, o) = (to_tensor(target, None)?, to_tensor(output, None)?);
+        wrap(maybe_detach(py, o.numel(), || {
+            ops::nn::sparse_categorical_crossentropy(&t, &o, from_logits)
+        }))
+    })
 }
 
 /// Rows `indices` (int64, along axis 0) of a NumPy array, as a tensor: one copy, straight from
@@ -358,36 +408,39 @@ fn gather_rows(
     array: &Bound<'_, PyAny>,
     indices: numpy::PyReadonlyArray1<'_, i64>,
 ) -> PyResult<PyTensor> {
-    use numpy::{PyArrayDescrMethods, PyUntypedArrayMethods};
-    let idx = indices.as_slice()?;
-    if let Ok(arr) = array.cast::<numpy::PyUntypedArray>() {
-        let d = arr.dtype();
-        if d.kind() == b'f' && d.itemsize() == 4 && arr.is_c_contiguous() && arr.ndim() >= 1 {
-            let a: numpy::PyReadonlyArrayDyn<'_, f32> = arr.extract()?;
-            let data = a.as_slice()?;
-            let shape = arr.shape().to_vec();
-            let rows = shape[0];
-            let row: usize = shape[1..].iter().product();
-            if let Some(&bad) = idx.iter().find(|&&i| i < 0 || i as usize >= rows) {
-                return Err(Error::Index(format!(
-                    "gather_rows: index {bad} is out of bounds for {rows} rows"
-                ))
-                .into());
-            }
-            let out = maybe_detach(py, idx.len() * row, || {
-                let mut out = crate::tensor::reuse::take_f32(idx.len() * row);
-                for (dst, &i) in out.chunks_mut(row.max(1)).zip(idx) {
-                    dst.copy_from_slice(&data[i as usize * row..(i as usize + 1) * row]);
+    crate::error::guard("gather_rows", || {
+        use numpy::{PyArrayDescrMethods, PyUntypedArrayMethods};
+        let idx = indices.as_slice()?;
+        if let Ok(arr) = array.cast::<numpy::PyUntypedArray>() {
+            let d = arr.dtype();
+            if d.kind() == b'f' && d.itemsize() == 4 && arr.is_c_contiguous() && arr.ndim() >= 1 {
+                let a: numpy::PyReadonlyArrayDyn<'_, f32> = arr.extract()?;
+                let data = a.as_slice()?;
+                let shape = arr.shape().to_vec();
+                let rows = shape[0];
+                let row: usize = shape[1..].iter().product();
+                if let Some(&bad) = idx.iter().find(|&&i| i < 0 || i as usize >= rows) {
+                    return Err(Error::Index(format!(
+                        "gather_rows: index {bad} is out of bounds for {rows} rows"
+                    ))
+                    .into());
                 }
-                out
-            });
-            let mut out_shape = shape;
-            out_shape[0] = idx.len();
-            return Ok(PyTensor::new(Tensor::from_f32(out_shape, out)));
+                let mut out_shape = shape;
+                out_shape[0] = idx.len();
+                crate::tensor::check_alloc("gather_rows", &out_shape, DType::Float32)?;
+                let out = maybe_detach(py, idx.len() * row, || {
+                    let mut out = crate::tensor::reuse::take_f32(idx.len() * row);
+                    for (dst, &i) in out.chunks_mut(row.max(1)).zip(idx) {
+                        dst.copy_from_slice(&data[i as usize * row..(i as usize + 1) * row]);
+                    }
+                    Ok(out)
+                })?;
+                return Ok(PyTensor::new(Tensor::from_f32(out_shape, out)));
+            }
         }
-    }
-    let picked = array.get_item(indices.as_array().to_owned().into_pyarray(py))?;
-    Ok(PyTensor::new(to_tensor(&picked, None)?))
+        let picked = array.get_item(indices.as_array().to_owned().into_pyarray(py))?;
+        Ok(PyTensor::new(to_tensor(&picked, None)?))
+    })
 }
 
 /// Running sums or products along `axis` (`prod`, `exclusive`, `reverse` flags).
@@ -401,12 +454,14 @@ fn cumulative(
     exclusive: bool,
     reverse: bool,
 ) -> PyResult<PyTensor> {
-    let t = to_tensor(x, None)?;
-    let name = if prod { "cumprod" } else { "cumsum" };
-    let axis = crate::tensor::normalize_axis(name, axis, t.ndim())?;
-    wrap(maybe_detach(py, t.numel(), || {
-        ops::reduce::cumulative(&t, axis, prod, exclusive, reverse)
-    }))
+    crate::error::guard("cumulative", || {
+        let t = to_tensor(x, None)?;
+        let name = if prod { "cumprod" } else { "cumsum" };
+        let axis = crate::tensor::normalize_axis(name, axis, t.ndim())?;
+        wrap(maybe_detach(py, t.numel(), || {
+            ops::reduce::cumulative(&t, axis, prod, exclusive, reverse)
+        }))
+    })
 }
 
 /// Stable sorting indices (int32) along `axis`.
@@ -418,22 +473,26 @@ fn argsort(
     axis: isize,
     descending: bool,
 ) -> PyResult<PyTensor> {
-    let t = to_tensor(x, None)?;
-    wrap(maybe_detach(py, t.numel(), || {
-        ops::shape::argsort(&t, axis, descending)
-    }))
+    crate::error::guard("argsort", || {
+        let t = to_tensor(x, None)?;
+        wrap(maybe_detach(py, t.numel(), || {
+            ops::shape::argsort(&t, axis, descending)
+        }))
+    })
 }
 
 /// Join a sequence of tensors along `axis`.
 #[pyfunction]
 #[pyo3(signature = (xs, axis=0))]
 fn concatenate(py: Python<'_>, xs: &Bound<'_, PyAny>, axis: isize) -> PyResult<PyTensor> {
-    let ts: Vec<Tensor> = xs
-        .try_iter()?
-        .map(|x| to_tensor(&x?, None))
-        .collect::<PyResult<_>>()?;
-    let n: usize = ts.iter().map(|t| t.numel()).sum();
-    wrap(maybe_detach(py, n, || ops::shape::concatenate(&ts, axis)))
+    crate::error::guard("concatenate", || {
+        let ts: Vec<Tensor> = xs
+            .try_iter()?
+            .map(|x| to_tensor(&x?, None))
+            .collect::<PyResult<_>>()?;
+        let n: usize = ts.iter().map(|t| t.numel()).sum();
+        wrap(maybe_detach(py, n, || ops::shape::concatenate(&ts, axis)))
+    })
 }
 
 /// Rows of `values` summed into `num_rows` zero rows at `indices` (scatter-add).
@@ -443,8 +502,10 @@ fn scatter_add_rows(
     indices: &Bound<'_, PyAny>,
     num_rows: usize,
 ) -> PyResult<PyTensor> {
-    let (v, i) = (to_tensor(values, None)?, to_tensor(indices, None)?);
-    wrap(ops::shape::scatter_add_rows(&v, &i, num_rows))
+    crate::error::guard("scatter_add_rows", || {
+        let (v, i) = (to_tensor(values, None)?, to_tensor(indices, None)?);
+        wrap(ops::shape::scatter_add_rows(&v, &i, num_rows))
+    })
 }
 
 /// NumPy `take_along_axis`.
@@ -454,20 +515,26 @@ fn take_along_axis(
     indices: &Bound<'_, PyAny>,
     axis: isize,
 ) -> PyResult<PyTensor> {
-    let (t, i) = (to_tensor(x, None)?, to_tensor(indices, None)?);
-    wrap(ops::shape::take_along_axis(&t, &i, axis))
+    crate::error::guard("take_along_axis", || {
+        let (t, i) = (to_tensor(x, None)?, to_tensor(indices, None)?);
+        wrap(ops::shape::take_along_axis(&t, &i, axis))
+    })
 }
 
 /// The promoted dtype of two dtype names.
 #[pyfunction]
 fn result_type(a: &str, b: &str) -> PyResult<&'static str> {
-    Ok(DType::promote(DType::parse(a)?, DType::parse(b)?).name())
+    crate::error::guard("result_type", || {
+        Ok(DType::promote(DType::parse(a)?, DType::parse(b)?).name())
+    })
 }
 
 /// The same values as a new tensor that no tape traces through.
 #[pyfunction]
 fn stop_gradient(x: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-    Ok(PyTensor::new(to_tensor(x, None)?.detached()))
+    crate::error::guard("stop_gradient", || {
+        Ok(PyTensor::new(to_tensor(x, None)?.detached()))
+    })
 }
 
 #[pyfunction]
@@ -479,8 +546,10 @@ fn random_uniform(
     seed: u64,
     counter: u64,
 ) -> PyResult<PyTensor> {
-    let s = sizes("random.uniform", shape)?;
-    wrap(py.detach(|| ops::random::uniform(&s, minval, maxval, seed, counter)))
+    crate::error::guard("random_uniform", || {
+        let s = sizes("random.uniform", shape)?;
+        wrap(py.detach(|| ops::random::uniform(&s, minval, maxval, seed, counter)))
+    })
 }
 
 #[pyfunction]
@@ -492,8 +561,10 @@ fn random_normal(
     seed: u64,
     counter: u64,
 ) -> PyResult<PyTensor> {
-    let s = sizes("random.normal", shape)?;
-    wrap(py.detach(|| ops::random::normal(&s, mean, stddev, seed, counter)))
+    crate::error::guard("random_normal", || {
+        let s = sizes("random.normal", shape)?;
+        wrap(py.detach(|| ops::random::normal(&s, mean, stddev, seed, counter)))
+    })
 }
 
 /// Register the object that runs ops on GPU tensors (see `device::gpu` for its protocol).
@@ -505,15 +576,19 @@ fn register_gpu_executor(executor: Py<PyAny>) {
 /// Set the device ("cpu" or "gpu") that random fills create their tensors on.
 #[pyfunction]
 fn set_default_device(device: &str) -> PyResult<()> {
-    crate::device::gpu::set_default_device(crate::device::Device::parse(device)?);
-    Ok(())
+    crate::error::guard("set_default_device", || {
+        crate::device::gpu::set_default_device(crate::device::Device::parse(device)?);
+        Ok(())
+    })
 }
 
 /// The WGSL source of `shaders/<family>.wgsl` compiled into the extension.
 #[pyfunction]
 fn shader_source(family: &str) -> PyResult<&'static str> {
-    crate::device::shaders::source(family)
-        .ok_or_else(|| PyValueError::new_err(format!("no shader family {family:?}")))
+    crate::error::guard("shader_source", || {
+        crate::device::shaders::source(family)
+            .ok_or_else(|| PyValueError::new_err(format!("no shader family {family:?}")))
+    })
 }
 
 #[pyfunction]
@@ -559,51 +634,74 @@ fn optimizer_apply(
     rho: f32,
     centered: bool,
 ) -> PyResult<()> {
-    let lr = learning_rate;
-    let op = match name {
-        "sgd" => ops::Op::SgdUpdate {
-            lr,
-            momentum,
-            nesterov,
-        },
-        "adam" => ops::Op::AdamUpdate {
-            lr,
-            beta_1,
-            beta_2,
-            epsilon,
-            step,
-            amsgrad,
-        },
-        "rmsprop" => ops::Op::RmspropUpdate {
-            lr,
-            rho,
-            momentum,
-            epsilon,
-            centered,
-        },
-        _ => {
-            return Err(PyValueError::new_err(format!(
-                "unknown optimizer update '{name}'"
-            )))
+    crate::error::guard(name, || {
+        let lr = learning_rate;
+        let op = match name {
+            "sgd" => ops::Op::SgdUpdate {
+                lr,
+                momentum,
+                nesterov,
+            },
+            "adam" => ops::Op::AdamUpdate {
+                lr,
+                beta_1,
+                beta_2,
+                epsilon,
+                step,
+                amsgrad,
+            },
+            "rmsprop" => ops::Op::RmspropUpdate {
+                lr,
+                rho,
+                momentum,
+                epsilon,
+                centered,
+            },
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown optimizer update '{name}'"
+                )))
+            }
+        };
+        let gs: Vec<Tensor> = grads
+            .iter()
+            .map(|g| to_tensor(&g, None))
+            .collect::<PyResult<_>>()?;
+        let cells: Vec<Bound<'_, PyTensor>> = targets
+            .iter()
+            .map(|t| Ok(t.cast::<PyTensor>()?.clone()))
+            .collect::<PyResult<_>>()?;
+        for (i, c) in cells.iter().enumerate() {
+            if cells[..i].iter().any(|d| d.is(c)) {
+                return Err(PyValueError::new_err(format!(
+                    "{}: target {i} appears twice in the list of variables and slots",
+                    op.name()
+                )));
+            }
         }
-    };
-    let gs: Vec<Tensor> = grads
-        .iter()
-        .map(|g| to_tensor(&g, None))
-        .collect::<PyResult<_>>()?;
-    let cells: Vec<Bound<'_, PyTensor>> = targets
-        .iter()
-        .map(|t| Ok(t.cast::<PyTensor>()?.clone()))
-        .collect::<PyResult<_>>()?;
-    let mut borrows: Vec<PyRefMut<'_, PyTensor>> = cells
-        .iter()
-        .map(|c| c.try_borrow_mut())
-        .collect::<Result<_, _>>()?;
-    let mut ts: Vec<&mut Tensor> = borrows.iter_mut().map(|b| &mut b.t).collect();
-    let grefs: Vec<&Tensor> = gs.iter().collect();
-    let n: usize = gs.iter().map(|g| g.numel()).sum();
-    maybe_detach(py, n, || ops::optimizer::apply(&op, &mut ts, &grefs))?;
-    Ok(())
+        // Every variable and slot is held for writing while the update runs (readers in other
+        // threads wait for it, then see the new values): all or none, so two updates in two
+        // threads never hold half of each other's variables.
+        let mut guards = loop {
+            let got: Vec<_> = cells.iter().map(|c| c.get().try_write()).collect();
+            if got.iter().all(Option::is_some) {
+                break got.into_iter().flatten().collect::<Vec<_>>();
+            }
+            drop(got);
+            py.detach(|| std::thread::sleep(std::time::Duration::from_micros(50)));
+        };
+        let mut ts: Vec<&mut Tensor> = guards.iter_mut().map(|g| &mut **g).collect();
+        let grefs: Vec<&Tensor> = gs.iter().collect();
+        let n: usize = gs.iter().map(|g| g.numel()).sum();
+        // Not interruptible: an update stopped halfway would leave the weights torn.
+        let mut run = || ops::optimizer::apply(&op, &mut ts, &grefs);
+        if n >= 1 << 14 {
+            py.detach(run)?;
+        } else {
+            run()?;
+        }
+        Ok(())
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -6,6 +6,7 @@ pub mod api;
 pub mod autodiff;
 pub mod device;
 pub mod error;
+pub mod interrupt;
 pub mod ops;
 pub mod scan;
 pub mod tensor;
@@ -15,6 +16,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    device::pool::threads_from_env()?;
     m.add_class::<tensor::pytensor::PyTensor>()?;
     m.add_class::<autodiff::gradient_tape::PyGradientTape>()?;
     m.add_function(wrap_pyfunction!(scan::find_all, m)?)?;

@@ -1,7 +1,8 @@
 // softmax / log_softmax along the middle axis of an input viewed as (outer, len, inner), one
 // workgroup of {{WG}} invocations (a power of two) per row: the row's maximum and the sum of
 // exp(x - max) are tree reductions in workgroup memory. As the CPU kernel: a NaN maximum makes
-// the row NaN, an infinite maximum is taken as 0, softmax multiplies by 1 / sum, log_softmax
+// the row NaN, a maximum of -inf is taken as 0 (a +inf one stays, so that row is NaN, as in
+// NumPy's exp(x - max) / sum), softmax multiplies by 1 / sum, log_softmax
 // is (x - max) - log(sum).
 struct Params { outer: u32, len: u32, inner: u32, row: u32, log: u32, _p0: u32, _p1: u32, _p2: u32 }
 
@@ -41,7 +42,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     m = red[0];
     workgroupBarrier();
-    if ((bitcast<u32>(m) & 0x7fffffffu) == 0x7f800000u) {
+    if (bitcast<u32>(m) == 0xff800000u) {
         m = 0.0;
     }
     var total = 0.0;

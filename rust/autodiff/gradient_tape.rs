@@ -25,17 +25,15 @@ fn tensors(obj: &Bound<'_, PyAny>) -> PyResult<(Vec<crate::tensor::Tensor>, bool
             .try_iter()?
             .map(|x| {
                 let x = x?;
-                x.cast::<PyTensor>()
-                    .map(|t| t.borrow().t.clone())
-                    .map_err(|_| {
-                        PyTypeError::new_err(format!(
-                            "GradientTape: expected tensors or variables, got {}",
-                            x.get_type()
-                                .name()
-                                .map(|n| n.to_string())
-                                .unwrap_or_default()
-                        ))
-                    })
+                x.cast::<PyTensor>().map(|t| t.get().get()).map_err(|_| {
+                    PyTypeError::new_err(format!(
+                        "GradientTape: expected tensors or variables, got {}",
+                        x.get_type()
+                            .name()
+                            .map(|n| n.to_string())
+                            .unwrap_or_default()
+                    ))
+                })
             })
             .collect::<PyResult<_>>()?;
         Ok((v, true))
@@ -89,15 +87,18 @@ impl PyGradientTape {
                     "GradientTape.gradient: target must be a tensor computed inside the tape",
                 )
             })?
-            .borrow()
-            .t
-            .clone();
+            .get()
+            .get();
         let (srcs, is_list) = tensors(sources)?;
         let og = match output_gradients {
             Some(g) if !g.is_none() => Some(to_tensor(g, None)?),
             _ => None,
         };
-        let grads = py.detach(|| tape::gradient(&self.tape, &target, &srcs, og))?;
+        let grads = crate::error::guard("GradientTape.gradient", || {
+            Ok(py.detach(|| {
+                crate::interrupt::run(|| tape::gradient(&self.tape, &target, &srcs, og))
+            })?)
+        })?;
         let objs: Vec<Py<PyAny>> = grads
             .into_iter()
             .map(|g| match g {

@@ -8,20 +8,34 @@ use std::sync::{Arc, RwLock};
 use rayon::prelude::*;
 use rayon::ThreadPool;
 
+use crate::interrupt;
+
 static POOL: RwLock<Option<Arc<ThreadPool>>> = RwLock::new(None);
 
 /// Threads for the pool: `RSKERAS_NUM_THREADS`, else `RAYON_NUM_THREADS`, else every core.
 fn configured_threads() -> usize {
-    ["RSKERAS_NUM_THREADS", "RAYON_NUM_THREADS"]
-        .iter()
-        .find_map(|name| {
-            std::env::var(name)
-                .ok()?
-                .parse::<usize>()
-                .ok()
-                .filter(|&n| n > 0)
-        })
+    threads_from_env()
+        .ok()
+        .flatten()
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// The thread count the environment asks for, or a ValueError naming the variable and its
+/// value when it is not a positive integer (checked when `rskeras._core` is imported, so a
+/// typo is an error, not a silent fallback to every core).
+pub fn threads_from_env() -> crate::error::Result<Option<usize>> {
+    for name in ["RSKERAS_NUM_THREADS", "RAYON_NUM_THREADS"] {
+        let Ok(value) = std::env::var(name) else {
+            continue;
+        };
+        return match value.trim().parse::<usize>() {
+            Ok(n) if (1..=4096).contains(&n) => Ok(Some(n)),
+            _ => Err(crate::error::Error::Value(format!(
+                "{name}={value:?} is not a valid thread count: expected an integer from 1 to 4096"
+            ))),
+        };
+    }
+    Ok(None)
 }
 
 fn pool() -> Arc<ThreadPool> {
@@ -46,8 +60,10 @@ fn pool() -> Arc<ThreadPool> {
 }
 
 /// Run `f` on the crate's thread pool, so the rayon calls inside it (and gemm's) use it.
+/// The caller's interrupt token goes along (see `crate::interrupt`).
 pub fn par<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    pool().install(f)
+    let token = interrupt::current();
+    pool().install(move || interrupt::with_token(token, f))
 }
 
 /// Number of threads parallel kernels use.
@@ -70,14 +86,18 @@ pub const PAR_THRESHOLD: usize = 1 << 18;
 pub const CHUNK: usize = 1 << 14;
 
 /// Fill `out` chunk by chunk with `f(start_index, chunk)`, in parallel when `out` is large.
+/// Once an interrupt fires, the remaining chunks are skipped (the caller drops the result).
 pub fn fill_chunks<U: Send>(out: &mut [U], f: impl Fn(usize, &mut [U]) + Sync + Send) {
     if out.len() < PAR_THRESHOLD {
         f(0, out);
     } else {
+        let token = interrupt::current();
         par(|| {
-            out.par_chunks_mut(CHUNK)
-                .enumerate()
-                .for_each(|(i, c)| f(i * CHUNK, c))
+            out.par_chunks_mut(CHUNK).enumerate().for_each(|(i, c)| {
+                if !token.fired() {
+                    f(i * CHUNK, c)
+                }
+            })
         });
     }
 }
@@ -91,10 +111,15 @@ pub fn fill_rows<U: Send>(
     if row_len == 0 {
         return;
     }
+    let token = interrupt::current();
     if out.len() < PAR_THRESHOLD {
-        out.chunks_mut(row_len)
-            .enumerate()
-            .for_each(|(r, c)| f(r, c));
+        // Few elements can still be long work (a huge pooling window): poll per row.
+        for (r, c) in out.chunks_mut(row_len).enumerate() {
+            if token.fired() {
+                return;
+            }
+            f(r, c);
+        }
     } else {
         let rows_per_task = (CHUNK / row_len).max(1);
         par(|| {
@@ -102,6 +127,9 @@ pub fn fill_rows<U: Send>(
                 .enumerate()
                 .for_each(|(t, block)| {
                     for (i, c) in block.chunks_mut(row_len).enumerate() {
+                        if token.fired() {
+                            return;
+                        }
                         f(t * rows_per_task + i, c);
                     }
                 })

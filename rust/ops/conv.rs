@@ -51,10 +51,20 @@ impl Geometry {
         d: usize,
         same: bool,
     ) -> Result<(usize, usize)> {
-        let span = (k - 1) * d + 1;
+        let too_big = || {
+            Error::Value(format!(
+                "{op}: the window (size {k}, dilation {d}, stride {s}) over an input dimension \
+                 of {size} spans more positions than can be counted"
+            ))
+        };
+        let span = (k - 1).checked_mul(d).and_then(|v| v.checked_add(1)).ok_or_else(too_big)?;
         if same {
             let out = size.div_ceil(s);
-            let total = ((out.max(1) - 1) * s + span).saturating_sub(size);
+            let reach = (out.max(1) - 1)
+                .checked_mul(s)
+                .and_then(|v| v.checked_add(span))
+                .ok_or_else(too_big)?;
+            let total = reach.saturating_sub(size);
             Ok((out, total / 2))
         } else if size < span {
             Err(Error::Value(format!(
@@ -64,6 +74,29 @@ impl Geometry {
         } else {
             Ok(((size - span) / s + 1, 0))
         }
+    }
+
+    /// The window taps `k` along one axis whose input position `o * s + k * d - pad` lies
+    /// inside `0..size`: a kernel walks only these, so a huge window over a small input (with
+    /// padding "same") costs the input's size, not the window's.
+    #[inline]
+    fn valid_taps(o: usize, s: usize, d: usize, pad: usize, size: usize, k: usize) -> std::ops::Range<usize> {
+        let start = o * s; // <= the reach checked in `axis`
+        let lo = pad.saturating_sub(start).div_ceil(d);
+        let hi = (size + pad).saturating_sub(start).div_ceil(d).min(k);
+        lo.min(hi)..hi
+    }
+
+    /// The rows `ky` of the window at output row `oy` that read inside the input.
+    #[inline]
+    pub fn taps_y(&self, oy: usize) -> std::ops::Range<usize> {
+        Self::valid_taps(oy, self.sh, self.dh, self.pad_top, self.h, self.kh)
+    }
+
+    /// The columns `kx` of the window at output column `ox` that read inside the input.
+    #[inline]
+    pub fn taps_x(&self, ox: usize) -> std::ops::Range<usize> {
+        Self::valid_taps(ox, self.sw, self.dw, self.pad_left, self.w, self.kw)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -100,6 +133,7 @@ impl Geometry {
         }
         let (oh, pad_top) = Self::axis(op, x_shape[1], window.0, strides.0, dilation.0, same)?;
         let (ow, pad_left) = Self::axis(op, x_shape[2], window.1, strides.1, dilation.1, same)?;
+        crate::tensor::check_alloc(op, &[x_shape[0], oh, ow, out_c], DType::Float32)?;
         Ok(Geometry {
             n: x_shape[0],
             h: x_shape[1],
@@ -117,6 +151,13 @@ impl Geometry {
             pad_top,
             pad_left,
         })
+    }
+
+    /// Refuse a convolution whose im2col scratch (one row per output position of an image,
+    /// one column per tap) the machine cannot hold.
+    fn check_scratch(&self, op: &str) -> Result<()> {
+        let scratch = [self.oh, self.ow, self.kh, self.kw, self.c];
+        crate::tensor::check_alloc(op, &scratch, DType::Float32)
     }
 
     fn out_shape(&self) -> Vec<usize> {
@@ -203,6 +244,7 @@ pub fn conv2d(
         dilation,
         padding,
     )?;
+    geo.check_scratch("conv")?;
     let out = device::execute(&Op::Conv2d(geo.clone()), &[x, kernel])?;
     record_conv_grads(x, kernel, &out, geo, false);
     Ok(out)
@@ -227,9 +269,12 @@ pub fn conv2d_transpose(
         )));
     }
     // Keras `deconv_output_length`: a stride larger than the window adds zero rows at the end.
-    let out_len = |size: usize, k: usize, s: usize, d: usize| match padding {
-        "same" => size * s,
-        _ => size * s + ((k.max(1) - 1) * d + 1).saturating_sub(s),
+    let out_len = |size: usize, k: usize, s: usize, d: usize| {
+        let span = (k.max(1) - 1).saturating_mul(d).saturating_add(1);
+        match padding {
+            "same" => size.saturating_mul(s),
+            _ => size.saturating_mul(s).saturating_add(span.saturating_sub(s)),
+        }
     };
     let out_shape = [
         x.shape[0],
@@ -253,6 +298,7 @@ pub fn conv2d_transpose(
             x.shape, kernel.shape
         )));
     }
+    geo.check_scratch("conv_transpose")?;
     let dt = float_dtype(x, kernel)?;
     let (x, kernel) = (&cast(x, dt)?, &cast(kernel, dt)?);
     let out = device::execute(&Op::Conv2dInputGrad(geo.clone()), &[x, kernel])?;
@@ -526,10 +572,15 @@ fn per_image<T: FloatElem>(
     scratch_len: usize,
     f: impl Fn(usize, &mut [T], &mut Vec<T>, gemm::Parallelism) + Sync + Send,
 ) {
+    // Images are the unit of work an interrupt stops between (see `crate::interrupt`).
+    let token = crate::interrupt::current();
     if n == 1 || per_out == 0 {
         let mut scratch = vec![T::zero(); scratch_len];
         let par = gemm::Parallelism::Rayon(pool::num_threads());
         for (i, o) in out.chunks_mut(per_out.max(1)).enumerate().take(n) {
+            if token.fired() {
+                return;
+            }
             pool::par(|| f(i, o, &mut scratch, par));
         }
         return;
@@ -537,7 +588,11 @@ fn per_image<T: FloatElem>(
     pool::par(|| {
         out.par_chunks_mut(per_out).enumerate().for_each_init(
             || vec![T::zero(); scratch_len],
-            |scratch, (i, o)| f(i, o, scratch, gemm::Parallelism::None),
+            |scratch, (i, o)| {
+                if !token.fired() {
+                    f(i, o, scratch, gemm::Parallelism::None)
+                }
+            },
         )
     });
 }
@@ -624,8 +679,8 @@ fn pool_forward<T: FloatElem>(g: &Geometry, x: &[T], max: bool) -> Vec<T> {
         let src = &x[i * img..][..img];
         let mut count = 0usize;
         o.fill(if max { T::neg_infinity() } else { T::zero() });
-        for ky in 0..g.kh {
-            for kx in 0..g.kw {
+        for ky in g.taps_y(oy) {
+            for kx in g.taps_x(ox) {
                 if let Some((y, xx)) = g.tap(oy, ox, ky, kx) {
                     count += 1;
                     let v = &src[(y * g.w + xx) * c..][..c];
@@ -659,8 +714,10 @@ fn pool_grad<T: FloatElem>(g: &Geometry, x: &[T], dy: &[T], max: bool) -> Vec<T>
         for oy in 0..g.oh {
             for ox in 0..g.ow {
                 let gy = &dy[(i * orows + oy * g.ow + ox) * c..][..c];
-                let taps = (0..g.kh)
-                    .flat_map(|ky| (0..g.kw).map(move |kx| (ky, kx)))
+                let xs = g.taps_x(ox);
+                let taps = g
+                    .taps_y(oy)
+                    .flat_map(move |ky| xs.clone().map(move |kx| (ky, kx)))
                     .filter_map(|(ky, kx)| g.tap(oy, ox, ky, kx));
                 if max {
                     best_v.fill(T::neg_infinity());

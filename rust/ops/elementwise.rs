@@ -795,13 +795,13 @@ pub(crate) fn sigmoid<T: FloatElem>(a: T) -> T {
 
 pub(crate) fn cpu_clip(x: &Tensor, min: f32, max: f32) -> Result<Tensor> {
     fn run<T: FloatElem>(v: &[T], min: T, max: T) -> Vec<T> {
+        // NumPy: minimum(maximum(x, min), max), NaN propagating; min > max gives max.
         map_unary(v, |a| {
-            if a < min {
-                min
-            } else if a > max {
+            let lo = if a < min || min.is_nan() { min } else { a };
+            if lo > max || max.is_nan() {
                 max
             } else {
-                a
+                lo
             }
         })
     }
@@ -914,6 +914,7 @@ where
 
 pub(crate) fn cpu_binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let shape = broadcast_shapes(op.name(), &a.shape, &b.shape)?;
+    crate::tensor::check_alloc(op.name(), &shape, DType::promote(a.dtype(), b.dtype()))?;
     let (sa, sb) = (&a.shape[..], &b.shape[..]);
     macro_rules! compare {
         ($x:expr, $y:expr) => {
@@ -995,6 +996,7 @@ pub(crate) fn cpu_binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor>
 pub(crate) fn cpu_where(c: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
     let s1 = broadcast_shapes("where", &c.shape, &x.shape)?;
     let shape = broadcast_shapes("where", &s1, &y.shape)?;
+    crate::tensor::check_alloc("where", &shape, DType::promote(x.dtype(), y.dtype()))?;
     let cb = crate::ops::shape::cpu_broadcast_to(c, &shape)?.contiguous();
     let Buffer::Bool(cv) = &*cb.data else {
         unreachable!()

@@ -100,6 +100,8 @@ pub fn matmul_t(a: &Tensor, b: &Tensor, transpose_a: bool, transpose_b: bool) ->
 /// 2-core CI machine (benchmarks/README.md): 384^3 is still faster on one thread, 512^3 gains
 /// 30% on two.
 const PAR_FLOPS: usize = 1 << 26;
+/// Multiply-adds per interruptible block of a large product (~20 ms at 100 GFLOP/s).
+const BLOCK_FLOPS: usize = 1 << 30;
 
 /// Where one operand's matrices live: element offsets of each batch matrix, and the row and
 /// column strides of the logical (already transposed) matrix. Views are read in place.
@@ -163,6 +165,8 @@ fn plan(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Plan> {
         )));
     }
     let batch_shape = broadcast_shapes("matmul", &a.shape[..na - 2], &b.shape[..nb - 2])?;
+    let out: Vec<usize> = batch_shape.iter().copied().chain([m, n]).collect();
+    crate::tensor::check_alloc("matmul", &out, DType::promote(a.dtype(), b.dtype()))?;
     Ok(Plan {
         m,
         n,
@@ -173,16 +177,18 @@ fn plan(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Plan> {
     })
 }
 
-/// Batch product `i` into `dst` (row-major m x n).
+/// Rows `rows` of batch product `i` into `dst` (row-major, `rows.len()` x n).
 fn gemm_into<T: FloatElem>(
     dst: &mut [T],
     a: &[T],
     b: &[T],
     p: &Plan,
     i: usize,
+    rows: std::ops::Range<usize>,
     par: gemm::Parallelism,
 ) {
-    let (m, n, k) = (p.m, p.n, p.k);
+    let (m, n, k) = (rows.len(), p.n, p.k);
+    let a_offset = p.a.offsets[i] + rows.start as isize * p.a.rs;
     if k == 0 {
         dst.fill(T::zero());
         return;
@@ -198,7 +204,7 @@ fn gemm_into<T: FloatElem>(
             1,
             n as isize,
             false,
-            a.as_ptr().offset(p.a.offsets[i]),
+            a.as_ptr().offset(a_offset),
             p.a.cs,
             p.a.rs,
             b.as_ptr().offset(p.b.offsets[i]),
@@ -225,7 +231,11 @@ fn int_gemm<T: Copy + Default + std::ops::Add<Output = T> + std::ops::Mul<Output
     let (oa, ob) = (p.a.offsets[i], p.b.offsets[i]);
     let at = |r: usize, c: usize| a[(oa + r as isize * p.a.rs + c as isize * p.a.cs) as usize];
     let bt = |r: usize, c: usize| b[(ob + r as isize * p.b.rs + c as isize * p.b.cs) as usize];
+    let token = crate::interrupt::current();
     for r in 0..m {
+        if token.fired() {
+            return; // the caller drops the result
+        }
         for c in 0..n {
             let mut acc = T::default();
             for q in 0..k {
@@ -245,7 +255,7 @@ fn float_matmul<T: FloatElem>(out: &mut [T], av: &[T], bv: &[T], p: &Plan) {
     }
     let nbatch = p.a.offsets.len();
     let big = m * n * k >= PAR_FLOPS;
-    let run = |i: usize, dst: &mut [T], par| gemm_into(dst, av, bv, p, i, par);
+    let run = |i: usize, dst: &mut [T], par| gemm_into(dst, av, bv, p, i, 0..m, par);
     if nbatch > 1 && !big && nbatch * m * n * k >= PAR_FLOPS {
         pool::par(|| {
             out.par_chunks_mut(mat)
@@ -253,11 +263,22 @@ fn float_matmul<T: FloatElem>(out: &mut [T], av: &[T], bv: &[T], p: &Plan) {
                 .for_each(|(i, d)| run(i, d, gemm::Parallelism::None))
         });
     } else if big {
+        // Blocks of rows of about BLOCK_FLOPS each (tens of milliseconds), so that Ctrl-C is
+        // noticed between them; a block this size keeps gemm at full speed.
         let threads = pool::num_threads();
+        let token = crate::interrupt::current();
+        let block = (BLOCK_FLOPS / (n * k).max(1)).max(64);
         pool::par(|| {
-            out.chunks_mut(mat)
-                .enumerate()
-                .for_each(|(i, d)| run(i, d, gemm::Parallelism::Rayon(threads)))
+            for (i, d) in out.chunks_mut(mat).enumerate() {
+                for (j, rows) in d.chunks_mut(block * n).enumerate() {
+                    if token.fired() {
+                        return;
+                    }
+                    let r0 = j * block;
+                    let par = gemm::Parallelism::Rayon(threads);
+                    gemm_into(rows, av, bv, p, i, r0..r0 + rows.len() / n, par);
+                }
+            }
         });
     } else {
         out.chunks_mut(mat)

@@ -74,6 +74,21 @@ pub fn sparse_categorical_crossentropy(
                 "{name}: target must hold integer class ids, got bool"
             )))
         }
+        d if d.is_float() && target.gpu.is_none() => {
+            // A NaN label would cast to an integer silently; name it instead.
+            let host = target.contiguous();
+            let n = host.numel();
+            if let Some(i) = (0..n).find(|&i| !host.data.get_f64(i).is_finite()) {
+                return Err(Error::Value(format!(
+                    "{name}: label {} at index {:?} is not a class id (expected integers \
+                     0 <= label < {})",
+                    host.data.get_f64(i),
+                    crate::tensor::unravel(i, &host.shape),
+                    output.shape[output.ndim() - 1]
+                )));
+            }
+            cast(&host, DType::Int64)?
+        }
         _ => cast(target, DType::Int64)?,
     };
     let op = Op::SparseCrossEntropy { from_logits };
@@ -105,7 +120,9 @@ fn softmax_row<T: FloatElem>(row: &mut [T], log: bool) {
         T::neg_infinity(),
         |a, &b| if b > a || b.is_nan() { b } else { a },
     );
-    let m = if m.is_infinite() { T::zero() } else { m };
+    // An all -inf row gives NaN (0 / 0) as NumPy's exp(x - max) / sum does; a +inf max stays,
+    // so that row is NaN too (inf - inf), as in NumPy and JAX.
+    let m = if m == T::neg_infinity() { T::zero() } else { m };
     if log {
         // (x - max) - log(sum): subtracting max first keeps large logits exact.
         let s = row.iter().fold(T::zero(), |acc, &v| acc + (v - m).exp());
@@ -151,10 +168,13 @@ fn labels(op: &str, target: &Tensor, classes: usize) -> Result<Vec<usize>> {
         unreachable!("labels are cast to int64")
     };
     t.iter()
-        .map(|&c| {
+        .enumerate()
+        .map(|(i, &c)| {
             if c < 0 || c as usize >= classes {
                 Err(Error::Value(format!(
-                    "{op}: label {c} is out of range for {classes} classes (expected 0 <= label < {classes})"
+                    "{op}: label {c} at index {:?} is out of range for {classes} classes \
+                     (expected 0 <= label < {classes})",
+                    crate::tensor::unravel(i, &target.shape)
                 )))
             } else {
                 Ok(c as usize)

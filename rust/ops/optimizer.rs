@@ -47,6 +47,13 @@ pub fn apply(op: &Op, targets: &mut [&mut Tensor], grads: &[&Tensor]) -> Result<
             }
         }
     }
+    // The kernels walk buffers in row-major order: a variable holding a strided view (of an
+    // initializer's transposed array, say) gets row-major values of its own first.
+    for t in targets.iter_mut() {
+        if t.layout.is_some() {
+            **t = t.contiguous();
+        }
+    }
     device::update(op, targets, grads)
 }
 

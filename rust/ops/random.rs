@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use crate::device::{self, pool};
 use crate::error::{Error, Result};
 use crate::ops::Op;
-use crate::tensor::{numel, Tensor};
+use crate::tensor::{numel, DType, Tensor};
 
 const M0: u32 = 0xD251_1F53;
 const M1: u32 = 0xCD9E_8D57;
@@ -55,16 +55,7 @@ fn unit(x: u32) -> f32 {
 }
 
 fn check_shape(op: &str, shape: &[usize]) -> Result<()> {
-    if shape
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .is_none()
-    {
-        return Err(Error::Value(format!(
-            "{op}: shape {shape:?} has too many elements"
-        )));
-    }
-    Ok(())
+    crate::tensor::check_alloc(op, shape, DType::Float32)
 }
 
 /// Uniform floats in `[min, max)`.

@@ -98,6 +98,8 @@ pub fn broadcast_to(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
         return Ok(x.clone());
     }
     let b = broadcast_shapes("broadcast_to", &x.shape, shape)?;
+    // A broadcast is a view, but one that no op could ever materialize is refused here.
+    crate::tensor::check_alloc("broadcast_to", shape, x.dtype())?;
     if b != shape {
         return Err(Error::Value(format!(
             "broadcast_to: cannot broadcast shape {:?} to {shape:?}",
@@ -256,6 +258,13 @@ pub fn take(x: &Tensor, indices: &Tensor, axis: isize) -> Result<Tensor> {
             )))
         }
     };
+    let out_shape: Vec<usize> = x.shape[..axis]
+        .iter()
+        .chain(&idx.shape)
+        .chain(&x.shape[axis + 1..])
+        .copied()
+        .collect();
+    crate::tensor::check_alloc("take", &out_shape, x.dtype())?;
     let out = device::execute(&Op::Take { axis }, &[x, idx])?;
     if x.dtype().is_float() {
         let (ic, dim) = (idx.clone(), x.shape[axis]);
@@ -296,6 +305,10 @@ pub fn scatter_add_rows(values: &Tensor, indices: &Tensor, dim: usize) -> Result
 }
 
 fn take_grad(g: &Tensor, idx: &Tensor, axis: usize, dim: usize) -> Result<Tensor> {
+    let mut out_shape = g.shape[..axis].to_vec();
+    out_shape.push(dim);
+    out_shape.extend_from_slice(&g.shape[(axis + idx.ndim()).min(g.ndim())..]);
+    crate::tensor::check_alloc("scatter", &out_shape, g.dtype())?;
     let out = device::execute(&Op::TakeGrad { axis, dim }, &[g, idx])?;
     let ic = idx.clone();
     record(&[g], &out, move || {
@@ -317,6 +330,12 @@ pub fn concatenate(xs: &[Tensor], axis: isize) -> Result<Tensor> {
         ));
     }
     let axis = normalize_axis("concatenate", axis, first.ndim())?;
+    let mut out = first.shape.clone();
+    out[axis] = xs
+        .iter()
+        .try_fold(0usize, |n, x| n.checked_add(x.shape.get(axis).copied().unwrap_or(0)))
+        .unwrap_or(usize::MAX);
+    crate::tensor::check_alloc("concatenate", &out, first.dtype())?;
     for x in xs {
         let same = x.ndim() == first.ndim()
             && x.shape
@@ -475,6 +494,8 @@ pub fn argsort(x: &Tensor, axis: isize, descending: bool) -> Result<Tensor> {
 /// float32 one-hot encoding along a new last axis of length `depth`; out-of-range labels give
 /// all-zero rows (as in Keras).
 pub fn one_hot(x: &Tensor, depth: usize) -> Result<Tensor> {
+    let out: Vec<usize> = x.shape.iter().copied().chain([depth]).collect();
+    crate::tensor::check_alloc("one_hot", &out, DType::Float32)?;
     let x = &crate::ops::cast(x, DType::Int64)?;
     device::execute(&Op::OneHot { depth }, &[x])
 }

@@ -44,19 +44,60 @@ impl Drop for Buffer {
     }
 }
 
-/// Conversion of one element to every storage type (NumPy `astype` semantics: floats
-/// truncate toward zero, non-zero is `true`, integers wrap).
+/// Conversion of one element to every storage type, with NumPy's `astype` results on x86-64:
+/// non-zero is `true`, integers wrap, floats truncate toward zero, and a float that is NaN or
+/// outside the target's range becomes the smallest value of int32 (for int32 and narrower,
+/// which then wrap: int8 and uint8 get 0) or of int64 (NumPy documents these casts as
+/// undefined; this is what it returns on x86-64, where they compile to `cvttss2si`).
 trait Elem: Copy {
     fn to_f64(self) -> f64;
     fn to_i64(self) -> i64;
+    /// The value as NumPy casts it to int32 and narrower (before wrapping to 8 or 16 bits).
+    fn to_i32(self) -> i32 {
+        self.to_i64() as i32
+    }
 }
-macro_rules! prim_elem {
+macro_rules! int_elem {
     ($($t:ty),*) => { $(impl Elem for $t {
         fn to_f64(self) -> f64 { self as f64 }
         fn to_i64(self) -> i64 { self as i64 }
     })* };
 }
-prim_elem!(u8, i8, i16, i32, i64, f32, f64);
+int_elem!(u8, i8, i16, i32, i64);
+
+/// `x` truncated toward zero when it lies in `[-2**(bits-1), 2**(bits-1))`, else the
+/// "integer indefinite" value x86 gives (the most negative of that width).
+fn float_to_int(x: f64, bits: u32) -> i64 {
+    let bound = (1u64 << (bits - 1)) as f64;
+    if x.is_nan() || x >= bound || x < -bound {
+        if bits == 64 {
+            i64::MIN
+        } else {
+            -(1i64 << (bits - 1))
+        }
+    } else {
+        x as i64
+    }
+}
+macro_rules! float_elem {
+    ($t:ty, $to_f64:expr) => {
+        impl Elem for $t {
+            fn to_f64(self) -> f64 {
+                $to_f64(self)
+            }
+            fn to_i64(self) -> i64 {
+                float_to_int(self.to_f64(), 64)
+            }
+            fn to_i32(self) -> i32 {
+                float_to_int(self.to_f64(), 32) as i32
+            }
+        }
+    };
+}
+float_elem!(f32, |x: f32| x as f64);
+float_elem!(f64, |x: f64| x);
+float_elem!(f16, f16::to_f64);
+float_elem!(bf16, bf16::to_f64);
 impl Elem for bool {
     fn to_f64(self) -> f64 {
         self as u8 as f64
@@ -65,30 +106,14 @@ impl Elem for bool {
         self as i64
     }
 }
-impl Elem for f16 {
-    fn to_f64(self) -> f64 {
-        f16::to_f64(self)
-    }
-    fn to_i64(self) -> i64 {
-        f16::to_f64(self) as i64
-    }
-}
-impl Elem for bf16 {
-    fn to_f64(self) -> f64 {
-        bf16::to_f64(self)
-    }
-    fn to_i64(self) -> i64 {
-        bf16::to_f64(self) as i64
-    }
-}
 
 fn convert<T: Elem>(v: &[T], dtype: DType) -> Buffer {
     match dtype {
         DType::Bool => Buffer::Bool(v.iter().map(|&x| x.to_f64() != 0.0).collect()),
-        DType::UInt8 => Buffer::U8(v.iter().map(|&x| x.to_i64() as u8).collect()),
-        DType::Int8 => Buffer::I8(v.iter().map(|&x| x.to_i64() as i8).collect()),
-        DType::Int16 => Buffer::I16(v.iter().map(|&x| x.to_i64() as i16).collect()),
-        DType::Int32 => Buffer::I32(v.iter().map(|&x| x.to_i64() as i32).collect()),
+        DType::UInt8 => Buffer::U8(v.iter().map(|&x| x.to_i32() as u8).collect()),
+        DType::Int8 => Buffer::I8(v.iter().map(|&x| x.to_i32() as i8).collect()),
+        DType::Int16 => Buffer::I16(v.iter().map(|&x| x.to_i32() as i16).collect()),
+        DType::Int32 => Buffer::I32(v.iter().map(|&x| x.to_i32()).collect()),
         DType::Int64 => Buffer::I64(v.iter().map(|&x| x.to_i64()).collect()),
         DType::Float16 => Buffer::F16(v.iter().map(|&x| f16::from_f64(x.to_f64())).collect()),
         DType::BFloat16 => Buffer::BF16(v.iter().map(|&x| bf16::from_f64(x.to_f64())).collect()),

@@ -74,6 +74,11 @@ impl DType {
         )
     }
 
+    /// Bytes per element in memory.
+    pub fn itemsize(self) -> usize {
+        (self.bits() as usize).div_ceil(8)
+    }
+
     /// Bits of an integer or float type (bool: 1).
     fn bits(self) -> u32 {
         match self {

@@ -167,8 +167,63 @@ impl Tensor {
     }
 }
 
+/// Elements of `shape`; `usize::MAX` when the product overflows, which every allocation check
+/// ([`check_alloc`]) then refuses.
 pub fn numel(shape: &[usize]) -> usize {
-    shape.iter().product()
+    shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .unwrap_or(usize::MAX)
+}
+
+/// Bytes the machine could ever give one tensor: its RAM plus swap (an allocation beyond that
+/// would abort the process, or fail later inside a kernel), at most `isize::MAX`.
+pub fn memory_limit() -> usize {
+    use std::sync::OnceLock;
+    static LIMIT: OnceLock<usize> = OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: sysinfo fills the zeroed struct it is given.
+            let mut info: libc::sysinfo = unsafe { std::mem::zeroed() };
+            if unsafe { libc::sysinfo(&mut info) } == 0 {
+                let unit = (info.mem_unit as usize).max(1);
+                let total = (info.totalram as usize).saturating_add(info.totalswap as usize);
+                return total.saturating_mul(unit).min(isize::MAX as usize);
+            }
+        }
+        isize::MAX as usize
+    })
+}
+
+/// Refuse, before any memory is touched, a tensor of `shape` and `dtype` that op `op` would
+/// allocate when its size overflows or exceeds the machine's memory (MemoryError).
+pub fn check_alloc(op: &str, shape: &[usize], dtype: DType) -> Result<()> {
+    let bytes = shape
+        .iter()
+        .try_fold(dtype.itemsize(), |n, &d| n.checked_mul(d));
+    match bytes {
+        Some(b) if b <= memory_limit() => Ok(()),
+        _ => Err(Error::Memory(format!(
+            "{op}: a {} tensor of shape {shape:?} needs {} bytes, more than this machine's \
+             memory ({} bytes)",
+            dtype.name(),
+            bytes.map_or_else(|| "over 2**64".to_string(), |b| b.to_string()),
+            memory_limit()
+        ))),
+    }
+}
+
+/// The multi-index of flat (row-major) position `i` in `shape`, for error messages.
+pub fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
+    let mut idx = vec![0; shape.len()];
+    for (k, &d) in shape.iter().enumerate().rev() {
+        if d > 0 {
+            idx[k] = i % d;
+            i /= d;
+        }
+    }
+    idx
 }
 
 /// Row-major strides in elements.

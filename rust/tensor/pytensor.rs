@@ -1,6 +1,6 @@
 //! The Python `Tensor` class and conversions between Python values, NumPy arrays and tensors.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock, RwLockWriteGuard, TryLockError};
 
 use numpy::ndarray::{ArrayViewD, IxDyn, ShapeBuilder};
 use numpy::{
@@ -20,23 +20,67 @@ use crate::ops::shape::Index;
 /// Build one with `rskeras.ops.convert_to_tensor(x)` or `Tensor(x, dtype=None)` from a NumPy
 /// array, a nested list or a Python scalar. `np.asarray(t)` returns a read-only view of the
 /// tensor's buffer without copying; `t.numpy()` returns a writable copy.
-#[pyclass(module = "rskeras._core", name = "Tensor", subclass)]
+///
+/// Tensors are safe to share between threads: the value sits behind a lock that readers hold
+/// only to clone it (the buffer is shared, not copied), and that a fused optimizer update
+/// holds for writing while it runs with the GIL released, so a reader sees the values of
+/// before or after an update, never a mix.
+#[pyclass(module = "rskeras._core", name = "Tensor", subclass, frozen)]
 pub struct PyTensor {
-    pub t: Tensor,
+    t: RwLock<Tensor>,
     /// The Keras mask a layer attached to this tensor (a boolean tensor), or None. Ops never
     /// read or propagate it; `Layer.__call__` does (Keras 3 masking).
-    #[pyo3(get, set, name = "_keras_mask")]
-    keras_mask: Option<Py<PyAny>>,
+    keras_mask: Mutex<Option<Py<PyAny>>>,
 }
 
 impl PyTensor {
     pub fn new(t: Tensor) -> PyTensor {
         PyTensor {
-            t,
-            keras_mask: None,
+            t: RwLock::new(t),
+            keras_mask: Mutex::new(None),
+        }
+    }
+
+    /// The current value (cheap: the buffer is shared). While an update holds the value for
+    /// writing, waits for it with the GIL released (the update may need the GIL to finish).
+    pub fn get(&self) -> Tensor {
+        match self.t.try_read() {
+            Ok(t) => t.clone(),
+            Err(TryLockError::Poisoned(p)) => p.into_inner().clone(),
+            Err(TryLockError::WouldBlock) => Python::attach(|py| {
+                py.detach(|| self.t.read().unwrap_or_else(|p| p.into_inner()).clone())
+            }),
+        }
+    }
+
+    /// The value for writing, waiting as `get` does.
+    pub fn write(&self) -> RwLockWriteGuard<'_, Tensor> {
+        match self.t.try_write() {
+            Ok(t) => t,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                Python::attach(|py| {
+                    py.detach(|| SendGuard(self.t.write().unwrap_or_else(|p| p.into_inner())))
+                })
+                .0
+            }
+        }
+    }
+
+    /// The value for writing, or None while another thread holds it.
+    pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, Tensor>> {
+        match self.t.try_write() {
+            Ok(t) => Some(t),
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
         }
     }
 }
+
+/// Carries a write guard out of `Python::detach` (it only moves between the frames of one thread).
+struct SendGuard<'a>(RwLockWriteGuard<'a, Tensor>);
+// SAFETY: the guard is created and used on the same thread; detach runs its closure inline.
+unsafe impl Send for SendGuard<'_> {}
 
 /// Keeps a tensor buffer alive while NumPy views it.
 #[pyclass(module = "rskeras._core", frozen)]
@@ -49,7 +93,7 @@ struct BufferOwner {
 /// (the default floatx); other integer widths become int32 or int64.
 pub fn to_tensor(obj: &Bound<'_, PyAny>, like: Option<DType>) -> PyResult<Tensor> {
     if let Ok(t) = obj.cast::<PyTensor>() {
-        return Ok(t.borrow().t.clone());
+        return Ok(t.get().get());
     }
     if obj.is_instance_of::<PyBool>() {
         let b: bool = obj.extract()?;
@@ -118,6 +162,11 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>, from_sequence: bool) -> PyRes
     let shape = arr.shape().to_vec();
     let d = arr.dtype();
     let (kind, size) = (d.kind(), d.itemsize());
+    if kind != b'b' && size > 1 && !d.getattr("isnative")?.extract::<bool>()? {
+        // Big-endian data (from a file or another machine): converted to this machine's order.
+        let native = d.call_method1("newbyteorder", ("=",))?;
+        return from_numpy(arr.call_method1("astype", (native,))?.cast()?, from_sequence);
+    }
     let data = match (kind, size) {
         (b'f', 4) => {
             let a: PyReadonlyArrayDyn<'_, f32> = arr.extract()?;
@@ -152,10 +201,24 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>, from_sequence: bool) -> PyRes
         // other float widths compute in float32 (the default floatx)
         (b'f', _) => return from_numpy(arr.call_method1("astype", ("float32",))?.cast()?, false),
         (b'u', 2) => return from_numpy(arr.call_method1("astype", ("int32",))?.cast()?, false),
-        (b'u', _) => return from_numpy(arr.call_method1("astype", ("int64",))?.cast()?, false),
+        (b'u', 4) => return from_numpy(arr.call_method1("astype", ("int64",))?.cast()?, false),
+        (b'u', 8) => {
+            // No uint64 here: values up to 2**63 - 1 become int64; a larger one is refused
+            // rather than wrapped to a negative number.
+            let limit = i64::MAX as u64;
+            let a: PyReadonlyArrayDyn<'_, u64> = arr.extract()?;
+            if let Some((i, v)) = a.as_array().iter().enumerate().find(|(_, &v)| v > limit) {
+                return Err(PyValueError::new_err(format!(
+                    "cannot convert a uint64 array: the value {v} at flat index {i} does not fit \
+                     in int64, the widest integer type (largest: {limit})"
+                )));
+            }
+            Buffer::I64(a.as_array().iter().map(|&v| v as i64).collect())
+        }
         _ => {
             return Err(PyTypeError::new_err(format!(
-                "cannot convert a NumPy array of dtype {} to a tensor (supported: float, int, uint, bool)",
+                "cannot convert a NumPy array of dtype {} to a tensor (supported: bool, int8 to \
+                 int64, uint8 to uint64, float16 to float64)",
                 d.str()?
             )))
         }
@@ -163,8 +226,30 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>, from_sequence: bool) -> PyRes
     Ok(Tensor::new(shape, data))
 }
 
+/// NumPy 2's `NPY_MAXDIMS`.
+const NUMPY_MAX_DIMS: usize = 64;
+
 /// A read-only NumPy view of `t`'s buffer (no copy).
 pub fn to_numpy<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
+    // What NumPy accepts, checked before the unsafe view below is built.
+    if t.ndim() > NUMPY_MAX_DIMS {
+        return Err(PyValueError::new_err(format!(
+            "cannot convert a tensor of rank {} to NumPy, which allows at most {NUMPY_MAX_DIMS} \
+             dimensions",
+            t.ndim()
+        )));
+    }
+    let bytes = t
+        .shape
+        .iter()
+        .try_fold(t.dtype().itemsize(), |n, &d| n.checked_mul(d))
+        .filter(|&b| b <= isize::MAX as usize);
+    if bytes.is_none() {
+        return Err(PyValueError::new_err(format!(
+            "cannot convert a tensor of shape {:?} to NumPy: too many elements",
+            t.shape
+        )));
+    }
     if t.gpu.is_some() {
         return to_numpy(py, &t.host()?);
     }
@@ -310,10 +395,16 @@ fn parse_key(key: &Bound<'_, PyAny>, shape: &[usize]) -> PyResult<Vec<Index>> {
     Ok(out)
 }
 
-/// Run `f` with the GIL released when the work is large enough to be worth it.
-pub fn maybe_detach<T: Send>(py: Python<'_>, elements: usize, f: impl FnOnce() -> T + Send) -> T {
-    if elements >= 1 << 14 {
-        py.detach(f)
+/// Run the kernel `f`: with the GIL released when `work` (elements touched, or an estimate of
+/// the operations for kernels whose cost is not their size) is large enough to be worth it,
+/// and then interruptible by Ctrl-C from the main thread (see `crate::interrupt`).
+pub fn maybe_detach<T: Send>(
+    py: Python<'_>,
+    work: usize,
+    f: impl FnOnce() -> crate::error::Result<T> + Send,
+) -> crate::error::Result<T> {
+    if work >= 1 << 14 {
+        py.detach(|| crate::interrupt::run(f))
     } else {
         f()
     }
@@ -326,12 +417,14 @@ fn binop(
     other: &Bound<'_, PyAny>,
     reflected: bool,
 ) -> PyResult<PyTensor> {
-    let b = to_tensor(other, Some(a.dtype()))?;
-    let (x, y) = if reflected { (&b, a) } else { (a, &b) };
-    let n = x.numel().max(y.numel());
-    Ok(PyTensor::new(maybe_detach(py, n, || {
-        ops::binary(op, x, y)
-    })?))
+    crate::error::guard(op.name(), || {
+        let b = to_tensor(other, Some(a.dtype()))?;
+        let (x, y) = if reflected { (&b, a) } else { (a, &b) };
+        let n = x.numel().max(y.numel());
+        Ok(PyTensor::new(maybe_detach(py, n, || {
+            ops::binary(op, x, y)
+        })?))
+    })
 }
 
 #[pymethods]
@@ -339,51 +432,57 @@ impl PyTensor {
     #[new]
     #[pyo3(signature = (value, dtype=None))]
     fn py_new(value: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        let t = to_tensor(value, None)?;
-        let t = match parse_dtype(dtype)? {
-            Some(d) => ops::cast(&t, d)?,
-            None => t,
-        };
-        // A fresh identity: Tensor(x) is a new value even when x already was a tensor.
-        Ok(PyTensor::new(t.detached()))
+        crate::error::guard("Tensor", || {
+            let t = to_tensor(value, None)?;
+            let t = match parse_dtype(dtype)? {
+                Some(d) => ops::cast(&t, d)?,
+                None => t,
+            };
+            // A fresh identity: Tensor(x) is a new value even when x already was a tensor; a view
+            // becomes row-major values of its own (a Variable is updated in place).
+            Ok(PyTensor::new(t.contiguous().detached()))
+        })
     }
 
     /// The shape as a tuple of ints.
     #[getter]
     fn shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        PyTuple::new(py, &self.t.shape)
+        PyTuple::new(py, &self.get().shape)
     }
 
     /// The element type name: "float32", "int32", "int64" or "bool".
     #[getter]
     fn dtype(&self) -> &'static str {
-        self.t.dtype().name()
+        self.get().dtype().name()
     }
 
     #[getter]
     fn ndim(&self) -> usize {
-        self.t.ndim()
+        self.get().ndim()
     }
 
     #[getter]
     fn size(&self) -> usize {
-        self.t.numel()
+        self.get().numel()
     }
 
     /// Where the tensor lives: "cpu" or "gpu".
     #[getter]
     fn device(&self) -> &'static str {
-        self.t.device.name()
+        self.get().device.name()
     }
 
     /// Move this tensor's values to `device` in place, keeping its identity (used by
     /// `Variable` to live on the default device).
-    fn _move_to(&mut self, py: Python<'_>, device: &str) -> PyResult<()> {
-        let d = crate::device::Device::parse(device)?;
-        let t = self.t.clone();
-        let moved = py.detach(|| crate::device::gpu::to_device(&t, d))?;
-        self.t = moved.with_identity_of(&self.t);
-        Ok(())
+    fn _move_to(&self, py: Python<'_>, device: &str) -> PyResult<()> {
+        crate::error::guard("Tensor._move_to", || {
+            let d = crate::device::Device::parse(device)?;
+            let t = self.get();
+            let moved = py.detach(|| crate::device::gpu::to_device(&t, d))?;
+            let mut slot = self.write();
+            *slot = moved.with_identity_of(&slot);
+            Ok(())
+        })
     }
 
     /// This tensor on `device` ("cpu" or "gpu"): the tensor itself when it is already there,
@@ -391,63 +490,87 @@ impl PyTensor {
     ///
     /// Raises ValueError for an unknown device name, RuntimeError when no GPU is set up.
     fn to(&self, py: Python<'_>, device: &str) -> PyResult<PyTensor> {
-        let d = crate::device::Device::parse(device)?;
-        let t = self.t.clone();
-        Ok(PyTensor::new(
-            py.detach(|| crate::device::gpu::to_device(&t, d))?,
-        ))
+        crate::error::guard("Tensor.to", || {
+            let d = crate::device::Device::parse(device)?;
+            let t = self.get();
+            Ok(PyTensor::new(
+                py.detach(|| crate::device::gpu::to_device(&t, d))?,
+            ))
+        })
     }
 
     /// The identity the autodiff tape uses (stable across `Variable.assign`).
     #[getter]
     fn _id(&self) -> u64 {
-        self.t.id
+        self.get().id
     }
 
     /// How many tensors share this buffer (1 = none; used by tests that check no graph or
     /// buffer outlives a training step).
     #[getter]
     fn _buffer_refs(&self) -> usize {
-        Arc::strong_count(&self.t.data)
+        Arc::strong_count(&self.t.read().unwrap_or_else(|p| p.into_inner()).data)
     }
 
     /// Address of the first element (tests check in-place updates do not reallocate).
     #[getter]
     fn _buffer_address(&self) -> usize {
-        self.t.data.address()
+        self.t.read().unwrap_or_else(|p| p.into_inner()).data.address()
     }
 
     #[getter]
     fn _trainable_variable(&self) -> bool {
-        self.t.trainable_variable
+        self.get().trainable_variable
     }
 
     #[setter(_trainable_variable)]
-    fn set_trainable_variable(&mut self, v: bool) {
-        self.t.trainable_variable = v;
+    fn set_trainable_variable(&self, v: bool) {
+        self.write().trainable_variable = v;
+    }
+
+    #[getter(_keras_mask)]
+    fn keras_mask(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        let mask = self.keras_mask.lock().unwrap_or_else(|p| p.into_inner());
+        mask.as_ref().map(|m| m.clone_ref(py))
+    }
+
+    #[setter(_keras_mask)]
+    fn set_keras_mask(&self, mask: Option<Py<PyAny>>) {
+        let old = std::mem::replace(
+            &mut *self.keras_mask.lock().unwrap_or_else(|p| p.into_inner()),
+            mask,
+        );
+        drop(old); // outside the lock: dropping a Python object may run arbitrary code
     }
 
     /// Replace the values (same shape and dtype), keeping the identity. Used by `Variable.assign`.
-    fn _assign(&mut self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let v = to_tensor(value, Some(self.t.dtype()))?;
-        let v = ops::cast(&v, self.t.dtype())?;
-        if v.shape != self.t.shape {
-            return Err(PyValueError::new_err(format!(
-                "assign: value of shape {:?} does not match the variable's shape {:?}",
-                v.shape, self.t.shape
-            )));
-        }
-        // The new values go where the variable lives.
-        let v = crate::device::gpu::to_device(&v, self.t.device)?.contiguous();
-        self.t.data = v.data;
-        self.t.gpu = v.gpu;
-        self.t.layout = None;
-        Ok(())
+    fn _assign(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        crate::error::guard("assign", || {
+            let cur = self.get();
+            let v = to_tensor(value, Some(cur.dtype()))?;
+            let v = ops::cast(&v, cur.dtype())?;
+            if v.shape != cur.shape {
+                return Err(PyValueError::new_err(format!(
+                    "assign: value of shape {:?} does not match the variable's shape {:?}",
+                    v.shape, cur.shape
+                )));
+            }
+            // The new values go where the variable lives, row-major (a buffer still shared
+            // with another tensor is copied by the optimizer before it writes: copy-on-write).
+            let v = crate::device::gpu::to_device(&v, cur.device)?.contiguous();
+            let mut slot = self.write();
+            slot.data = v.data;
+            slot.gpu = v.gpu;
+            slot.layout = None;
+            Ok(())
+        })
     }
 
     /// A writable NumPy copy.
     fn numpy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_numpy(py, &self.t)?.call_method0("copy")
+        crate::error::guard("Tensor.numpy", || {
+            to_numpy(py, &self.get())?.call_method0("copy")
+        })
     }
 
     #[pyo3(signature = (dtype=None, copy=None))]
@@ -457,13 +580,15 @@ impl PyTensor {
         dtype: Option<&Bound<'py, PyAny>>,
         copy: Option<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let mut arr = to_numpy(py, &self.t)?;
-        if let Some(d) = dtype.filter(|d| !d.is_none()) {
-            arr = arr.call_method1("astype", (d,))?;
-        } else if copy == Some(true) {
-            arr = arr.call_method0("copy")?;
-        }
-        Ok(arr)
+        crate::error::guard("Tensor.__array__", || {
+            let mut arr = to_numpy(py, &self.get())?;
+            if let Some(d) = dtype.filter(|d| !d.is_none()) {
+                arr = arr.call_method1("astype", (d,))?;
+            } else if copy == Some(true) {
+                arr = arr.call_method0("copy")?;
+            }
+            Ok(arr)
+        })
     }
 
     #[classattr]
@@ -474,18 +599,21 @@ impl PyTensor {
 
     /// The single element as a Python number.
     fn item<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        if self.t.numel() != 1 {
-            return Err(PyValueError::new_err(format!(
-                "item: only tensors with one element can be converted to a Python scalar, got shape {:?}",
-                self.t.shape
-            )));
-        }
-        let d = self.t.dtype();
-        Ok(match &*self.t.host()?.data {
-            Buffer::I64(v) => v[0].into_pyobject(py)?.into_any(),
-            Buffer::Bool(v) => PyBool::new(py, v[0]).to_owned().into_any(),
-            data if d.is_int() => (data.get_f64(0) as i64).into_pyobject(py)?.into_any(),
-            data => data.get_f64(0).into_pyobject(py)?.into_any(),
+        crate::error::guard("Tensor.item", || {
+            let t = self.get();
+            if t.numel() != 1 {
+                return Err(PyValueError::new_err(format!(
+                    "item: only tensors with one element can be converted to a Python scalar, got shape {:?}",
+                    t.shape
+                )));
+            }
+            let d = t.dtype();
+            Ok(match &*t.host()?.data {
+                Buffer::I64(v) => v[0].into_pyobject(py)?.into_any(),
+                Buffer::Bool(v) => PyBool::new(py, v[0]).to_owned().into_any(),
+                data if d.is_int() => (data.get_f64(0) as i64).into_pyobject(py)?.into_any(),
+                data => data.get_f64(0).into_pyobject(py)?.into_any(),
+            })
         })
     }
 
@@ -499,17 +627,18 @@ impl PyTensor {
     }
 
     fn __bool__(&self) -> PyResult<bool> {
-        if self.t.numel() != 1 {
+        let t = self.get();
+        if t.numel() != 1 {
             return Err(PyValueError::new_err(format!(
                 "the truth value of a tensor with shape {:?} is ambiguous; use ops.any or ops.all",
-                self.t.shape
+                t.shape
             )));
         }
-        Ok(self.t.host()?.data.get_f64(0) != 0.0)
+        Ok(t.host()?.data.get_f64(0) != 0.0)
     }
 
     fn __len__(&self) -> PyResult<usize> {
-        self.t
+        self.get()
             .shape
             .first()
             .copied()
@@ -517,17 +646,139 @@ impl PyTensor {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let arr = to_numpy(py, &self.t)?;
-        Ok(format!(
-            "<Tensor shape={}, dtype={}, device={}, numpy=\n{}>",
-            PyTuple::new(py, &self.t.shape)?.repr()?,
-            self.t.dtype().name(),
-            self.t.device.name(),
-            arr.repr()?
-        ))
+        crate::error::guard("Tensor.__repr__", || {
+            let t = self.get();
+            let arr = to_numpy(py, &t)?;
+            Ok(format!(
+                "<Tensor shape={}, dtype={}, device={}, numpy=\n{}>",
+                PyTuple::new(py, &t.shape)?.repr()?,
+                t.dtype().name(),
+                t.device.name(),
+                arr.repr()?
+            ))
+        })
     }
 
     fn __getitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        crate::error::guard("getitem", || self.getitem(py, key))
+    }
+
+    fn __add__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Add, &self.get(), o, false)
+    }
+    fn __radd__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Add, &self.get(), o, true)
+    }
+    fn __sub__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Sub, &self.get(), o, false)
+    }
+    fn __rsub__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Sub, &self.get(), o, true)
+    }
+    fn __mul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Mul, &self.get(), o, false)
+    }
+    fn __rmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Mul, &self.get(), o, true)
+    }
+    fn __truediv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Div, &self.get(), o, false)
+    }
+    fn __rtruediv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Div, &self.get(), o, true)
+    }
+    fn __pow__(
+        &self,
+        py: Python<'_>,
+        o: &Bound<'_, PyAny>,
+        _modulo: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Power, &self.get(), o, false)
+    }
+    fn __rpow__(
+        &self,
+        py: Python<'_>,
+        o: &Bound<'_, PyAny>,
+        _modulo: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Power, &self.get(), o, true)
+    }
+    fn __floordiv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::FloorDivide, &self.get(), o, false)
+    }
+    fn __rfloordiv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::FloorDivide, &self.get(), o, true)
+    }
+    fn __mod__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Mod, &self.get(), o, false)
+    }
+    fn __rmod__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Mod, &self.get(), o, true)
+    }
+    fn __lt__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Less, &self.get(), o, false)
+    }
+    fn __le__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::LessEqual, &self.get(), o, false)
+    }
+    fn __gt__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Greater, &self.get(), o, false)
+    }
+    fn __ge__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::GreaterEqual, &self.get(), o, false)
+    }
+    fn __eq__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::Equal, &self.get(), o, false)
+    }
+    fn __ne__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        binop(py, ops::BinaryOp::NotEqual, &self.get(), o, false)
+    }
+
+    fn __matmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        crate::error::guard("matmul", || {
+            let b = to_tensor(o, None)?;
+            let n = self.get().numel().max(b.numel());
+            Ok(PyTensor::new(maybe_detach(py, n, || {
+                ops::matmul::matmul(&self.get(), &b)
+            })?))
+        })
+    }
+
+    fn __rmatmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        crate::error::guard("matmul", || {
+            let a = to_tensor(o, None)?;
+            let n = self.get().numel().max(a.numel());
+            Ok(PyTensor::new(maybe_detach(py, n, || {
+                ops::matmul::matmul(&a, &self.get())
+            })?))
+        })
+    }
+
+    fn __neg__(&self) -> PyResult<PyTensor> {
+        crate::error::guard("negative", || Ok(PyTensor::new(ops::neg(&self.get())?)))
+    }
+
+    fn __pos__(&self) -> PyTensor {
+        PyTensor::new(self.get())
+    }
+
+    fn __abs__(&self) -> PyResult<PyTensor> {
+        crate::error::guard("absolute", || {
+            Ok(PyTensor::new(ops::unary(ops::UnaryOp::Abs, &self.get())?))
+        })
+    }
+
+    /// Transposed (all axes reversed).
+    #[getter(T)]
+    fn transposed(&self) -> PyResult<PyTensor> {
+        crate::error::guard("transpose", || {
+            Ok(PyTensor::new(ops::transpose(&self.get(), None)?))
+        })
+    }
+}
+
+impl PyTensor {
+    fn getitem(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         let is_array = key.cast::<PyTensor>().is_ok()
             || key.cast::<PyUntypedArray>().is_ok()
             || key.is_instance_of::<pyo3::types::PyList>();
@@ -537,119 +788,15 @@ impl PyTensor {
                 idx = ops::cast(&idx, DType::Int64)?; // `x[[]]`: an empty index list
             }
             if idx.dtype() == DType::Bool {
-                return Ok(PyTensor::new(ops::shape::boolean_mask(&self.t, &idx)?));
+                return Ok(PyTensor::new(ops::shape::boolean_mask(&self.get(), &idx)?));
             }
-            return Ok(PyTensor::new(ops::shape::take(&self.t, &idx, 0)?));
+            return Ok(PyTensor::new(ops::shape::take(&self.get(), &idx, 0)?));
         }
-        let spec = parse_key(key, &self.t.shape)?;
-        let n = self.t.numel();
+        let t = self.get();
+        let spec = parse_key(key, &t.shape)?;
+        let n = t.numel();
         Ok(PyTensor::new(maybe_detach(py, n, || {
-            ops::shape::get_item(&self.t, &spec)
+            ops::shape::get_item(&t, &spec)
         })?))
-    }
-
-    fn __add__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        binop(py, ops::BinaryOp::Add, &self.t, o, false)
-    }
-    fn __radd__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        binop(py, ops::BinaryOp::Add, &self.t, o, true)
-    }
-    fn __sub__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        binop(py, ops::BinaryOp::Sub, &self.t, o, false)
-    }
-    fn __rsub__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        binop(py, ops::BinaryOp::Sub, &self.t, o, true)
-    }
-    fn __mul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        binop(py, ops::BinaryOp::Mul, &self.t, o, false)
-    }
-    fn __rmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        binop(py, ops::BinaryOp::Mul, &self.t, o, true)
-    }
-    fn __truediv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        binop(py, ops::BinaryOp::Div, &self.t, o, false)
-    }
-    fn __rtruediv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        binop(py, ops::BinaryOp::Div, &self.t, o, true)
-    }
-    fn __pow__(
-        &self,
-        py: Python<'_>,
-        o: &Bound<'_, PyAny>,
-        _modulo: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<PyTensor> {
-        binop(py, ops::BinaryOp::Power, &self.t, o, false)
-    }
-    fn __rpow__(
-        &self,
-        py: Python<'_>,
-        o: &Bound<'_, PyAny>,
-        _modulo: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<PyTensor> {
-        binop(py, ops::BinaryOp::Power, &self.t, o, true)
-    }
-    fn __floordiv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        binop(py, ops::BinaryOp::FloorDivide, &self.t, o, false)
-    }
-    fn __rfloordiv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        binop(py, ops::BinaryOp::FloorDivide, &self.t, o, true)
-    }
-    fn __mod__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        binop(py, ops::BinaryOp::Mod, &self.t, o, false)
-    }
-    fn __rmod__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        binop(py, ops::BinaryOp::Mod, &self.t, o, true)
-    }
-    fn __lt__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        binop(py, ops::BinaryOp::Less, &self.t, o, false)
-    }
-    fn __le__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        binop(py, ops::BinaryOp::LessEqual, &self.t, o, false)
-    }
-    fn __gt__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        binop(py, ops::BinaryOp::Greater, &self.t, o, false)
-    }
-    fn __ge__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        binop(py, ops::BinaryOp::GreaterEqual, &self.t, o, false)
-    }
-    fn __eq__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        binop(py, ops::BinaryOp::Equal, &self.t, o, false)
-    }
-    fn __ne__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        binop(py, ops::BinaryOp::NotEqual, &self.t, o, false)
-    }
-
-    fn __matmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        let b = to_tensor(o, None)?;
-        let n = self.t.numel().max(b.numel());
-        Ok(PyTensor::new(maybe_detach(py, n, || {
-            ops::matmul::matmul(&self.t, &b)
-        })?))
-    }
-
-    fn __rmatmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        let a = to_tensor(o, None)?;
-        let n = self.t.numel().max(a.numel());
-        Ok(PyTensor::new(maybe_detach(py, n, || {
-            ops::matmul::matmul(&a, &self.t)
-        })?))
-    }
-
-    fn __neg__(&self) -> PyResult<PyTensor> {
-        Ok(PyTensor::new(ops::neg(&self.t)?))
-    }
-
-    fn __pos__(&self) -> PyTensor {
-        PyTensor::new(self.t.clone())
-    }
-
-    fn __abs__(&self) -> PyResult<PyTensor> {
-        Ok(PyTensor::new(ops::unary(ops::UnaryOp::Abs, &self.t)?))
-    }
-
-    /// Transposed (all axes reversed).
-    #[getter(T)]
-    fn transposed(&self) -> PyResult<PyTensor> {
-        Ok(PyTensor::new(ops::transpose(&self.t, None)?))
     }
 }

@@ -83,7 +83,7 @@ def test_crossentropy_grad_kernel_directly(gpu):
 def test_out_of_range_label_raises_the_cpu_error_at_the_read_back(gpu, label):
     out = rng.standard_normal((2, 3)).astype(np.float32)
     y = np.array([1, label], np.int64)
-    message = f"label {label} is out of range for 3 classes"
+    message = rf"label {label} (at index \[1\] )?is out of range for 3 classes"
     with pytest.raises(ValueError, match=message):
         ops.sparse_categorical_crossentropy(on_device(y, "cpu"), on_device(out, "cpu"), from_logits=True)
     loss = ops.sparse_categorical_crossentropy(on_device(y, "gpu"), on_device(out, "gpu"), from_logits=True)
@@ -101,7 +101,7 @@ def test_a_bad_label_stops_fit_on_the_gpu_with_the_cpu_error(gpu):
     with keras.device("gpu"):
         model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, activation="softmax")])
         model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-        with pytest.raises(ValueError, match="label 7 is out of range for 4 classes"):
+        with pytest.raises(ValueError, match=r"label 7 .*is out of range for 4 classes"):
             model.fit(x, y, batch_size=4, epochs=1, verbose=0)
 
 
