@@ -588,6 +588,7 @@ def tile(x, repeats) -> Tensor:
 
     Raises:
         ValueError: for a negative repeat count.
+        MemoryError: when the result would not fit in the machine's memory.
     """
     x = _t(x)
     reps = [int(repeats)] if isinstance(repeats, int) or hasattr(repeats, "__index__") else [
@@ -599,7 +600,10 @@ def tile(x, repeats) -> Tensor:
     shape = [1] * (nd - x.ndim) + list(x.shape)
     interleaved = [v for d in shape for v in (1, d)]
     big = [v for r, d in zip(reps, shape) for v in (r, d)]
-    out = _core.broadcast_to(reshape(x, interleaved), big)
+    try:
+        out = _core.broadcast_to(reshape(x, interleaved), big)
+    except MemoryError as e:
+        raise MemoryError(f"tile: repeats {tuple(reps)} of shape {tuple(x.shape)}: {e}") from None
     return reshape(out, [r * d for r, d in zip(reps, shape)])
 
 
