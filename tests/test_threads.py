@@ -54,3 +54,39 @@ def test_large_matmul_same_on_one_and_all_threads():
     got = np.frombuffer(bytes.fromhex(outs[0].strip()), dtype=np.float32)
     np.testing.assert_allclose(got, ref.ravel()[: got.size], rtol=1e-4)
     np.testing.assert_allclose(np.frombuffer(bytes.fromhex(outs[1].strip()), dtype=np.float32), got, rtol=1e-5)
+
+
+_BAD_THREADS_CHILD = """
+import json
+stage = "import"
+try:
+    import rskeras
+    stage = "first op"
+    x = rskeras.random.uniform((600, 600), seed=3)  # large enough to run on the pool
+    float(rskeras.ops.sum(x))
+    stage = "num_threads"
+    rskeras._core.num_threads()
+except Exception as e:
+    print(json.dumps({"stage": stage, "type": type(e).__name__, "message": str(e)}))
+else:
+    print(json.dumps({"stage": "none", "type": None, "message": ""}))
+"""
+
+
+@pytest.mark.parametrize("bad", ["abc", "0", "-1", "2x", "1.5", "99999999999999999999"])
+def test_bad_num_threads_is_a_value_error_naming_the_variable_and_value(bad):
+    """A typo in RSKERAS_NUM_THREADS is an error (at import or at the first op), not a
+    silent fallback to every core."""
+    import json
+    import re
+
+    env = dict(os.environ, RSKERAS_NUM_THREADS=bad)
+    out = subprocess.run([sys.executable, "-c", _BAD_THREADS_CHILD], env=env, capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["type"] == "ValueError", f"RSKERAS_NUM_THREADS={bad!r} gave {result}"
+    message = result["message"]
+    assert "RSKERAS_NUM_THREADS" in message, message
+    assert re.search(r"(?<![\w.])" + re.escape(bad) + r"(?![\w.])", message), \
+        f"the message does not show the bad value {bad!r}: {message}"

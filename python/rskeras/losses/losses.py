@@ -17,6 +17,7 @@ from rskeras import _core
 from rskeras import ops
 from rskeras.backend.config import FLOAT_DTYPES
 from rskeras.backend.masking import get_keras_mask
+from rskeras.losses.labels import check_labels, is_sparse, num_classes_of, sparse_labels
 
 _REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
@@ -30,6 +31,7 @@ def _squeeze_labels(y_true, y_pred):
 
 
 def _float_pair(y_true, y_pred, name):
+    check_labels(y_true, name)
     y_pred = ops.convert_to_tensor(y_pred)
     y_true = ops.cast(y_true, y_pred.dtype if y_pred.dtype in FLOAT_DTYPES else "float32")
     if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
@@ -45,16 +47,19 @@ def _float_pair(y_true, y_pred, name):
     return y_true, y_pred
 
 
+@sparse_labels
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
     """Per-sample cross-entropy between integer labels `(batch,)` (or `(batch, 1)`) and
     probabilities (or logits) `(batch, classes)`; returns `(batch,)`.
 
     Raises:
-        ValueError: on a shape mismatch or a label outside `[0, classes)`.
+        ValueError: on a shape mismatch, or a label that is NaN, infinite or outside
+            `[0, classes)` (naming the value and its index).
     """
     if ignore_class is not None:
         raise ValueError("sparse_categorical_crossentropy: ignore_class is not supported yet")
     y_pred = ops.convert_to_tensor(y_pred)
+    check_labels(y_true, "sparse_categorical_crossentropy", num_classes_of(y_pred))
     return ops.sparse_categorical_crossentropy(_squeeze_labels(y_true, y_pred), y_pred, from_logits, axis)
 
 
@@ -184,9 +189,19 @@ class Loss:
     def call(self, y_true, y_pred):
         raise NotImplementedError
 
+    def _sparse_labels(self) -> bool:
+        """Whether `y_true` holds class ids checked against `y_pred.shape[-1]`."""
+        return False
+
     def __call__(self, y_true, y_pred, sample_weight=None):
         """The reduced loss; a mask on `y_pred` (or on the values `call` returns) weights
-        the values (see the module docstring)."""
+        the values (see the module docstring).
+
+        Raises:
+            ValueError: for a non-finite label, or a sparse one outside `[0, classes)`,
+                naming the loss, the value and its index (`rskeras.losses.labels`).
+        """
+        check_labels(y_true, self.name, num_classes_of(y_pred) if self._sparse_labels() else None)
         values = self.call(y_true, y_pred)
         return reduce_loss(values, sample_weight, self.reduction, mask=combined_mask(y_pred, values))
 
@@ -207,6 +222,9 @@ class LossFunctionWrapper(Loss):
 
     def call(self, y_true, y_pred):
         return self.fn(y_true, y_pred, **self._fn_kwargs)
+
+    def _sparse_labels(self) -> bool:
+        return is_sparse(self.fn)
 
     def get_config(self):
         return {**super().get_config(), **self._fn_kwargs}

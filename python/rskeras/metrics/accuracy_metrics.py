@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from rskeras import ops
+from rskeras.losses.labels import check_labels, num_classes_of, sparse_labels
 from rskeras.metrics.metric import MeanMetricWrapper
 
 
 def accuracy(y_true, y_pred):
     """1.0 where `y_true == y_pred` exactly, else 0.0 (per element)."""
+    check_labels(y_true, "accuracy")
     y_pred = ops.convert_to_tensor(y_pred)
     return ops.cast(ops.equal(ops.cast(y_true, y_pred.dtype), y_pred), "float32")
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
     """Mean over the last axis of `y_true == (y_pred > threshold)`; `(batch, d)` -> `(batch,)`."""
+    check_labels(y_true, "binary_accuracy")
     y_pred = ops.convert_to_tensor(y_pred)
     y_true = ops.cast(y_true, "float32")
     if y_true.ndim == y_pred.ndim - 1:
@@ -24,12 +27,18 @@ def binary_accuracy(y_true, y_pred, threshold=0.5):
 
 def categorical_accuracy(y_true, y_pred):
     """1.0 where `argmax(y_true) == argmax(y_pred)` along the last axis; `(batch,)`."""
+    check_labels(y_true, "categorical_accuracy")
     return ops.cast(ops.equal(ops.argmax(y_true, axis=-1), ops.argmax(y_pred, axis=-1)), "float32")
 
 
+@sparse_labels
 def sparse_categorical_accuracy(y_true, y_pred):
-    """1.0 where the integer label equals `argmax(y_pred)`; labels `(batch,)` or `(batch, 1)`."""
+    """1.0 where the integer label equals `argmax(y_pred)`; labels `(batch,)` or `(batch, 1)`.
+
+    Raises:
+        ValueError: for a label that is NaN, infinite or outside `[0, classes)`."""
     y_pred = ops.convert_to_tensor(y_pred)
+    check_labels(y_true, "sparse_categorical_accuracy", num_classes_of(y_pred))
     y_true = ops.convert_to_tensor(y_true)
     if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
         y_true = ops.reshape(y_true, tuple(y_true.shape[:-1]))

@@ -12,6 +12,7 @@ from rskeras import _core
 from rskeras import ops
 from rskeras.backend import naming
 from rskeras.backend.variables import Variable
+from rskeras.utils import locks
 
 
 class Optimizer:
@@ -100,14 +101,25 @@ class Optimizer:
                 return [g * (self.global_clipnorm / norm) for g in grads]
         return grads
 
+    def __getstate__(self):
+        return locks.state_without_lock(self)
+
     def apply(self, grads, trainable_variables) -> None:
         """Update `trainable_variables` in place from `grads` (same order). `None` gradients
         are skipped.
+
+        Thread-safe: the whole update (slots, weights, `iterations`) runs under the
+        optimizer's re-entrant lock, which `compile` shares with the model, so two threads
+        never interleave one update and a model's predict batch never sees half of one.
 
         Raises:
             ValueError: when no variable has a gradient, or a gradient's shape differs from its
                 variable's (naming the variable).
         """
+        with locks.object_lock(self):
+            self._apply(grads, trainable_variables)
+
+    def _apply(self, grads, trainable_variables) -> None:
         pairs = [(g, v) for g, v in zip(grads, trainable_variables) if g is not None]
         if not pairs:
             raise ValueError(

@@ -19,6 +19,7 @@ from __future__ import annotations
 from rskeras import losses as losses_module
 from rskeras import metrics as metrics_module
 from rskeras.backend.keras_tensor import flatten
+from rskeras.losses.labels import check_labels, is_sparse, num_classes_of
 from rskeras.losses.losses import combined_mask
 from rskeras.metrics.metric import Mean
 
@@ -105,6 +106,8 @@ def _apply_loss(fn, y_true, y_pred, sample_weight):
     would: weighted by `sample_weight` and by the mask `y_pred` (or the values) carry."""
     if isinstance(fn, losses_module.Loss):
         return fn(y_true, y_pred, sample_weight=sample_weight)
+    check_labels(y_true, getattr(fn, "__name__", "loss"),
+                 num_classes_of(y_pred) if is_sparse(fn) else None)
     values = fn(y_true, y_pred)
     return losses_module.reduce_loss(values, sample_weight,
                                      mask=combined_mask(y_pred, values))
@@ -214,7 +217,7 @@ class CompileMetrics:
             names = output_names_for(model, y_pred)
             flat_pred = flatten(y_pred)
             flat_true = align_targets(y_true, y_pred, names)
-            if isinstance(self.spec, (list, tuple)):
+            if isinstance(self.spec, (list, tuple)) and self.spec:  # [] (the default): none
                 per_output = _per_output(list(self.spec), names, "metrics")
             elif isinstance(self.spec, dict):
                 per_output = _per_output(self.spec, names, "metrics", default=None)

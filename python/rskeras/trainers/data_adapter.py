@@ -110,6 +110,27 @@ class ArrayBatches:
         self.batch_size, self.shuffle = batch_size, shuffle
         self.num_batches = math.ceil(self.num_samples / batch_size)
         self._resident = None  # the arrays on the gpu device, made by the first GPU epoch
+        # Flat positions of the `y` arrays, their bounds (made on first use), and the last
+        # batch's flat tensors and rows, for `label_entries`.
+        n_x = len(flatten(self.structure[0])) if self.structure else 0
+        n_y = len(flatten(self.structure[1])) if len(self.structure) > 1 else 0
+        self._label_positions = range(n_x, n_x + n_y)
+        self._label_summaries = None
+        self._last = ([], None)
+
+    def label_entries(self) -> list:
+        """`(tensor, summary, rows)` for each `y` tensor of the last batch yielded, for
+        `rskeras.losses.labels.known_labels`: the bounds of its whole array (computed once)
+        let the losses and metrics skip checking a batch drawn from clean labels."""
+        from rskeras.losses import labels
+
+        if self._label_summaries is None:
+            self._label_summaries = [labels.summarize(self.arrays[i]) for i in self._label_positions]
+        flat, rows = self._last
+        if not flat:
+            return []
+        return [(flat[i], summary, rows) for i, summary in zip(self._label_positions,
+                                                               self._label_summaries)]
 
     def __iter__(self):
         if _core.get_default_device() == "gpu":
@@ -125,6 +146,7 @@ class ArrayBatches:
             else:
                 idx = order[start:start + bs]
                 batch = [None if a is None else _core.gather_rows(a, idx) for a in self.arrays]
+            self._last = (batch, start if order is None else idx)
             yield tuple(batch) if simple else tuple(pack_sequence_as(self.structure, batch))
 
     def _gpu_batches(self):
@@ -153,6 +175,7 @@ class ArrayBatches:
                     batch.append(dev[start:start + bs])
                 else:
                     batch.append(ops.take(dev, idx, axis=0))
+            self._last = (batch, start if perm is None else perm[start:start + bs])
             yield tuple(batch) if simple else tuple(pack_sequence_as(self.structure, batch))
 
 

@@ -5,11 +5,14 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from rskeras import _core
 from rskeras import losses as losses_module
 from rskeras import optimizers as optimizers_module
 from rskeras.backend.keras_tensor import flatten, map_structure, pack_sequence_as
 from rskeras.callbacks.callback import CallbackList
+from rskeras.losses.labels import known_labels
 from rskeras.metrics.metric import Mean
 from rskeras.trainers import data_adapter
 from rskeras.trainers.compile_utils import (  # noqa: F401
@@ -17,7 +20,10 @@ from rskeras.trainers.compile_utils import (  # noqa: F401
     CompileMetrics,
     _resolve_accuracy,
 )
+from rskeras.utils import locks
 from rskeras.utils.python_utils import pythonify_logs
+
+_NO_LOCK = contextlib.nullcontext()
 
 
 def _to_tensors(data):
@@ -31,7 +37,22 @@ def _to_tensors(data):
 
 
 class Trainer:
-    """The training API mixed into `Model`."""
+    """The training API mixed into `Model`.
+
+    Threads: a model may be used from several Python threads at once (`predict` in one while
+    another runs `fit`). Its re-entrant lock (`_step_lock`, shared with its optimizer) is
+    held around each optimizer update and each predict/evaluate batch, so such a batch sees
+    the weights of a whole number of steps, never half of one. The forward and backward
+    passes of training steps run outside it (concurrent `fit` calls interleave their steps,
+    as on TensorFlow)."""
+
+    @property
+    def _step_lock(self):
+        """The model's re-entrant lock (see the class docstring)."""
+        return locks.object_lock(self)
+
+    def __getstate__(self):
+        return locks.state_without_lock(self)
 
     def _init_trainer(self):
         self.compiled = False
@@ -71,6 +92,7 @@ class Trainer:
         if weighted_metrics is not None:
             raise ValueError("compile: weighted_metrics is not supported yet")
         self.optimizer = optimizers_module.get(optimizer)
+        locks.share_lock(self, self.optimizer)
         if isinstance(loss, (list, tuple, dict)):
             for item in flatten(loss):
                 losses_module.get(item)  # fail early on unknown names
@@ -162,6 +184,10 @@ class Trainer:
         """
         if self.loss is None or self._compile_loss is None:
             raise ValueError("No loss to compute: pass `loss=` to compile() or override compute_loss")
+        if not self._compile_loss.built:
+            with self._step_lock:  # two threads' first batches must not build twice
+                if not self._compile_loss.built:
+                    self._compile_loss.build(self, y_pred)
         loss = self._compile_loss(self, y, y_pred, sample_weight)
         extra = self.losses
         for term in extra:
@@ -176,7 +202,9 @@ class Trainer:
         `{name: scalar tensor}` (nothing is read back from the device here: `fit` turns the
         logs into floats only for a callback that reads them)."""
         if self._compiled_metrics is None:
-            self._build_metrics(y, y_pred)
+            with self._step_lock:  # two threads' first batches must not build twice
+                if self._compiled_metrics is None:
+                    self._build_metrics(y, y_pred)
         self._compile_metrics.update_state(self, y, y_pred, sample_weight)
         return self._metrics_result_tensors()
 
@@ -214,14 +242,20 @@ class Trainer:
         logs (values as floats or scalar tensors). When the keys match `self.metrics`, `fit`
         reports the metrics' epoch results; otherwise it reports the last returned logs."""
         x, y, sample_weight = data_adapter.unpack_x_y_sample_weight(data)
-        with _core.GradientTape() as tape:
-            y_pred = self(x, training=True)
-            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
+        # A first call may create the weights (the model's, or its sublayers' after the model
+        # is marked built): never in two threads at once.
+        first = not self.__dict__.get("_rskeras_stepped")
+        with self._step_lock if first else _NO_LOCK:
+            with _core.GradientTape() as tape:
+                y_pred = self(x, training=True)
+                loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
+            if first:
+                object.__setattr__(self, "_rskeras_stepped", True)
         self._clear_losses()
         # Read after the forward pass: a model's first call may create its weights.
         variables = self.trainable_variables
         grads = tape.gradient(loss, variables)
-        self.optimizer.apply(grads, variables)
+        self.optimizer.apply(grads, variables)  # under the model's lock (shared with it)
         return self.compute_metrics(x, y, y_pred, sample_weight)
 
     def test_step(self, data) -> dict:
@@ -323,7 +357,8 @@ class Trainer:
             cbs.on_epoch_begin(epoch)
             for step, batch in enumerate(train):
                 cbs.on_train_batch_begin(step)
-                logs = self.train_step(batch)
+                with known_labels(train.label_entries()):
+                    logs = self.train_step(batch)
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
@@ -345,7 +380,8 @@ class Trainer:
         logs = {}
         for step, batch in enumerate(batches):
             cbs.on_test_batch_begin(step)
-            logs = self.test_step(batch)
+            with known_labels(batches.label_entries()), self._step_lock:
+                logs = self.test_step(batch)
             cbs.on_test_batch_end(step, logs)
         logs = self._get_metrics_result_or_logs(logs)
         cbs.on_test_end(logs)
@@ -394,14 +430,17 @@ class Trainer:
         batches = data_adapter.ArrayBatches([x], data_adapter.batch_size_arg(batch_size, "predict"))
         if batches.num_samples == 0:
             # No sample: the outputs have 0 rows and the shapes the model gives (Keras's too).
-            return map_structure(np.asarray, self.predict_step((_to_tensors(x),)))
+            with self._step_lock:
+                out = self.predict_step((_to_tensors(x),))
+            return map_structure(np.asarray, out)
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                            steps=batches.num_batches, verbose=verbose)
         cbs.on_predict_begin()
         outputs, structure = [], None
         for step, (bx,) in enumerate(batches):
             cbs.on_predict_batch_begin(step)
-            out = self.predict_step((bx,))
+            with self._step_lock:  # the batch sees whole optimizer steps only
+                out = self.predict_step((bx,))
             if structure is None:
                 structure = out
             outputs.append([np.asarray(o) for o in flatten(out)])
@@ -425,14 +464,16 @@ class Trainer:
         """One `test_step` on a single batch."""
         self._assert_compiled("test_on_batch")
         self.reset_metrics()
-        logs = self.test_step((_to_tensors(x), _to_tensors(y), _to_tensors(sample_weight)))
+        with self._step_lock:
+            logs = self.test_step((_to_tensors(x), _to_tensors(y), _to_tensors(sample_weight)))
         logs = self._get_metrics_result_or_logs(logs)
         return logs if return_dict else self._logs_list(logs)
 
     def predict_on_batch(self, x):
         """Model outputs for one batch, as a NumPy array (or a list/dict of them)."""
         import numpy as np
-        out = self.predict_step((_to_tensors(x),))
+        with self._step_lock:
+            out = self.predict_step((_to_tensors(x),))
         if isinstance(out, (list, tuple, dict)):
             return map_structure(np.asarray, out)
         return np.asarray(out)
