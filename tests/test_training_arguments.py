@@ -47,3 +47,17 @@ def test_zero_epochs_trains_nothing():
     model.fit(X, Y, epochs=0, verbose=0)
     for a, b in zip(model.get_weights(), before):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda m: m.fit("abc", Y, verbose=0), TypeError, r"`x` must be an array of numbers .* got str"),
+    (lambda m: m.predict(3.0, verbose=0), TypeError, r"`x` must be an array of numbers .* scalar"),
+    (lambda m: m.fit(X, np.array([object()] * len(X)), verbose=0), TypeError,
+     r"`y` must be an array of numbers .*dtype object"),
+    (lambda m: m.predict([[1.0, 2.0], [3.0]], verbose=0), ValueError, "`x`: cannot make an array"),
+    (lambda m: m.predict(X[:, :2], verbose=0), ValueError,
+     r"expected axis -1 of input shape to have value 4, but received input with shape \(\d+, 2\)"),
+])
+def test_inputs_of_the_wrong_kind_or_structure_are_refused(call, error, match):
+    with pytest.raises(error, match=match):
+        call(_model())

@@ -28,6 +28,9 @@ pub fn threads_from_env() -> crate::error::Result<Option<usize>> {
         let Ok(value) = std::env::var(name) else {
             continue;
         };
+        if value.trim().is_empty() {
+            continue; // `RSKERAS_NUM_THREADS=` in a script means unset
+        }
         return match value.trim().parse::<usize>() {
             Ok(n) if (1..=4096).contains(&n) => Ok(Some(n)),
             _ => Err(crate::error::Error::Value(format!(

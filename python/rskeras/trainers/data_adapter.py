@@ -26,12 +26,14 @@ def to_array(data, name: str):
     list/tuple of arrays (several inputs or outputs), gives the same structure of arrays.
 
     Raises:
-        TypeError: for generators and datasets (not supported yet).
+        TypeError: for generators and datasets (not supported yet), and for data that is not
+            an array of numbers with a batch axis (a string, a scalar, objects).
+        ValueError: for ragged nested lists.
     """
     import numpy as np
     if data is None:
         return None
-    if isinstance(data, np.ndarray):
+    if isinstance(data, np.ndarray) and data.dtype.kind in "biuf" and data.ndim:
         return data
     if isinstance(data, _core.Tensor):
         return data.numpy()
@@ -44,7 +46,17 @@ def to_array(data, name: str):
         if isinstance(data, dict):
             return {k: to_array(v, f"{name}[{k!r}]") for k, v in data.items()}
         return [to_array(v, f"{name}[{i}]") for i, v in enumerate(data)]
-    return np.asarray(data)
+    try:
+        array = np.asarray(data)
+    except ValueError as e:  # ragged nested lists
+        raise ValueError(f"`{name}`: cannot make an array of it ({e})") from None
+    if array.dtype.kind not in "biuf" or array.ndim == 0:
+        raise TypeError(
+            f"`{name}` must be an array of numbers with a batch axis (a NumPy array, a tensor, "
+            f"or a list/dict of them), got {type(data).__name__} "
+            f"{'of dtype ' + str(array.dtype) if array.ndim else 'scalar'}"
+        )
+    return array
 
 
 def batch_size_arg(batch_size, where: str) -> int:
