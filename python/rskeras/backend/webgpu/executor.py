@@ -16,8 +16,10 @@ shapes and constants uploads none of them again.
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -79,10 +81,25 @@ def pack(*values) -> bytes:
     return struct.pack("<" + fmt + "x" * (4 * (-len(values) % 4)), *ints)
 
 
+def _serialized(method):
+    """Run `method` holding the executor's lock: the core calls the executor from any Python
+    thread, and one op's recording (encoder, pass, flags, caches) must not interleave with
+    another's (wgpu calls release the GIL)."""
+
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 class Executor:
-    """Runs ops on the GPU for the core (see `rust/device/gpu.rs` for the protocol)."""
+    """Runs ops on the GPU for the core (see `rust/device/gpu.rs` for the protocol). Its entry
+    points are serialized by one re-entrant lock, so concurrent threads never break the device."""
 
     def __init__(self):
+        self._lock = threading.RLock()
         self.ctx = get_context()
         self.device = self.ctx.device
         wgpu = self.ctx.wgpu
@@ -108,11 +125,13 @@ class Executor:
         self.max_shared = int(self.ctx.limits["max-compute-workgroup-storage-size"])
 
     # -- arrays ---------------------------------------------------------------------------
+    @_serialized
     def empty(self, shape, dtype: str) -> GpuArray:
         """A new device array (contents undefined until a kernel writes it)."""
         wgsl_type(dtype)
         return GpuArray(self.pool.take(4 * math.prod(shape)), shape, dtype, self.pool)
 
+    @_serialized
     def upload(self, array) -> GpuArray:
         """Copy a host array to a new device array.
 
@@ -140,6 +159,7 @@ class Executor:
         self._enc().copy_buffer_to_buffer(staging, 0, out.buffer, 0, words.nbytes)
         return out
 
+    @_serialized
     def constant(self, array) -> GpuArray:
         """A read-only device copy of host `array`; arrays of at most `CONSTANT_BYTES` are
         cached by content (least recently used dropped first), larger ones uploaded."""
@@ -158,6 +178,7 @@ class Executor:
             self._constants.popitem(last=False)
         return out
 
+    @_serialized
     def download(self, handle: GpuArray, shape=None, dtype=None) -> np.ndarray:
         """The values of `handle` as a NumPy array of its logical dtype (waits for the GPU)."""
         self.flush()
@@ -186,6 +207,7 @@ class Executor:
         error, message = CHECKS[int(code) & -int(code)]  # the lowest code set
         raise error(message.format(value=value, bound=int(bound)))
 
+    @_serialized
     def copy(self, handle: GpuArray) -> GpuArray:
         """A new device array with `handle`'s values (copy-on-write for in-place updates)."""
         out = self.empty(handle.shape, handle.dtype)
@@ -205,6 +227,7 @@ class Executor:
             self._pass.end()
             self._pass = None
 
+    @_serialized
     def flush(self) -> None:
         """Submit the recorded commands (a synchronization point)."""
         self._end_pass()
@@ -214,6 +237,7 @@ class Executor:
             self._pending = 0
             self.submits += 1
 
+    @_serialized
     def synchronize(self) -> None:
         """Submit and wait until the GPU has finished all work."""
         self.flush()
@@ -307,6 +331,7 @@ class Executor:
             arr = arr.astype(_numpy_dtype(dtype))
         return self.constant(arr.reshape(shape))
 
+    @_serialized
     def execute(self, op: str, params: dict, inputs) -> GpuArray:
         launch = KERNELS.get(op)
         if launch is None:
@@ -318,6 +343,7 @@ class Executor:
         # tensor's own (updatable) storage.
         return self.copy(out) if out.readonly else out
 
+    @_serialized
     def update(self, op: str, params: dict, targets, inputs) -> None:
         run = UPDATES.get(op)
         if run is None:
