@@ -128,7 +128,7 @@ fn where_py(
 }
 
 #[pyfunction]
-fn clip(py: Python<'_>, x: &Bound<'_, PyAny>, x_min: f32, x_max: f32) -> PyResult<PyTensor> {
+fn clip(py: Python<'_>, x: &Bound<'_, PyAny>, x_min: f64, x_max: f64) -> PyResult<PyTensor> {
     crate::error::guard("clip", || {
         let t = to_tensor(x, None)?;
         wrap(maybe_detach(py, t.numel(), || ops::clip(&t, x_min, x_max)))

@@ -62,6 +62,12 @@ pub fn guard<T>(op: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(name_conversion_error(op, e)),
         Err(payload) => {
+            if let Some(oom) = payload.downcast_ref::<crate::tensor::reuse::OutOfMemory>() {
+                return Err(PyMemoryError::new_err(format!(
+                    "{op}: the system refused an allocation of {} bytes",
+                    oom.bytes
+                )));
+            }
             let msg = payload
                 .downcast_ref::<String>()
                 .map(String::as_str)
@@ -78,6 +84,20 @@ pub fn guard<T>(op: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
             )))
         }
     }
+}
+
+/// Keep the panic message of an [`OutOfMemory`](crate::tensor::reuse::OutOfMemory) payload
+/// off stderr (it becomes a MemoryError); every other panic is reported as before.
+pub fn install_panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !info
+            .payload()
+            .is::<crate::tensor::reuse::OutOfMemory>()
+        {
+            default(info)
+        }
+    }));
 }
 
 /// Errors from converting arguments (see `tensor::pytensor::to_tensor`) do not know the op.

@@ -17,6 +17,7 @@ use pyo3::prelude::*;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     device::pool::threads_from_env()?;
+    error::install_panic_hook();
     m.add_class::<tensor::pytensor::PyTensor>()?;
     m.add_class::<autodiff::gradient_tape::PyGradientTape>()?;
     m.add_function(wrap_pyfunction!(scan::find_all, m)?)?;

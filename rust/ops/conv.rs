@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::ops::elementwise::FloatElem;
 use crate::ops::shape::{concatenate, slice_axis};
 use crate::ops::{cast, Op};
-use crate::tensor::{Buffer, DType, Tensor};
+use crate::tensor::{numel, Buffer, DType, Tensor};
 
 /// The shapes and strides of one convolution or pooling window walk (NHWC).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -214,7 +214,7 @@ pub fn conv2d(
         kernel.shape[2],
         kernel.shape[3],
     );
-    if groups == 0 || c != kc * groups || out_c % groups != 0 {
+    if groups == 0 || kc.checked_mul(groups) != Some(c) || out_c % groups != 0 {
         return Err(Error::Value(format!(
             "conv: input channels ({c}) must equal kernel in_channels ({kc}) x groups ({groups}), \
              and output channels ({out_c}) must be divisible by groups; input shape {:?}, kernel shape {:?}",
@@ -282,6 +282,13 @@ pub fn conv2d_transpose(
         out_len(x.shape[2], kernel.shape[1], strides.1, dilation.1),
         kernel.shape[2],
     ];
+    if x.numel() == 0 {
+        // Nothing to spread: the output (possibly empty too) is zeros, as the definition gives.
+        crate::tensor::check_alloc("conv_transpose", &out_shape, DType::Float32)?;
+        let dt = float_dtype(x, kernel)?;
+        let zeros = Tensor::new(out_shape.to_vec(), Buffer::zeros(dt, numel(&out_shape)));
+        return crate::device::gpu::to_device(&zeros, x.device);
+    }
     let geo = Geometry::new(
         "conv_transpose",
         &out_shape,
@@ -575,7 +582,7 @@ fn per_image<T: FloatElem>(
     // Images are the unit of work an interrupt stops between (see `crate::interrupt`).
     let token = crate::interrupt::current();
     if n == 1 || per_out == 0 {
-        let mut scratch = vec![T::zero(); scratch_len];
+        let mut scratch = crate::tensor::reuse::zeros(scratch_len);
         let par = gemm::Parallelism::Rayon(pool::num_threads());
         for (i, o) in out.chunks_mut(per_out.max(1)).enumerate().take(n) {
             if token.fired() {
@@ -587,7 +594,7 @@ fn per_image<T: FloatElem>(
     }
     pool::par(|| {
         out.par_chunks_mut(per_out).enumerate().for_each_init(
-            || vec![T::zero(); scratch_len],
+            || crate::tensor::reuse::zeros(scratch_len),
             |scratch, (i, o)| {
                 if !token.fired() {
                     f(i, o, scratch, gemm::Parallelism::None)
@@ -599,7 +606,7 @@ fn per_image<T: FloatElem>(
 
 fn conv_forward<T: FloatElem>(g: &Geometry, x: &[T], k: &[T]) -> Vec<T> {
     let (rows, patch, img) = (g.oh * g.ow, g.patch(), g.h * g.w * g.c);
-    let mut out = vec![T::zero(); g.n * rows * g.out_c];
+    let mut out = crate::tensor::reuse::zeros(g.n * rows * g.out_c);
     let pointwise = g.is_pointwise();
     let scratch = if pointwise { 0 } else { rows * patch };
     per_image(&mut out, rows * g.out_c, g.n, scratch, |i, o, cols, par| {
@@ -617,7 +624,7 @@ fn conv_forward<T: FloatElem>(g: &Geometry, x: &[T], k: &[T]) -> Vec<T> {
 
 fn conv_input_grad<T: FloatElem>(g: &Geometry, dy: &[T], k: &[T]) -> Vec<T> {
     let (rows, patch, img) = (g.oh * g.ow, g.patch(), g.h * g.w * g.c);
-    let mut dx = vec![T::zero(); g.n * img];
+    let mut dx = crate::tensor::reuse::zeros(g.n * img);
     let pointwise = g.is_pointwise();
     let scratch = if pointwise { 0 } else { rows * patch };
     per_image(&mut dx, img, g.n, scratch, |i, o, cols, par| {
@@ -643,8 +650,8 @@ fn conv_kernel_grad<T: FloatElem>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
         (0..threads)
             .into_par_iter()
             .map(|t| {
-                let mut dk = vec![T::zero(); ksize];
-                let mut cols = vec![T::zero(); if pointwise { 0 } else { rows * patch }];
+                let mut dk = crate::tensor::reuse::zeros(ksize);
+                let mut cols = crate::tensor::reuse::zeros(if pointwise { 0 } else { rows * patch });
                 for i in t * per..((t + 1) * per).min(g.n) {
                     let xi = &x[i * img..][..img];
                     let a: &[T] = if pointwise {
@@ -663,7 +670,7 @@ fn conv_kernel_grad<T: FloatElem>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
             })
             .collect()
     });
-    let mut out = vec![T::zero(); ksize];
+    let mut out = crate::tensor::reuse::zeros(ksize);
     for p in partials {
         out.iter_mut().zip(p).for_each(|(o, v)| *o = *o + v);
     }
@@ -673,7 +680,7 @@ fn conv_kernel_grad<T: FloatElem>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
 /// Pooling forward: each output is the max or the mean of its window's valid taps.
 fn pool_forward<T: FloatElem>(g: &Geometry, x: &[T], max: bool) -> Vec<T> {
     let (c, img) = (g.c, g.h * g.w * g.c);
-    let mut out = vec![T::zero(); g.n * g.oh * g.ow * c];
+    let mut out = crate::tensor::reuse::zeros(g.n * g.oh * g.ow * c);
     pool::fill_rows(&mut out, c, |r, o| {
         let (i, oy, ox) = (r / (g.oh * g.ow), r / g.ow % g.oh, r % g.ow);
         let src = &x[i * img..][..img];
@@ -706,7 +713,7 @@ fn pool_forward<T: FloatElem>(g: &Geometry, x: &[T], max: bool) -> Vec<T> {
 /// Pooling backward, per image (windows of one image may overlap, images never do).
 fn pool_grad<T: FloatElem>(g: &Geometry, x: &[T], dy: &[T], max: bool) -> Vec<T> {
     let (c, img, orows) = (g.c, g.h * g.w * g.c, g.oh * g.ow);
-    let mut dx = vec![T::zero(); g.n * img];
+    let mut dx = crate::tensor::reuse::zeros(g.n * img);
     let run = |i: usize, d: &mut [T]| {
         let src = &x[i * img..][..img];
         let mut best = vec![0usize; c];
@@ -826,7 +833,7 @@ fn argmax_step<T: FloatElem>(best: &mut [T], idx: &mut [i32], v: &[T], base: i32
 
 fn pool_argmax<T: FloatElem>(g: &Geometry, x: &[T]) -> Vec<i32> {
     let (c, img, per_out) = (g.c, g.h * g.w * g.c, g.oh * g.ow * g.c);
-    let mut out = vec![0i32; g.n * per_out];
+    let mut out = crate::tensor::reuse::zeros(g.n * per_out);
     let run = |best: &mut Vec<T>, i: usize, o: &mut [i32]| {
         let src = &x[i * img..][..img];
         for (r, orow) in o.chunks_mut(c.max(1)).enumerate() {
@@ -866,7 +873,7 @@ fn pool_argmax<T: FloatElem>(g: &Geometry, x: &[T]) -> Vec<i32> {
 /// The max-pooling gradient: `dy` scatter-added at each output's argmax within its image.
 fn pool_argmax_grad<T: FloatElem>(g: &Geometry, dy: &[T], idx: &[i32]) -> Vec<T> {
     let (img, per_out) = (g.h * g.w * g.c, g.oh * g.ow * g.c);
-    let mut dx = vec![T::zero(); g.n * img];
+    let mut dx = crate::tensor::reuse::zeros(g.n * img);
     per_image_chunks(&mut dx, img, |i, d| {
         let (gi, ii) = (
             &dy[i * per_out..][..per_out],
@@ -886,7 +893,7 @@ fn pool_argmax_grad<T: FloatElem>(g: &Geometry, dy: &[T], idx: &[i32]) -> Vec<T>
 fn depthwise_forward<T: FloatElem>(g: &Geometry, x: &[T], k: &[T]) -> Vec<T> {
     let (c, img, oc) = (g.c, g.h * g.w * g.c, g.out_c);
     let m = oc / c.max(1);
-    let mut out = vec![T::zero(); g.n * g.oh * g.ow * oc];
+    let mut out = crate::tensor::reuse::zeros(g.n * g.oh * g.ow * oc);
     pool::fill_rows(&mut out, oc, |r, o| {
         pool::simd(|| {
             let (i, oy, ox) = (r / (g.oh * g.ow), r / g.ow % g.oh, r % g.ow);
@@ -925,7 +932,7 @@ fn fma_into<T: FloatElem>(acc: &mut [T], a: &[T], b: &[T]) {
 fn depthwise_input_grad<T: FloatElem>(g: &Geometry, dy: &[T], k: &[T]) -> Vec<T> {
     let (c, img, oc, orows) = (g.c, g.h * g.w * g.c, g.out_c, g.oh * g.ow);
     let m = oc / c.max(1);
-    let mut dx = vec![T::zero(); g.n * img];
+    let mut dx = crate::tensor::reuse::zeros(g.n * img);
     let run = |i: usize, d: &mut [T]| {
         for oy in 0..g.oh {
             for ox in 0..g.ow {
@@ -969,7 +976,7 @@ fn depthwise_kernel_grad<T: FloatElem>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T
             .into_par_iter()
             .map(|t| {
                 pool::simd(|| {
-                    let mut dk = vec![T::zero(); ksize];
+                    let mut dk = crate::tensor::reuse::zeros(ksize);
                     for i in t * per..((t + 1) * per).min(g.n) {
                         for oy in 0..g.oh {
                             for ox in 0..g.ow {
@@ -1001,7 +1008,7 @@ fn depthwise_kernel_grad<T: FloatElem>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T
             })
             .collect()
     });
-    let mut out = vec![T::zero(); ksize];
+    let mut out = crate::tensor::reuse::zeros(ksize);
     for p in partials {
         out.iter_mut().zip(p).for_each(|(o, v)| *o = *o + v);
     }

@@ -375,7 +375,7 @@ pub fn where_(condition: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
 }
 
 /// Values limited to `[min, max]`; the gradient passes where `min <= x <= max`.
-pub fn clip(x: &Tensor, min: f32, max: f32) -> Result<Tensor> {
+pub fn clip(x: &Tensor, min: f64, max: f64) -> Result<Tensor> {
     let x = &if x.dtype().is_float() {
         x.clone()
     } else {
@@ -387,8 +387,8 @@ pub fn clip(x: &Tensor, min: f32, max: f32) -> Result<Tensor> {
         Arc::new(move |g: &Tensor, _needs: &[bool]| {
             let inside = binary(
                 BinaryOp::LogicalAnd,
-                &binary(BinaryOp::GreaterEqual, &xc, &Tensor::scalar_f32(min))?,
-                &binary(BinaryOp::LessEqual, &xc, &Tensor::scalar_f32(max))?,
+                &binary(BinaryOp::GreaterEqual, &xc, &Tensor::weak_scalar(min))?,
+                &binary(BinaryOp::LessEqual, &xc, &Tensor::weak_scalar(max))?,
             )?;
             Ok(vec![Some(where_(&inside, g, &Tensor::scalar_f32(0.0))?)])
         })
@@ -433,7 +433,9 @@ pub(crate) fn cpu_cast(x: &Tensor, dtype: DType) -> Result<Tensor> {
 }
 
 /// Element types the float kernels are written for (f32 and f64).
-pub(crate) trait FloatElem: Float + Default + Send + Sync + 'static {
+pub(crate) trait FloatElem:
+    Float + Default + Send + Sync + crate::tensor::reuse::ZeroBits + 'static
+{
     /// `v[i] = exp(v[i])` for a whole slice (vectorised for f32).
     fn exp_in_place(v: &mut [Self]) {
         v.iter_mut().for_each(|x| *x = x.exp());
@@ -793,7 +795,7 @@ pub(crate) fn sigmoid<T: FloatElem>(a: T) -> T {
     }
 }
 
-pub(crate) fn cpu_clip(x: &Tensor, min: f32, max: f32) -> Result<Tensor> {
+pub(crate) fn cpu_clip(x: &Tensor, min: f64, max: f64) -> Result<Tensor> {
     fn run<T: FloatElem>(v: &[T], min: T, max: T) -> Vec<T> {
         // NumPy: minimum(maximum(x, min), max), NaN propagating; min > max gives max.
         map_unary(v, |a| {
@@ -806,8 +808,8 @@ pub(crate) fn cpu_clip(x: &Tensor, min: f32, max: f32) -> Result<Tensor> {
         })
     }
     let data = match &*x.data {
-        Buffer::F32(v) => Buffer::F32(run(v, min, max)),
-        Buffer::F64(v) => Buffer::F64(run(v, min as f64, max as f64)),
+        Buffer::F32(v) => Buffer::F32(run(v, min as f32, max as f32)),
+        Buffer::F64(v) => Buffer::F64(run(v, min, max)),
         other => {
             return Err(Error::Type(format!(
                 "clip: expected a float tensor, got {}",

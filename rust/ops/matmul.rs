@@ -293,7 +293,7 @@ where
     T: Copy + Default + std::ops::Add<Output = T> + std::ops::Mul<Output = T>,
 {
     let mat = p.m * p.n;
-    let mut out = vec![T::default(); p.a.offsets.len() * mat];
+    let mut out = crate::tensor::reuse::filled(T::default(), p.a.offsets.len() * mat);
     if mat > 0 {
         out.chunks_mut(mat)
             .enumerate()
@@ -331,7 +331,7 @@ pub(crate) fn cpu_matmul(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<T
             Buffer::F32(out)
         }
         (Buffer::F64(av), Buffer::F64(bv)) => {
-            let mut out = vec![0f64; nbatch * mat];
+            let mut out = crate::tensor::reuse::zeros(nbatch * mat);
             float_matmul(&mut out, av, bv, &p);
             Buffer::F64(out)
         }

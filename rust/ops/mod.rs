@@ -26,8 +26,8 @@ pub enum Op {
     Binary(BinaryOp),
     Where,
     Clip {
-        min: f32,
-        max: f32,
+        min: f64,
+        max: f64,
     },
     Cast(DType),
     Reduce {

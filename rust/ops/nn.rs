@@ -144,7 +144,7 @@ pub(crate) fn cpu_softmax(x: &Tensor, axis: usize, log: bool) -> Result<Tensor> 
         if inner == 1 {
             pool::fill_rows(&mut out, len.max(1), |_, row| softmax_row(row, log));
         } else {
-            let mut col = vec![T::zero(); len];
+            let mut col = crate::tensor::reuse::zeros(len);
             for o in 0..outer {
                 for i in 0..inner {
                     for j in 0..len {
@@ -188,7 +188,7 @@ pub(crate) fn cpu_sparse_ce(output: &Tensor, target: &Tensor, from_logits: bool)
     let p = output.f32s(name)?;
     let c = *output.shape.last().unwrap();
     let y = labels(name, target, c)?;
-    let mut loss = vec![0f32; y.len()];
+    let mut loss = crate::tensor::reuse::zeros(y.len());
     for (r, (&label, l)) in y.iter().zip(loss.iter_mut()).enumerate() {
         let row = &p[r * c..(r + 1) * c];
         *l = if from_logits {
@@ -214,7 +214,7 @@ pub(crate) fn cpu_sparse_ce_grad(
     let gv = g.f32s(name)?;
     let c = *output.shape.last().unwrap();
     let y = labels(name, target, c)?;
-    let mut out = vec![0f32; p.len()];
+    let mut out = crate::tensor::reuse::zeros(p.len());
     for (r, &label) in y.iter().enumerate() {
         let row = &p[r * c..(r + 1) * c];
         let o = &mut out[r * c..(r + 1) * c];

@@ -216,7 +216,7 @@ fn affine<T: FloatElem>(stats: &[T], gamma: &[T], beta: &[T], eps: f64) -> (Vec<
 fn bn_forward<T: FloatElem>(x: &[T], stats: &[T], gamma: &[T], beta: &[T], eps: f64) -> Vec<T> {
     let c = gamma.len();
     let (scale, shift) = affine(stats, gamma, beta, eps);
-    let mut y = vec![T::zero(); x.len()];
+    let mut y = crate::tensor::reuse::zeros(x.len());
     pool::fill_rows(&mut y, c, |r, o| {
         let xr = &x[r * c..][..c];
         for i in 0..c {
@@ -275,7 +275,7 @@ fn bn_input_grad<T: FloatElem>(
         .map(|i| to_t(sums[c + i].to_f64().unwrap_or(f64::NAN) / m * r_std[i]))
         .collect();
     let mean = &stats[..c];
-    let mut dx = vec![T::zero(); x.len()];
+    let mut dx = crate::tensor::reuse::zeros(x.len());
     pool::fill_rows(&mut dx, c, |r, o| {
         let (xr, gr) = (&x[r * c..][..c], &dy[r * c..][..c]);
         for i in 0..c {
@@ -303,7 +303,7 @@ fn row_stats<T: FloatElem>(row: &[T], eps: f64) -> (f64, f64) {
 
 fn ln_forward<T: FloatElem>(x: &[T], gamma: &[T], beta: &[T], eps: f64) -> Vec<T> {
     let d = gamma.len();
-    let mut y = vec![T::zero(); x.len()];
+    let mut y = crate::tensor::reuse::zeros(x.len());
     pool::fill_rows(&mut y, d, |r, o| {
         let xr = &x[r * d..][..d];
         let (mean, rs) = row_stats(xr, eps);
@@ -318,7 +318,7 @@ fn ln_forward<T: FloatElem>(x: &[T], gamma: &[T], beta: &[T], eps: f64) -> Vec<T
 fn ln_input_grad<T: FloatElem>(x: &[T], dy: &[T], gamma: &[T], eps: f64) -> Vec<T> {
     let d = gamma.len();
     let n = d.max(1) as f64;
-    let mut dx = vec![T::zero(); x.len()];
+    let mut dx = crate::tensor::reuse::zeros(x.len());
     pool::fill_rows(&mut dx, d, |r, o| {
         let (xr, gr) = (&x[r * d..][..d], &dy[r * d..][..d]);
         let (mean, rs) = row_stats(xr, eps);

@@ -119,7 +119,7 @@ fn for_each_block(
 
 pub(crate) fn cpu_uniform(shape: &[usize], min: f32, max: f32, seed: u64, counter: u64) -> Tensor {
     let n = numel(shape);
-    let mut out = vec![0f32; n];
+    let mut out = crate::tensor::reuse::zeros(n);
     let fill = |i: usize, c: &mut [f32]| {
         let w = block(seed, counter, i as u64);
         for (o, &x) in c.iter_mut().zip(&w) {
@@ -144,7 +144,7 @@ pub(crate) fn cpu_normal(
     counter: u64,
 ) -> Tensor {
     let n = numel(shape);
-    let mut out = vec![0f32; n];
+    let mut out = crate::tensor::reuse::zeros(n);
     let fill = |i: usize, c: &mut [f32]| {
         let w = block(seed, counter, i as u64);
         // 1 - unit() lies in (0, 1], so the log is finite.

@@ -388,7 +388,7 @@ fn reduce_axis<T: Reducible>(
     inner: usize,
     kind: ReduceKind,
 ) -> Vec<T> {
-    let mut out = vec![T::default(); outer * inner];
+    let mut out = crate::tensor::reuse::filled(T::default(), outer * inner);
     let extreme = matches!(kind, ReduceKind::Max | ReduceKind::Min);
     let max = kind == ReduceKind::Max;
     if inner == 1 {
@@ -489,7 +489,7 @@ pub(crate) fn cpu_arg_reduce(x: &Tensor, axis: usize, keepdims: bool, max: bool)
     let inner: usize = x.shape[axis + 1..].iter().product();
     let len = x.shape[axis];
     fn arg<T: Reducible>(v: &[T], outer: usize, len: usize, inner: usize, max: bool) -> Vec<i32> {
-        let mut out = vec![0i32; outer * inner];
+        let mut out = crate::tensor::reuse::zeros(outer * inner);
         for o in 0..outer {
             for i in 0..inner {
                 let (mut best, mut at) = (v[o * len * inner + i], 0);
@@ -541,7 +541,7 @@ pub(crate) fn cpu_cumulative(
         exclusive: bool,
         reverse: bool,
     ) -> Vec<T> {
-        let mut out = vec![T::default(); v.len()];
+        let mut out = crate::tensor::reuse::filled(T::default(), v.len());
         let identity = if prod { T::one() } else { T::default() };
         for o in 0..outer {
             for i in 0..inner {

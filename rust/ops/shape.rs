@@ -250,7 +250,7 @@ pub fn take(x: &Tensor, indices: &Tensor, axis: isize) -> Result<Tensor> {
         ));
     }
     let idx = &match indices.dtype() {
-        DType::Int32 | DType::Int64 => crate::ops::cast(indices, DType::Int64)?,
+        d if d.is_int() => crate::ops::cast(indices, DType::Int64)?,
         d => {
             return Err(Error::Type(format!(
                 "take: indices must be an integer tensor, got {}",
@@ -288,7 +288,7 @@ pub fn scatter_add_rows(values: &Tensor, indices: &Tensor, dim: usize) -> Result
         )));
     }
     let idx = match indices.dtype() {
-        DType::Int32 | DType::Int64 => crate::ops::cast(indices, DType::Int64)?,
+        d if d.is_int() => crate::ops::cast(indices, DType::Int64)?,
         d => {
             return Err(Error::Type(format!(
                 "scatter: indices must be integers, got {}",
@@ -403,7 +403,7 @@ pub fn take_along_axis(x: &Tensor, indices: &Tensor, axis: isize) -> Result<Tens
             x.shape, indices.shape
         )));
     }
-    if !matches!(indices.dtype(), DType::Int32 | DType::Int64) {
+    if !indices.dtype().is_int() {
         return Err(Error::Type(format!(
             "take_along_axis: indices must be integers, got {}",
             indices.dtype().name()
@@ -586,7 +586,7 @@ pub(crate) fn cpu_slice_grad(
         in_shape: &[usize],
     ) -> Vec<T> {
         let own = strides(in_shape);
-        let mut out = vec![T::zero(); numel(in_shape)];
+        let mut out = crate::tensor::reuse::zeros(numel(in_shape));
         let gst = strides(g_shape);
         for (i, &v) in gv.iter().enumerate() {
             let mut off = 0isize;
@@ -657,7 +657,7 @@ pub(crate) fn cpu_take_grad(g: &Tensor, idx: &Tensor, axis: usize, dim: usize) -
         dim: usize,
         inner: usize,
     ) -> Vec<T> {
-        let mut out = vec![T::zero(); outer * dim * inner];
+        let mut out = crate::tensor::reuse::zeros(outer * dim * inner);
         for o in 0..outer {
             for (k, &i) in iv.iter().enumerate() {
                 let src = &gv[(o * iv.len() + k) * inner..][..inner];
@@ -675,7 +675,7 @@ pub(crate) fn cpu_one_hot(x: &Tensor, depth: usize) -> Result<Tensor> {
     let Buffer::I64(v) = &*x.data else {
         unreachable!("labels are cast to int64")
     };
-    let mut out = vec![0f32; v.len() * depth];
+    let mut out = crate::tensor::reuse::zeros(v.len() * depth);
     for (r, &c) in v.iter().enumerate() {
         if c >= 0 && (c as usize) < depth {
             out[r * depth + c as usize] = 1.0;
@@ -764,7 +764,7 @@ pub(crate) fn cpu_take_along_axis_grad(
         dim: usize,
         inner: usize,
     ) -> Vec<T> {
-        let mut out = vec![T::zero(); outer * dim * inner];
+        let mut out = crate::tensor::reuse::zeros(outer * dim * inner);
         for o in 0..outer {
             for j in 0..k {
                 for i in 0..inner {
@@ -794,7 +794,7 @@ pub(crate) fn cpu_argsort(x: &Tensor, axis: usize, descending: bool) -> Result<T
         descending: bool,
         is_nan: impl Fn(T) -> bool,
     ) -> Vec<i32> {
-        let mut out = vec![0i32; v.len()];
+        let mut out = crate::tensor::reuse::zeros(v.len());
         let mut idx: Vec<usize> = Vec::with_capacity(len);
         for o in 0..outer {
             for i in 0..inner {

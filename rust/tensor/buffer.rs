@@ -3,6 +3,7 @@
 use half::{bf16, f16};
 
 use super::dtype::DType;
+use super::reuse::{collect_exact, zeros};
 
 #[derive(Clone, Debug)]
 pub enum Buffer {
@@ -109,16 +110,16 @@ impl Elem for bool {
 
 fn convert<T: Elem>(v: &[T], dtype: DType) -> Buffer {
     match dtype {
-        DType::Bool => Buffer::Bool(v.iter().map(|&x| x.to_f64() != 0.0).collect()),
-        DType::UInt8 => Buffer::U8(v.iter().map(|&x| x.to_i32() as u8).collect()),
-        DType::Int8 => Buffer::I8(v.iter().map(|&x| x.to_i32() as i8).collect()),
-        DType::Int16 => Buffer::I16(v.iter().map(|&x| x.to_i32() as i16).collect()),
-        DType::Int32 => Buffer::I32(v.iter().map(|&x| x.to_i32()).collect()),
-        DType::Int64 => Buffer::I64(v.iter().map(|&x| x.to_i64()).collect()),
-        DType::Float16 => Buffer::F16(v.iter().map(|&x| f16::from_f64(x.to_f64())).collect()),
-        DType::BFloat16 => Buffer::BF16(v.iter().map(|&x| bf16::from_f64(x.to_f64())).collect()),
-        DType::Float32 => Buffer::F32(v.iter().map(|&x| x.to_f64() as f32).collect()),
-        DType::Float64 => Buffer::F64(v.iter().map(|&x| x.to_f64()).collect()),
+        DType::Bool => Buffer::Bool(collect_exact(v.iter().map(|&x| x.to_f64() != 0.0))),
+        DType::UInt8 => Buffer::U8(collect_exact(v.iter().map(|&x| x.to_i32() as u8))),
+        DType::Int8 => Buffer::I8(collect_exact(v.iter().map(|&x| x.to_i32() as i8))),
+        DType::Int16 => Buffer::I16(collect_exact(v.iter().map(|&x| x.to_i32() as i16))),
+        DType::Int32 => Buffer::I32(collect_exact(v.iter().map(|&x| x.to_i32()))),
+        DType::Int64 => Buffer::I64(collect_exact(v.iter().map(|&x| x.to_i64()))),
+        DType::Float16 => Buffer::F16(collect_exact(v.iter().map(|&x| f16::from_f64(x.to_f64())))),
+        DType::BFloat16 => Buffer::BF16(collect_exact(v.iter().map(|&x| bf16::from_f64(x.to_f64())))),
+        DType::Float32 => Buffer::F32(collect_exact(v.iter().map(|&x| x.to_f64() as f32))),
+        DType::Float64 => Buffer::F64(collect_exact(v.iter().map(|&x| x.to_f64()))),
     }
 }
 
@@ -152,7 +153,14 @@ impl Buffer {
     }
 
     pub fn zeros(dtype: DType, n: usize) -> Buffer {
-        convert::<u8>(&vec![0; n], dtype)
+        match dtype {
+            DType::Float32 => Buffer::F32(zeros(n)),
+            DType::Float64 => Buffer::F64(zeros(n)),
+            DType::Int32 => Buffer::I32(zeros(n)),
+            DType::Int64 => Buffer::I64(zeros(n)),
+            DType::Bool => Buffer::Bool(zeros(n)),
+            _ => convert::<u8>(&zeros(n), dtype),
+        }
     }
 
     /// One element as f64 (for scalars and small host-side reads).

@@ -116,7 +116,7 @@ pub(crate) fn strided_copy<T: Copy + Default + Send + Sync>(
     base: isize,
 ) -> Vec<T> {
     let n = numel(shape);
-    let mut out = vec![T::default(); n];
+    let mut out = crate::tensor::reuse::filled(T::default(), n);
     if n == 0 {
         return out;
     }

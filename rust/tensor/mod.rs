@@ -196,18 +196,51 @@ pub fn memory_limit() -> usize {
     })
 }
 
+/// Bytes this process may still map: its address-space limit (`RLIMIT_AS`, `ulimit -v`) less
+/// what it maps now; `usize::MAX` without a limit. Read only for large requests.
+fn address_space_left() -> usize {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: getrlimit fills the struct it is given.
+        let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) } == 0
+            && lim.rlim_cur != libc::RLIM_INFINITY
+        {
+            let mapped = std::fs::read_to_string("/proc/self/statm")
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse::<usize>().ok())
+                .unwrap_or(0)
+                .saturating_mul(4096);
+            return (lim.rlim_cur as usize).saturating_sub(mapped);
+        }
+    }
+    usize::MAX
+}
+
 /// Refuse, before any memory is touched, a tensor of `shape` and `dtype` that op `op` would
-/// allocate when its size overflows or exceeds the machine's memory (MemoryError).
+/// allocate when its size overflows or exceeds what the machine or the process's limits allow
+/// (MemoryError). As in NumPy, the sizes must multiply without overflow even when one is 0.
 pub fn check_alloc(op: &str, shape: &[usize], dtype: DType) -> Result<()> {
-    let bytes = shape
+    check_alloc_items(op, shape, dtype.itemsize(), dtype.name())
+}
+
+/// [`check_alloc`] for `itemsize`-byte elements of a dtype named `dtype`.
+pub fn check_alloc_items(op: &str, shape: &[usize], itemsize: usize, dtype: &str) -> Result<()> {
+    let nonzero = shape
         .iter()
-        .try_fold(dtype.itemsize(), |n, &d| n.checked_mul(d));
+        .try_fold(itemsize, |n, &d| n.checked_mul(d.max(1)))
+        .filter(|&b| b <= isize::MAX as usize);
+    let bytes = nonzero.and_then(|_| {
+        shape
+            .iter()
+            .try_fold(itemsize, |n, &d| n.checked_mul(d))
+    });
+    let fits = |b: usize| b <= memory_limit() && (b < 1 << 26 || b <= address_space_left());
     match bytes {
-        Some(b) if b <= memory_limit() => Ok(()),
+        Some(b) if fits(b) => Ok(()),
         _ => Err(Error::Memory(format!(
-            "{op}: a {} tensor of shape {shape:?} needs {} bytes, more than this machine's \
-             memory ({} bytes)",
-            dtype.name(),
+            "{op}: a {dtype} tensor of shape {shape:?} needs {} bytes, more than this machine's \
+             memory ({} bytes) or this process's limits allow",
             bytes.map_or_else(|| "over 2**64".to_string(), |b| b.to_string()),
             memory_limit()
         ))),

@@ -167,6 +167,17 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>, from_sequence: bool) -> PyRes
         let native = d.call_method1("newbyteorder", ("=",))?;
         return from_numpy(arr.call_method1("astype", (native,))?.cast()?, from_sequence);
     }
+    // A NumPy view can describe more elements than memory holds (np.broadcast_to): copying
+    // it must fail as a MemoryError, before the copy.
+    let name = d.str()?.to_string();
+    crate::tensor::check_alloc_items("convert_to_tensor", &shape, size.max(1), &name)?;
+    if shape.len() > RUST_NUMPY_MAX_DIMS {
+        // Views on the Rust side hold at most 32 dimensions: go through a flat copy.
+        let np = arr.py().import("numpy")?;
+        let flat = np.call_method1("ascontiguousarray", (arr,))?.call_method1("reshape", (-1,))?;
+        let t = from_numpy(flat.cast()?, from_sequence)?;
+        return Ok(Tensor { shape, ..t });
+    }
     let data = match (kind, size) {
         (b'f', 4) => {
             let a: PyReadonlyArrayDyn<'_, f32> = arr.extract()?;
@@ -228,10 +239,21 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>, from_sequence: bool) -> PyRes
 
 /// NumPy 2's `NPY_MAXDIMS`.
 const NUMPY_MAX_DIMS: usize = 64;
+/// The most dimensions the `numpy` crate's arrays hold (NumPy 1's limit).
+const RUST_NUMPY_MAX_DIMS: usize = 32;
 
 /// A read-only NumPy view of `t`'s buffer (no copy).
 pub fn to_numpy<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
     // What NumPy accepts, checked before the unsafe view below is built.
+    if t.ndim() > RUST_NUMPY_MAX_DIMS && t.ndim() <= NUMPY_MAX_DIMS {
+        let flat = t.host()?.contiguous();
+        let flat = Tensor {
+            shape: vec![t.numel()],
+            layout: None,
+            ..flat
+        };
+        return to_numpy(py, &flat)?.call_method1("reshape", (PyTuple::new(py, &t.shape)?,));
+    }
     if t.ndim() > NUMPY_MAX_DIMS {
         return Err(PyValueError::new_err(format!(
             "cannot convert a tensor of rank {} to NumPy, which allows at most {NUMPY_MAX_DIMS} \

@@ -43,7 +43,7 @@ pub fn take_f32(n: usize) -> Vec<f32> {
             return v;
         }
     }
-    vec![0.0; n]
+    zeros(n)
 }
 
 /// A vector of `n` zeros.
@@ -62,7 +62,80 @@ pub fn take<T: Copy + Default + 'static>(n: usize) -> Vec<T> {
             return *v;
         }
     }
-    vec![T::default(); n]
+    filled(T::default(), n)
+}
+
+/// The panic payload of an allocation the system refused (see [`zeros`]); `error::guard`
+/// turns it into MemoryError. Rust's own `vec![..]` would abort the process instead.
+#[derive(Debug)]
+pub struct OutOfMemory {
+    pub bytes: usize,
+}
+
+#[cold]
+fn out_of_memory(n: usize, size: usize) -> ! {
+    std::panic::panic_any(OutOfMemory {
+        bytes: n.saturating_mul(size),
+    })
+}
+
+/// Types whose all-zero bit pattern is the value 0 (`false`).
+///
+/// # Safety
+/// Implement only for such types: [`zeros`] hands out zeroed memory as values of `T`.
+pub unsafe trait ZeroBits: Copy {}
+// SAFETY: zero bits are 0, 0.0 or false for each of these.
+unsafe impl ZeroBits for f32 {}
+unsafe impl ZeroBits for f64 {}
+unsafe impl ZeroBits for half::f16 {}
+unsafe impl ZeroBits for half::bf16 {}
+unsafe impl ZeroBits for i8 {}
+unsafe impl ZeroBits for u8 {}
+unsafe impl ZeroBits for i16 {}
+unsafe impl ZeroBits for i32 {}
+unsafe impl ZeroBits for i64 {}
+unsafe impl ZeroBits for usize {}
+unsafe impl ZeroBits for bool {}
+
+/// `n` zeros from zeroed memory (calloc: pages are zeroed lazily, as `vec![0.0; n]` does), or
+/// an [`OutOfMemory`] panic when the system refuses the allocation.
+pub fn zeros<T: ZeroBits>(n: usize) -> Vec<T> {
+    let size = std::mem::size_of::<T>();
+    if n == 0 || size == 0 {
+        return Vec::new();
+    }
+    let Ok(layout) = std::alloc::Layout::array::<T>(n) else {
+        out_of_memory(n, size)
+    };
+    // SAFETY: a non-zero-sized layout; the memory is zeroed, a valid `T` (ZeroBits), and was
+    // allocated by the global allocator with the layout Vec uses for capacity `n`.
+    unsafe {
+        let ptr = std::alloc::alloc_zeroed(layout) as *mut T;
+        if ptr.is_null() {
+            out_of_memory(n, size)
+        }
+        Vec::from_raw_parts(ptr, n, n)
+    }
+}
+
+/// `n` copies of `value`, or an [`OutOfMemory`] panic.
+pub fn filled<T: Clone>(value: T, n: usize) -> Vec<T> {
+    let mut v = Vec::new();
+    if v.try_reserve_exact(n).is_err() {
+        out_of_memory(n, std::mem::size_of::<T>())
+    }
+    v.resize(n, value);
+    v
+}
+
+/// The items of an exact-size iterator, or an [`OutOfMemory`] panic.
+pub fn collect_exact<T>(it: impl ExactSizeIterator<Item = T>) -> Vec<T> {
+    let mut v = Vec::new();
+    if v.try_reserve_exact(it.len()).is_err() {
+        out_of_memory(it.len(), std::mem::size_of::<T>())
+    }
+    v.extend(it);
+    v
 }
 
 /// Hand a no longer used buffer back for reuse.

@@ -388,7 +388,9 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
         raise ValueError(f"dot_product_attention: query heads ({heads}) must be a multiple of key heads ({kv_heads})")
     if kv_heads != heads:
         k, v = knp.repeat(k, heads // kv_heads, axis=2), knp.repeat(v, heads // kv_heads, axis=2)
-    scale = 1.0 / float(q.shape[-1]) ** 0.5 if scale is None else float(scale)
+    if scale is None:  # 1 / sqrt(0) is inf, as in NumPy and JAX (the logits are then NaN)
+        scale = float(q.shape[-1]) ** -0.5 if q.shape[-1] else float("inf")
+    scale = float(scale)
     logits = knp.einsum("btnh,bsnh->bnts", q, k) * scale
     if bias is not None:
         logits = logits + bias

@@ -419,17 +419,18 @@ def convert_to_tensor(x, dtype=None) -> Tensor:
 # `__getitem__`, take, where, matmul, reductions), so `GradientTape` differentiates them with no
 # extra gradient code.
 
-_DTYPE_ORDER = ("bool", "int32", "int64", "float32", "float64")
-
 
 def _t(x) -> Tensor:
     return _core.convert_to_tensor(x)
 
 
 def _result_dtype(*dtypes) -> str:
-    """The promoted dtype of `dtypes` (bool < int32 < int64 < float32, as keras.ops for the
-    dtypes this core supports)."""
-    return _DTYPE_ORDER[_builtins.max(_DTYPE_ORDER.index(str(d)) for d in dtypes)]
+    """The promoted dtype of `dtypes`, by the core's keras.ops lattice (`backend.result_type`)."""
+    names = [str(d) for d in dtypes]
+    out = names[0]
+    for name in names[1:]:
+        out = _core.result_type(out, name)
+    return out
 
 
 def _floatx(x) -> Tensor:
@@ -732,11 +733,14 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
         y = _core.convert_to_tensor(y.astype(dtype), dtype)
         return (y, _core.convert_to_tensor(np.asarray(step, np.float32))) if retstep else y
     lo, hi = _floatx(start), _floatx(stop)
+    # Computed in float64 when an endpoint or the result is float64, else in float32.
+    work = "float64" if "float64" in (lo.dtype, hi.dtype, str(dtype)) else "float32"
+    lo, hi = _core.cast(lo, work), _core.cast(hi, work)
     delta = hi - lo
     bshape = tuple(np.broadcast_shapes(tuple(lo.shape), tuple(hi.shape)))
     a = _axis("linspace", axis, len(bshape) + 1)
     frac_shape = (num,) + (1,) * (len(bshape) - a)
-    frac = (np.arange(num, dtype=np.float64) / div if div > 0 else np.zeros(num)).astype(np.float32)
+    frac = (np.arange(num, dtype=np.float64) / div if div > 0 else np.zeros(num)).astype(work)
 
     def along(v):  # an endpoint-shaped tensor with the sample axis inserted at `a`
         v = _core.broadcast_to(v, bshape)
@@ -747,9 +751,9 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
         last = (np.arange(num) == num - 1).reshape(frac_shape)
         y = _core.where_(last, along(hi), y)
     if np.dtype(dtype).kind in "iu":
-        trunc = _core.cast(_core.cast(y, "int64"), "float32")
-        y = trunc - _core.cast(trunc > y, "float32")
-    y = _core.cast(y, dtype) if dtype != "float32" else y
+        trunc = _core.cast(_core.cast(y, "int64"), work)
+        y = trunc - _core.cast(trunc > y, work)
+    y = _core.cast(y, dtype) if dtype != work else y
     if not retstep:
         return y
     return y, (delta / float(div) if div > 0 else delta * float("nan"))
