@@ -60,7 +60,15 @@ pub fn run<T>(f: impl FnOnce() -> crate::error::Result<T>) -> crate::error::Resu
 }
 
 /// Only the main thread receives KeyboardInterrupt; a kernel on another thread runs to its end.
+/// Cached per thread: a syscall per kernel costs microseconds in a VM.
 fn on_main_thread() -> bool {
+    thread_local! {
+        static MAIN: bool = main_thread_now();
+    }
+    MAIN.with(|m| *m)
+}
+
+fn main_thread_now() -> bool {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: plain syscalls without arguments.
@@ -106,6 +114,24 @@ extern "C" fn on_sigint(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
 /// SIG_IGN alone. Called with the GIL held on the main thread, so never concurrently.
 #[cfg(unix)]
 fn handler_installed() -> bool {
+    use std::time::{Duration, Instant};
+    thread_local! {
+        static LAST: Cell<Option<(Instant, bool)>> = const { Cell::new(None) };
+    }
+    // Python replaces the handler only when a program calls signal.signal: looking again
+    // every 100 ms keeps a syscall off each kernel call.
+    if let Some((at, installed)) = LAST.with(Cell::get) {
+        if at.elapsed() < Duration::from_millis(100) {
+            return installed;
+        }
+    }
+    let installed = install_handler();
+    LAST.with(|c| c.set(Some((Instant::now(), installed))));
+    installed
+}
+
+#[cfg(unix)]
+fn install_handler() -> bool {
     // SAFETY: sigaction with valid pointers to zero-initialised structs.
     unsafe {
         let mut cur: libc::sigaction = std::mem::zeroed();

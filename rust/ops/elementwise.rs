@@ -409,7 +409,7 @@ pub fn fill_like(x: &Tensor, value: f32) -> Result<Tensor> {
 // ---------------------------------------------------------------------------------------------
 // CPU kernels
 
-fn map_unary<T: Copy + Send + Sync, U: Copy + Default + Send + 'static>(
+fn map_unary<T: Copy + Send + Sync, U: crate::tensor::reuse::ZeroBits + Default + Send + 'static>(
     x: &[T],
     f: impl Fn(T) -> U + Sync + Send,
 ) -> Vec<U> {
@@ -832,7 +832,7 @@ pub(crate) fn broadcast_map<A, B, U>(
 where
     A: Copy + Send + Sync,
     B: Copy + Send + Sync,
-    U: Copy + Default + Send + 'static,
+    U: crate::tensor::reuse::ZeroBits + Default + Send + 'static,
 {
     let n = numel(out_shape);
     let mut out = reuse::take::<U>(n);

@@ -109,14 +109,14 @@ pub fn broadcast_strides_of(shape: &[usize], st: &[isize], out: &[usize]) -> Vec
 }
 
 /// Gather the elements a strided view addresses into a new row-major vector.
-pub(crate) fn strided_copy<T: Copy + Default + Send + Sync>(
+pub(crate) fn strided_copy<T: crate::tensor::reuse::ZeroBits + Send + Sync>(
     src: &[T],
     shape: &[usize],
     st: &[isize],
     base: isize,
 ) -> Vec<T> {
     let n = numel(shape);
-    let mut out = crate::tensor::reuse::filled(T::default(), n);
+    let mut out = crate::tensor::reuse::zeros(n);
     if n == 0 {
         return out;
     }

@@ -7,7 +7,7 @@ use numpy::{
     Element, PyArray, PyArrayDescrMethods, PyReadonlyArrayDyn, PyUntypedArray,
     PyUntypedArrayMethods,
 };
-use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyMemoryError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyEllipsis, PyFloat, PyInt, PyNone, PySlice, PySliceMethods, PyTuple};
 
@@ -169,8 +169,12 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>, from_sequence: bool) -> PyRes
     }
     // A NumPy view can describe more elements than memory holds (np.broadcast_to): copying
     // it must fail as a MemoryError, before the copy.
-    let name = d.str()?.to_string();
-    crate::tensor::check_alloc_items("convert_to_tensor", &shape, size.max(1), &name)?;
+    let fits = crate::tensor::check_alloc_items("convert_to_tensor", &shape, size.max(1), "");
+    if let Err(crate::error::Error::Memory(m)) = fits {
+        // The dtype's name (a Python call) only for the message.
+        let named = format!("a {} tensor", d.str()?);
+        return Err(PyMemoryError::new_err(m.replacen("a  tensor", &named, 1)));
+    }
     if shape.len() > RUST_NUMPY_MAX_DIMS {
         // Views on the Rust side hold at most 32 dimensions: go through a flat copy.
         let np = arr.py().import("numpy")?;

@@ -55,14 +55,14 @@ pub fn zeros_f32(n: usize) -> Vec<f32> {
 
 /// A vector of `n` elements of type `T` for a kernel that overwrites them all: pooled when `T`
 /// is f32, a plain allocation otherwise.
-pub fn take<T: Copy + Default + 'static>(n: usize) -> Vec<T> {
+pub fn take<T: ZeroBits + 'static>(n: usize) -> Vec<T> {
     if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() && n >= MIN_LEN {
         let boxed: Box<dyn Any> = Box::new(take_f32(n));
         if let Ok(v) = boxed.downcast::<Vec<T>>() {
             return *v;
         }
     }
-    filled(T::default(), n)
+    zeros(n)
 }
 
 /// The panic payload of an allocation the system refused (see [`zeros`]); `error::guard`
@@ -96,6 +96,8 @@ unsafe impl ZeroBits for i32 {}
 unsafe impl ZeroBits for i64 {}
 unsafe impl ZeroBits for usize {}
 unsafe impl ZeroBits for bool {}
+// SAFETY: a pair of ZeroBits types is all zero bits when both halves are (padding is never read).
+unsafe impl<A: ZeroBits, B: ZeroBits> ZeroBits for (A, B) {}
 
 /// `n` zeros from zeroed memory (calloc: pages are zeroed lazily, as `vec![0.0; n]` does), or
 /// an [`OutOfMemory`] panic when the system refuses the allocation.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rskeras import _core, ops
 from rskeras.backend.masking import get_keras_mask
+from rskeras.losses.labels import check_labels, is_sparse, num_classes_of
 
 
 class Metric:
@@ -126,8 +127,6 @@ class MeanMetricWrapper(Mean):
         """Raises:
             ValueError: for a non-finite label, or (sparse metrics) one outside
                 `[0, classes)`, naming the metric, the value and its index."""
-        from rskeras.losses.labels import check_labels, is_sparse, num_classes_of
-
         check_labels(y_true, self.name, num_classes_of(y_pred) if is_sparse(self._fn) else None)
         mask = get_keras_mask(y_pred) if isinstance(y_pred, _core.Tensor) else None
         values = self._fn(y_true, y_pred, **self._fn_kwargs)
