@@ -48,8 +48,10 @@ fn sizes(op: &str, shape: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
 #[pyo3(signature = (x, dtype=None))]
 fn convert_to_tensor(x: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
     crate::error::guard("convert_to_tensor", || {
-        let t = to_tensor(x, None)?;
-        wrap(match parse_dtype(dtype)? {
+        let target = parse_dtype(dtype)?;
+        // A Python number is made in the target dtype directly (a float64 keeps its digits).
+        let t = to_tensor(x, target)?;
+        wrap(match target {
             Some(d) => ops::cast(&t, d),
             None => Ok(t),
         })

@@ -950,7 +950,19 @@ pub(crate) fn cpu_binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor>
                     if $y.iter().any(|&q| q < 0) {
                         return Err(Error::Value("power: integers to negative integer powers are not allowed; cast to float first".into()));
                     }
-                    broadcast_map($x, sa, $y, sb, &shape, |p, q| p.wrapping_pow(q as u32))
+                    // Squaring with wrapping products over the whole exponent (NumPy's
+                    // result; a plain `pow(q as u32)` would cut exponents of 2**32 and more).
+                    broadcast_map($x, sa, $y, sb, &shape, |p, q| {
+                        let (mut base, mut e, mut acc) = (p, q as u64, p.wrapping_pow(0));
+                        while e > 0 {
+                            if e & 1 == 1 {
+                                acc = acc.wrapping_mul(base);
+                            }
+                            base = base.wrapping_mul(base);
+                            e >>= 1;
+                        }
+                        acc
+                    })
                 }
                 BinaryOp::Mul => broadcast_map($x, sa, $y, sb, &shape, |p, q| p.wrapping_mul(q)),
                 BinaryOp::Maximum => broadcast_map($x, sa, $y, sb, &shape, |p, q| p.max(q)),

@@ -218,8 +218,9 @@ def pad(x, pad_width, mode="constant", constant_values=None) -> Tensor:
     if mode != "constant":
         raise ValueError(f"pad: only mode='constant' is supported for now, got {mode!r}")
     x = _t(x)
-    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2)) if x.ndim else np.zeros((0, 2), np.int64)
-    if (widths < 0).any():
+    given = np.asarray(pad_width, dtype=np.int64)
+    widths = np.broadcast_to(given, (x.ndim, 2)) if x.ndim else np.zeros((0, 2), np.int64)
+    if (given < 0).any():
         raise ValueError(f"pad: widths must be non-negative, got {pad_width!r}")
     value = 0 if constant_values is None else constant_values
     for axis, (before, after) in enumerate(widths):

@@ -45,7 +45,8 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
     (inverted dropout, Srivastava et al. 2014). `noise_shape` broadcasts one mask.
 
     Raises:
-        ValueError: when `rate` is outside `[0, 1)`.
+        ValueError: when `rate` is outside `[0, 1)`, or `noise_shape` does not broadcast to
+            the input's shape.
     """
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"dropout: rate must be in [0, 1), got {rate}")
@@ -55,6 +56,10 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
     shape = tuple(inputs.shape) if noise_shape is None else tuple(
         d if d is not None else inputs.shape[i] for i, d in enumerate(noise_shape)
     )
+    if len(shape) > inputs.ndim or any(
+            d not in (1, n) for d, n in zip(shape[::-1], tuple(inputs.shape)[::-1])):
+        raise ValueError(f"dropout: noise_shape {tuple(noise_shape)} does not broadcast to the "
+                         f"input shape {tuple(inputs.shape)}")
     keep = _core.binary("greater_equal", uniform(shape, dtype="float32", seed=seed), rate)
     dtype = inputs.dtype if inputs.dtype in FLOAT_DTYPES else "float32"
     scale = _core.cast(keep, dtype) * (1.0 / (1.0 - rate))
