@@ -107,10 +107,18 @@ pub fn to_tensor(obj: &Bound<'_, PyAny>, like: Option<DType>) -> PyResult<Tensor
             ))
         })?;
         let fits32 = i32::try_from(v).is_ok();
+        // A value the integer operand's dtype cannot hold (uint8 > -1, int8 / 300) is taken
+        // as int64, so it is compared and divided exactly (NumPy 2) rather than wrapped.
+        let fits_like = match like {
+            Some(DType::UInt8) => u8::try_from(v).is_ok(),
+            Some(DType::Int8) => i8::try_from(v).is_ok(),
+            Some(DType::Int16) => i16::try_from(v).is_ok(),
+            _ => true,
+        };
         let dt = match like {
             Some(DType::Float32) => DType::Float32,
             Some(DType::Int64) => DType::Int64,
-            _ if !fits32 => DType::Int64,
+            _ if !fits32 || !fits_like => DType::Int64,
             Some(DType::Bool) | None => DType::Int32,
             Some(d) => d,
         };

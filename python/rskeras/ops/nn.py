@@ -142,13 +142,14 @@ swish = silu
 
 
 def log_sigmoid(x) -> Tensor:
-    """`log(sigmoid(x)) = -softplus(-x)`, computed as `min(x, 0) - log(1 + exp(-|x|))`
-    so it neither overflows nor loses the gradient at 0 (`jax.nn.log_sigmoid`)."""
+    """`log(sigmoid(x)) = -softplus(-x)`, computed as `min(x, 0) - log1p(exp(-|x|))`
+    so it neither overflows nor loses the gradient at 0, nor rounds tiny values to 0
+    (`jax.nn.log_sigmoid`)."""
     x = knp._floatx(x)
     nonneg = knp.greater_equal(x, 0.0)
     negative_part = knp.where(nonneg, 0.0, x)
     magnitude = knp.where(nonneg, x, -x)
-    return negative_part - knp.log(1.0 + knp.exp(-magnitude))
+    return negative_part - knp.log1p(knp.exp(-magnitude))
 
 
 def leaky_relu(x, negative_slope=0.2) -> Tensor:
@@ -176,11 +177,12 @@ hard_swish = hard_silu
 
 def elu(x, alpha=1.0) -> Tensor:
     """Exponential linear unit (Clevert et al. 2016): `x` for `x > 0`, else
-    `alpha * (exp(x) - 1)` (`jax.nn.elu`; the exponential only sees non-positive values)."""
+    `alpha * expm1(x)` (`jax.nn.elu`; the exponential only sees non-positive values, and
+    `expm1` keeps the digits of tiny ones)."""
     x = knp._floatx(x)
     positive = knp.greater(x, 0.0)
     safe = knp.where(positive, 0.0, x)
-    return knp.where(positive, x, float(alpha) * (knp.exp(safe) - 1.0))
+    return knp.where(positive, x, float(alpha) * knp.expm1(safe))
 
 
 def selu(x) -> Tensor:

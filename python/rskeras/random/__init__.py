@@ -62,8 +62,9 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
                          f"input shape {tuple(inputs.shape)}")
     keep = _core.binary("greater_equal", uniform(shape, dtype="float32", seed=seed), rate)
     dtype = inputs.dtype if inputs.dtype in FLOAT_DTYPES else "float32"
-    scale = _core.cast(keep, dtype) * (1.0 / (1.0 - rate))
-    return inputs * scale
+    # where(), not a product with the mask: a dropped inf or NaN is 0, as in Keras.
+    kept = _core.cast(inputs, dtype) * (1.0 / (1.0 - rate))
+    return _core.where_(keep, kept, 0.0)
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
