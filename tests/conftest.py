@@ -4,6 +4,9 @@ Profiles (select with HYPOTHESIS_PROFILE=<name>):
   * ``rskeras`` (default): 30 examples per property, no deadline, derandomized so that the
     suite is a reproducible gate and stays fast.
   * ``fuzz``: 400 random examples per property, for hunting bugs locally.
+  * ``long``: 1000 random examples per property; tests/fuzz/test_ops_hostile.py then draws
+    1000 hostile cases per op (about 170,000). Select it with ``--hypothesis-profile=long``
+    (registered here, so that the option works from any pytest invocation).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ _COMMON = {
 }
 settings.register_profile("rskeras", max_examples=30, derandomize=True, **_COMMON)
 settings.register_profile("fuzz", max_examples=400, **_COMMON)
+settings.register_profile("long", max_examples=1000, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "rskeras"))
 
 

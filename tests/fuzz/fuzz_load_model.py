@@ -45,11 +45,15 @@ HERE = Path(__file__).resolve().parent
 FIXTURES = HERE.parent / "fixtures" / "saving"
 SUFFIXES = (".keras", ".h5", ".weights.h5")
 # (extension, function) for each value of data[0] % len(MODES).
-MODES = ((".keras", "load_model"), (".h5", "load_model"), (".weights.h5", "load_weights"),
-         (".h5", "load_weights"), (".keras", "load_weights"))
+MODES = (
+    (".keras", "load_model"),
+    (".h5", "load_model"),
+    (".weights.h5", "load_weights"),
+    (".h5", "load_weights"),
+    (".keras", "load_weights"),
+)
 # Models that `.weights.h5` inputs are loaded into (the fixtures' architectures).
-WEIGHT_MODELS = ("sequential_mlp", "cnn_batchnorm", "functional_two_in_two_out", "nested",
-                 "rskeras_model")
+WEIGHT_MODELS = ("sequential_mlp", "cnn_batchnorm", "functional_two_in_two_out", "nested", "rskeras_model")
 
 _state: dict = {}
 MAX_GROWTH_MB = int(os.environ.get("RSKERAS_FUZZ_MAX_GROWTH_MB", "256"))
@@ -91,8 +95,12 @@ def _rskeras_model():
     model = keras.Model(inputs, outputs, name="rskeras_model")
     model.compile(optimizer="adam", loss="mse")
     rng = np.random.default_rng(3)
-    model.fit(rng.standard_normal((8, 6, 6, 2)).astype("float32"),
-              rng.standard_normal((8, 2)).astype("float32"), epochs=1, verbose=0)
+    model.fit(
+        rng.standard_normal((8, 6, 6, 2)).astype("float32"),
+        rng.standard_normal((8, 2)).astype("float32"),
+        epochs=1,
+        verbose=0,
+    )
     return model
 
 
@@ -152,14 +160,13 @@ def seed_inputs() -> dict[str, bytes]:
     """{name: input} of the seed corpus: every fixture file of a loadable kind, and the
     rskeras-saved model in each format, behind kind bytes: `.keras` and `.h5` files for
     `load_model`, and every file of a WEIGHT_MODELS case for `load_weights` into it."""
-    files = {path.name: path.read_bytes() for path in sorted(FIXTURES.iterdir())
-             if _suffix_of(path.name) is not None}
+    files = {path.name: path.read_bytes() for path in sorted(FIXTURES.iterdir()) if _suffix_of(path.name) is not None}
     saved, _ = _rskeras_saved()
     files.update({"rskeras_model" + suffix: data for suffix, data in saved.items()})
     seeds = {}
     for name, data in files.items():
         suffix = _suffix_of(name)
-        case = name[:-len(suffix)]
+        case = name[: -len(suffix)]
         if suffix != ".weights.h5":
             seeds[f"seed-{name}"] = bytes([kind_byte(suffix)]) + data
         if case in WEIGHT_MODELS:
@@ -184,8 +191,7 @@ def test_one_input(data: bytes) -> None:
     finally:
         grown = _peak_rss_mb() - before
     if grown > MAX_GROWTH_MB:
-        raise MemoryGrowth(f"loading this {suffix} input ({function}) raised the peak memory by "
-                           f"{grown:.0f} MB")
+        raise MemoryGrowth(f"loading this {suffix} input ({function}) raised the peak memory by {grown:.0f} MB")
 
 
 def _load(keras, function, path, kind):
@@ -242,8 +248,7 @@ def main(argv=None) -> None:
             argv.append(f"-artifact_prefix={findings}")
         _with_default(argv, "-timeout", 30)
         _with_default(argv, "-rss_limit_mb", 2048)
-        print(f"rskeras fuzz: corpus {corpus}, findings {findings}, inputs in {_workdir()}",
-              flush=True)
+        print(f"rskeras fuzz: corpus {corpus}, findings {findings}, inputs in {_workdir()}", flush=True)
     _models()  # build before fuzzing starts, so the first executions are not slow
     atheris.Setup(argv, test_one_input)
     atheris.Fuzz()

@@ -71,9 +71,18 @@ def test_fuzzer_runs(tmp_path):
     corpus, findings = tmp_path / "corpus", tmp_path / "findings"
     findings.mkdir()
     result = subprocess.run(
-        [sys.executable, str(HARNESS), "-atheris_runs=300", "-timeout=60",
-         f"-artifact_prefix={findings}{os.sep}", str(corpus)],
-        capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            str(HARNESS),
+            "-atheris_runs=300",
+            "-timeout=60",
+            f"-artifact_prefix={findings}{os.sep}",
+            str(corpus),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Done 300" in result.stderr, result.stderr[-3000:]
     assert len(os.listdir(corpus)) >= len(SEEDS)
