@@ -80,6 +80,10 @@ KNOWN = {
     "reduction": [
         _case("softmax", _arr([1.0, math.inf], "float32", [1, 2])),
         _case("sum", _huge_view([2**40])),
+        _case("min", _arr([], "int32", [0, 4]), initial=math.inf),
+        _case("normalize", _arr([9.0, math.nan], "float32", [2, 1]), axis=0, order=3),
+        _case("in_top_k", _arr([0], "int32"), _arr([1.0, 1.0, 1.0], "float32", [3, 1]), 1),
+        _case("any", _arr([], "float32", [0, 5]), axis=C.tup(0, 0)),
     ],
     "shape": [
         _case("broadcast_to", _arr([1.0, 1.0, 1.0], "float32"), C.tup(2**62, 3)),

@@ -66,6 +66,9 @@ def in_top_k(targets, predictions, k) -> Tensor:
     if predictions.dtype not in ("float16", "bfloat16", "float32", "float64"):
         predictions = _core.cast(predictions, "float32")
     targets = _core.cast(targets, "int64")
+    if predictions.ndim != 2 or tuple(targets.shape) != tuple(predictions.shape[:1]):
+        raise ValueError(f"in_top_k: expected targets (batch,) and predictions (batch, classes), "
+                         f"got shapes {tuple(targets.shape)} and {tuple(predictions.shape)}")
     picked = _core.take_along_axis(predictions, knp.expand_dims(targets, -1), -1)
     higher = knp.sum(_core.cast(_core.binary("greater", predictions, picked), "int32"), axis=-1)
     return _core.binary("less", higher, int(k))

@@ -75,13 +75,20 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1) 
     return _core.sparse_categorical_crossentropy(target, output, from_logits)
 
 
+def _float_pair(target, output):
+    """`output` as a float tensor (float32 unless it is a float already) and `target` in the
+    same dtype, as Keras casts the target to the output's dtype."""
+    output = knp._floatx(output)
+    return _core.cast(knp.convert_to_tensor(target), output.dtype), output
+
+
 def categorical_crossentropy(target, output, from_logits=False, axis=-1) -> Tensor:
     """Per-sample `-sum(target * log p)` along `axis` for one-hot (or soft) `target`.
 
     Raises:
         ValueError: when `target` and `output` shapes differ.
     """
-    target, output = knp.convert_to_tensor(target, "float32"), knp.convert_to_tensor(output)
+    target, output = _float_pair(target, output)
     if tuple(target.shape) != tuple(output.shape):
         raise ValueError(
             f"categorical_crossentropy: target shape {tuple(target.shape)} must equal output "
@@ -104,7 +111,7 @@ def binary_crossentropy(target, output, from_logits=False) -> Tensor:
     Raises:
         ValueError: when the shapes cannot be broadcast together.
     """
-    target, output = knp.convert_to_tensor(target, "float32"), knp.convert_to_tensor(output)
+    target, output = _float_pair(target, output)
     if from_logits:
         # max(x, 0) and |x| both take the x >= 0 branch at 0, so the gradient there is the
         # true one, sigmoid(0) - t.
@@ -270,7 +277,7 @@ def normalize(x, axis=-1, order=2, epsilon=None) -> Tensor:
     for _ in range(order - 1):
         power = power * magnitude
     total = knp.sum(power, axis=red, keepdims=True)
-    positive = knp.greater(total, 0.0)
+    positive = knp.logical_or(knp.greater(total, 0.0), knp.isnan(total))  # NaN propagates
     safe = knp.where(positive, total, 1.0)
     norm = knp.where(positive, knp.exp(knp.log(safe) / float(order)), 0.0)
     return x / knp.maximum(norm, eps)

@@ -271,7 +271,10 @@ def _axes(ndim, axis):
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    return tuple(a + ndim if a < 0 else a for a in axes)
+    out = tuple(a + ndim if a < 0 else a for a in axes)
+    if len(set(out)) != len(out):
+        raise ValueError(f"duplicate value in 'axis': {axis!r}")
+    return out
 
 
 def _empty_reduction(x, axis) -> bool:
@@ -286,7 +289,9 @@ def _full_reduced(x, axis, keepdims, value) -> Tensor:
     x = convert_to_tensor(x)
     axes = _axes(x.ndim, axis)
     shape = [1 if i in axes else d for i, d in enumerate(x.shape) if keepdims or i not in axes]
-    return _core.convert_to_tensor(np.full(shape, value, dtype=x.dtype))
+    # The initial value promotes as NumPy's does (an int tensor with initial=inf is float).
+    dtype = np.result_type(np.dtype(x.dtype), value) if x.dtype != "bfloat16" else x.dtype
+    return _core.convert_to_tensor(np.full(shape, value, dtype=dtype))
 
 
 def max(x, axis=None, keepdims=False, initial=None) -> Tensor:  # noqa: A001
