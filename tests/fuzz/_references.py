@@ -208,7 +208,9 @@ def round_(x, decimals=0):
     if x.dtype.kind != "f":
         if decimals >= 0:
             return x
-        return np.round(x.astype(np.float64) / 10.0**-decimals) * 10.0**-decimals
+        exact = np.round(x.astype(np.float64) / 10.0**-decimals) * 10.0**-decimals
+        with np.errstate(all="ignore"):
+            return Alternatives([np.round(x, decimals), exact])  # NumPy's own result wraps
     with np.errstate(all="ignore"):
         if decimals == 0:
             return np.round(x)
