@@ -37,6 +37,9 @@ pub fn reshape(x: &Tensor, new_shape: &[isize]) -> Result<Tensor> {
         }
         shape[i] = n / known;
     }
+    // Sizes that do not multiply without overflow (even beside a 0) are refused, as in NumPy:
+    // strides over them would wrap.
+    crate::tensor::check_alloc("reshape", &shape, x.dtype())?;
     if numel(&shape) != n {
         return Err(Error::Value(format!(
             "reshape: cannot reshape a tensor of shape {:?} ({n} elements) into {new_shape:?} ({} elements)",

@@ -181,7 +181,8 @@ def scatter_update(inputs, indices, updates) -> Tensor:
     mask = np.zeros(lead, dtype=bool)
     mask[rows] = True
     mask = mask.reshape(shape[: len(shape) - len(rest)] + (1,) * len(rest))
-    return _core.cast(_core.where_(mask, placed, inputs), inputs.dtype)
+    # The update in the input's dtype first: int32 values do not all survive float32.
+    return _core.where_(mask, _core.cast(placed, inputs.dtype), inputs)
 
 
 def slice_update(inputs, start_indices, updates) -> Tensor:

@@ -211,7 +211,8 @@ def pad(x, pad_width, mode="constant", constant_values=None) -> Tensor:
     pair per axis. Only `mode="constant"` is supported.
 
     Raises:
-        ValueError: for other modes, negative widths or a wrong number of pairs.
+        ValueError: for other modes, negative widths, a wrong number of pairs, or a NaN or
+            infinite `constant_values` for an integer tensor (as NumPy).
     """
     import numpy as np
 
@@ -223,6 +224,8 @@ def pad(x, pad_width, mode="constant", constant_values=None) -> Tensor:
     if (given < 0).any():
         raise ValueError(f"pad: widths must be non-negative, got {pad_width!r}")
     value = 0 if constant_values is None else constant_values
+    if np.dtype(x.dtype).kind in "biu" and not np.all(np.isfinite(np.asarray(value, np.float64))):
+        raise ValueError(f"pad: cannot pad a {x.dtype} tensor with {value!r}")
     for axis, (before, after) in enumerate(widths):
         if before == 0 and after == 0:
             continue
@@ -377,6 +380,8 @@ def squeeze(x, axis=None) -> Tensor:
         return reshape(x, [d for d in shape if d != 1])
     axes = [axis] if isinstance(axis, int) else list(axis)
     axes = [a + len(shape) if a < 0 else a for a in axes]
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"squeeze: duplicate value in 'axis': {axis!r}")
     for a in axes:
         if not 0 <= a < len(shape) or shape[a] != 1:
             raise ValueError(f"squeeze: cannot squeeze axis {a} of shape {tuple(shape)}")
