@@ -813,10 +813,41 @@ impl PyTensor {
 
 impl PyTensor {
     fn getitem(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        let is_array = key.cast::<PyTensor>().is_ok()
-            || key.cast::<PyUntypedArray>().is_ok()
-            || key.is_instance_of::<pyo3::types::PyList>();
-        if is_array {
+        let is_array = |k: &Bound<'_, PyAny>| {
+            k.cast::<PyTensor>().is_ok()
+                || k.cast::<PyUntypedArray>().is_ok()
+                || k.is_instance_of::<pyo3::types::PyList>()
+        };
+        if let Ok(items) = key.cast::<PyTuple>() {
+            // `x[..., idx]`, `x[:, idx]`: one integer array among full slices and an ellipsis
+            // is a `take` along its axis (other mixes of advanced indexing are not supported).
+            let items: Vec<_> = items.iter().collect();
+            if let Some(pos) = items.iter().position(is_array) {
+                let t = self.get();
+                let full = |k: &Bound<'_, PyAny>| {
+                    k.cast::<PySlice>().is_ok_and(|s| {
+                        s.getattr("start").is_ok_and(|v| v.is_none())
+                            && s.getattr("stop").is_ok_and(|v| v.is_none())
+                            && s.getattr("step").is_ok_and(|v| v.is_none())
+                    })
+                };
+                let ellipses = items.iter().filter(|k| k.is_instance_of::<PyEllipsis>()).count();
+                let others_ok = items.iter().enumerate().all(|(i, k)| {
+                    i == pos || full(k) || k.is_instance_of::<PyEllipsis>()
+                });
+                if others_ok && ellipses <= 1 && items.len() - ellipses <= t.ndim() {
+                    let before_ellipsis = items[..pos].iter().any(|k| k.is_instance_of::<PyEllipsis>());
+                    let axis = if before_ellipsis {
+                        t.ndim() - (items.len() - pos)
+                    } else {
+                        pos
+                    };
+                    let idx = to_tensor(&items[pos], None)?;
+                    return Ok(PyTensor::new(ops::shape::take(&t, &idx, axis as isize)?));
+                }
+            }
+        }
+        if is_array(key) {
             let mut idx = to_tensor(key, None)?;
             if idx.numel() == 0 && idx.dtype() == DType::Float32 {
                 idx = ops::cast(&idx, DType::Int64)?; // `x[[]]`: an empty index list

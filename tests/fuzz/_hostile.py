@@ -116,15 +116,16 @@ def dtypes(which="all"):
 def elements(dtype, profile="any"):
     """Values for an array of `dtype`. Profiles: "any" (everything hostile), "moderate"
     (|x| <= 100 plus NaN/inf/-0), "grid" (integers in [-10, 10] plus NaN/inf/-0: sums and
-    variances stay well-conditioned), "finite" (|x| <= 100), "positive" (0 < x <= 100),
-    "unit" ([0, 1]), "index" (small ints, some negative or out of range), "label" (class ids)."""
+    variances stay well-conditioned), "finite_grid" (the same without NaN/inf), "finite"
+    (|x| <= 100), "positive" (0 < x <= 100), "unit" ([0, 1]), "index" (small ints, some negative
+    or out of range), "label" (class ids)."""
     dt = np.dtype(dtype)
     kind = dt.kind
     if kind == "b":
         return st.booleans()
     if kind in "iu":
         info = np.iinfo(dt)
-        if profile == "grid":
+        if profile in ("grid", "finite_grid"):
             return st.integers(max(info.min, -10), min(info.max, 10))
         if profile in ("index", "label"):
             lo, hi = max(info.min, -6), min(info.max, 8)
@@ -160,6 +161,8 @@ def elements(dtype, profile="any"):
             st.integers(-8, 8).filter(lambda v: info.min <= v <= info.max),
         )
     if kind == "f":
+        if profile == "finite_grid":
+            return st.integers(-10, 10).map(float)
         if profile == "grid":
             grid = st.integers(-10, 10).map(float)
             return mostly(grid, st.sampled_from(MODERATE_SPECIALS))

@@ -396,7 +396,7 @@ def expand_dims(x, axis):
 
 
 def squeeze(x, axis=None):
-    return np.squeeze(x, axis=axis_arg(axis))
+    return np.squeeze(x, axis=axis_arg(axis, x))
 
 
 def tile(x, repeats):
@@ -404,6 +404,8 @@ def tile(x, repeats):
         reps = [index(r) for r in repeats]
     else:
         reps = index(repeats)
+    if np.any(np.asarray(reps) < 0):
+        raise ValueError("negative repeats")  # documented; NumPy lets it pass for empty arrays
     return np.tile(x, reps)
 
 
@@ -411,6 +413,8 @@ def repeat(x, repeats, axis=None):
     r = np.asarray(repeats)
     if r.dtype.kind not in "iub" and r.size:
         raise Unsupported("float repeats")
+    if r.size and (r < 0).any():
+        raise ValueError("negative repeats")  # documented; NumPy lets it pass for empty arrays
     return np.repeat(x, repeats, axis=axis if axis is None else index(axis))
 
 
@@ -438,6 +442,10 @@ def take(x, indices, axis=None):
     idx = np.asarray(indices)
     if idx.dtype.kind not in "iu":
         raise Unsupported("non-integer indices")
+    x = np.asarray(x)
+    n = x.size if axis is None else x.shape[index(axis)] if -x.ndim <= index(axis) < x.ndim else None
+    if n is not None and idx.size and ((idx < -n) | (idx >= n)).any():
+        raise IndexError("index out of range")  # documented; NumPy does not look when nothing is taken
     return np.take(x, idx, axis=axis if axis is None else index(axis))
 
 
@@ -476,6 +484,8 @@ def pad(x, pad_width, mode="constant", constant_values=None):
         raise Unsupported("widths")
     if (widths < 0).any():
         raise ValueError("negative widths")
+    if not widths.any():
+        return x.copy()  # nothing to fill: NumPy still checks constant_values against the dtype
     return np.pad(x, pad_width, constant_values=0 if constant_values is None else constant_values)
 
 
@@ -555,7 +565,7 @@ def scatter(indices, values, shape):
 
 
 def scatter_update(inputs, indices, updates):
-    x = np.array(inputs, dtype=np.float64)
+    x = np.array(inputs)  # the updates are written in (cast to) the input's dtype
     idx = np.asarray(indices)
     if idx.dtype.kind not in "iu" or idx.ndim != 2:
         raise Unsupported("indices")
@@ -564,8 +574,9 @@ def scatter_update(inputs, indices, updates):
     k = idx.shape[-1]
     if k > x.ndim or (idx.size and ((idx < 0).any() or (idx >= np.array(x.shape[:k])).any())):
         raise IndexError("out of range")
-    u = f64(updates).reshape((len(idx),) + x.shape[k:])
-    x[tuple(idx.T)] = u
+    u = np.asarray(updates).reshape((len(idx),) + x.shape[k:])
+    with np.errstate(all="ignore"):
+        x[tuple(idx.T)] = u
     return x
 
 
@@ -642,11 +653,15 @@ def arange(start, stop=None, step=1, dtype=None):
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
     dt = _dtype(dtype)
     num = index(num)
+    if start is None or stop is None:
+        raise Unsupported("None endpoint")
     y, step = np.linspace(f64(start), f64(stop), num, endpoint=endpoint, retstep=True, axis=index(axis))
     if np.dtype(dt).kind in "iu":
         y = np.floor(y)
         if not np.isfinite(y).all():
             raise Unsupported("non-finite")
+        with np.errstate(all="ignore"):
+            y = y.astype(dt)  # out-of-range values wrap, as NumPy's astype
     return (y, np.asarray(step)) if retstep else y
 
 
@@ -695,6 +710,12 @@ def tensordot(x1, x2, axes=2):
 def einsum(subscripts, *operands):
     if not isinstance(subscripts, str):
         raise Unsupported("subscripts")
+    for term, x in zip(subscripts.split("->")[0].split(","), operands):
+        if "." not in term and len(term) == np.ndim(x):
+            sizes = {}
+            for label, d in zip(term, np.shape(x)):
+                if sizes.setdefault(label, d) != d:
+                    raise ValueError("a repeated label with different sizes")  # NumPy skips this for empty arrays
     return np.einsum(subscripts, *operands)
 
 

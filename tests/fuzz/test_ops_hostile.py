@@ -90,6 +90,10 @@ KNOWN = {
         _case("tile", _arr([1.0] * 6, "float32", [2, 3]), C.tup(2**40)),
         _case("pad", 5, [[-1, 0]]),
         _case("take_along_axis", _arr([0.0, 1.0, 2.0], "float32"), _arr([2], "uint8"), 0),
+        _case("reshape", _arr([], "float32", [0]), C.tup(0, 2**62, 2**62)),
+        _case(
+            "get_item", _arr([0.0, 1.0, 2.0, 3.0, 4.0], "float32"), C.tup(C.special("ellipsis"), _arr([1, 2], "int32"))
+        ),
     ],
     "creation": [
         _case("one_hot", [0, 1], 2**62),
