@@ -282,9 +282,9 @@ pub fn conv2d_transpose(
         out_len(x.shape[2], kernel.shape[1], strides.1, dilation.1),
         kernel.shape[2],
     ];
+    crate::tensor::check_alloc("conv_transpose", &out_shape, DType::Float32)?;
     if x.numel() == 0 {
         // Nothing to spread: the output (possibly empty too) is zeros, as the definition gives.
-        crate::tensor::check_alloc("conv_transpose", &out_shape, DType::Float32)?;
         let dt = float_dtype(x, kernel)?;
         let zeros = Tensor::new(out_shape.to_vec(), Buffer::zeros(dt, numel(&out_shape)));
         return crate::device::gpu::to_device(&zeros, x.device);

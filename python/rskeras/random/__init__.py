@@ -82,7 +82,7 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
         fresh = _core.random_normal(shape, 0.0, 1.0, *generator.next())
         z = _core.where_(outside, fresh, z)
         outside = _core.binary("greater", _core.unary("abs", z), 2.0)
-    return _as(z * float(stddev) + float(mean), dtype)
+    return _as(z, dtype) * float(stddev) + float(mean)  # scaled in the result dtype
 
 
 def randint(shape, minval, maxval, dtype="int32", seed=None):
