@@ -152,3 +152,17 @@ def test_training_step_updates_weights_in_place_and_keeps_no_graph():
     assert after == before
     assert all(v._buffer_refs == 1 for v in model.trainable_variables)
     assert any(not np.array_equal(a, v.numpy()) for a, v in zip(values, model.trainable_variables))
+
+
+def test_a_variable_made_from_a_view_is_updated_in_its_own_element_order():
+    """An initializer that returns a transposed view (of another tensor's buffer): the
+    variable holds row-major values of its own, so the fused update writes each element where
+    NumPy's SGD would, and the source tensor is left alone."""
+    base = keras.ops.convert_to_tensor(np.arange(6, dtype=np.float32).reshape(2, 3))
+    view = keras.ops.transpose(base)  # a strided view of base's buffer, shape (3, 2)
+    var = keras.Variable(view)
+    grad = np.arange(6, dtype=np.float32).reshape(3, 2) * 0.5
+    keras.optimizers.SGD(learning_rate=0.1).apply([keras.ops.convert_to_tensor(grad)], [var])
+    expected = np.arange(6, dtype=np.float32).reshape(2, 3).T - 0.1 * grad
+    np.testing.assert_allclose(var.numpy(), expected, rtol=1e-6)
+    np.testing.assert_array_equal(base.numpy(), np.arange(6, dtype=np.float32).reshape(2, 3))
