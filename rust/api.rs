@@ -316,7 +316,10 @@ fn pool2d(
     crate::error::guard("pool2d", || {
         let t = to_tensor(x, None)?;
         // The cost is the taps each output reads (inside the input), not the input's size.
-        let (h, w) = (t.shape.get(1).copied().unwrap_or(1), t.shape.get(2).copied().unwrap_or(1));
+        let (h, w) = (
+            t.shape.get(1).copied().unwrap_or(1),
+            t.shape.get(2).copied().unwrap_or(1),
+        );
         let work = t
             .numel()
             .saturating_mul(pool_size.0.min(h).max(1))

@@ -91,10 +91,7 @@ pub fn guard<T>(op: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
 pub fn install_panic_hook() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if !info
-            .payload()
-            .is::<crate::tensor::reuse::OutOfMemory>()
-        {
+        if !info.payload().is::<crate::tensor::reuse::OutOfMemory>() {
             default(info)
         }
     }));

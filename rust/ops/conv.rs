@@ -57,7 +57,10 @@ impl Geometry {
                  of {size} spans more positions than can be counted"
             ))
         };
-        let span = (k - 1).checked_mul(d).and_then(|v| v.checked_add(1)).ok_or_else(too_big)?;
+        let span = (k - 1)
+            .checked_mul(d)
+            .and_then(|v| v.checked_add(1))
+            .ok_or_else(too_big)?;
         if same {
             let out = size.div_ceil(s);
             let reach = (out.max(1) - 1)
@@ -80,7 +83,14 @@ impl Geometry {
     /// inside `0..size`: a kernel walks only these, so a huge window over a small input (with
     /// padding "same") costs the input's size, not the window's.
     #[inline]
-    fn valid_taps(o: usize, s: usize, d: usize, pad: usize, size: usize, k: usize) -> std::ops::Range<usize> {
+    fn valid_taps(
+        o: usize,
+        s: usize,
+        d: usize,
+        pad: usize,
+        size: usize,
+        k: usize,
+    ) -> std::ops::Range<usize> {
         let start = o * s; // <= the reach checked in `axis`
         let lo = pad.saturating_sub(start).div_ceil(d);
         let hi = (size + pad).saturating_sub(start).div_ceil(d).min(k);
@@ -273,7 +283,9 @@ pub fn conv2d_transpose(
         let span = (k.max(1) - 1).saturating_mul(d).saturating_add(1);
         match padding {
             "same" => size.saturating_mul(s),
-            _ => size.saturating_mul(s).saturating_add(span.saturating_sub(s)),
+            _ => size
+                .saturating_mul(s)
+                .saturating_add(span.saturating_sub(s)),
         }
     };
     let out_shape = [
@@ -651,7 +663,8 @@ fn conv_kernel_grad<T: FloatElem>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
             .into_par_iter()
             .map(|t| {
                 let mut dk = crate::tensor::reuse::zeros(ksize);
-                let mut cols = crate::tensor::reuse::zeros(if pointwise { 0 } else { rows * patch });
+                let mut cols =
+                    crate::tensor::reuse::zeros(if pointwise { 0 } else { rows * patch });
                 for i in t * per..((t + 1) * per).min(g.n) {
                     let xi = &x[i * img..][..img];
                     let a: &[T] = if pointwise {

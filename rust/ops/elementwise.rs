@@ -409,7 +409,10 @@ pub fn fill_like(x: &Tensor, value: f32) -> Result<Tensor> {
 // ---------------------------------------------------------------------------------------------
 // CPU kernels
 
-fn map_unary<T: Copy + Send + Sync, U: crate::tensor::reuse::ZeroBits + Default + Send + 'static>(
+fn map_unary<
+    T: Copy + Send + Sync,
+    U: crate::tensor::reuse::ZeroBits + Default + Send + 'static,
+>(
     x: &[T],
     f: impl Fn(T) -> U + Sync + Send,
 ) -> Vec<U> {

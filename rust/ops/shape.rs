@@ -336,7 +336,9 @@ pub fn concatenate(xs: &[Tensor], axis: isize) -> Result<Tensor> {
     let mut out = first.shape.clone();
     out[axis] = xs
         .iter()
-        .try_fold(0usize, |n, x| n.checked_add(x.shape.get(axis).copied().unwrap_or(0)))
+        .try_fold(0usize, |n, x| {
+            n.checked_add(x.shape.get(axis).copied().unwrap_or(0))
+        })
         .unwrap_or(usize::MAX);
     crate::tensor::check_alloc("concatenate", &out, first.dtype())?;
     for x in xs {

@@ -117,7 +117,9 @@ fn convert<T: Elem>(v: &[T], dtype: DType) -> Buffer {
         DType::Int32 => Buffer::I32(collect_exact(v.iter().map(|&x| x.to_i32()))),
         DType::Int64 => Buffer::I64(collect_exact(v.iter().map(|&x| x.to_i64()))),
         DType::Float16 => Buffer::F16(collect_exact(v.iter().map(|&x| f16::from_f64(x.to_f64())))),
-        DType::BFloat16 => Buffer::BF16(collect_exact(v.iter().map(|&x| bf16::from_f64(x.to_f64())))),
+        DType::BFloat16 => {
+            Buffer::BF16(collect_exact(v.iter().map(|&x| bf16::from_f64(x.to_f64()))))
+        }
         DType::Float32 => Buffer::F32(collect_exact(v.iter().map(|&x| x.to_f64() as f32))),
         DType::Float64 => Buffer::F64(collect_exact(v.iter().map(|&x| x.to_f64()))),
     }

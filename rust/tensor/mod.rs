@@ -230,11 +230,7 @@ pub fn check_alloc_items(op: &str, shape: &[usize], itemsize: usize, dtype: &str
         .iter()
         .try_fold(itemsize, |n, &d| n.checked_mul(d.max(1)))
         .filter(|&b| b <= isize::MAX as usize);
-    let bytes = nonzero.and_then(|_| {
-        shape
-            .iter()
-            .try_fold(itemsize, |n, &d| n.checked_mul(d))
-    });
+    let bytes = nonzero.and_then(|_| shape.iter().try_fold(itemsize, |n, &d| n.checked_mul(d)));
     let fits = |b: usize| b <= memory_limit() && (b < 1 << 26 || b <= address_space_left());
     match bytes {
         Some(b) if fits(b) => Ok(()),

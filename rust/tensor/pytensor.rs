@@ -173,7 +173,10 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>, from_sequence: bool) -> PyRes
     if kind != b'b' && size > 1 && !d.getattr("isnative")?.extract::<bool>()? {
         // Big-endian data (from a file or another machine): converted to this machine's order.
         let native = d.call_method1("newbyteorder", ("=",))?;
-        return from_numpy(arr.call_method1("astype", (native,))?.cast()?, from_sequence);
+        return from_numpy(
+            arr.call_method1("astype", (native,))?.cast()?,
+            from_sequence,
+        );
     }
     // A NumPy view can describe more elements than memory holds (np.broadcast_to): copying
     // it must fail as a MemoryError, before the copy.
@@ -186,7 +189,9 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>, from_sequence: bool) -> PyRes
     if shape.len() > RUST_NUMPY_MAX_DIMS {
         // Views on the Rust side hold at most 32 dimensions: go through a flat copy.
         let np = arr.py().import("numpy")?;
-        let flat = np.call_method1("ascontiguousarray", (arr,))?.call_method1("reshape", (-1,))?;
+        let flat = np
+            .call_method1("ascontiguousarray", (arr,))?
+            .call_method1("reshape", (-1,))?;
         let t = from_numpy(flat.cast()?, from_sequence)?;
         return Ok(Tensor { shape, ..t });
     }
@@ -215,7 +220,9 @@ pub fn from_numpy(arr: &Bound<'_, PyUntypedArray>, from_sequence: bool) -> PyRes
         (b'i', 8) => Buffer::I64(copy_out::<i64>(arr)?),
         (b'b', 1) => Buffer::Bool(copy_out::<bool>(arr)?),
         // Python floats (lists) are float32 as in Keras; NumPy float64 arrays stay float64.
-        (b'f', 8) if from_sequence => Buffer::F32(copy_out::<f64>(arr)?.iter().map(|&v| v as f32).collect()),
+        (b'f', 8) if from_sequence => {
+            Buffer::F32(copy_out::<f64>(arr)?.iter().map(|&v| v as f32).collect())
+        }
         (b'f', 8) => Buffer::F64(copy_out::<f64>(arr)?),
         (b'f', 2) => Buffer::F16(copy_out::<half::f16>(arr)?),
         (b'i', 2) => Buffer::I16(copy_out::<i16>(arr)?),
@@ -549,7 +556,11 @@ impl PyTensor {
     /// Address of the first element (tests check in-place updates do not reallocate).
     #[getter]
     fn _buffer_address(&self) -> usize {
-        self.t.read().unwrap_or_else(|p| p.into_inner()).data.address()
+        self.t
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .data
+            .address()
     }
 
     #[getter]
@@ -831,12 +842,18 @@ impl PyTensor {
                             && s.getattr("step").is_ok_and(|v| v.is_none())
                     })
                 };
-                let ellipses = items.iter().filter(|k| k.is_instance_of::<PyEllipsis>()).count();
-                let others_ok = items.iter().enumerate().all(|(i, k)| {
-                    i == pos || full(k) || k.is_instance_of::<PyEllipsis>()
-                });
+                let ellipses = items
+                    .iter()
+                    .filter(|k| k.is_instance_of::<PyEllipsis>())
+                    .count();
+                let others_ok = items
+                    .iter()
+                    .enumerate()
+                    .all(|(i, k)| i == pos || full(k) || k.is_instance_of::<PyEllipsis>());
                 if others_ok && ellipses <= 1 && items.len() - ellipses <= t.ndim() {
-                    let before_ellipsis = items[..pos].iter().any(|k| k.is_instance_of::<PyEllipsis>());
+                    let before_ellipsis = items[..pos]
+                        .iter()
+                        .any(|k| k.is_instance_of::<PyEllipsis>());
                     let axis = if before_ellipsis {
                         t.ndim() - (items.len() - pos)
                     } else {
