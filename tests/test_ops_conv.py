@@ -3,48 +3,24 @@ their gradients against finite differences."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 from conftest import assert_grad_matches
+from fuzz._references import conv2d, pads
 from hypothesis import given
 from hypothesis import strategies as st
 from rskeras import ops
 
 
-def _pads(size, k, s, d, padding):
-    span = (k - 1) * d + 1
-    if padding == "valid":
-        return (size - span) // s + 1, 0
-    out = math.ceil(size / s)
-    return out, max((out - 1) * s + span - size, 0) // 2
-
-
 def ref_conv(x, k, s, padding, d, groups=1):
-    """Direct NHWC convolution in float64: out[n,i,j,o] = sum x[n, i*s+a*d-pt, j*s+b*d-pl, c] k[a,b,c,o]."""
-    n, h, w, c = x.shape
-    kh, kw, cg, o = k.shape
-    oh, pt = _pads(h, kh, s[0], d[0], padding)
-    ow, pl = _pads(w, kw, s[1], d[1], padding)
-    og = o // groups
-    out = np.zeros((n, oh, ow, o))
-    for i in range(oh):
-        for j in range(ow):
-            for a in range(kh):
-                for b in range(kw):
-                    y, xx = i * s[0] + a * d[0] - pt, j * s[1] + b * d[1] - pl
-                    if 0 <= y < h and 0 <= xx < w:
-                        for g in range(groups):
-                            out[:, i, j, g * og:(g + 1) * og] += (
-                                x[:, y, xx, g * cg:(g + 1) * cg] @ k[a, b, :, g * og:(g + 1) * og])
-    return out
+    """Direct NHWC convolution in float64 (the fuzz suite's reference)."""
+    return conv2d(x, k, s, padding, d, groups)
 
 
 def ref_pool(x, p, s, padding, kind):
     n, h, w, c = x.shape
-    oh, pt = _pads(h, p[0], s[0], 1, padding)
-    ow, pl = _pads(w, p[1], s[1], 1, padding)
+    oh, pt = pads(h, p[0], s[0], 1, padding)
+    ow, pl = pads(w, p[1], s[1], 1, padding)
     out = np.zeros((n, oh, ow, c))
     for i in range(oh):
         for j in range(ow):

@@ -727,7 +727,8 @@ def outer(x1, x2):
 # Convolution and pooling (NHWC in float64; the Keras padding rules of tests/test_ops_conv.py)
 
 
-def _pads(size, k, s, d, padding):
+def pads(size, k, s, d, padding):
+    """Output size and leading padding of one axis of a window walk (Keras's "valid"/"same")."""
     span = (k - 1) * d + 1
     if padding == "valid":
         return (size - span) // s + 1, 0
@@ -793,13 +794,15 @@ def _affordable(steps):
         raise Unsupported(f"the reference would take {steps} steps")
 
 
-def _conv2d(x, k, s, padding, d, groups):
+def conv2d(x, k, s, padding, d, groups=1):
+    """Direct NHWC convolution in float64 (grouped): out[n,i,j,o] = sum x[n, i*s+a*d-pt,
+    j*s+b*d-pl, c] k[a,b,c,o]; ValueError where the geometry is invalid."""
     n, h, w, c = x.shape
     kh, kw, cg, o = k.shape
     if cg == 0 or c != cg * groups or o % groups:
         raise ValueError("channels")
-    oh, pt = _pads(h, kh, s[0], d[0], padding)
-    ow, pl = _pads(w, kw, s[1], d[1], padding)
+    oh, pt = pads(h, kh, s[0], d[0], padding)
+    ow, pl = pads(w, kw, s[1], d[1], padding)
     if oh < 0 or ow < 0 or (padding == "valid" and ((kh - 1) * d[0] + 1 > h or (kw - 1) * d[1] + 1 > w)):
         raise ValueError("window larger than the input")
     if n * oh * ow * o == 0:
@@ -842,7 +845,7 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
         padding = "valid"
     if k.shape[2] == 0 or x.shape[-1] % k.shape[2]:
         raise ValueError("channels")
-    return g.finish(_conv2d(x, k, g.strides, padding, g.dilation, x.shape[-1] // k.shape[2]))
+    return g.finish(conv2d(x, k, g.strides, padding, g.dilation, x.shape[-1] // k.shape[2]))
 
 
 def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
@@ -852,7 +855,7 @@ def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
     kh, kw, c, m = k.shape
     if c != g.x.shape[-1]:
         raise ValueError("channels")
-    return g.finish(_conv2d(g.x, k.reshape(kh, kw, 1, c * m), g.strides, padding, g.dilation, c))
+    return g.finish(conv2d(g.x, k.reshape(kh, kw, 1, c * m), g.strides, padding, g.dilation, c))
 
 
 def separable_conv(
@@ -881,8 +884,8 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
         return n_in * ss if padding == "same" else n_in * ss + max(span - ss, 0)
 
     oh, ow = size(h, kh, s[0], d[0]), size(w, kw, s[1], d[1])
-    _, pt = _pads(oh, kh, s[0], d[0], padding)
-    _, pl = _pads(ow, kw, s[1], d[1], padding)
+    _, pt = pads(oh, kh, s[0], d[0], padding)
+    _, pl = pads(ow, kw, s[1], d[1], padding)
     out = np.zeros((n, oh, ow, oc))
     if out.size == 0 or y.size == 0:
         return g.finish(out)
@@ -905,8 +908,8 @@ def _pool(kind, inputs, pool_size, strides=None, padding="valid", data_format=No
         raise Unsupported("pool_size")
     x = g.x
     n, h, w, c = x.shape
-    oh, pt = _pads(h, p[0], g.strides[0], 1, padding)
-    ow, pl = _pads(w, p[1], g.strides[1], 1, padding)
+    oh, pt = pads(h, p[0], g.strides[0], 1, padding)
+    ow, pl = pads(w, p[1], g.strides[1], 1, padding)
     if padding == "valid" and (p[0] > h or p[1] > w):
         raise ValueError("window larger than the input")
     out = np.zeros((n, max(oh, 0), max(ow, 0), c))
