@@ -32,6 +32,33 @@ def standardize_shape(shape) -> tuple:
     return tuple(out)
 
 
+def array_for_variable(value, variable):
+    """`value` (a NumPy array) in `variable`'s dtype (bfloat16 goes through float32, which
+    NumPy has)."""
+    target = "float32" if variable.dtype == "bfloat16" else variable.dtype
+    return value if value.dtype.name == target else value.astype(target)
+
+
+# `rskeras.initializers.get`, set by that package when it is imported: it sits above backend,
+# which does not import it, and a Variable made from an initializer's name needs it.
+_initializer_getter = None
+
+
+def set_initializer_getter(getter) -> None:
+    """Register the function that turns an initializer identifier (a name such as
+    `"glorot_uniform"`, a class, a config, a callable) into a callable `(shape, dtype)`."""
+    global _initializer_getter
+    _initializer_getter = getter
+
+
+def _get_initializer(identifier):
+    if _initializer_getter is None:
+        if callable(identifier) and not isinstance(identifier, type):
+            return identifier
+        raise RuntimeError("Variable: initializer names need rskeras.initializers; `import rskeras` first")
+    return _initializer_getter(identifier)
+
+
 def is_tensor(x) -> bool:
     """True for rskeras tensors and variables."""
     return isinstance(x, _core.Tensor)
@@ -55,15 +82,13 @@ class Variable(_core.Tensor):
 
     def __new__(cls, initializer, shape=None, dtype=None, trainable=True, autocast=True,
                 aggregation="none", synchronization="auto", name=None):
-        from rskeras import initializers
-
         if isinstance(initializer, str) or (callable(initializer) and not isinstance(initializer, _core.Tensor)):
             if shape is None:
                 raise ValueError(
                     f"Variable {name!r}: when `initializer` is a callable, `shape` must be given"
                 )
             dtype = dtype or config.floatx()
-            value = initializers.get(initializer)(standardize_shape(shape), dtype=dtype)
+            value = _get_initializer(initializer)(standardize_shape(shape), dtype=dtype)
         else:
             value = initializer
             if dtype is None:

@@ -11,6 +11,7 @@ import math
 
 from rskeras import _core
 from rskeras import random as krandom
+from rskeras.backend import variables as _variables
 from rskeras.backend.config import floatx
 from rskeras.random.seed_generator import SeedGenerator
 
@@ -340,3 +341,7 @@ def get(identifier):
             )
         return cls()
     raise ValueError(f"Could not interpret initializer identifier: {identifier!r}")
+
+
+# `Variable` (in backend, below this package) makes a value from an initializer's name with it.
+_variables.set_initializer_getter(get)

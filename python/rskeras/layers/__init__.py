@@ -74,3 +74,8 @@ __all__ += [
     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "LayerNormalization", "MaxPooling1D",
     "MaxPooling2D", "SeparableConv2D",
 ]
+
+# `rskeras.saving` sits below layers and finds the base class here (no import upwards).
+from rskeras.saving.object_registration import register_framework_class  # noqa: E402
+
+register_framework_class("Layer", Layer)

@@ -16,7 +16,7 @@ from rskeras import _core
 from rskeras.backend import masking, naming
 from rskeras.backend.config import FLOAT_DTYPES, floatx
 from rskeras.backend.keras_tensor import KerasTensor, Node, any_symbolic, flatten, map_structure
-from rskeras.backend.variables import Variable, standardize_shape
+from rskeras.backend.variables import Variable, array_for_variable, standardize_shape
 from rskeras.layers._layer_args import set_weight_options
 from rskeras.layers.input_spec import InputSpec
 from rskeras.saving import file_io
@@ -352,10 +352,7 @@ class Layer:
                                     (inputs, previous_mask))
 
     def _warn_mask_dropped(self, stacklevel=2) -> None:
-        from rskeras.models.model import Model
-
-        if isinstance(self, Model):  # a model's own layers consume and produce its masks
-            return
+        # (Model overrides this: a model's own layers consume and produce its masks.)
         warnings.warn(
             f"Layer '{self.name}' (of type {type(self).__name__}) was passed an input with a "
             "mask attached to it. However, this layer does not support masking and will "
@@ -729,13 +726,6 @@ class Layer:
 
 _ITEMSIZE = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8, "int32": 4, "int64": 8,
              "int8": 1, "uint8": 1, "int16": 2, "bool": 1}
-
-
-def array_for_variable(value, variable):
-    """`value` (a NumPy array) in `variable`'s dtype (bfloat16 goes through float32, which
-    NumPy has)."""
-    target = "float32" if variable.dtype == "bfloat16" else variable.dtype
-    return value if value.dtype.name == target else value.astype(target)
 
 
 def shape_from_json(shape):

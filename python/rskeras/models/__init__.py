@@ -5,7 +5,13 @@ from rskeras.models.cloning import clone_model
 from rskeras.models.functional import Functional
 from rskeras.models.model import Model
 from rskeras.models.sequential import Sequential
+from rskeras.saving.object_registration import register_framework_class
 from rskeras.saving.saving_api import load_model, save_model
+
+# `rskeras.saving` sits below models and finds their classes here (no import upwards).
+register_framework_class("Model", Model)
+register_framework_class("Functional", Functional)
+register_framework_class("Sequential", Sequential)
 
 
 def model_from_json(json_string, custom_objects=None):

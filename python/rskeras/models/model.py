@@ -116,6 +116,9 @@ class Model(Trainer, Layer):
             return
         Layer._build_for(self, inputs)
 
+    def _warn_mask_dropped(self, stacklevel=2) -> None:
+        pass  # a model's own layers consume and produce its masks
+
     def call(self, inputs, training=None, mask=None):
         """The forward pass; define it in a subclass.
 

@@ -4,6 +4,10 @@ from rskeras.optimizers.adam import Adam
 from rskeras.optimizers.optimizer import Optimizer
 from rskeras.optimizers.rmsprop import RMSprop
 from rskeras.optimizers.sgd import SGD
+from rskeras.saving.object_registration import register_framework_class
+
+# `rskeras.saving` sits below optimizers and finds their base class here (no import upwards).
+register_framework_class("Optimizer", Optimizer)
 
 __all__ = ["Adam", "Optimizer", "RMSprop", "SGD", "get"]
 

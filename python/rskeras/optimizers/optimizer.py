@@ -240,7 +240,7 @@ class Optimizer:
             warnings.warn(f"Skipping variable loading for optimizer '{self.name}', because "
                           f"{problem}.", stacklevel=3)
             return False
-        from rskeras.layers.layer import array_for_variable
+        from rskeras.backend.variables import array_for_variable
 
         for (_, kind, var), value in zip(entries, values):
             value = np.asarray(value)

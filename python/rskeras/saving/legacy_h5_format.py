@@ -316,7 +316,7 @@ def _assign_layer(layer, file_name, weights, guard, k, skip_mismatch):
 
 
 def _assign_variables(owner, variables, weights, guard, skip_mismatch):
-    from rskeras.layers.layer import array_for_variable
+    from rskeras.backend.variables import array_for_variable
 
     if len(variables) != len(weights):
         if skip_mismatch:

@@ -108,3 +108,31 @@ def get_registered_object(name, custom_objects=None, module_objects=None):
     if module_objects and name in module_objects:
         return module_objects[name]
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Classes of the packages above `saving`
+
+# Saving walks layers, models and optimizers, yet `saving` sits below those packages in the
+# import layering and imports none of them: each registers here, when it is imported, the
+# classes saving needs ("Layer" by rskeras.layers; "Model", "Functional", "Sequential" by
+# rskeras.models; "Optimizer" by rskeras.optimizers). `import rskeras` imports them all.
+_FRAMEWORK_CLASSES: dict = {}
+
+
+def register_framework_class(name: str, cls) -> None:
+    """Make `cls` the class that saving code finds as `framework_class(name)`."""
+    _FRAMEWORK_CLASSES[name] = cls
+
+
+def framework_class(name: str):
+    """The class registered as `name` by `register_framework_class`.
+
+    Raises:
+        RuntimeError: when the package that registers it has not been imported yet.
+    """
+    try:
+        return _FRAMEWORK_CLASSES[name]
+    except KeyError:
+        raise RuntimeError(f"rskeras.saving needs the class {name!r}, which its package registers "
+                           "when imported; `import rskeras` first") from None

@@ -24,6 +24,7 @@ import zipfile
 from rskeras.saving import file_io
 from rskeras.saving.h5_store import MAX_COMPRESSION_RATIO, H5WeightsFile, h5py
 from rskeras.saving.hdf5_guards import check_file
+from rskeras.saving.object_registration import framework_class
 
 KERAS_VERSION = "3.15.1"  # the Keras file-format version rskeras writes and reads
 CONFIG_FILENAME, METADATA_FILENAME, WEIGHTS_FILENAME = "config.json", "metadata.json", "model.weights.h5"
@@ -49,10 +50,7 @@ _INTERNAL_ATTRS = frozenset({
 
 
 def _is_saveable(obj) -> bool:
-    from rskeras.layers.layer import Layer
-    from rskeras.optimizers.optimizer import Optimizer
-
-    return isinstance(obj, (Layer, Optimizer))
+    return isinstance(obj, (framework_class("Layer"), framework_class("Optimizer")))
 
 
 def _holds_saveable(value, depth=0) -> bool:
@@ -71,15 +69,11 @@ def _name_key(name: str) -> str:
 
 def _children(obj):
     """(attribute name, child) pairs in Keras's visiting order."""
-    from rskeras.models.functional import Functional
-    from rskeras.models.model import Model
-    from rskeras.models.sequential import Sequential
-
-    graph_model = isinstance(obj, (Sequential, Functional))
+    graph_model = isinstance(obj, (framework_class("Sequential"), framework_class("Functional")))
     if graph_model:
         yield "layers", obj.layers
     names = [k for k in vars(obj) if k not in _INTERNAL_ATTRS and not k.startswith("__")]
-    if isinstance(obj, Model) and not graph_model:
+    if isinstance(obj, framework_class("Model")) and not graph_model:
         names.append("layers")
     for name in sorted(set(names), key=_name_key):
         value = obj.layers if name == "layers" else obj.__dict__.get(name)
@@ -129,8 +123,7 @@ def _walk_container(container, path, visited):
 
 def save_state(model, h5file, include_optimizer=True) -> None:
     """Write every object's own variables into the open h5py file (Keras 3 layout)."""
-    from rskeras.optimizers.optimizer import Optimizer
-
+    Optimizer = framework_class("Optimizer")
     store = H5WeightsFile(h5file, "w", "")
     for path, obj in walk(model):
         if isinstance(obj, Optimizer) and not include_optimizer:
@@ -148,8 +141,7 @@ def load_state(model, h5file, source: str, size: int, skip_mismatch=False,
             layer, its path and both values), or when the file holds weights the model has no
             place for; with `skip_mismatch=True` those become warnings.
     """
-    from rskeras.optimizers.optimizer import Optimizer
-
+    Optimizer = framework_class("Optimizer")
     store = H5WeightsFile(h5file, "r", source, size)
     read_paths = set()
     largest = largest_variable(model)
@@ -196,8 +188,7 @@ def _own_largest_variable(obj):
     for a class with its own loading code."""
     import math
 
-    from rskeras.layers.layer import Layer
-
+    Layer = framework_class("Layer")
     if not isinstance(obj, Layer) or type(obj).load_own_variables is not Layer.load_own_variables:
         return None
     own = list(obj._trainable_variables) + list(obj._non_trainable_variables)

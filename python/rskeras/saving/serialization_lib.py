@@ -92,9 +92,7 @@ def _public_module(obj_or_cls) -> tuple[str, str | None]:
     registered = object_registration.GLOBAL_CUSTOM_NAMES.get(cls)
     if registered is not None:
         return cls.__module__, registered
-    from rskeras.models.functional import Functional
-
-    if cls is Functional:
+    if cls is object_registration.framework_class("Functional"):
         return FUNCTIONAL_MODULE, "Functional"
     for keras_module, ours in _NAMESPACES.items():
         if keras_module == "keras.optimizers.schedules":
@@ -268,9 +266,7 @@ def resolve_class(record, custom_objects=None, kind=None):
             if found is not None:
                 return found
     if class_name == "Functional" or module == FUNCTIONAL_MODULE:
-        from rskeras.models.functional import Functional
-
-        return Functional
+        return object_registration.framework_class("Functional")
     if module in _NAMESPACES:
         candidates = [module]
     elif module.startswith("keras.src.") or not module or module.startswith("keras."):
@@ -284,9 +280,7 @@ def resolve_class(record, custom_objects=None, kind=None):
         found = getattr(namespace, class_name, None)
         if found is not None and (isinstance(found, type) or record.get("class_name") == "function"):
             return found
-    from rskeras.layers.layer import Layer
-
-    for sub in _all_subclasses(Layer):
+    for sub in _all_subclasses(object_registration.framework_class("Layer")):
         if sub.__name__ == class_name and sub.__module__ == module:
             return sub
     what = kind.split(".")[-1][:-1] if kind else "object"
@@ -445,8 +439,7 @@ def _accepted_arguments(cls) -> tuple[set, bool]:
     anything goes (a `**kwargs` that reaches no checking base)."""
     import inspect
 
-    from rskeras.layers.layer import Layer
-
+    Layer = object_registration.framework_class("Layer")
     names: set = set()
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
