@@ -709,7 +709,15 @@ fn optimizer_apply(
     })
 }
 
+/// Every op name in the core (the `ops/mod.rs` table): the keys the GPU executor's kernel
+/// table is checked against (`tests/ops/test_op_contract.py`).
+#[pyfunction]
+fn op_names() -> Vec<&'static str> {
+    ops::Op::names()
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(op_names, m)?)?;
     m.add_function(wrap_pyfunction!(convert_to_tensor, m)?)?;
     m.add_function(wrap_pyfunction!(cast, m)?)?;
     m.add_function(wrap_pyfunction!(unary, m)?)?;

@@ -115,8 +115,8 @@ fn run(op: &Op, x: &[&Tensor]) -> Result<Tensor> {
         Op::Conv2d(g) => conv::cpu_conv2d(g, x[0], x[1]),
         Op::Conv2dInputGrad(g) => conv::cpu_conv2d_input_grad(g, x[0], x[1]),
         Op::Conv2dKernelGrad(g) => conv::cpu_conv2d_kernel_grad(g, x[0], x[1]),
-        Op::Pool2d { geo, max } => conv::cpu_pool2d(geo, x[0], *max),
-        Op::Pool2dGrad { geo, max } => conv::cpu_pool2d_grad(geo, x[0], x[1], *max),
+        Op::Pool2d { geometry, max } => conv::cpu_pool2d(geometry, x[0], *max),
+        Op::Pool2dGrad { geometry, max } => conv::cpu_pool2d_grad(geometry, x[0], x[1], *max),
         Op::Pool2dArgmax(g) => conv::cpu_pool2d_argmax(g, x[0]),
         Op::Pool2dArgmaxGrad(g) => conv::cpu_pool2d_argmax_grad(g, x[0], x[1]),
         Op::DepthwiseConv2d(_) | Op::DepthwiseInputGrad(_) | Op::DepthwiseKernelGrad(_) => {

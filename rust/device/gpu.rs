@@ -19,7 +19,7 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use super::Device;
 use crate::error::{Error, Result};
 use crate::ops::conv::Geometry;
-use crate::ops::Op;
+use crate::ops::{Op, Param};
 use crate::tensor::pytensor::{to_numpy, to_tensor};
 use crate::tensor::{fresh_id, Buffer, DType, Tensor};
 
@@ -263,122 +263,28 @@ fn geometry<'py>(py: Python<'py>, g: &Geometry) -> PyResult<Bound<'py, PyDict>> 
     Ok(d)
 }
 
-/// The parameters of `op` as a dict (field names as in [`Op`]).
+fn param<'py>(py: Python<'py>, p: Param<'_>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match p {
+        Param::Bool(v) => v.into_pyobject(py)?.to_owned().into_any(),
+        Param::Int(v) => v.into_pyobject(py)?.into_any(),
+        Param::F32(v) => v.into_pyobject(py)?.into_any(),
+        Param::F64(v) => v.into_pyobject(py)?.into_any(),
+        Param::Ints(v) => PyList::new(py, v)?.into_any(),
+        Param::SignedInts(v) => PyList::new(py, v)?.into_any(),
+        Param::Name(v) => v.into_pyobject(py)?.into_any(),
+        Param::Geometry(g) => geometry(py, g)?.into_any(),
+    })
+}
+
+/// The parameters of `op` as a dict, keyed by the field names of its row in the op table
+/// (`ops/mod.rs`).
 fn params<'py>(py: Python<'py>, op: &Op) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    macro_rules! set {
-        ($($k:literal => $v:expr),* $(,)?) => {{ $(d.set_item($k, $v)?;)* }};
-    }
-    match op {
-        Op::Unary(_) | Op::Binary(_) | Op::Where => {}
-        Op::Clip { min, max } => set!("min" => *min, "max" => *max),
-        Op::Cast(dt) => set!("dtype" => dt.name()),
-        Op::Reduce {
-            kind,
-            axes,
-            keepdims,
-        } => set!("kind" => kind.name(), "axes" => axes.clone(), "keepdims" => *keepdims),
-        Op::ArgReduce {
-            max,
-            axis,
-            keepdims,
-        } => set!("max" => *max, "axis" => *axis, "keepdims" => *keepdims),
-        Op::Cumulative {
-            axis,
-            prod,
-            exclusive,
-            reverse,
-        } => {
-            set!("axis" => *axis, "prod" => *prod, "exclusive" => *exclusive, "reverse" => *reverse)
+    let mut result = Ok(());
+    op.params(&mut |k, v| {
+        if result.is_ok() {
+            result = param(py, v).and_then(|v| d.set_item(k, v));
         }
-        Op::ArgSort { axis, descending } => set!("axis" => *axis, "descending" => *descending),
-        Op::Concatenate { axis } | Op::TakeAlongAxis { axis } | Op::Take { axis } => {
-            set!("axis" => *axis)
-        }
-        Op::TakeAlongAxisGrad { axis, dim } | Op::TakeGrad { axis, dim } => {
-            set!("axis" => *axis, "dim" => *dim)
-        }
-        Op::Transpose(perm) => set!("perm" => perm.clone()),
-        Op::BroadcastTo(shape) => set!("shape" => shape.clone()),
-        Op::Slice {
-            starts,
-            steps,
-            shape,
-        } => set!("starts" => starts.clone(), "steps" => steps.clone(), "shape" => shape.clone()),
-        Op::SliceGrad {
-            starts,
-            steps,
-            in_shape,
-        } => {
-            set!("starts" => starts.clone(), "steps" => steps.clone(), "in_shape" => in_shape.clone())
-        }
-        Op::OneHot { depth } => set!("depth" => *depth),
-        Op::Matmul {
-            transpose_a,
-            transpose_b,
-        } => set!("transpose_a" => *transpose_a, "transpose_b" => *transpose_b),
-        Op::Softmax { axis, log } => set!("axis" => *axis, "log" => *log),
-        Op::SparseCrossEntropy { from_logits } | Op::SparseCrossEntropyGrad { from_logits } => {
-            set!("from_logits" => *from_logits)
-        }
-        Op::RandomUniform {
-            shape,
-            min,
-            max,
-            seed,
-            counter,
-        } => {
-            set!("shape" => shape.clone(), "min" => *min, "max" => *max, "seed" => *seed, "counter" => *counter)
-        }
-        Op::RandomNormal {
-            shape,
-            mean,
-            stddev,
-            seed,
-            counter,
-        } => {
-            set!("shape" => shape.clone(), "mean" => *mean, "stddev" => *stddev, "seed" => *seed, "counter" => *counter)
-        }
-        Op::SgdUpdate {
-            lr,
-            momentum,
-            nesterov,
-        } => set!("lr" => *lr, "momentum" => *momentum, "nesterov" => *nesterov),
-        Op::AdamUpdate {
-            lr,
-            beta_1,
-            beta_2,
-            epsilon,
-            step,
-            amsgrad,
-        } => set!("lr" => *lr, "beta_1" => *beta_1, "beta_2" => *beta_2, "epsilon" => *epsilon,
-                  "step" => *step, "amsgrad" => *amsgrad),
-        Op::RmspropUpdate {
-            lr,
-            rho,
-            momentum,
-            epsilon,
-            centered,
-        } => set!("lr" => *lr, "rho" => *rho, "momentum" => *momentum, "epsilon" => *epsilon,
-                  "centered" => *centered),
-        Op::Conv2d(g)
-        | Op::Conv2dInputGrad(g)
-        | Op::Conv2dKernelGrad(g)
-        | Op::Pool2dArgmax(g)
-        | Op::Pool2dArgmaxGrad(g)
-        | Op::DepthwiseConv2d(g)
-        | Op::DepthwiseInputGrad(g)
-        | Op::DepthwiseKernelGrad(g) => set!("geometry" => geometry(py, g)?),
-        Op::Pool2d { geo, max } | Op::Pool2dGrad { geo, max } => {
-            set!("geometry" => geometry(py, geo)?, "max" => *max)
-        }
-        Op::Moments => {}
-        Op::BatchNormForward { epsilon }
-        | Op::BatchNormGradSums { epsilon }
-        | Op::BatchNormInputGrad { epsilon }
-        | Op::LayerNormForward { epsilon }
-        | Op::LayerNormInputGrad { epsilon }
-        | Op::LayerNormParamGrad { epsilon } => set!("epsilon" => *epsilon),
-    }
-    Ok(d)
+    });
+    result.map(|_| d)
 }

@@ -439,7 +439,7 @@ pub fn pool2d(
         let idx = device::execute(&Op::Pool2dArgmax(geo.clone()), &[x])?;
         let out = device::execute(
             &Op::Pool2d {
-                geo: geo.clone(),
+                geometry: geo.clone(),
                 max,
             },
             &[x],
@@ -456,7 +456,7 @@ pub fn pool2d(
     }
     let out = device::execute(
         &Op::Pool2d {
-            geo: geo.clone(),
+            geometry: geo.clone(),
             max,
         },
         &[x],
@@ -465,7 +465,7 @@ pub fn pool2d(
     record(&[x], &out, move || {
         Arc::new(move |g: &Tensor, _needs: &[bool]| {
             let op = Op::Pool2dGrad {
-                geo: geo.clone(),
+                geometry: geo.clone(),
                 max,
             };
             Ok(vec![Some(device::execute(&op, &[&xc, g])?)])

@@ -18,6 +18,9 @@ macro_rules! unary_ops {
         pub enum UnaryOp { $($variant),* }
 
         impl UnaryOp {
+            /// Every op of the kind, in table order.
+            pub const ALL: &'static [UnaryOp] = &[$(UnaryOp::$variant),*];
+
             pub fn name(self) -> &'static str {
                 match self { $(UnaryOp::$variant => $name),* }
             }
@@ -67,6 +70,9 @@ macro_rules! binary_ops {
         pub enum BinaryOp { $($variant),* }
 
         impl BinaryOp {
+            /// Every op of the kind, in table order.
+            pub const ALL: &'static [BinaryOp] = &[$(BinaryOp::$variant),*];
+
             pub fn name(self) -> &'static str {
                 match self { $(BinaryOp::$variant => $name),* }
             }

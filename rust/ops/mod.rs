@@ -19,224 +19,176 @@ pub use shape::{broadcast_to, reshape, sum_to, transpose};
 
 use crate::tensor::DType;
 
-/// One kernel invocation, as the device dispatcher sees it.
-#[derive(Clone, Debug)]
-pub enum Op {
-    Unary(UnaryOp),
-    Binary(BinaryOp),
-    Where,
-    Clip {
-        min: f64,
-        max: f64,
-    },
-    Cast(DType),
-    Reduce {
-        kind: ReduceKind,
-        axes: Vec<usize>,
-        keepdims: bool,
-    },
-    ArgReduce {
-        max: bool,
-        axis: usize,
-        keepdims: bool,
-    },
-    Cumulative {
-        axis: usize,
-        prod: bool,
-        exclusive: bool,
-        reverse: bool,
-    },
-    /// Stable sort order along `axis` (int32), NaN last when ascending.
-    ArgSort {
-        axis: usize,
-        descending: bool,
-    },
-    Concatenate {
-        axis: usize,
-    },
-    TakeAlongAxis {
-        axis: usize,
-    },
-    /// Scatter-add the gradient of `TakeAlongAxis` into zeros whose `axis` has length `dim`.
-    TakeAlongAxisGrad {
-        axis: usize,
-        dim: usize,
-    },
-    Transpose(Vec<usize>),
-    BroadcastTo(Vec<usize>),
-    /// Strided slice: `starts`/`steps` per axis, output `shape` (before any axis is dropped).
-    Slice {
-        starts: Vec<usize>,
-        steps: Vec<isize>,
-        shape: Vec<usize>,
-    },
-    /// The transpose of `Slice`: scatter a slice's values into zeros of `in_shape`.
-    SliceGrad {
-        starts: Vec<usize>,
-        steps: Vec<isize>,
-        in_shape: Vec<usize>,
-    },
-    Take {
-        axis: usize,
-    },
-    /// Scatter-add the gradient of `Take` into zeros whose `axis` has length `dim`.
-    TakeGrad {
-        axis: usize,
-        dim: usize,
-    },
-    OneHot {
-        depth: usize,
-    },
-    Matmul {
-        transpose_a: bool,
-        transpose_b: bool,
-    },
-    Softmax {
-        axis: usize,
-        log: bool,
-    },
-    SparseCrossEntropy {
-        from_logits: bool,
-    },
-    SparseCrossEntropyGrad {
-        from_logits: bool,
-    },
-    RandomUniform {
-        shape: Vec<usize>,
-        min: f32,
-        max: f32,
-        seed: u64,
-        counter: u64,
-    },
-    RandomNormal {
-        shape: Vec<usize>,
-        mean: f32,
-        stddev: f32,
-        seed: u64,
-        counter: u64,
-    },
-    /// Fused optimizer steps over many variables at once (in place).
-    SgdUpdate {
-        lr: f32,
-        momentum: f32,
-        nesterov: bool,
-    },
-    /// Convolution forward `(x, kernel)`, input gradient `(dy, kernel)` and kernel gradient
-    /// `(x, dy)`.
-    Conv2d(conv::Geometry),
-    Conv2dInputGrad(conv::Geometry),
-    Conv2dKernelGrad(conv::Geometry),
-    /// Max (`max`) or average pooling `(x)`, and its gradient `(x, dy)`.
-    Pool2d {
-        geo: conv::Geometry,
-        max: bool,
-    },
-    Pool2dGrad {
-        geo: conv::Geometry,
-        max: bool,
-    },
-    /// Int32 index into its image of each max-pooling window's first maximum, and the
-    /// gradient `(dy, argmax)` that scatters `dy` there.
-    Pool2dArgmax(conv::Geometry),
-    Pool2dArgmaxGrad(conv::Geometry),
-    /// Depthwise convolution forward `(x, kernel)`, input gradient `(dy, kernel)`, kernel
-    /// gradient `(x, dy)`; the geometry's `out_c` is channels x multiplier.
-    DepthwiseConv2d(conv::Geometry),
-    DepthwiseInputGrad(conv::Geometry),
-    DepthwiseKernelGrad(conv::Geometry),
-    /// `(2, c)` mean and biased variance of each last-axis channel over all other axes.
-    Moments,
-    /// Fused batch normalization `(x, stats, gamma, beta)` and its backward pieces:
-    /// `(x, dy, stats)` -> `(2, c)` sums of dy and dy * xhat; `(x, dy, stats, gamma, sums)` -> dx.
-    BatchNormForward {
-        epsilon: f64,
-    },
-    BatchNormGradSums {
-        epsilon: f64,
-    },
-    BatchNormInputGrad {
-        epsilon: f64,
-    },
-    /// Fused layer normalization over the last axis `(x, gamma, beta)`; its input gradient
-    /// `(x, dy, gamma)` and `(2, d)` parameter-gradient sums `(x, dy)`.
-    LayerNormForward {
-        epsilon: f64,
-    },
-    LayerNormInputGrad {
-        epsilon: f64,
-    },
-    LayerNormParamGrad {
-        epsilon: f64,
-    },
-    AdamUpdate {
-        lr: f32,
-        beta_1: f32,
-        beta_2: f32,
-        epsilon: f32,
-        step: u64,
-        amsgrad: bool,
-    },
-    RmspropUpdate {
-        lr: f32,
-        rho: f32,
-        momentum: f32,
-        epsilon: f32,
-        centered: bool,
-    },
+/// One parameter of an op as the GPU executor receives it (`device/gpu.rs` turns each into a
+/// Python value: a bool, an int, a float, a list, a name string or a geometry dict).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Param<'a> {
+    Bool(bool),
+    Int(u64),
+    F32(f32),
+    F64(f64),
+    Ints(&'a [usize]),
+    SignedInts(&'a [isize]),
+    Name(&'static str),
+    Geometry(&'a conv::Geometry),
 }
 
-impl Op {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Op::Unary(u) => u.name(),
-            Op::Binary(b) => b.name(),
-            Op::Where => "where",
-            Op::Clip { .. } => "clip",
-            Op::Cast(_) => "cast",
-            Op::Reduce { kind, .. } => kind.name(),
-            Op::ArgReduce { max: true, .. } => "argmax",
-            Op::ArgReduce { max: false, .. } => "argmin",
-            Op::Cumulative { prod: false, .. } => "cumsum",
-            Op::Cumulative { prod: true, .. } => "cumprod",
-            Op::ArgSort { .. } => "argsort",
-            Op::Concatenate { .. } => "concatenate",
-            Op::TakeAlongAxis { .. } => "take_along_axis",
-            Op::TakeAlongAxisGrad { .. } => "take_along_axis_grad",
-            Op::Transpose(_) => "transpose",
-            Op::BroadcastTo(_) => "broadcast_to",
-            Op::Slice { .. } => "slice",
-            Op::SliceGrad { .. } => "slice_grad",
-            Op::Take { .. } => "take",
-            Op::TakeGrad { .. } => "take_grad",
-            Op::OneHot { .. } => "one_hot",
-            Op::Matmul { .. } => "matmul",
-            Op::Softmax { log: false, .. } => "softmax",
-            Op::Softmax { log: true, .. } => "log_softmax",
-            Op::SparseCrossEntropy { .. } => "sparse_categorical_crossentropy",
-            Op::SparseCrossEntropyGrad { .. } => "sparse_categorical_crossentropy_grad",
-            Op::Conv2d(_) => "conv",
-            Op::Conv2dInputGrad(_) => "conv_input_grad",
-            Op::Conv2dKernelGrad(_) => "conv_kernel_grad",
-            Op::Pool2d { max: true, .. } => "max_pool",
-            Op::Pool2d { max: false, .. } => "average_pool",
-            Op::Pool2dGrad { .. } => "pool_grad",
-            Op::Pool2dArgmax(_) => "max_pool_argmax",
-            Op::Pool2dArgmaxGrad(_) => "max_pool_grad",
-            Op::DepthwiseConv2d(_) => "depthwise_conv",
-            Op::DepthwiseInputGrad(_) => "depthwise_conv_input_grad",
-            Op::DepthwiseKernelGrad(_) => "depthwise_conv_kernel_grad",
-            Op::Moments => "moments",
-            Op::BatchNormForward { .. } => "batch_normalization",
-            Op::BatchNormGradSums { .. } => "batch_normalization_grad_sums",
-            Op::BatchNormInputGrad { .. } => "batch_normalization_input_grad",
-            Op::LayerNormForward { .. } => "layer_normalization",
-            Op::LayerNormInputGrad { .. } => "layer_normalization_input_grad",
-            Op::LayerNormParamGrad { .. } => "layer_normalization_param_grad",
-            Op::RandomUniform { .. } => "random.uniform",
-            Op::RandomNormal { .. } => "random.normal",
-            Op::SgdUpdate { .. } => "SGD.apply",
-            Op::AdamUpdate { .. } => "Adam.apply",
-            Op::RmspropUpdate { .. } => "RMSprop.apply",
+/// A value that can travel as an op parameter (see [`Param`]).
+pub trait ToParam {
+    fn param(&self) -> Param<'_>;
+}
+
+macro_rules! to_param {
+    ($($t:ty => |$v:ident| $e:expr),* $(,)?) => {
+        $(impl ToParam for $t {
+            fn param(&self) -> Param<'_> {
+                let $v = self;
+                $e
+            }
+        })*
+    };
+}
+
+to_param! {
+    bool => |v| Param::Bool(*v),
+    usize => |v| Param::Int(*v as u64),
+    u64 => |v| Param::Int(*v),
+    f32 => |v| Param::F32(*v),
+    f64 => |v| Param::F64(*v),
+    Vec<usize> => |v| Param::Ints(v),
+    Vec<isize> => |v| Param::SignedInts(v),
+    DType => |v| Param::Name(v.name()),
+    ReduceKind => |v| Param::Name(v.name()),
+    UnaryOp => |v| Param::Name(v.name()),
+    BinaryOp => |v| Param::Name(v.name()),
+    conv::Geometry => |v| Param::Geometry(v),
+}
+
+/// Declares [`Op`] from one table: each variant, its fields (which are also the parameters the
+/// GPU executor receives, under the field names) and its name. A name is one of:
+/// - `["name"]`: a fixed name;
+/// - `[field ? "if_true" : "if_false"]`: chosen by a bool field;
+/// - `[field in Kind]`: the name of the field's own op kind (`Kind::ALL` lists them all).
+///
+/// From the table come `Op::name` (dispatch, errors, the GPU kernel table's key),
+/// `Op::params` (what `device/gpu.rs` sends to the GPU executor) and `Op::names`
+/// (`_core.op_names()`, which the op-contract test compares with the GPU kernels).
+macro_rules! op_table {
+    ($(
+        $(#[$meta:meta])*
+        $variant:ident
+        $( ( $tf:ident : $tty:ty ) )?
+        $( { $( $f:ident : $fty:ty ),* $(,)? } )?
+        => [ $($name:tt)+ ]
+    ),* $(,)?) => {
+        /// One kernel invocation, as the device dispatcher sees it.
+        #[derive(Clone, Debug)]
+        pub enum Op {
+            $( $(#[$meta])* $variant $( ($tty) )? $( { $( $f: $fty ),* } )? ),*
         }
-    }
+
+        impl Op {
+            /// The op's name: the key of its GPU kernel and the name errors give.
+            #[allow(unused_variables)]
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $( Op::$variant $( ($tf) )? $( { $( $f ),* } )? => op_table!(@name $($name)+) ),*
+                }
+            }
+
+            /// Call `visit(field name, value)` for each parameter of the op, in table order.
+            pub fn params(&self, visit: &mut dyn FnMut(&'static str, Param<'_>)) {
+                match self {
+                    $( Op::$variant $( ($tf) )? $( { $( $f ),* } )? => {
+                        $( visit(stringify!($tf), $tf.param()); )?
+                        $( $( visit(stringify!($f), $f.param()); )* )?
+                    } ),*
+                }
+            }
+
+            /// Every op name in the core, in table order (no duplicates).
+            pub fn names() -> Vec<&'static str> {
+                let mut all: Vec<&'static str> = Vec::new();
+                $( op_table!(@all all $($name)+); )*
+                all
+            }
+        }
+    };
+    (@name $lit:literal) => { $lit };
+    (@name $sel:ident ? $a:literal : $b:literal) => { if *$sel { $a } else { $b } };
+    (@name $sel:ident in $kind:ident) => { $sel.name() };
+    (@all $v:ident $lit:literal) => { $v.push($lit) };
+    (@all $v:ident $sel:ident ? $a:literal : $b:literal) => {{ $v.push($a); $v.push($b); }};
+    (@all $v:ident $sel:ident in $kind:ident) => { $v.extend($kind::ALL.iter().map(|k| k.name())) };
+}
+
+op_table! {
+    Unary(op: UnaryOp) => [op in UnaryOp],
+    Binary(op: BinaryOp) => [op in BinaryOp],
+    Where => ["where"],
+    Clip { min: f64, max: f64 } => ["clip"],
+    Cast(dtype: DType) => ["cast"],
+    Reduce { kind: ReduceKind, axes: Vec<usize>, keepdims: bool } => [kind in ReduceKind],
+    ArgReduce { max: bool, axis: usize, keepdims: bool } => [max ? "argmax" : "argmin"],
+    Cumulative { axis: usize, prod: bool, exclusive: bool, reverse: bool }
+        => [prod ? "cumprod" : "cumsum"],
+    /// Stable sort order along `axis` (int32), NaN last when ascending.
+    ArgSort { axis: usize, descending: bool } => ["argsort"],
+    Concatenate { axis: usize } => ["concatenate"],
+    TakeAlongAxis { axis: usize } => ["take_along_axis"],
+    /// Scatter-add the gradient of `TakeAlongAxis` into zeros whose `axis` has length `dim`.
+    TakeAlongAxisGrad { axis: usize, dim: usize } => ["take_along_axis_grad"],
+    Transpose(perm: Vec<usize>) => ["transpose"],
+    BroadcastTo(shape: Vec<usize>) => ["broadcast_to"],
+    /// Strided slice: `starts`/`steps` per axis, output `shape` (before any axis is dropped).
+    Slice { starts: Vec<usize>, steps: Vec<isize>, shape: Vec<usize> } => ["slice"],
+    /// The transpose of `Slice`: scatter a slice's values into zeros of `in_shape`.
+    SliceGrad { starts: Vec<usize>, steps: Vec<isize>, in_shape: Vec<usize> } => ["slice_grad"],
+    Take { axis: usize } => ["take"],
+    /// Scatter-add the gradient of `Take` into zeros whose `axis` has length `dim`.
+    TakeGrad { axis: usize, dim: usize } => ["take_grad"],
+    OneHot { depth: usize } => ["one_hot"],
+    Matmul { transpose_a: bool, transpose_b: bool } => ["matmul"],
+    Softmax { axis: usize, log: bool } => [log ? "log_softmax" : "softmax"],
+    SparseCrossEntropy { from_logits: bool } => ["sparse_categorical_crossentropy"],
+    SparseCrossEntropyGrad { from_logits: bool } => ["sparse_categorical_crossentropy_grad"],
+    RandomUniform { shape: Vec<usize>, min: f32, max: f32, seed: u64, counter: u64 }
+        => ["random.uniform"],
+    RandomNormal { shape: Vec<usize>, mean: f32, stddev: f32, seed: u64, counter: u64 }
+        => ["random.normal"],
+    /// Convolution forward `(x, kernel)`, input gradient `(dy, kernel)` and kernel gradient
+    /// `(x, dy)`.
+    Conv2d(geometry: conv::Geometry) => ["conv"],
+    Conv2dInputGrad(geometry: conv::Geometry) => ["conv_input_grad"],
+    Conv2dKernelGrad(geometry: conv::Geometry) => ["conv_kernel_grad"],
+    /// Max (`max`) or average pooling `(x)`, and its gradient `(x, dy)`.
+    Pool2d { geometry: conv::Geometry, max: bool } => [max ? "max_pool" : "average_pool"],
+    Pool2dGrad { geometry: conv::Geometry, max: bool } => ["pool_grad"],
+    /// Int32 index into its image of each max-pooling window's first maximum, and the
+    /// gradient `(dy, argmax)` that scatters `dy` there.
+    Pool2dArgmax(geometry: conv::Geometry) => ["max_pool_argmax"],
+    Pool2dArgmaxGrad(geometry: conv::Geometry) => ["max_pool_grad"],
+    /// Depthwise convolution forward `(x, kernel)`, input gradient `(dy, kernel)`, kernel
+    /// gradient `(x, dy)`; the geometry's `out_c` is channels x multiplier.
+    DepthwiseConv2d(geometry: conv::Geometry) => ["depthwise_conv"],
+    DepthwiseInputGrad(geometry: conv::Geometry) => ["depthwise_conv_input_grad"],
+    DepthwiseKernelGrad(geometry: conv::Geometry) => ["depthwise_conv_kernel_grad"],
+    /// `(2, c)` mean and biased variance of each last-axis channel over all other axes.
+    Moments => ["moments"],
+    /// Fused batch normalization `(x, stats, gamma, beta)` and its backward pieces:
+    /// `(x, dy, stats)` -> `(2, c)` sums of dy and dy * xhat; `(x, dy, stats, gamma, sums)` -> dx.
+    BatchNormForward { epsilon: f64 } => ["batch_normalization"],
+    BatchNormGradSums { epsilon: f64 } => ["batch_normalization_grad_sums"],
+    BatchNormInputGrad { epsilon: f64 } => ["batch_normalization_input_grad"],
+    /// Fused layer normalization over the last axis `(x, gamma, beta)`; its input gradient
+    /// `(x, dy, gamma)` and `(2, d)` parameter-gradient sums `(x, dy)`.
+    LayerNormForward { epsilon: f64 } => ["layer_normalization"],
+    LayerNormInputGrad { epsilon: f64 } => ["layer_normalization_input_grad"],
+    LayerNormParamGrad { epsilon: f64 } => ["layer_normalization_param_grad"],
+    /// Fused optimizer steps over many variables at once (in place).
+    SgdUpdate { lr: f32, momentum: f32, nesterov: bool } => ["SGD.apply"],
+    AdamUpdate { lr: f32, beta_1: f32, beta_2: f32, epsilon: f32, step: u64, amsgrad: bool }
+        => ["Adam.apply"],
+    RmspropUpdate { lr: f32, rho: f32, momentum: f32, epsilon: f32, centered: bool }
+        => ["RMSprop.apply"],
 }

@@ -22,6 +22,14 @@ pub enum ReduceKind {
 }
 
 impl ReduceKind {
+    pub const ALL: &'static [ReduceKind] = &[
+        ReduceKind::Sum,
+        ReduceKind::Prod,
+        ReduceKind::Mean,
+        ReduceKind::Max,
+        ReduceKind::Min,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             ReduceKind::Sum => "sum",

@@ -32,6 +32,12 @@ from rskeras.backend.webgpu.pipelines import PipelineCache
 KERNELS: dict = {}
 # op name -> updater(executor, params, targets: list[GpuArray], inputs: list[GpuArray]) -> None
 UPDATES: dict = {}
+# Ops of the core (`_core.op_names()`) that deliberately have no GPU kernel: op name -> why.
+# Running one on a GPU tensor raises NotImplementedError giving the reason.
+# tests/ops/test_op_contract.py fails for any other op of the core missing from KERNELS and
+# UPDATES, and for any name in these tables that the core does not have. Empty today: every
+# op runs on both devices (CONTRIBUTING.md says how to add a kernel).
+CPU_ONLY: dict[str, str] = {}
 
 MAX_PENDING = 512
 # Host arrays up to this size are cached by content (`Executor.constant`), this many at most.
@@ -335,7 +341,8 @@ class Executor:
     def execute(self, op: str, params: dict, inputs) -> GpuArray:
         launch = KERNELS.get(op)
         if launch is None:
-            raise NotImplementedError(f"{op}: no GPU kernel yet; move the tensors to the CPU "
+            why = CPU_ONLY.get(op, "no GPU kernel yet")
+            raise NotImplementedError(f"{op}: {why}; move the tensors to the CPU "
                                       f"with tensor.to('cpu')")
         arrays = [self._array(i) for i in inputs]
         out = launch(self, params, arrays)

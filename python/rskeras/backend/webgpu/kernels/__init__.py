@@ -12,4 +12,5 @@ from rskeras.backend.webgpu.kernels import (  # noqa: F401
     pool,
     random,  # noqa: F401
     reduce,  # noqa: F401
+    sort,
 )
