@@ -411,3 +411,26 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
         logits = knp.where(keep, logits, -1e9 if logits.dtype != "float16" else -6e4)
     weights = softmax(logits, axis=-1)
     return knp.einsum("bnts,bsnh->btnh", weights, v)
+
+
+def fused_batch_normalization(x, scale=None, offset=None, epsilon=1e-3):
+    """Training-mode batch normalization of a channels-last `x` in one fused kernel: the
+    statistics of this batch over every axis but the last, then
+    `(x - mean) / sqrt(variance + epsilon) * scale + offset`. Not a `keras.ops` function (Keras
+    composes `moments` and `batch_normalization`, which give the same numbers); rskeras's
+    `BatchNormalization` uses it for channels-last float32/float64 inputs. Statistics are
+    accumulated in float64; the backward pass is the closed form, also one kernel.
+
+    Args:
+        x: float32 or float64 tensor `(..., channels)`, of rank >= 1 and with at least one row.
+        scale, offset: `(channels,)` tensors, or None (1 and 0).
+        epsilon: added to the variance.
+
+    Returns:
+        `(output, mean, variance)`: `output` of `x`'s shape; `mean` and the biased `variance`
+        of shape `(channels,)`.
+
+    Raises:
+        ValueError: for a rank-0 or empty input, or `scale`/`offset` of the wrong length.
+    """
+    return _core.batch_norm_train(x, scale, offset, epsilon)

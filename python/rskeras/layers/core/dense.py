@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from rskeras import activations, initializers
-from rskeras import _core
+from rskeras import activations, initializers, ops
 from rskeras.layers._layer_args import set_weight_options, weight_options_config
 from rskeras.layers.input_spec import InputSpec
 from rskeras.layers.layer import Layer
@@ -69,7 +68,7 @@ class Dense(Layer):
         self.built = True
 
     def call(self, inputs):
-        x = _core.matmul(inputs, self.kernel)
+        x = ops.matmul(inputs, self.kernel)
         if self.bias is not None:
             x = x + self.bias
         return self.activation(x)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 
-from rskeras import _core, ops
+from rskeras import ops
 from rskeras.layers.layer import Layer
 
 
@@ -106,7 +106,7 @@ class Lambda(Layer):
             batch_unknown = bool(input_shape) and input_shape[0] is None
         if isinstance(out, (list, tuple)):
             return [shape_of(o, batch_unknown) for o in out]
-        if not isinstance(out, _core.Tensor):
+        if not ops.is_tensor(out):
             out = ops.convert_to_tensor(out)
         return shape_of(out, batch_unknown)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from rskeras import _core, initializers, ops
+from rskeras import initializers, ops
 from rskeras.layers._layer_args import set_weight_options, weight_options_config
 from rskeras.layers.input_spec import InputSpec
 from rskeras.layers.layer import Layer
+from rskeras.ops.nn import fused_batch_normalization
 
 
 class BatchNormalization(Layer):
@@ -74,7 +75,7 @@ class BatchNormalization(Layer):
         if training:
             if self._axis == inputs.ndim - 1 and inputs.dtype in ("float32", "float64"):
                 # Channels last: one fused kernel for statistics, normalization and backward.
-                y, mean, var = _core.batch_norm_train(inputs, self.gamma, self.beta, self.epsilon)
+                y, mean, var = fused_batch_normalization(inputs, self.gamma, self.beta, self.epsilon)
             else:
                 reduce_axes = tuple(a for a in range(inputs.ndim) if a != self._axis)
                 mean, var = ops.moments(inputs, axes=reduce_axes)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from rskeras import _core, ops
+from rskeras import ops
 from rskeras.backend.config import epsilon
 from rskeras.layers._layer_args import is_int
 from rskeras.layers.layer import Layer
@@ -144,7 +144,7 @@ class Normalization(Layer):
             raise ValueError(
                 f'Layer "{self.name}" (Normalization): adapt() cannot be used when `mean` and '
                 "`variance` were given at construction")
-        if isinstance(data, (np.ndarray, _core.Tensor)) or np.isscalar(data):
+        if isinstance(data, np.ndarray) or ops.is_tensor(data) or np.isscalar(data):
             batches = [np.asarray(data, dtype=np.float64)]
         elif hasattr(data, "__iter__"):
             batches = (np.asarray(b[0] if isinstance(b, tuple) else b, dtype=np.float64) for b in data)

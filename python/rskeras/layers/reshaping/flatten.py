@@ -2,7 +2,7 @@
 
 import math
 
-from rskeras import _core
+from rskeras import ops
 from rskeras.layers.input_spec import InputSpec
 from rskeras.layers.layer import Layer
 
@@ -25,8 +25,8 @@ class Flatten(Layer):
 
     def call(self, inputs):
         if self.data_format == "channels_first" and inputs.ndim > 2:
-            inputs = _core.transpose(inputs, [0, *range(2, inputs.ndim), 1])
-        return _core.reshape(inputs, (inputs.shape[0], -1))
+            inputs = ops.transpose(inputs, [0, *range(2, inputs.ndim), 1])
+        return ops.reshape(inputs, (inputs.shape[0], -1))
 
     def compute_output_shape(self, input_shape):
         rest = input_shape[1:]
