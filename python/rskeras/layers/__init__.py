@@ -58,15 +58,21 @@ __all__ += [
 ]
 
 # Convolution, pooling and normalization layers.
-from rskeras.layers.convolutional.conv import Conv1D, Conv2D  # noqa: E402
-from rskeras.layers.convolutional.conv_transpose import Conv2DTranspose  # noqa: E402
-from rskeras.layers.convolutional.depthwise_conv import DepthwiseConv2D, SeparableConv2D  # noqa: E402
+from rskeras.layers.convolutional.conv1d import Conv1D  # noqa: E402
+from rskeras.layers.convolutional.conv2d import Conv2D  # noqa: E402
+from rskeras.layers.convolutional.conv2d_transpose import Conv2DTranspose  # noqa: E402
+from rskeras.layers.convolutional.depthwise_conv2d import DepthwiseConv2D  # noqa: E402
+from rskeras.layers.convolutional.separable_conv2d import SeparableConv2D  # noqa: E402
 from rskeras.layers.normalization.batch_normalization import BatchNormalization  # noqa: E402
 from rskeras.layers.normalization.layer_normalization import LayerNormalization  # noqa: E402
-from rskeras.layers.pooling.base_pooling import (  # noqa: E402
-    AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
-    GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D,
-)
+from rskeras.layers.pooling.average_pooling1d import AveragePooling1D  # noqa: E402
+from rskeras.layers.pooling.average_pooling2d import AveragePooling2D  # noqa: E402
+from rskeras.layers.pooling.global_average_pooling1d import GlobalAveragePooling1D  # noqa: E402
+from rskeras.layers.pooling.global_average_pooling2d import GlobalAveragePooling2D  # noqa: E402
+from rskeras.layers.pooling.global_max_pooling1d import GlobalMaxPooling1D  # noqa: E402
+from rskeras.layers.pooling.global_max_pooling2d import GlobalMaxPooling2D  # noqa: E402
+from rskeras.layers.pooling.max_pooling1d import MaxPooling1D  # noqa: E402
+from rskeras.layers.pooling.max_pooling2d import MaxPooling2D  # noqa: E402
 
 __all__ += [
     "AveragePooling1D", "AveragePooling2D", "BatchNormalization", "Conv1D", "Conv2D",

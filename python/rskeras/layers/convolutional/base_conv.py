@@ -30,6 +30,14 @@ def conv_output_length(size, window, padding, stride, dilation=1):
     return max((size - span) // stride + 1, 0)
 
 
+def option_alias(name: str) -> property:
+    """An attribute that reads and writes `name` (Keras's `depthwise_*` names of the
+    `kernel_*` options that BaseConv keeps)."""
+    return property(lambda self: getattr(self, name),
+                    lambda self, value: setattr(self, name, value),
+                    doc=f"The layer's `{name}` under its Keras name.")
+
+
 class BaseConv(Layer):
     """Shared machinery of the convolution layers (channels_last). Subclasses set `rank`
     (1 or 2), implement `_kernel_shape(in_c)` and `_convolve(inputs)`."""

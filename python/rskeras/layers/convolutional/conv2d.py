@@ -1,4 +1,5 @@
-"""`Conv1D` and `Conv2D`: `activation(conv(inputs, kernel) + bias)` (Keras 3 names and layouts)."""
+"""`Conv2D`: 2-D convolution, `activation(conv(inputs, kernel) + bias)` (Keras 3 names and
+layouts; Keras: `keras/src/layers/convolutional/conv2d.py`)."""
 
 from __future__ import annotations
 
@@ -26,20 +27,6 @@ class Conv2D(BaseConv):
     """
 
     rank = 2
-
-    def _convolve(self, inputs):
-        return ops.conv(inputs, self.kernel, self.strides, self.padding, dilation_rate=self.dilation_rate)
-
-
-class Conv1D(BaseConv):
-    """1-D convolution layer (temporal), as `keras.layers.Conv1D`. Arguments as Conv2D with
-    single ints; padding may also be "causal" (output[t] sees inputs up to t only).
-
-    Shapes: input `(batch, steps, channels)` -> `(batch, new_steps, filters)`. Weights: kernel
-    `(kernel_size, channels / groups, filters)`, bias `(filters,)`.
-    """
-
-    rank = 1
 
     def _convolve(self, inputs):
         return ops.conv(inputs, self.kernel, self.strides, self.padding, dilation_rate=self.dilation_rate)

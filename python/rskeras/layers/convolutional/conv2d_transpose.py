@@ -1,4 +1,5 @@
-"""`Conv2DTranspose`: the transposed (fractionally strided) convolution layer."""
+"""`Conv2DTranspose`: the transposed (fractionally strided) convolution layer (Keras:
+`keras/src/layers/convolutional/conv2d_transpose.py`)."""
 
 from __future__ import annotations
 
