@@ -325,7 +325,7 @@ fn pool2d(
             .saturating_mul(pool_size.0.min(h).max(1))
             .saturating_mul(pool_size.1.min(w).max(1));
         wrap(maybe_detach(py, work, || {
-            ops::conv::pool2d(&t, max, pool_size, strides, padding)
+            ops::pool::pool2d(&t, max, pool_size, strides, padding)
         }))
     })
 }
@@ -481,7 +481,7 @@ fn argsort(
     crate::error::guard("argsort", || {
         let t = to_tensor(x, None)?;
         wrap(maybe_detach(py, t.numel(), || {
-            ops::shape::argsort(&t, axis, descending)
+            ops::sort::argsort(&t, axis, descending)
         }))
     })
 }

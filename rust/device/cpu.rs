@@ -1,7 +1,9 @@
 //! The CPU backend: routes each [`Op`] to its kernel in `ops/`.
 
 use crate::error::Result;
-use crate::ops::{conv, elementwise as ew, matmul, nn, norm, optimizer, random, reduce, shape, Op};
+use crate::ops::{
+    conv, elementwise as ew, matmul, nn, norm, optimizer, pool, random, reduce, shape, sort, Op,
+};
 use crate::tensor::{DType, Tensor};
 
 /// The dtype kernels compute a narrow storage dtype in: small integers in int32, float16 and
@@ -82,7 +84,7 @@ fn run(op: &Op, x: &[&Tensor]) -> Result<Tensor> {
             exclusive,
             reverse,
         } => reduce::cpu_cumulative(x[0], *axis, *prod, *exclusive, *reverse),
-        Op::ArgSort { axis, descending } => shape::cpu_argsort(x[0], *axis, *descending),
+        Op::ArgSort { axis, descending } => sort::cpu_argsort(x[0], *axis, *descending),
         Op::Concatenate { axis } => shape::cpu_concatenate(x, *axis),
         Op::TakeAlongAxis { axis } => shape::cpu_take_along_axis(x[0], x[1], *axis),
         Op::TakeAlongAxisGrad { axis, dim } => {
@@ -115,10 +117,10 @@ fn run(op: &Op, x: &[&Tensor]) -> Result<Tensor> {
         Op::Conv2d(g) => conv::cpu_conv2d(g, x[0], x[1]),
         Op::Conv2dInputGrad(g) => conv::cpu_conv2d_input_grad(g, x[0], x[1]),
         Op::Conv2dKernelGrad(g) => conv::cpu_conv2d_kernel_grad(g, x[0], x[1]),
-        Op::Pool2d { geometry, max } => conv::cpu_pool2d(geometry, x[0], *max),
-        Op::Pool2dGrad { geometry, max } => conv::cpu_pool2d_grad(geometry, x[0], x[1], *max),
-        Op::Pool2dArgmax(g) => conv::cpu_pool2d_argmax(g, x[0]),
-        Op::Pool2dArgmaxGrad(g) => conv::cpu_pool2d_argmax_grad(g, x[0], x[1]),
+        Op::Pool2d { geometry, max } => pool::cpu_pool2d(geometry, x[0], *max),
+        Op::Pool2dGrad { geometry, max } => pool::cpu_pool2d_grad(geometry, x[0], x[1], *max),
+        Op::Pool2dArgmax(g) => pool::cpu_pool2d_argmax(g, x[0]),
+        Op::Pool2dArgmaxGrad(g) => pool::cpu_pool2d_argmax_grad(g, x[0], x[1]),
         Op::DepthwiseConv2d(_) | Op::DepthwiseInputGrad(_) | Op::DepthwiseKernelGrad(_) => {
             conv::cpu_depthwise(op, x[0], x[1])
         }

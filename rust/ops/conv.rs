@@ -1,4 +1,5 @@
-//! 2-D convolution and pooling on channels_last tensors, with their gradients and CPU kernels.
+//! 2-D convolution (regular, transposed, depthwise) on channels_last tensors, with their
+//! gradients and CPU kernels. Pooling, which shares the window [`Geometry`], is in `pool.rs`.
 //!
 //! Convolution is im2col + gemm: each image's receptive fields are gathered into a
 //! `(out_h * out_w, kh * kw * in_c)` matrix whose column order matches the Keras kernel layout
@@ -170,11 +171,11 @@ impl Geometry {
         crate::tensor::check_alloc(op, &scratch, DType::Float32)
     }
 
-    fn out_shape(&self) -> Vec<usize> {
+    pub(crate) fn out_shape(&self) -> Vec<usize> {
         vec![self.n, self.oh, self.ow, self.out_c]
     }
 
-    fn in_shape(&self) -> Vec<usize> {
+    pub(crate) fn in_shape(&self) -> Vec<usize> {
         vec![self.n, self.h, self.w, self.c]
     }
 
@@ -185,7 +186,7 @@ impl Geometry {
 
     /// The input row and column a window tap reads, or None in the padding.
     #[inline]
-    fn tap(&self, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
+    pub(crate) fn tap(&self, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
         let y = (oy * self.sh + ky * self.dh).checked_sub(self.pad_top)?;
         let x = (ox * self.sw + kx * self.dw).checked_sub(self.pad_left)?;
         (y < self.h && x < self.w).then_some((y, x))
@@ -412,68 +413,6 @@ fn record_conv_grads(x: &Tensor, kernel: &Tensor, out: &Tensor, geo: Geometry, t
     });
 }
 
-/// Max (`max` true) or average pooling of `x` `(batch, height, width, channels)` over
-/// `pool` windows: `(batch, out_h, out_w, channels)`. Average pooling with padding "same"
-/// divides by the number of input elements in each window (padding excluded), as Keras does;
-/// the max-pooling gradient goes to the first maximum of each window.
-pub fn pool2d(
-    x: &Tensor,
-    max: bool,
-    pool: (usize, usize),
-    strides: (usize, usize),
-    padding: &str,
-) -> Result<Tensor> {
-    let name = if max { "max_pool" } else { "average_pool" };
-    let x = &match x.dtype() {
-        DType::Float32 | DType::Float64 | DType::Float16 | DType::BFloat16 => x.clone(),
-        _ => cast(x, DType::Float32)?,
-    };
-    let c = x.shape.get(3).copied().unwrap_or(0);
-    let geo = Geometry::new(name, &x.shape, pool, c, strides, (1, 1), padding)?;
-    if max
-        && crate::autodiff::tape::tracks(&[x])
-        && matches!(x.dtype(), DType::Float32 | DType::Float64)
-    {
-        // Under a tape, the forward pass also keeps each window's argmax: the backward pass is
-        // then a scatter-add of the output gradient, with no second scan of the windows.
-        let idx = device::execute(&Op::Pool2dArgmax(geo.clone()), &[x])?;
-        let out = device::execute(
-            &Op::Pool2d {
-                geometry: geo.clone(),
-                max,
-            },
-            &[x],
-        )?;
-        let dt = x.dtype();
-        record(&[x], &out, move || {
-            Arc::new(move |g: &Tensor, _needs: &[bool]| {
-                let g = &cast(g, dt)?;
-                let op = Op::Pool2dArgmaxGrad(geo.clone());
-                Ok(vec![Some(device::execute(&op, &[g, &idx])?)])
-            })
-        });
-        return Ok(out);
-    }
-    let out = device::execute(
-        &Op::Pool2d {
-            geometry: geo.clone(),
-            max,
-        },
-        &[x],
-    )?;
-    let xc = x.clone();
-    record(&[x], &out, move || {
-        Arc::new(move |g: &Tensor, _needs: &[bool]| {
-            let op = Op::Pool2dGrad {
-                geometry: geo.clone(),
-                max,
-            };
-            Ok(vec![Some(device::execute(&op, &[&xc, g])?)])
-        })
-    });
-    Ok(out)
-}
-
 fn float_dtype(x: &Tensor, k: &Tensor) -> Result<DType> {
     let dt = DType::promote(x.dtype(), k.dtype());
     Ok(if dt.is_float() { dt } else { DType::Float32 })
@@ -690,98 +629,6 @@ fn conv_kernel_grad<T: FloatElem>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
     out
 }
 
-/// Pooling forward: each output is the max or the mean of its window's valid taps.
-fn pool_forward<T: FloatElem>(g: &Geometry, x: &[T], max: bool) -> Vec<T> {
-    let (c, img) = (g.c, g.h * g.w * g.c);
-    let mut out = crate::tensor::reuse::zeros(g.n * g.oh * g.ow * c);
-    pool::fill_rows(&mut out, c, |r, o| {
-        let (i, oy, ox) = (r / (g.oh * g.ow), r / g.ow % g.oh, r % g.ow);
-        let src = &x[i * img..][..img];
-        let mut count = 0usize;
-        o.fill(if max { T::neg_infinity() } else { T::zero() });
-        for ky in g.taps_y(oy) {
-            for kx in g.taps_x(ox) {
-                if let Some((y, xx)) = g.tap(oy, ox, ky, kx) {
-                    count += 1;
-                    let v = &src[(y * g.w + xx) * c..][..c];
-                    if max {
-                        // `!(a >= b)` keeps NaN, like NumPy's maximum.
-                        o.iter_mut()
-                            .zip(v)
-                            .for_each(|(a, &b)| *a = if *a >= b || a.is_nan() { *a } else { b });
-                    } else {
-                        o.iter_mut().zip(v).for_each(|(a, &b)| *a = *a + b);
-                    }
-                }
-            }
-        }
-        if !max {
-            let inv = T::one() / T::from(count.max(1)).unwrap_or_else(T::one);
-            o.iter_mut().for_each(|a| *a = *a * inv);
-        }
-    });
-    out
-}
-
-/// Pooling backward, per image (windows of one image may overlap, images never do).
-fn pool_grad<T: FloatElem>(g: &Geometry, x: &[T], dy: &[T], max: bool) -> Vec<T> {
-    let (c, img, orows) = (g.c, g.h * g.w * g.c, g.oh * g.ow);
-    let mut dx = crate::tensor::reuse::zeros(g.n * img);
-    let run = |i: usize, d: &mut [T]| {
-        let src = &x[i * img..][..img];
-        let mut best = vec![0usize; c];
-        let mut best_v = vec![T::zero(); c];
-        for oy in 0..g.oh {
-            for ox in 0..g.ow {
-                let gy = &dy[(i * orows + oy * g.ow + ox) * c..][..c];
-                let xs = g.taps_x(ox);
-                let taps = g
-                    .taps_y(oy)
-                    .flat_map(move |ky| xs.clone().map(move |kx| (ky, kx)))
-                    .filter_map(|(ky, kx)| g.tap(oy, ox, ky, kx));
-                if max {
-                    best_v.fill(T::neg_infinity());
-                    best.fill(usize::MAX);
-                    for (y, xx) in taps {
-                        let base = (y * g.w + xx) * c;
-                        for ch in 0..c {
-                            let v = src[base + ch];
-                            if best[ch] == usize::MAX || v > best_v[ch] {
-                                best[ch] = base + ch;
-                                best_v[ch] = v;
-                            }
-                        }
-                    }
-                    for ch in 0..c {
-                        if best[ch] != usize::MAX {
-                            d[best[ch]] = d[best[ch]] + gy[ch];
-                        }
-                    }
-                } else {
-                    let taps: Vec<(usize, usize)> = taps.collect();
-                    let inv = T::one() / T::from(taps.len().max(1)).unwrap_or_else(T::one);
-                    for (y, xx) in taps {
-                        let dst = &mut d[(y * g.w + xx) * c..][..c];
-                        dst.iter_mut().zip(gy).for_each(|(a, &b)| *a = *a + b * inv);
-                    }
-                }
-            }
-        }
-    };
-    if dx.len() >= pool::PAR_THRESHOLD && g.n > 1 {
-        pool::par(|| {
-            dx.par_chunks_mut(img)
-                .enumerate()
-                .for_each(|(i, d)| run(i, d))
-        });
-    } else {
-        dx.chunks_mut(img.max(1))
-            .enumerate()
-            .for_each(|(i, d)| run(i, d));
-    }
-    dx
-}
-
 macro_rules! float_kernel {
     ($op:expr, $a:expr, $b:expr, |$x:ident, $y:ident| $body:expr) => {
         match (&*$a.data, &*$b.data) {
@@ -798,6 +645,7 @@ macro_rules! float_kernel {
         }
     };
 }
+pub(crate) use float_kernel;
 
 pub(crate) fn cpu_conv2d(g: &Geometry, x: &Tensor, k: &Tensor) -> Result<Tensor> {
     let data = float_kernel!("conv", x, k, |xv, kv| conv_forward(g, xv, kv));
@@ -818,88 +666,8 @@ pub(crate) fn cpu_conv2d_kernel_grad(g: &Geometry, x: &Tensor, dy: &Tensor) -> R
     Ok(Tensor::new(vec![g.kh, g.kw, g.c, g.out_c], data))
 }
 
-pub(crate) fn cpu_pool2d(g: &Geometry, x: &Tensor, max: bool) -> Result<Tensor> {
-    let data = float_kernel!("pool", x, x, |xv, _y| pool_forward(g, xv, max));
-    Ok(Tensor::new(g.out_shape(), data))
-}
-
-pub(crate) fn cpu_pool2d_grad(g: &Geometry, x: &Tensor, dy: &Tensor, max: bool) -> Result<Tensor> {
-    let data = float_kernel!("pool_grad", x, dy, |xv, dv| pool_grad(g, xv, dv, max));
-    Ok(Tensor::new(g.in_shape(), data))
-}
-
 // ---------------------------------------------------------------------------------------------
-// Max-pooling argmax and depthwise convolution
-
-/// For each max-pooling output, the index into its image `(h, w, c)` of the first maximum of
-/// its window (NaN wins, as in the forward kernel): the backward pass scatters `dy` there.
-#[inline(always)]
-fn argmax_step<T: FloatElem>(best: &mut [T], idx: &mut [i32], v: &[T], base: i32) {
-    for (k, ((bv, bi), &b)) in best.iter_mut().zip(idx.iter_mut()).zip(v).enumerate() {
-        // A later tap wins when strictly larger, or NaN over a non-NaN (the forward rule).
-        let wins = b > *bv || (b.is_nan() && !bv.is_nan());
-        let mask = -(wins as i32);
-        *bi = (*bi & !mask) | ((base + k as i32) & mask);
-        *bv = if mask != 0 { b } else { *bv };
-    }
-}
-
-fn pool_argmax<T: FloatElem>(g: &Geometry, x: &[T]) -> Vec<i32> {
-    let (c, img, per_out) = (g.c, g.h * g.w * g.c, g.oh * g.ow * g.c);
-    let mut out = crate::tensor::reuse::zeros(g.n * per_out);
-    let run = |best: &mut Vec<T>, i: usize, o: &mut [i32]| {
-        let src = &x[i * img..][..img];
-        for (r, orow) in o.chunks_mut(c.max(1)).enumerate() {
-            let (oy, ox) = (r / g.ow, r % g.ow);
-            let mut taps = (0..g.kh)
-                .flat_map(|ky| (0..g.kw).map(move |kx| (ky, kx)))
-                .filter_map(|(ky, kx)| g.tap(oy, ox, ky, kx))
-                .map(|(y, xx)| (y * g.w + xx) * c);
-            let Some(first) = taps.next() else { continue };
-            best.clear();
-            best.extend_from_slice(&src[first..][..c]);
-            orow.iter_mut()
-                .zip(first as i32..)
-                .for_each(|(o, j)| *o = j);
-            for base in taps {
-                // Branch-free select, so it vectorises: a later tap wins only when strictly
-                // larger, or NaN over a non-NaN (the forward kernel's rule).
-                argmax_step(best, orow, &src[base..][..c], base as i32);
-            }
-        }
-    };
-    if out.len() >= pool::PAR_THRESHOLD && g.n > 1 {
-        pool::par(|| {
-            out.par_chunks_mut(per_out.max(1))
-                .enumerate()
-                .for_each_init(Vec::new, |best, (i, o)| pool::simd(|| run(best, i, o)))
-        });
-    } else {
-        let mut best = Vec::new();
-        for (i, o) in out.chunks_mut(per_out.max(1)).enumerate() {
-            pool::simd(|| run(&mut best, i, o));
-        }
-    }
-    out
-}
-
-/// The max-pooling gradient: `dy` scatter-added at each output's argmax within its image.
-fn pool_argmax_grad<T: FloatElem>(g: &Geometry, dy: &[T], idx: &[i32]) -> Vec<T> {
-    let (img, per_out) = (g.h * g.w * g.c, g.oh * g.ow * g.c);
-    let mut dx = crate::tensor::reuse::zeros(g.n * img);
-    per_image_chunks(&mut dx, img, |i, d| {
-        let (gi, ii) = (
-            &dy[i * per_out..][..per_out],
-            &idx[i * per_out..][..per_out],
-        );
-        for (&gv, &j) in gi.iter().zip(ii) {
-            if let Some(slot) = usize::try_from(j).ok().and_then(|j| d.get_mut(j)) {
-                *slot = *slot + gv;
-            }
-        }
-    });
-    dx
-}
+// Depthwise convolution
 
 /// Depthwise convolution forward: `out[.., ch * m + j] = sum over taps of x[.., ch] *
 /// k[ky, kx, ch, j]`, vectorised along the channels.
@@ -1029,7 +797,7 @@ fn depthwise_kernel_grad<T: FloatElem>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T
 }
 
 /// Run `f(image, chunk)` over the `img`-sized chunks of `out`, in parallel when large.
-fn per_image_chunks<T: FloatElem>(
+pub(crate) fn per_image_chunks<T: FloatElem>(
     out: &mut [T],
     img: usize,
     f: impl Fn(usize, &mut [T]) + Sync + Send,
@@ -1045,39 +813,6 @@ fn per_image_chunks<T: FloatElem>(
             .enumerate()
             .for_each(|(i, d)| f(i, d));
     }
-}
-
-pub(crate) fn cpu_pool2d_argmax(g: &Geometry, x: &Tensor) -> Result<Tensor> {
-    let idx = match &*x.data {
-        Buffer::F32(v) => pool_argmax(g, v),
-        Buffer::F64(v) => pool_argmax(g, v),
-        b => {
-            return Err(Error::Type(format!(
-                "max_pool: expected a float32 or float64 input, got {}",
-                b.dtype().name()
-            )))
-        }
-    };
-    Ok(Tensor::new(g.out_shape(), Buffer::I32(idx)))
-}
-
-pub(crate) fn cpu_pool2d_argmax_grad(g: &Geometry, dy: &Tensor, idx: &Tensor) -> Result<Tensor> {
-    let Buffer::I32(iv) = &*idx.data else {
-        return Err(Error::Type(
-            "max_pool_grad: expected int32 argmax indices".into(),
-        ));
-    };
-    let data = match &*dy.data {
-        Buffer::F32(v) => Buffer::F32(pool_argmax_grad(g, v, iv)),
-        Buffer::F64(v) => Buffer::F64(pool_argmax_grad(g, v, iv)),
-        b => {
-            return Err(Error::Type(format!(
-                "max_pool_grad: expected a float32 or float64 gradient, got {}",
-                b.dtype().name()
-            )))
-        }
-    };
-    Ok(Tensor::new(g.in_shape(), data))
 }
 
 pub(crate) fn cpu_depthwise(op: &Op, x: &Tensor, y: &Tensor) -> Result<Tensor> {

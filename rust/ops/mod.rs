@@ -7,9 +7,11 @@ pub mod matmul;
 pub mod nn;
 pub mod norm;
 pub mod optimizer;
+pub mod pool;
 pub mod random;
 pub mod reduce;
 pub mod shape;
+pub mod sort;
 
 pub use elementwise::{
     add, binary, cast, clip, fill_like, mul, neg, sub, unary, where_, BinaryOp, UnaryOp,
@@ -97,7 +99,7 @@ macro_rules! op_table {
             }
 
             /// Call `visit(field name, value)` for each parameter of the op, in table order.
-            pub fn params(&self, visit: &mut dyn FnMut(&'static str, Param<'_>)) {
+            pub fn params<'a>(&'a self, visit: &mut dyn FnMut(&'static str, Param<'a>)) {
                 match self {
                     $( Op::$variant $( ($tf) )? $( { $( $f ),* } )? => {
                         $( visit(stringify!($tf), $tf.param()); )?
@@ -191,4 +193,59 @@ op_table! {
         => ["Adam.apply"],
     RmspropUpdate { lr: f32, rho: f32, momentum: f32, epsilon: f32, centered: bool }
         => ["RMSprop.apply"],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn op_names_are_unique_and_cover_every_kind() {
+        let names = Op::names();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), names.len(), "a name appears twice");
+        for n in [
+            "add",
+            "relu_grad",
+            "negative",
+            "sum",
+            "prod",
+            "argmax",
+            "argmin",
+            "cumsum",
+        ] {
+            assert!(names.contains(&n), "{n}");
+        }
+        let kinds = UnaryOp::ALL.iter().map(|u| u.name());
+        let kinds = kinds.chain(BinaryOp::ALL.iter().map(|b| b.name()));
+        for n in kinds.chain(ReduceKind::ALL.iter().map(|k| k.name())) {
+            assert!(names.contains(&n), "{n}");
+        }
+    }
+
+    #[test]
+    fn names_and_params_come_from_the_table() {
+        let op = Op::ArgReduce {
+            max: false,
+            axis: 2,
+            keepdims: true,
+        };
+        assert_eq!(op.name(), "argmin");
+        let mut seen = Vec::new();
+        op.params(&mut |k, v| seen.push((k, v)));
+        assert_eq!(
+            seen,
+            [
+                ("max", Param::Bool(false)),
+                ("axis", Param::Int(2)),
+                ("keepdims", Param::Bool(true))
+            ]
+        );
+        let mut seen = Vec::new();
+        Op::Cast(DType::Int32).params(&mut |k, v| seen.push((k, v)));
+        assert_eq!(seen, [("dtype", Param::Name("int32"))]);
+        assert_eq!(Op::Unary(UnaryOp::Neg).name(), "negative");
+    }
 }

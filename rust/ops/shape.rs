@@ -487,15 +487,6 @@ pub fn boolean_mask(x: &Tensor, mask: &Tensor) -> Result<Tensor> {
     take(&flat, &Tensor::new(vec![n], Buffer::I64(picked)), 0)
 }
 
-/// Indices (int32) that sort `x` along `axis`; stable, NaN last when ascending (NumPy).
-pub fn argsort(x: &Tensor, axis: isize, descending: bool) -> Result<Tensor> {
-    if x.ndim() == 0 {
-        return reshape_to(&Tensor::new(vec![1], Buffer::I32(vec![0])), vec![]);
-    }
-    let axis = normalize_axis("argsort", axis, x.ndim())?;
-    device::execute(&Op::ArgSort { axis, descending }, &[x])
-}
-
 /// float32 one-hot encoding along a new last axis of length `depth`; out-of-range labels give
 /// all-zero rows (as in Keras).
 pub fn one_hot(x: &Tensor, depth: usize) -> Result<Tensor> {
@@ -785,56 +776,4 @@ pub(crate) fn cpu_take_along_axis_grad(
         gv, &iv, outer, k, dim, inner
     ));
     Ok(Tensor::new(shape, data))
-}
-
-pub(crate) fn cpu_argsort(x: &Tensor, axis: usize, descending: bool) -> Result<Tensor> {
-    let outer: usize = x.shape[..axis].iter().product();
-    let inner: usize = x.shape[axis + 1..].iter().product();
-    let len = x.shape[axis];
-    fn order<T: Copy + PartialOrd>(
-        v: &[T],
-        outer: usize,
-        len: usize,
-        inner: usize,
-        descending: bool,
-        is_nan: impl Fn(T) -> bool,
-    ) -> Vec<i32> {
-        let mut out = crate::tensor::reuse::zeros(v.len());
-        let mut idx: Vec<usize> = Vec::with_capacity(len);
-        for o in 0..outer {
-            for i in 0..inner {
-                let at = |j: usize| v[(o * len + j) * inner + i];
-                idx.clear();
-                idx.extend(0..len);
-                // NaN sorts last ascending (NumPy) and first descending (the reverse order).
-                idx.sort_by(|&a, &b| {
-                    let (p, q) = (at(a), at(b));
-                    let ord = match (is_nan(p), is_nan(q)) {
-                        (true, true) => std::cmp::Ordering::Equal,
-                        (true, false) => std::cmp::Ordering::Greater,
-                        (false, true) => std::cmp::Ordering::Less,
-                        _ => p.partial_cmp(&q).unwrap_or(std::cmp::Ordering::Equal),
-                    };
-                    if descending {
-                        ord.reverse()
-                    } else {
-                        ord
-                    }
-                });
-                for (j, &src) in idx.iter().enumerate() {
-                    out[(o * len + j) * inner + i] = src as i32;
-                }
-            }
-        }
-        out
-    }
-    let out = match &*x.data {
-        Buffer::F32(v) => order(v, outer, len, inner, descending, f32::is_nan),
-        Buffer::F64(v) => order(v, outer, len, inner, descending, f64::is_nan),
-        Buffer::I32(v) => order(v, outer, len, inner, descending, |_| false),
-        Buffer::I64(v) => order(v, outer, len, inner, descending, |_| false),
-        Buffer::Bool(v) => order(v, outer, len, inner, descending, |_| false),
-        _ => unreachable!("narrow dtypes are widened by the dispatcher"),
-    };
-    Ok(Tensor::new(x.shape.clone(), Buffer::I32(out)))
 }

@@ -12,7 +12,9 @@ import pytest
 import rskeras as keras
 from rskeras import _core, ops
 
-from conftest import to_gpu
+
+def to_gpu(x):
+    return ops.convert_to_tensor(np.asarray(x)).to("gpu")
 
 
 def reference(x: np.ndarray, axis: int, descending: bool) -> np.ndarray:
