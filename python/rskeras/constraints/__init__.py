@@ -13,7 +13,7 @@ from rskeras.constraints.constraints import (
     Constraint, MaxNorm, MinMaxNorm, NonNeg, UnitNorm, max_norm, min_max_norm, non_neg,
     unit_norm,
 )
-from rskeras.utils.object_config import deserialize_object, get_object, name_table, serialize_object
+from rskeras.saving.object_config import deserialize_object, get_object, name_table, serialize_object
 
 _MODULE = "keras.constraints"
 _CLASSES = (Constraint, MaxNorm, MinMaxNorm, NonNeg, UnitNorm)

@@ -12,7 +12,7 @@ from rskeras.regularizers.regularizers import (
     L1, L1L2, L2, OrthogonalRegularizer, Regularizer, l1, l1_l2, l2, orthogonal_regularizer,
     validate_float_arg,
 )
-from rskeras.utils.object_config import deserialize_object, get_object, name_table, serialize_object
+from rskeras.saving.object_config import deserialize_object, get_object, name_table, serialize_object
 
 _MODULE = "keras.regularizers"
 _CLASSES = (Regularizer, L1, L2, L1L2, OrthogonalRegularizer)
