@@ -1,18 +1,36 @@
-"""`KerasTensor` (a symbolic tensor: shape and dtype, no data), the `Node` that records one
-layer call on KerasTensors, and the small nested-structure helpers the Functional API uses.
+"""`KerasTensor` (a symbolic tensor: shape and dtype, no data) and the small nested-structure
+helpers the Functional API uses.
 
-Calling a layer on KerasTensors records a `Node` and returns new KerasTensors whose
-`_keras_history` is `KerasHistory(operation, node_index, tensor_index)`: the layer that
-produced them, which of its calls (`layer._inbound_nodes[node_index]`) and which output of
-that call. A Functional `Model(inputs, outputs)` walks these links back from its outputs to
-its inputs. The layout follows Keras 3 (`keras/src/backend/common/keras_tensor.py`,
-`keras/src/ops/node.py`)."""
+Calling an operation (a `keras.ops` function or a layer) on KerasTensors records a `Node`
+(`rskeras.ops.node`) and returns new KerasTensors whose `_keras_history` is
+`KerasHistory(operation, node_index, tensor_index)`: the operation that produced them, which
+of its calls (`operation._inbound_nodes[node_index]`) and which output of that call. A
+Functional `Model(inputs, outputs)` walks these links back from its outputs to its inputs.
+The layout follows Keras 3 (`keras/src/backend/common/keras_tensor.py`).
+
+This module sits in `backend`, below `ops`: the Python operators of a KerasTensor reach the
+ops through `set_operator_hook`, which `rskeras.ops` calls when it is imported."""
 
 from __future__ import annotations
 
 from collections import namedtuple
 
 KerasHistory = namedtuple("KerasHistory", ["operation", "node_index", "tensor_index"])
+
+
+def _no_ops(name, *args):
+    raise TypeError(f"KerasTensor operator {name!r} needs rskeras.ops, which is not imported yet")
+
+
+# `fn(op_name, *args)`: applies the keras.ops function `op_name` to arguments of which one is
+# a KerasTensor. Set by `rskeras.ops` (the backend never imports the layers above it).
+_OPERATOR_HOOK = [_no_ops]
+
+
+def set_operator_hook(fn) -> None:
+    """Route the Python operators of KerasTensors (`+`, `@`, `x[...]`, ...) to `fn(op_name,
+    *args)`; called once by `rskeras.ops`."""
+    _OPERATOR_HOOK[0] = fn
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,8 +145,8 @@ class KerasTensor:
     Python operators (`+ - * / // % ** @`, unary `-`, `abs`, comparisons `< <= > >=`,
     `&`, `|`, `~`, and indexing `x[...]`) on KerasTensors record an operation node, as
     `keras.ops` does on symbolic tensors in Keras. A KerasTensor has no value: using it as a
-    boolean, converting it to NumPy, or passing it to another `keras.ops` function raises
-    `TypeError` (wrap such code in a layer).
+    boolean or converting it to NumPy raises `TypeError`; `keras.ops` functions accept it and
+    infer their output's shape and dtype by rule (`Operation.compute_output_spec`).
     """
 
     __array_ufunc__ = None  # NumPy defers `array + kt` to KerasTensor.__radd__
@@ -151,9 +169,7 @@ class KerasTensor:
         return len(self.shape)
 
     def reshape(self, newshape):
-        from rskeras.models.symbolic_ops import symbolic_op
-
-        return symbolic_op("reshape", self, tuple(newshape))
+        return _OPERATOR_HOOK[0]("reshape", self, tuple(newshape))
 
     def __repr__(self) -> str:
         return (f"<KerasTensor shape={self.shape}, dtype={self.dtype}, sparse={self.sparse}, "
@@ -176,11 +192,9 @@ class KerasTensor:
     def __len__(self):
         raise TypeError("len() of a symbolic KerasTensor is not defined; use x.shape[0].")
 
-    # Operators: each records a node of an internal op layer (`models/symbolic_ops.py`).
+    # Operators: each is the `keras.ops` function of that name applied symbolically.
     def _op(self, name, *args):
-        from rskeras.models.symbolic_ops import symbolic_op
-
-        return symbolic_op(name, *args)
+        return _OPERATOR_HOOK[0](name, *args)
 
     def __add__(self, other): return self._op("add", self, other)
     def __radd__(self, other): return self._op("add", other, self)
@@ -214,50 +228,3 @@ class KerasTensor:
 
     # Identity semantics (Keras keeps them too): KerasTensors are graph keys.
     __hash__ = object.__hash__
-
-
-class Node:
-    """One call of a layer (an "operation") on KerasTensors.
-
-    Args:
-        operation: the layer that was called.
-        call_args: the positional arguments of the call (KerasTensors, nested structures of
-            them, or constants).
-        call_kwargs: the keyword arguments of the call.
-        outputs: the structure of KerasTensors the call returned; each gets
-            `_keras_history = KerasHistory(operation, node_index, tensor_index)`.
-
-    The node appends itself to `operation._inbound_nodes`; `node_index` is its position there.
-    A node with no KerasTensor among its arguments is an input node (that of an `InputLayer`).
-    """
-
-    def __init__(self, operation, call_args=(), call_kwargs=None, outputs=None):
-        self.operation = operation
-        self.call_args = tuple(call_args)
-        self.call_kwargs = dict(call_kwargs or {})
-        self.outputs = outputs
-        self.output_tensors = [x for x in flatten(outputs) if isinstance(x, KerasTensor)]
-        self.input_tensors = [x for x in flatten((self.call_args, self.call_kwargs))
-                              if isinstance(x, KerasTensor)]
-        self.is_input = not self.input_tensors
-        nodes = operation.__dict__.get("_inbound_nodes")
-        if nodes is None:
-            nodes = []
-            object.__setattr__(operation, "_inbound_nodes", nodes)
-        self.node_index = len(nodes)
-        nodes.append(self)
-        for i, t in enumerate(self.output_tensors):
-            t._keras_history = KerasHistory(operation, self.node_index, i)
-
-    @property
-    def parent_nodes(self) -> list:
-        """The nodes that produced this node's KerasTensor inputs."""
-        out = []
-        for t in self.input_tensors:
-            history = t._keras_history
-            if history is not None:
-                out.append(history.operation._inbound_nodes[history.node_index])
-        return out
-
-    def __repr__(self) -> str:
-        return f"<Node {self.operation.name}[{self.node_index}]>"

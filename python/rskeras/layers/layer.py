@@ -15,10 +15,12 @@ import warnings
 from rskeras import _core
 from rskeras.backend import masking, naming
 from rskeras.backend.config import FLOAT_DTYPES, floatx
-from rskeras.backend.keras_tensor import KerasTensor, Node, any_symbolic, flatten, map_structure
+from rskeras.backend.keras_tensor import KerasTensor, any_symbolic, flatten, map_structure
 from rskeras.backend.variables import Variable, array_for_variable, standardize_shape
 from rskeras.layers._layer_args import set_weight_options
 from rskeras.layers.input_spec import InputSpec
+from rskeras.ops.node import Node
+from rskeras.ops.operation import Operation, recording, spec_scope
 from rskeras.saving import file_io
 
 _CALL_ARGS_CACHE: dict[type, frozenset] = {}
@@ -92,8 +94,8 @@ def _unique(items) -> list:
     return out
 
 
-class Layer:
-    """Base class for layers.
+class Layer(Operation):
+    """Base class for layers (an `Operation` with weights, state and masks, as in Keras 3).
 
     Args:
         trainable: whether the layer's weights are updated by training (default True).
@@ -110,8 +112,9 @@ class Layer:
             the same way (`rskeras.layers._layer_args.set_weight_options`).
 
     Subclasses implement `build(input_shape)` (create weights with `add_weight`), `call(inputs,
-    training=None)` and, for shape inference, `compute_output_shape(input_shape)`. Input shapes
-    include the batch axis: `(batch, ...)`.
+    training=None)` with `keras.ops`; symbolic calls infer the outputs by running `call` on
+    KerasTensors (the ops' shape rules, no kernel), or from `compute_output_shape(input_shape)`
+    where a subclass defines it. Input shapes include the batch axis: `(batch, ...)`.
 
     Masking (Keras 3): `supports_masking` says whether the layer attaches
     `compute_mask(inputs, previous_mask)` to its outputs (default: True exactly when the class
@@ -265,7 +268,7 @@ class Layer:
     def _run_call(self, inputs, *args, **kwargs):
         if not isinstance(inputs, _core.Tensor):
             if isinstance(inputs, KerasTensor) or any_symbolic(inputs, args, kwargs):
-                return self._symbolic_call(inputs, *args, **kwargs)
+                return self.symbolic_call(inputs, *args, **kwargs)
             if isinstance(inputs, (list, tuple)):
                 inputs = type(inputs)(x if isinstance(x, _core.Tensor) or x is None else _core.convert_to_tensor(x) for x in inputs)
             elif isinstance(inputs, dict):
@@ -274,7 +277,7 @@ class Layer:
             else:
                 inputs = _core.convert_to_tensor(inputs)
         elif args and any_symbolic(args):
-            return self._symbolic_call(inputs, *args, **kwargs)
+            return self.symbolic_call(inputs, *args, **kwargs)
         if isinstance(inputs, _core.Tensor) and inputs.dtype != self.dtype and inputs.dtype in FLOAT_DTYPES:
             # autocast: float inputs compute in the layer's dtype, as in Keras (mask kept)
             mask = masking.get_keras_mask(inputs)
@@ -345,11 +348,14 @@ class Layer:
                 masking.set_keras_mask(tensor, mask)
 
     def _mask_specs(self, inputs, previous_mask):
-        """`compute_mask` for KerasTensor inputs: its result on placeholders of the inputs'
-        and masks' shapes and dtypes, as boolean KerasTensors (ops cannot run on symbolic
-        tensors in rskeras, so the mask is described rather than traced)."""
-        return _run_on_placeholders(lambda s: self.compute_mask(s[0], s[1]),
-                                    (inputs, previous_mask))
+        """`compute_mask` for KerasTensor inputs, as boolean KerasTensors: run on the
+        KerasTensors (ops infer by rule), or on placeholders when it needs values."""
+        try:
+            with spec_scope():
+                return map_structure(_fresh_spec, self.compute_mask(inputs, previous_mask))
+        except TypeError:
+            return _run_on_placeholders(lambda s: self.compute_mask(s[0], s[1]),
+                                        (inputs, previous_mask))
 
     def _warn_mask_dropped(self, stacklevel=2) -> None:
         # (Model overrides this: a model's own layers consume and produce its masks.)
@@ -381,16 +387,18 @@ class Layer:
 
     # ----------------------------------------------------------------------------------------
     # Symbolic calls (the Functional API): a layer called on KerasTensors records a Node.
-    def _symbolic_call(self, inputs, *args, **kwargs):
+    def symbolic_call(self, inputs, *args, **kwargs):
         """Build for the KerasTensors' shapes, infer the outputs with `compute_output_spec`,
-        record a `Node` and return the output KerasTensors (same nesting as the outputs)."""
+        record a `Node` (outside `spec_scope`) and return the output KerasTensors (same
+        nesting as the outputs)."""
         shapes = map_structure(_shape_of, inputs)
         if not self.built:
             self.build_from_shape(shapes)
         elif self.input_spec is not None and isinstance(inputs, KerasTensor):
             self.input_spec.check(self.name, inputs.shape)
         outputs = self._spec_call(inputs, *args, **kwargs)
-        Node(self, call_args=(inputs,) + args, call_kwargs=kwargs, outputs=outputs)
+        if recording():
+            Node(self, call_args=(inputs,) + args, call_kwargs=kwargs, outputs=outputs)
         return outputs
 
     def _spec_call(self, inputs, *args, **kwargs):
@@ -411,10 +419,12 @@ class Layer:
         """The outputs of `call` on KerasTensors `inputs`, as new KerasTensors (no history).
 
         Uses `compute_output_shape` when the class overrides it (dtype: the layer's dtype, or
-        the input's for a weightless layer on non-float inputs). Otherwise runs `call` once
-        on zeros of the inputs' shapes and dtypes, in inference mode, with an unknown batch
-        size replaced by 1 (reported back as None); other unknown sizes are probed with 2 and
-        3 and reported as None where the output differs.
+        the input's for a weightless layer on non-float inputs). Otherwise runs `call` on the
+        KerasTensors in inference mode: each op infers its output by its shape rule, so no
+        kernel runs. A `call` that needs values (NumPy conversions, `_core` calls, Python
+        control flow on a tensor) raises TypeError on KerasTensors; such a layer's outputs are
+        then found by running `call` once on zeros (an unknown batch size: 1; other unknown
+        sizes: 2 and 3, reported as None where the outputs differ).
         """
         if type(self).compute_output_shape is not Layer.compute_output_shape:
             try:
@@ -427,13 +437,35 @@ class Layer:
                 if in_dtypes and not any(d in FLOAT_DTYPES for d in in_dtypes) and not self.weights:
                     dtype = in_dtypes[0]
                 return _shapes_to_keras_tensors(shapes, dtype)
-        return self._compute_output_spec_by_running(inputs, args, kwargs)
-
-    def _compute_output_spec_by_running(self, inputs, args, kwargs):
         kwargs = dict(kwargs)
         if "training" in self._call_accepts:
-            kwargs["training"] = False  # never update statistics or draw noise on zeros
+            kwargs["training"] = False  # never update statistics or draw noise
+        try:
+            return self._symbolic_run(inputs, args, kwargs)
+        except TypeError:
+            return self._compute_output_spec_by_running(inputs, args, kwargs)
 
+    def _symbolic_run(self, inputs, args, kwargs):
+        """`call` on KerasTensors inside `spec_scope` (ops infer, nothing is recorded)."""
+        def autocast(x):
+            if isinstance(x, KerasTensor) and x.dtype != self.dtype and x.dtype in FLOAT_DTYPES:
+                return KerasTensor(x.shape, self.dtype)
+            return x
+
+        if self._call_has_mask_arg and "mask" not in kwargs:
+            masks = _masks_of(inputs)
+            if _any_mask(masks):
+                kwargs["mask"] = masks
+        if kwargs and not self._call_accepts.issuperset(kwargs):
+            kwargs = {k: v for k, v in kwargs.items() if k in self._call_accepts}
+        with spec_scope():
+            try:
+                outputs = self.call(map_structure(autocast, inputs), *args, **kwargs)
+            finally:
+                self._clear_losses()
+        return map_structure(_fresh_spec, outputs)
+
+    def _compute_output_spec_by_running(self, inputs, args, kwargs):
         def run(filled):
             try:
                 return self(filled[0], *filled[1], **filled[2])
@@ -774,6 +806,15 @@ def _run_on_placeholders(fn, structure):
     specs = [spec(a, b) if isinstance(a, _core.Tensor) else a for a, b in zip(flat_a, flat_b)]
     from rskeras.backend.keras_tensor import pack_sequence_as
     return pack_sequence_as(first, specs)
+
+
+def _fresh_spec(x):
+    """A new KerasTensor (no history, no mask) with the shape and dtype of the KerasTensor or
+    tensor `x`; other values unchanged. The outputs of a symbolic `call` may be its inputs
+    (an identity), whose history must not be overwritten."""
+    if isinstance(x, (KerasTensor, _core.Tensor)):
+        return KerasTensor(tuple(x.shape), x.dtype)
+    return x
 
 
 def _shape_of(x):

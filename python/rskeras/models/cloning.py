@@ -49,7 +49,7 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
     from rskeras.models.functional import Functional
     from rskeras.models.model import Model
     from rskeras.models.sequential import Sequential
-    from rskeras.models.symbolic_ops import SymbolicOp
+    from rskeras.ops.operation import OpFunction
 
     if kwargs:
         raise TypeError(f"clone_model: unexpected arguments {sorted(kwargs)}")
@@ -92,8 +92,8 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
 
         for node in model._plan:
             op = node.operation
-            if isinstance(op, SymbolicOp):
-                new_op = SymbolicOp(op.op_name)
+            if isinstance(op, OpFunction):
+                new_op = OpFunction(op.op_name)
             else:
                 new_op = clones.get(id(op))
                 if new_op is None:

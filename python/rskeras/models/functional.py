@@ -25,7 +25,7 @@ from rskeras.backend.keras_tensor import (
 from rskeras.layers.core.input_layer import InputLayer
 from rskeras.layers.layer import Layer
 from rskeras.models.model import Model
-from rskeras.models.symbolic_ops import SymbolicOp
+from rskeras.ops.operation import OpFunction, spec_scope
 from rskeras.saving.serialization_lib import deserialize_layer, serialize_layer_record
 
 
@@ -192,7 +192,7 @@ class Functional(Model):
         set_(self, "_operations", operations)
         set_(self, "_plan", [node for depth in sorted(nodes_by_depth, reverse=True)
                              for node in nodes_by_depth[depth] if not node.is_input])
-        self._layers = [op for op in operations if not isinstance(op, SymbolicOp)]
+        self._layers = [op for op in operations if not isinstance(op, OpFunction)]
         # As in Keras: the model's own layers attach the masks to its outputs when it runs
         # (`compute_mask` below is for asking), so `__call__` adds none itself.
         self.supports_masking = False
@@ -379,13 +379,9 @@ class Functional(Model):
             flat = [KerasTensor(x.shape, x.dtype) for x in flat]
             for x, m in zip(flat, masks):
                 x._keras_mask = m
-            def run(op):
-                return op._spec_call
-        else:
-            def run(op):
-                return op.compute_output_spec
         values = {id(kt): x for kt, x in zip(self._inputs, flat)}
-        result = self._run_plan(values, None, run)
+        with spec_scope():  # each node infers its outputs; nothing is recorded
+            result = self._run_plan(values, None, lambda op: op.symbolic_call)
         return map_structure(_fresh_spec, result)
 
     def compute_output_shape(self, input_shape):

@@ -1,4 +1,10 @@
-"""`rskeras.ops`: the keras.ops vocabulary on the Rust core (numpy-style, nn, math and core ops)."""
+"""`rskeras.ops`: the keras.ops vocabulary on the Rust core (numpy-style, nn, math and core ops).
+
+Every op is also an `Operation` (`rskeras.ops.operation`): called with a KerasTensor among its
+arguments, it returns KerasTensors whose shape and dtype come from its rule in
+`rskeras.ops.shape_rules`, recorded as a graph node, without running a kernel."""
+
+from rskeras.ops.operation import Operation  # noqa: F401
 
 from rskeras.ops.core import (  # noqa: F401
     Tensor, cast, cond, convert_to_numpy, convert_to_tensor, dtype, is_tensor, scatter,

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from rskeras import _core
 from rskeras.backend import config as _config
+from rskeras.ops import shape_rules as R
+from rskeras.ops.operation import operation
 from rskeras.ops import numpy as knp
 
 Tensor = _core.Tensor
@@ -65,6 +67,7 @@ def _padding(padding, op):
     return padding
 
 
+@operation(R.conv)
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1) -> Tensor:
     """N-D convolution (N = 1 or 2), as `keras.ops.conv`.
 
@@ -107,6 +110,7 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
     return finish(_core.conv2d(x, kernel, strides[-2:], padding, dilation_rate[-2:], in_c // k_in))
 
 
+@operation(R.depthwise_conv)
 def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1) -> Tensor:
     """Depthwise convolution, as `keras.ops.depthwise_conv`: each input channel is convolved
     with its own `depth_multiplier` filters.
@@ -134,6 +138,7 @@ def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
     return finish(_core.depthwise_conv2d(x, kernel, strides[-2:], padding, dilation_rate[-2:]))
 
 
+@operation(R.separable_conv)
 def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, padding="valid",
                    data_format=None, dilation_rate=1) -> Tensor:
     """A depthwise convolution followed by a 1x1 (pointwise) convolution, as
@@ -143,6 +148,7 @@ def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, paddin
     return conv(y, pointwise_kernel, 1, "valid", data_format, 1)
 
 
+@operation(R.conv_transpose)
 def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None,
                    data_format=None, dilation_rate=1) -> Tensor:
     """Transposed convolution (the gradient of `conv` with respect to its input), as
@@ -177,6 +183,7 @@ def _pool(op, max_, inputs, pool_size, strides, padding, data_format):
     return finish(_core.pool2d(x, max_, window, strides, padding))
 
 
+@operation(R.pool)
 def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None) -> Tensor:
     """Max pooling, as `keras.ops.max_pool`: the largest value of each `pool_size` window,
     moved by `strides` (default: `pool_size`). The gradient goes to the first maximum of each
@@ -184,6 +191,7 @@ def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None)
     return _pool("max_pool", True, inputs, pool_size, strides, padding, data_format)
 
 
+@operation(R.pool)
 def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None) -> Tensor:
     """Average pooling, as `keras.ops.average_pool`. With padding "same" each window is
     averaged over its input elements only (padding excluded), as in Keras."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rskeras import _core
+from rskeras.ops import shape_rules as R
+from rskeras.ops.operation import operation
 
 if TYPE_CHECKING:
     import numpy
@@ -13,6 +15,7 @@ if TYPE_CHECKING:
 Tensor = _core.Tensor
 
 
+@operation(R.convert_to_tensor)
 def convert_to_tensor(x, dtype=None, sparse=None, ragged=None) -> Tensor:
     """`x` (array, nested list, scalar, tensor or variable) as a tensor.
 
@@ -33,11 +36,13 @@ def convert_to_numpy(x) -> "numpy.ndarray":
     return np.asarray(x)
 
 
+@operation(R.cast)
 def cast(x, dtype) -> Tensor:
     """`x` converted to `dtype` ("float32", "int32", "int64", "bool"); floats truncate toward 0."""
     return _core.cast(x, dtype)
 
 
+@operation(R.same)
 def stop_gradient(variable) -> Tensor:
     """The same values, but no gradient flows back through the result."""
     return _core.stop_gradient(variable)
@@ -68,6 +73,7 @@ def _index_list(op, values, what) -> list:
     return [int(v) for v in arr]
 
 
+@operation(R.slice_)
 def slice(inputs, start_indices, shape) -> Tensor:  # noqa: A001 - Keras name
     """The block `inputs[start:start + shape]` (per axis), as `jax.lax.dynamic_slice`.
 
@@ -108,6 +114,7 @@ def slice(inputs, start_indices, shape) -> Tensor:  # noqa: A001 - Keras name
     return x[tuple(key)]
 
 
+@operation(R.unstack)
 def unstack(x, num=None, axis=0) -> list:
     """The slices of `x` along `axis`, as a list of `x.shape[axis]` tensors of rank R-1
     (differentiable).
@@ -149,6 +156,7 @@ def _linear_rows(op, indices, shape):
     return rows.reshape(-1), int(np.prod(lead)), tuple(int(d) for d in shape[k:])
 
 
+@operation(R.scatter)
 def scatter(indices, values, shape) -> Tensor:
     """A tensor of `shape` (float: `values`' dtype, or float32), zero except at `indices`
     `(..., k)` (each a position in the first k axes), where `values` `(..., *shape[k:])` are
@@ -167,6 +175,7 @@ def scatter(indices, values, shape) -> Tensor:
     return _core.reshape(_core.scatter_add_rows(values, rows, lead), shape)
 
 
+@operation(R.update)
 def scatter_update(inputs, indices, updates) -> Tensor:
     """`inputs` with the entries at `indices` `(n, k)` replaced by `updates` `(n, ...)`.
     Each index should appear once (repeated ones would add their updates)."""
@@ -185,6 +194,7 @@ def scatter_update(inputs, indices, updates) -> Tensor:
     return _core.where_(mask, _core.cast(placed, inputs.dtype), inputs)
 
 
+@operation(R.update)
 def slice_update(inputs, start_indices, updates) -> Tensor:
     """`inputs` with the block `updates` written at `start_indices` (one per axis).
     Differentiable in both.

@@ -4,11 +4,14 @@ differentiable through `rskeras.GradientTape`."""
 from __future__ import annotations
 
 from rskeras import _core
+from rskeras.ops import shape_rules as R
+from rskeras.ops.operation import operation
 from rskeras.ops import numpy as knp
 
 Tensor = _core.Tensor
 
 
+@operation(R.reduction("nn", "logsumexp"))
 def logsumexp(x, axis=None, keepdims=False) -> Tensor:
     """`log(sum(exp(x), axis))`, computed stably as `m + log(sum(exp(x - m)))` with `m` the
     (gradient-stopped) maximum over `axis`, replaced by 0 where it is not finite — the
@@ -37,12 +40,14 @@ def logsumexp(x, axis=None, keepdims=False) -> Tensor:
     return knp.reshape(out, [d for i, d in enumerate(x.shape) if not (axes is None or i in axes)])
 
 
+@operation(R.unary("float"))
 def erf(x) -> Tensor:
     """The error function, element-wise (float32; A&S 7.1.26 / Maclaurin series, |error| about
     1e-7). Its gradient is `2 / sqrt(pi) * exp(-x^2)`."""
     return _core.unary("erf", x)
 
 
+@operation(R.top_k)
 def top_k(x, k, sorted=True) -> tuple:  # noqa: A002 - Keras argument name
     """The `k` largest entries along the last axis and their int32 indices, largest first
     (ties: the lower index first). Returns `(values, indices)`, each `(..., k)`.
@@ -58,6 +63,7 @@ def top_k(x, k, sorted=True) -> tuple:  # noqa: A002 - Keras argument name
     return _core.take_along_axis(x, order, -1), order
 
 
+@operation(R.in_top_k)
 def in_top_k(targets, predictions, k) -> Tensor:
     """Whether each target class is among the `k` highest `predictions` of its row:
     `targets` `(batch,)` int, `predictions` `(batch, classes)`; returns bool `(batch,)`.

@@ -9,26 +9,32 @@ from __future__ import annotations
 from rskeras import _core
 from rskeras.backend import config as _config
 from rskeras.backend.config import epsilon
+from rskeras.ops import shape_rules as R
+from rskeras.ops.operation import operation
 from rskeras.ops import numpy as knp
 
 Tensor = _core.Tensor
 
 
+@operation(R.unary("float"))
 def relu(x) -> Tensor:
     """`max(x, 0)` element-wise; the gradient at 0 is 0."""
     return _core.unary("relu", x)
 
 
+@operation(R.unary("float"))
 def sigmoid(x) -> Tensor:
     """`1 / (1 + exp(-x))`, computed without overflow."""
     return _core.unary("sigmoid", x)
 
 
+@operation(R.unary("float"))
 def softplus(x) -> Tensor:
     """`log(1 + exp(x))`, computed as `max(x, 0) + log1p(exp(-|x|))` (never overflows)."""
     return _core.unary("softplus", x)
 
 
+@operation(R.axis_softmax)
 def softmax(x, axis=-1) -> Tensor:
     """`exp(x - max) / sum(exp(x - max))` along `axis` (numerically stable).
 
@@ -38,11 +44,13 @@ def softmax(x, axis=-1) -> Tensor:
     return _core.softmax(x, axis, False)
 
 
+@operation(R.axis_softmax)
 def log_softmax(x, axis=-1) -> Tensor:
     """`x - logsumexp(x)` along `axis` (numerically stable)."""
     return _core.softmax(x, axis, True)
 
 
+@operation(R.one_hot)
 def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False) -> Tensor:
     """float32 one-hot encoding of integer `x` on a new last axis of length `num_classes`.
     Labels outside `[0, num_classes)` give all-zero rows.
@@ -56,6 +64,7 @@ def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False) -> Tensor:
     return out if dtype is None else _core.cast(out, dtype)
 
 
+@operation(R.crossentropy)
 def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1) -> Tensor:
     """Per-sample `-log p[target]`.
 
@@ -82,6 +91,7 @@ def _float_pair(target, output):
     return _core.cast(knp.convert_to_tensor(target), output.dtype), output
 
 
+@operation(R.crossentropy)
 def categorical_crossentropy(target, output, from_logits=False, axis=-1) -> Tensor:
     """Per-sample `-sum(target * log p)` along `axis` for one-hot (or soft) `target`.
 
@@ -102,6 +112,7 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1) -> Tens
     return -knp.sum(target * log_prob, axis=axis)
 
 
+@operation(R.binary_crossentropy)
 def binary_crossentropy(target, output, from_logits=False) -> Tensor:
     """Element-wise binary cross-entropy (no reduction).
 
@@ -132,6 +143,7 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
+@operation(R.unary("nn"))
 def relu6(x) -> Tensor:
     """`min(max(x, 0), 6)` element-wise (float32). The gradient is 1 on `(0, 6)` and 0
     elsewhere, including both kinks (as `jax.nn.relu6`)."""
@@ -139,6 +151,7 @@ def relu6(x) -> Tensor:
     return knp.where(knp.greater_equal(x, 6.0), 6.0, relu(x))
 
 
+@operation(R.unary("nn"))
 def silu(x) -> Tensor:
     """SiLU / swish, `x * sigmoid(x)` (Ramachandran et al. 2017; `jax.nn.silu`)."""
     x = knp._floatx(x)
@@ -148,6 +161,7 @@ def silu(x) -> Tensor:
 swish = silu
 
 
+@operation(R.unary("nn"))
 def log_sigmoid(x) -> Tensor:
     """`log(sigmoid(x)) = -softplus(-x)`, computed as `min(x, 0) - log1p(exp(-|x|))`
     so it neither overflows nor loses the gradient at 0, nor rounds tiny values to 0
@@ -159,6 +173,7 @@ def log_sigmoid(x) -> Tensor:
     return negative_part - knp.log1p(knp.exp(-magnitude))
 
 
+@operation(R.unary("nn"))
 def leaky_relu(x, negative_slope=0.2) -> Tensor:
     """`x` for `x >= 0`, else `negative_slope * x` (`jax.nn.leaky_relu`; default slope 0.2
     as keras.ops)."""
@@ -166,12 +181,14 @@ def leaky_relu(x, negative_slope=0.2) -> Tensor:
     return knp.where(knp.greater_equal(x, 0.0), x, x * float(negative_slope))
 
 
+@operation(R.unary("nn"))
 def hard_sigmoid(x) -> Tensor:
     """Piecewise-linear sigmoid `relu6(x + 3) / 6` (Keras 3 / `jax.nn.hard_sigmoid`): 0 below
     -3, 1 above 3."""
     return relu6(knp._floatx(x) + 3.0) / 6.0
 
 
+@operation(R.unary("nn"))
 def hard_silu(x) -> Tensor:
     """Hard SiLU / hard swish, `x * relu6(x + 3) / 6` (Howard et al. 2019, MobileNetV3;
     `jax.nn.hard_silu`)."""
@@ -182,6 +199,7 @@ def hard_silu(x) -> Tensor:
 hard_swish = hard_silu
 
 
+@operation(R.unary("nn"))
 def elu(x, alpha=1.0) -> Tensor:
     """Exponential linear unit (Clevert et al. 2016): `x` for `x > 0`, else
     `alpha * expm1(x)` (`jax.nn.elu`; the exponential only sees non-positive values, and
@@ -192,12 +210,14 @@ def elu(x, alpha=1.0) -> Tensor:
     return knp.where(positive, x, float(alpha) * knp.expm1(safe))
 
 
+@operation(R.unary("nn"))
 def selu(x) -> Tensor:
     """Scaled ELU (Klambauer et al. 2017): `scale * elu(x, alpha)` with Keras's constants
     `alpha = 1.67326324235437728...`, `scale = 1.05070098735548049...`."""
     return _SELU_SCALE * elu(x, _SELU_ALPHA)
 
 
+@operation(R.unary("nn"))
 def gelu(x, approximate=True) -> Tensor:
     """Gaussian error linear unit (Hendrycks & Gimpel 2016), as `jax.nn.gelu`.
 
@@ -213,12 +233,14 @@ def gelu(x, approximate=True) -> Tensor:
     return 0.5 * x * (1.0 + _core.unary("erf", x * 0.7071067811865476))
 
 
+@operation(R.unary("nn"))
 def softsign(x) -> Tensor:
     """`x / (1 + |x|)` element-wise (`jax.nn.soft_sign`)."""
     x = knp._floatx(x)
     return x / (1.0 + knp.abs(x))
 
 
+@operation(R.moments)
 def moments(x, axes, keepdims=False, synchronized=False):
     """Mean and population variance of `x` over `axes` (as `keras.ops.moments`).
 
@@ -243,6 +265,7 @@ def moments(x, axes, keepdims=False, synchronized=False):
     return mean, variance
 
 
+@operation(R.normalize)
 def normalize(x, axis=-1, order=2, epsilon=None) -> Tensor:
     """`x / max(norm(x, order, axis), epsilon)` (Keras 3 `ops.normalize`).
 
@@ -283,6 +306,7 @@ def normalize(x, axis=-1, order=2, epsilon=None) -> Tensor:
     return x / knp.maximum(norm, eps)
 
 
+@operation(R.multi_hot)
 def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwargs) -> Tensor:
     """Multi-hot encoding of integer labels: 1 at every class id present, as
     `keras.ops.multi_hot`: `max(one_hot(inputs, num_classes, axis), axis=r)` with `r = 1`
@@ -316,6 +340,7 @@ def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwa
     return _core.cast(knp.greater(hits, 0), dtype or "float32")
 
 
+@operation(R.normalization)
 def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3) -> Tensor:
     """`(x - mean) / sqrt(variance + epsilon) * scale + offset`, with `mean`, `variance`,
     `offset` and `scale` of shape `(x.shape[axis],)` broadcast along `axis` (as
@@ -344,6 +369,7 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
     return y if offset is None else y + along(offset)
 
 
+@operation(R.normalization)
 def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs) -> Tensor:
     """Normalize `x` over `axis` per sample: `(x - mean) / sqrt(var + epsilon) * gamma + beta`
     (as `keras.ops.layer_normalization`; Ba et al., 2016). `gamma`/`beta` broadcast against the
@@ -366,6 +392,7 @@ def _epsilon_or_default(value):
     return epsilon() if value is None else float(value)
 
 
+@operation(R.dot_product_attention)
 def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,
                           flash_attention=None, attn_logits_soft_cap=None) -> Tensor:
     """Scaled dot-product attention (Vaswani et al., 2017), as `keras.ops.dot_product_attention`:

@@ -8,82 +8,103 @@ import builtins as _builtins  # this module shadows sum/max/min/abs/any/all/roun
 import operator as _operator
 
 from rskeras import _core
+from rskeras.backend.keras_tensor import KerasTensor
+from rskeras.ops import shape_rules as R
+from rskeras.ops.operation import operation, register, symbolic_op
 
 Tensor = _core.Tensor
 
 
-def _b(name):
+def _b(name, kind):
+    """The element-wise binary op `name`; `kind` names its dtype rule (`shape_rules.binary`)."""
     def op(x1, x2):
-        return _core.binary(name, x1, x2)
+        try:
+            return _core.binary(name, x1, x2)
+        except TypeError:  # a KerasTensor operand: the op's symbolic form
+            if type(x1) is not KerasTensor and type(x2) is not KerasTensor:
+                raise
+        return symbolic_op(name, x1, x2)
 
-    op.__name__ = name
+    op.__name__ = op.op_name = name
     op.__doc__ = (f"Element-wise `{name}` of `x1` and `x2` with NumPy broadcasting.\n\n"
                   "Raises:\n    ValueError: when the shapes cannot be broadcast together.")
+    register(name, op, R.binary(kind, name))
     return op
 
 
-def _u(name):
+def _u(name, kind, op_name=None):
+    """The element-wise unary op `name`; `kind` names its dtype rule (`shape_rules.unary`)."""
+    op_name = op_name or name
+
     def op(x):
-        return _core.unary(name, x)
+        try:
+            return _core.unary(name, x)
+        except TypeError:  # a KerasTensor: the op's symbolic form
+            if type(x) is not KerasTensor:
+                raise
+        return symbolic_op(op_name, x)
 
-    op.__name__ = name
+    op.__name__ = op.op_name = op_name
     op.__doc__ = f"Element-wise `{name}` of `x` (same shape)."
+    register(op_name, op, R.unary(kind))
     return op
 
 
-add = _b("add")
-subtract = _b("subtract")
-multiply = _b("multiply")
-divide = _b("divide")
+add = _b("add", "arith")
+subtract = _b("subtract", "arith")
+multiply = _b("multiply", "arith")
+divide = _b("divide", "float")
 true_divide = divide
-maximum = _b("maximum")
-minimum = _b("minimum")
-equal = _b("equal")
-not_equal = _b("not_equal")
-less = _b("less")
-less_equal = _b("less_equal")
-greater = _b("greater")
-greater_equal = _b("greater_equal")
-logical_and = _b("logical_and")
-logical_or = _b("logical_or")
+register("true_divide", divide, R.binary("float", "true_divide"))
+maximum = _b("maximum", "promote")
+minimum = _b("minimum", "promote")
+equal = _b("equal", "bool")
+not_equal = _b("not_equal", "bool")
+less = _b("less", "bool")
+less_equal = _b("less_equal", "bool")
+greater = _b("greater", "bool")
+greater_equal = _b("greater_equal", "bool")
+logical_and = _b("logical_and", "bool")
+logical_or = _b("logical_or", "bool")
 
-negative = _u("negative")
-absolute = _u("abs")
+negative = _u("negative", "numeric")
+absolute = _u("abs", "numeric", "absolute")
 abs = absolute  # noqa: A001 - Keras exports ops.abs
-sign = _u("sign")
-square = _u("square")
-sqrt = _u("sqrt")
-exp = _u("exp")
-log = _u("log")
-tanh = _u("tanh")
-logical_not = _u("logical_not")
-rsqrt = _u("rsqrt")
-reciprocal = _u("reciprocal")
-expm1 = _u("expm1")
-log1p = _u("log1p")
-log2 = _u("log2")
-log10 = _u("log10")
-sin = _u("sin")
-cos = _u("cos")
-tan = _u("tan")
-arcsin = _u("arcsin")
-arccos = _u("arccos")
-arctan = _u("arctan")
-sinh = _u("sinh")
-cosh = _u("cosh")
-arcsinh = _u("arcsinh")
-arccosh = _u("arccosh")
-arctanh = _u("arctanh")
-floor = _u("floor")
-ceil = _u("ceil")
-isnan = _u("isnan")
-isinf = _u("isinf")
-isfinite = _u("isfinite")
-floor_divide = _b("floor_divide")
-mod = _b("mod")
-power = _b("power")
-arctan2 = _b("arctan2")
-divide_no_nan = _b("divide_no_nan")
+register("abs", absolute, R.unary("numeric"))
+sign = _u("sign", "numeric")
+square = _u("square", "numeric")
+sqrt = _u("sqrt", "float")
+exp = _u("exp", "float")
+log = _u("log", "float")
+tanh = _u("tanh", "float")
+logical_not = _u("logical_not", "bool")
+rsqrt = _u("rsqrt", "float")
+reciprocal = _u("reciprocal", "float")
+expm1 = _u("expm1", "float")
+log1p = _u("log1p", "float")
+log2 = _u("log2", "float")
+log10 = _u("log10", "float")
+sin = _u("sin", "float")
+cos = _u("cos", "float")
+tan = _u("tan", "float")
+arcsin = _u("arcsin", "float")
+arccos = _u("arccos", "float")
+arctan = _u("arctan", "float")
+sinh = _u("sinh", "float")
+cosh = _u("cosh", "float")
+arcsinh = _u("arcsinh", "float")
+arccosh = _u("arccosh", "float")
+arctanh = _u("arctanh", "float")
+floor = _u("floor", "numeric")
+ceil = _u("ceil", "numeric")
+isnan = _u("isnan", "bool")
+isinf = _u("isinf", "bool")
+isfinite = _u("isfinite", "bool")
+floor_divide = _b("floor_divide", "arith")
+mod = _b("mod", "arith")
+power = _b("power", "arith")
+arctan2 = _b("arctan2", "float")
+divide_no_nan = _b("divide_no_nan", "float")
 floor_divide.__doc__ = "Element-wise `floor(x1 / x2)`; integer division by zero gives 0 (NumPy)."
 mod.__doc__ = "Element-wise remainder with the sign of the divisor, `x1 - floor(x1 / x2) * x2` (NumPy)."
 power.__doc__ = ("Element-wise `x1 ** x2`. Integer tensors to negative integer powers raise ValueError.\n"
@@ -91,6 +112,7 @@ power.__doc__ = ("Element-wise `x1 ** x2`. Integer tensors to negative integer p
 divide_no_nan.__doc__ = "Element-wise `x1 / x2`, and 0 where `x2 == 0`."
 
 
+@operation(R.round_)
 def round(x, decimals=0) -> Tensor:  # noqa: A001 - Keras exports ops.round
     """Round to `decimals` decimal places, halves to even (NumPy). Integer inputs are returned
     unchanged when `decimals >= 0`."""
@@ -106,6 +128,7 @@ def round(x, decimals=0) -> Tensor:  # noqa: A001 - Keras exports ops.round
     return _core.unary("round", x * scale) / scale
 
 
+@operation(R.same)
 def nan_to_num(x, nan=0.0, posinf=None, neginf=None) -> Tensor:
     """NaN replaced by `nan`, +inf by `posinf` and -inf by `neginf` (default: the largest and
     smallest finite values of `x`'s dtype). Other values pass, gradients included."""
@@ -122,6 +145,7 @@ def nan_to_num(x, nan=0.0, posinf=None, neginf=None) -> Tensor:
     return _core.where_(_core.binary("equal", x, float("-inf")), float(neginf), x)
 
 
+@operation(R.reduction("sum", "prod"))
 def prod(x, axis=None, keepdims=False, dtype=None) -> Tensor:
     """Product over `axis`; the gradient is exact even when elements are zero (products of the
     other elements, from exclusive running products)."""
@@ -129,6 +153,7 @@ def prod(x, axis=None, keepdims=False, dtype=None) -> Tensor:
     return out if dtype is None else _core.cast(out, dtype)
 
 
+@operation(R.reduction("bool", "any"))
 def any(x, axis=None, keepdims=False) -> Tensor:  # noqa: A001
     """Whether any element along `axis` is non-zero (bool). An empty reduction is False."""
     b = _core.cast(x, "bool")
@@ -137,6 +162,7 @@ def any(x, axis=None, keepdims=False) -> Tensor:  # noqa: A001
     return _core.reduce("max", b, axis, keepdims)
 
 
+@operation(R.reduction("bool", "all"))
 def all(x, axis=None, keepdims=False) -> Tensor:  # noqa: A001
     """Whether every element along `axis` is non-zero (bool). An empty reduction is True."""
     b = _core.cast(x, "bool")
@@ -152,12 +178,14 @@ def _cumulative(op, x, axis, prod):
     return _core.cumulative(x, _axis(op, axis, x.ndim), prod)
 
 
+@operation(R.cumulative)
 def cumsum(x, axis=None, dtype=None) -> Tensor:
     """Running sum along `axis` (None: of the flattened tensor). Same shape as `x`."""
     out = _cumulative("cumsum", x, axis, False)
     return out if dtype is None else _core.cast(out, dtype)
 
 
+@operation(R.cumulative)
 def cumprod(x, axis=None, dtype=None) -> Tensor:
     """Running product along `axis` (None: flattened). Its gradient divides by `x`, so it is
     not defined where `x` is 0."""
@@ -165,6 +193,7 @@ def cumprod(x, axis=None, dtype=None) -> Tensor:
     return out if dtype is None else _core.cast(out, dtype)
 
 
+@operation(R.argsort)
 def argsort(x, axis=-1) -> Tensor:
     """int32 indices that sort `x` along `axis` (stable; NaN last, as NumPy). `axis=None`
     sorts the flattened tensor."""
@@ -174,6 +203,7 @@ def argsort(x, axis=-1) -> Tensor:
     return _core.argsort(x, axis, False)
 
 
+@operation(R.sort)
 def sort(x, axis=-1) -> Tensor:
     """`x` sorted along `axis` (NaN last). Differentiable: the gradient goes back to each
     element's original position."""
@@ -185,6 +215,7 @@ def sort(x, axis=-1) -> Tensor:
     return _core.take_along_axis(x, _core.argsort(x, axis, False), axis)
 
 
+@operation(R.concatenate)
 def concatenate(xs, axis=0) -> Tensor:
     """Join tensors along an existing `axis` (None: flatten them first). dtypes are promoted.
 
@@ -197,6 +228,7 @@ def concatenate(xs, axis=0) -> Tensor:
     return _core.concatenate(xs, axis)
 
 
+@operation(R.take_along_axis)
 def take_along_axis(x, indices, axis=None) -> Tensor:
     """NumPy's `take_along_axis`: `indices` has `x`'s rank; axes other than `axis` broadcast.
     `axis=None` works on the flattened `x`."""
@@ -206,6 +238,7 @@ def take_along_axis(x, indices, axis=None) -> Tensor:
     return _core.take_along_axis(x, indices, axis)
 
 
+@operation(R.pad)
 def pad(x, pad_width, mode="constant", constant_values=None) -> Tensor:
     """Pad with `constant_values` (default 0). `pad_width`: an int, `(before, after)`, or one
     pair per axis. Only `mode="constant"` is supported.
@@ -238,6 +271,7 @@ def pad(x, pad_width, mode="constant", constant_values=None) -> Tensor:
     return x
 
 
+@operation(R.where)
 def where(condition, x1=None, x2=None) -> Tensor:
     """`x1` where `condition` is true, else `x2`, broadcasting all three.
 
@@ -250,12 +284,14 @@ def where(condition, x1=None, x2=None) -> Tensor:
     return _core.where_(condition, x1, x2)
 
 
+@operation(R.unary("float"))
 def clip(x, x_min, x_max) -> Tensor:
     """Values of `x` limited to `[x_min, x_max]` (float32). The gradient is 1 inside the range
     (bounds included) and 0 outside."""
     return _core.clip(x, float(x_min), float(x_max))
 
 
+@operation(R.reduction("sum", "sum"))
 def sum(x, axis=None, keepdims=False) -> Tensor:  # noqa: A001
     """Sum over `axis` (int, tuple, or None for all axes). bool sums to int32.
 
@@ -265,6 +301,7 @@ def sum(x, axis=None, keepdims=False) -> Tensor:  # noqa: A001
     return _core.reduce("sum", x, axis, keepdims)
 
 
+@operation(R.reduction("float", "mean"))
 def mean(x, axis=None, keepdims=False) -> Tensor:
     """Arithmetic mean over `axis`; integer inputs give float32. An empty reduction gives NaN."""
     return _core.reduce("mean", x, axis, keepdims)
@@ -297,6 +334,7 @@ def _full_reduced(x, axis, keepdims, value) -> Tensor:
     return _core.convert_to_tensor(np.full(shape, value, dtype=dtype))
 
 
+@operation(R.reduction("same", "max"))
 def max(x, axis=None, keepdims=False, initial=None) -> Tensor:  # noqa: A001
     """Maximum over `axis`; NaN propagates. The gradient is shared evenly between ties.
 
@@ -309,6 +347,7 @@ def max(x, axis=None, keepdims=False, initial=None) -> Tensor:  # noqa: A001
     return out if initial is None else maximum(out, initial)
 
 
+@operation(R.reduction("same", "min"))
 def min(x, axis=None, keepdims=False, initial=None) -> Tensor:  # noqa: A001
     """Minimum over `axis`; NaN propagates. The gradient is shared evenly between ties."""
     if initial is not None and _empty_reduction(x, axis):
@@ -317,16 +356,19 @@ def min(x, axis=None, keepdims=False, initial=None) -> Tensor:  # noqa: A001
     return out if initial is None else minimum(out, initial)
 
 
+@operation(R.reduction("index", "argmax"))
 def argmax(x, axis=None, keepdims=False) -> Tensor:
     """int32 index of the first maximum along `axis` (None: of the flattened tensor)."""
     return _core.arg_reduce(x, axis, keepdims, True)
 
 
+@operation(R.reduction("index", "argmin"))
 def argmin(x, axis=None, keepdims=False) -> Tensor:
     """int32 index of the first minimum along `axis` (None: of the flattened tensor)."""
     return _core.arg_reduce(x, axis, keepdims, False)
 
 
+@operation(R.matmul)
 def matmul(x1, x2) -> Tensor:
     """Matrix product with NumPy `matmul` rules: 1-D operands are vectors, leading axes are
     broadcast batch axes. `(..., m, k) @ (..., k, n) -> (..., m, n)`.
@@ -337,6 +379,7 @@ def matmul(x1, x2) -> Tensor:
     return _core.matmul(x1, x2)
 
 
+@operation(R.reshape)
 def reshape(x, newshape) -> Tensor:
     """Same elements in a new shape; one size may be -1 (or None) and is inferred.
 
@@ -346,16 +389,19 @@ def reshape(x, newshape) -> Tensor:
     return _core.reshape(x, newshape)
 
 
+@operation(R.transpose)
 def transpose(x, axes=None) -> Tensor:
     """Permute the axes (`axes=None` reverses them)."""
     return _core.transpose(x, None if axes is None else list(axes))
 
 
+@operation(R.broadcast_to)
 def broadcast_to(x, shape) -> Tensor:
     """`x` broadcast to `shape` (NumPy rules)."""
     return _core.broadcast_to(x, shape)
 
 
+@operation(R.expand_dims)
 def expand_dims(x, axis) -> Tensor:
     """Insert an axis of length 1 at `axis`."""
     x = convert_to_tensor(x)
@@ -368,6 +414,7 @@ def expand_dims(x, axis) -> Tensor:
     return reshape(x, shape)
 
 
+@operation(R.squeeze)
 def squeeze(x, axis=None) -> Tensor:
     """Remove axes of length 1 (all of them, or only `axis`).
 
@@ -388,6 +435,7 @@ def squeeze(x, axis=None) -> Tensor:
     return reshape(x, [d for i, d in enumerate(shape) if i not in axes])
 
 
+@operation(R.take)
 def take(x, indices, axis=None) -> Tensor:
     """Gather entries of `x` at integer `indices` along `axis` (None: from the flattened `x`).
     Negative indices count from the end. Output shape:
@@ -411,11 +459,13 @@ def ones(shape, dtype=None) -> Tensor:
     return _core.convert_to_tensor(np.ones(shape, dtype=dtype or "float32"))
 
 
+@operation(R.like)
 def zeros_like(x, dtype=None) -> Tensor:
     x = convert_to_tensor(x)
     return zeros(x.shape, dtype or x.dtype)
 
 
+@operation(R.like)
 def ones_like(x, dtype=None) -> Tensor:
     x = convert_to_tensor(x)
     return ones(x.shape, dtype or x.dtype)
@@ -491,6 +541,7 @@ def ndim(x) -> int:
     return int(x.ndim) if isinstance(x, Tensor) else int(np.ndim(x))
 
 
+@operation(R.get_item)
 def get_item(x, key) -> Tensor:
     """`x[key]`: ints, slices (any step), None, Ellipsis and integer arrays, as NumPy indexing.
 
@@ -500,6 +551,7 @@ def get_item(x, key) -> Tensor:
     return _t(x)[key]
 
 
+@operation(R.swapaxes)
 def swapaxes(x, axis1, axis2) -> Tensor:
     """`x` with axes `axis1` and `axis2` interchanged (same dtype).
 
@@ -513,6 +565,7 @@ def swapaxes(x, axis1, axis2) -> Tensor:
     return _core.transpose(x, perm)
 
 
+@operation(R.moveaxis)
 def moveaxis(x, source, destination) -> Tensor:
     """`x` with the axes `source` (int or sequence) moved to positions `destination`; the
     other axes keep their relative order (NumPy `moveaxis`).
@@ -535,6 +588,7 @@ def moveaxis(x, source, destination) -> Tensor:
     return _core.transpose(x, order)
 
 
+@operation(R.stack)
 def stack(x, axis=0) -> Tensor:
     """Join a sequence of tensors of the same shape along a new axis `axis`.
 
@@ -560,6 +614,7 @@ def stack(x, axis=0) -> Tensor:
     return _core.concatenate([reshape(t, new_shape) for t in xs], a)
 
 
+@operation(R.split)
 def split(x, indices_or_sections, axis=0) -> list:
     """Split `x` along `axis` into a list of tensors (NumPy `split`).
 
@@ -594,6 +649,7 @@ def split(x, indices_or_sections, axis=0) -> list:
     return [x[head + (_builtins.slice(lo, hi),)] for lo, hi in pairs]
 
 
+@operation(R.tile)
 def tile(x, repeats) -> Tensor:
     """`x` repeated `repeats[i]` times along each axis (NumPy `tile`): `repeats` (int or
     sequence) and `x.shape` are padded with leading 1s to the same length.
@@ -619,6 +675,7 @@ def tile(x, repeats) -> Tensor:
     return reshape(out, [r * d for r, d in zip(reps, shape)])
 
 
+@operation(R.repeat)
 def repeat(x, repeats, axis=None) -> Tensor:
     """Repeat each element of `x` `repeats` times along `axis` (NumPy `repeat`).
 
@@ -649,6 +706,7 @@ def repeat(x, repeats, axis=None) -> Tensor:
     return _core.take(x, indices, a)
 
 
+@operation(R.flip)
 def flip(x, axis=None) -> Tensor:
     """`x` with the order of elements reversed along `axis` (int, tuple, or None: all axes).
 
@@ -809,6 +867,7 @@ def full(shape, fill_value, dtype=None) -> Tensor:
         raise ValueError(f"full: {e}") from None
 
 
+@operation(R.like)
 def full_like(x, fill_value, dtype=None) -> Tensor:
     """A tensor shaped like `x` filled with `fill_value`; `dtype` defaults to `x`'s dtype."""
     x = _t(x)
@@ -823,6 +882,7 @@ def _triangle(op, x, keep):
     return _core.where_(mask, x, _core.cast(0, x.dtype))
 
 
+@operation(R.triangle)
 def tril(x, k=0) -> Tensor:
     """`x` with the elements above the k-th diagonal of the last two axes zeroed (same shape
     and dtype; k > 0 keeps diagonals above the main one).
@@ -834,6 +894,7 @@ def tril(x, k=0) -> Tensor:
     return _triangle("tril", x, lambda m, n: np.tri(m, n, int(k), dtype=bool))
 
 
+@operation(R.triangle)
 def triu(x, k=0) -> Tensor:
     """`x` with the elements below the k-th diagonal of the last two axes zeroed (same shape
     and dtype).
@@ -845,6 +906,7 @@ def triu(x, k=0) -> Tensor:
     return _triangle("triu", x, lambda m, n: ~np.tri(m, n, int(k) - 1, dtype=bool))
 
 
+@operation(R.meshgrid)
 def meshgrid(*x, indexing="xy") -> list:
     """Coordinate grids from 1-D coordinate vectors (NumPy `meshgrid`, inputs are flattened).
 
@@ -870,6 +932,7 @@ def meshgrid(*x, indexing="xy") -> list:
     return out
 
 
+@operation(R.outer)
 def outer(x1, x2) -> Tensor:
     """Outer product `out[i, j] = x1.flat[i] * x2.flat[j]` (inputs are flattened), shape
     `(x1.size, x2.size)`."""
@@ -920,6 +983,7 @@ def _contract(op, a, b, ax_a, ax_b) -> Tensor:
     return reshape(_core.matmul(a2, b2), fa + fb)
 
 
+@operation(R.tensordot)
 def tensordot(x1, x2, axes=2) -> Tensor:
     """Tensor contraction (NumPy `tensordot`).
 
@@ -937,6 +1001,7 @@ def tensordot(x1, x2, axes=2) -> Tensor:
     return _contract("tensordot", a, b, ax_a, ax_b)
 
 
+@operation(R.dot)
 def dot(x1, x2) -> Tensor:
     """NumPy `dot`: a product with a scalar is element-wise; 1-D·1-D is the inner product;
     otherwise the last axis of `x1` is contracted with the second-to-last axis of `x2`
@@ -1046,6 +1111,7 @@ def _sum_labels(x, labels, drop):
     return _core.reduce("sum", x, axes, False), [c for c in labels if c not in drop]
 
 
+@operation(R.einsum)
 def einsum(subscripts, *operands, **kwargs) -> Tensor:
     """Einstein summation (NumPy `einsum`): e.g. `"ij,jk->ik"` (matmul), `"bij,bjk->bik"`,
     `"i,i"` (inner product), `"ii->i"` (diagonal), `"...ij->...ji"`.
@@ -1117,6 +1183,7 @@ def einsum(subscripts, *operands, **kwargs) -> Tensor:
     return _core.transpose(x, [labels.index(c) for c in out_labels])
 
 
+@operation(R.reduction("nn", "var"))
 def var(x, axis=None, keepdims=False) -> Tensor:
     """Population variance `mean(|x - mean(x)|^2)` over `axis` (ddof=0, as keras.ops);
     float32 (integer inputs are cast). An empty reduction gives NaN.
@@ -1130,6 +1197,7 @@ def var(x, axis=None, keepdims=False) -> Tensor:
     return _core.reduce("mean", _core.unary("square", centered), axes, bool(keepdims))
 
 
+@operation(R.reduction("nn", "std"))
 def std(x, axis=None, keepdims=False) -> Tensor:
     """Population standard deviation `sqrt(var(x))` over `axis` (ddof=0), float32. Its
     gradient is infinite where the variance is 0, as for keras.ops.
@@ -1142,6 +1210,7 @@ def std(x, axis=None, keepdims=False) -> Tensor:
     return _core.unary("sqrt", var(x, axis, keepdims))
 
 
+@operation(R.count_nonzero)
 def count_nonzero(x, axis=None) -> Tensor:
     """int32 count of the non-zero (NaN counts as non-zero) elements over `axis` (int, tuple or
     None for all).
@@ -1155,6 +1224,7 @@ def count_nonzero(x, axis=None) -> Tensor:
     return _core.reduce("sum", _core.cast(nonzero, "int32"), axes, False)
 
 
+@operation(R.average)
 def average(x, axis=None, weights=None) -> Tensor:
     """Weighted mean `sum(x * w, axis) / sum(w, axis)` (NumPy `average`), float32.
 

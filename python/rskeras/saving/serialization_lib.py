@@ -496,12 +496,13 @@ def accepted_config(cls, config: dict) -> dict:
 
 
 def serialize_layer_record(layer) -> dict:
-    """The record of a layer or model inside a model config (a symbolic operator node such as
-    `x + y` has its own record; see `models/symbolic_ops.py`)."""
-    from rskeras.models.symbolic_ops import SymbolicOp, serialize_symbolic_op
+    """The record of a layer or model inside a model config (an op node such as `x + y` has
+    the record of its Keras 3 Operation class; see `rskeras/ops/operation.py`)."""
+    from rskeras.ops.operation import OpFunction, keras_class_name
 
-    if isinstance(layer, SymbolicOp):
-        return serialize_symbolic_op(layer)
+    if isinstance(layer, OpFunction):
+        return {"module": layer.keras_module, "class_name": keras_class_name(layer.op_name),
+                "config": layer.get_config(), "registered_name": None}
     record = _serialize_object(layer)
     record.pop("compile_config", None)  # only the saved model itself carries one
     return record
@@ -514,13 +515,16 @@ def deserialize_layer(record, custom_objects=None):
     Raises:
         ValueError: for an unknown class or a config the class refuses.
     """
-    from rskeras.models.symbolic_ops import symbolic_op_from_record
+    from rskeras.ops.operation import OpFunction, op_name_of_class
 
     if not isinstance(record, dict) or "class_name" not in record:
         raise ValueError(f"A layer entry of a model config must be a dict with 'class_name'; got {_short(record)}")
     module = record.get("module") or ""
     if module.startswith("keras.src.ops"):
-        return symbolic_op_from_record(record["class_name"], record.get("config"))
+        op_name = op_name_of_class(record["class_name"])
+        if op_name is None:
+            raise ValueError(f"Unknown operation {record['class_name']!r}: keras.ops has no such op here")
+        return OpFunction(op_name, name=(record.get("config") or {}).get("name"))
     record = dict(record)
     record.setdefault("config", {})
     return _deserialize(record, custom_objects, compile_=False, kind="keras.layers")

@@ -70,6 +70,8 @@ def _connections(model, layer) -> list:
 
 
 def _params(layer) -> str:
+    if not hasattr(layer, "count_params"):  # an op node (`x + y`): no weights
+        return "0"
     if not layer.built:
         return "0 (unbuilt)"
     return f"{layer.count_params():,}"
@@ -120,7 +122,7 @@ def print_summary(model, line_length=None, print_fn=None, positions=None) -> Non
             if shape is None and shapes is None:
                 shape = _built_output_shape(model, layer)
             rows.append([[f"{layer.name} ({_class_name(layer)})"],
-                         [_shape(shape) if layer.built else "?"], [_params(layer)]])
+                         [_shape(shape) if getattr(layer, "built", True) else "?"], [_params(layer)]])
 
     def line(left, mid, right, fill):
         return left + mid.join(fill * (w + 2) for w in widths) + right
@@ -185,9 +187,8 @@ def _built_output_shape(model, layer):
 
 
 def _class_name(layer) -> str:
-    from rskeras.models.symbolic_ops import SymbolicOp
-    from rskeras.models.symbolic_ops import _class_name as op_class_name
+    from rskeras.ops.operation import OpFunction, keras_class_name
 
-    if isinstance(layer, SymbolicOp):
-        return op_class_name(layer.op_name)
+    if isinstance(layer, OpFunction):
+        return keras_class_name(layer.op_name)
     return type(layer).__name__

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from rskeras.backend.keras_tensor import KerasTensor, Node, _standardize_dtype
+from rskeras.backend.keras_tensor import KerasTensor, _standardize_dtype
+from rskeras.ops.node import Node
 from rskeras.backend.variables import standardize_shape
 from rskeras.layers.layer import Layer
 
