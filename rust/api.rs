@@ -618,69 +618,42 @@ fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
     ops::random::philox4x32_10(counter, key)
 }
 
-/// Apply one fused optimizer step in place. `targets`: per variable, the variable then its
-/// slot variables; `grads`: one gradient per variable.
-#[pyfunction]
-#[pyo3(signature = (name, targets, grads, learning_rate, step=1, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=false, momentum=0.0, nesterov=false, rho=0.9, centered=false))]
-#[allow(clippy::too_many_arguments)]
-fn optimizer_apply(
+/// One fused optimizer step `op` in place over every variable at once. `slots` are the slot
+/// variable lists in the kernel's order (`ops::optimizer::slots_per_variable`), each with one
+/// entry per gradient, as are `variables`.
+fn fused_update(
     py: Python<'_>,
-    name: &str,
-    targets: &Bound<'_, PyList>,
-    grads: &Bound<'_, PyList>,
-    learning_rate: f32,
-    step: u64,
-    beta_1: f32,
-    beta_2: f32,
-    epsilon: f32,
-    amsgrad: bool,
-    momentum: f32,
-    nesterov: bool,
-    rho: f32,
-    centered: bool,
+    op: ops::Op,
+    variables: &Bound<'_, PyList>,
+    gradients: &Bound<'_, PyList>,
+    slots: &[(&str, &Bound<'_, PyList>)],
 ) -> PyResult<()> {
+    let name = op.name();
     crate::error::guard(name, || {
-        let lr = learning_rate;
-        let op = match name {
-            "sgd" => ops::Op::SgdUpdate {
-                lr,
-                momentum,
-                nesterov,
-            },
-            "adam" => ops::Op::AdamUpdate {
-                lr,
-                beta_1,
-                beta_2,
-                epsilon,
-                step,
-                amsgrad,
-            },
-            "rmsprop" => ops::Op::RmspropUpdate {
-                lr,
-                rho,
-                momentum,
-                epsilon,
-                centered,
-            },
-            _ => {
+        let n = gradients.len();
+        for (what, list) in [("variables", variables)].iter().chain(slots) {
+            if list.len() != n {
                 return Err(PyValueError::new_err(format!(
-                    "unknown optimizer update '{name}'"
-                )))
+                    "{name}: expected {n} {what} for {n} gradients, got {}",
+                    list.len()
+                )));
             }
-        };
-        let gs: Vec<Tensor> = grads
+        }
+        let gs: Vec<Tensor> = gradients
             .iter()
             .map(|g| to_tensor(&g, None))
             .collect::<PyResult<_>>()?;
-        let cells: Vec<Bound<'_, PyTensor>> = targets
-            .iter()
-            .map(|t| Ok(t.cast::<PyTensor>()?.clone()))
-            .collect::<PyResult<_>>()?;
+        // Per variable: the variable, then its slots (the layout the kernels walk).
+        let mut cells: Vec<Bound<'_, PyTensor>> = Vec::with_capacity(n * (1 + slots.len()));
+        for i in 0..n {
+            for list in [variables].into_iter().chain(slots.iter().map(|s| s.1)) {
+                cells.push(list.get_item(i)?.cast::<PyTensor>()?.clone());
+            }
+        }
         for (i, c) in cells.iter().enumerate() {
             if cells[..i].iter().any(|d| d.is(c)) {
                 return Err(PyValueError::new_err(format!(
-                    "{}: target {i} appears twice in the list of variables and slots",
-                    op.name()
+                    "{name}: target {i} appears twice in the list of variables and slots"
                 )));
             }
         }
@@ -697,16 +670,147 @@ fn optimizer_apply(
         };
         let mut ts: Vec<&mut Tensor> = guards.iter_mut().map(|g| &mut **g).collect();
         let grefs: Vec<&Tensor> = gs.iter().collect();
-        let n: usize = gs.iter().map(|g| g.numel()).sum();
+        let numel: usize = gs.iter().map(|g| g.numel()).sum();
         // Not interruptible: an update stopped halfway would leave the weights torn.
         let mut run = || ops::optimizer::apply(&op, &mut ts, &grefs);
-        if n >= 1 << 14 {
+        if numel >= 1 << 14 {
             py.detach(run)?;
         } else {
             run()?;
         }
         Ok(())
     })
+}
+
+/// A slot list the step needs when `needed`, and must not be given otherwise.
+fn slot_list<'a, 'py>(
+    op: &str,
+    what: &'static str,
+    list: Option<&'a Bound<'py, PyList>>,
+    needed: bool,
+    because: &str,
+) -> PyResult<Option<(&'static str, &'a Bound<'py, PyList>)>> {
+    match (list, needed) {
+        (Some(l), true) => Ok(Some((what, l))),
+        (None, false) => Ok(None),
+        (None, true) => Err(PyValueError::new_err(format!(
+            "{op}: {what} are needed when {because}"
+        ))),
+        (Some(_), false) => Err(PyValueError::new_err(format!(
+            "{op}: {what} are only used when {because}"
+        ))),
+    }
+}
+
+/// SGD (`keras.optimizers.SGD`) in place over all `variables` at once; `momentums` (one slot
+/// per variable) exactly when `momentum != 0`.
+#[pyfunction]
+#[pyo3(signature = (variables, gradients, momentums=None, *, learning_rate, momentum=0.0, nesterov=false))]
+fn sgd_update(
+    py: Python<'_>,
+    variables: &Bound<'_, PyList>,
+    gradients: &Bound<'_, PyList>,
+    momentums: Option<&Bound<'_, PyList>>,
+    learning_rate: f32,
+    momentum: f32,
+    nesterov: bool,
+) -> PyResult<()> {
+    let slots = [slot_list(
+        "sgd",
+        "momentums",
+        momentums,
+        momentum != 0.0,
+        "momentum != 0",
+    )?];
+    let op = ops::Op::Sgd {
+        learning_rate,
+        momentum,
+        nesterov,
+    };
+    let slots: Vec<_> = slots.into_iter().flatten().collect();
+    fused_update(py, op, variables, gradients, &slots)
+}
+
+/// Adam (`keras.optimizers.Adam`) in place over all `variables` at once, at `step` (from 1);
+/// `velocity_hats` exactly when `amsgrad`.
+#[pyfunction]
+#[pyo3(signature = (variables, gradients, momentums, velocities, velocity_hats=None, *, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=false, step=1))]
+#[allow(clippy::too_many_arguments)]
+fn adam_update(
+    py: Python<'_>,
+    variables: &Bound<'_, PyList>,
+    gradients: &Bound<'_, PyList>,
+    momentums: &Bound<'_, PyList>,
+    velocities: &Bound<'_, PyList>,
+    velocity_hats: Option<&Bound<'_, PyList>>,
+    learning_rate: f32,
+    beta_1: f32,
+    beta_2: f32,
+    epsilon: f32,
+    amsgrad: bool,
+    step: u64,
+) -> PyResult<()> {
+    let hats = slot_list("adam", "velocity_hats", velocity_hats, amsgrad, "amsgrad")?;
+    let op = ops::Op::Adam {
+        learning_rate,
+        beta_1,
+        beta_2,
+        epsilon,
+        step,
+        amsgrad,
+    };
+    let slots: Vec<_> = [("momentums", momentums), ("velocities", velocities)]
+        .into_iter()
+        .chain(hats)
+        .collect();
+    fused_update(py, op, variables, gradients, &slots)
+}
+
+/// RMSprop (`keras.optimizers.RMSprop`) in place over all `variables` at once; `momentums`
+/// exactly when `momentum > 0`, `average_gradients` exactly when `centered`.
+#[pyfunction]
+#[pyo3(signature = (variables, gradients, velocities, momentums=None, average_gradients=None, *, learning_rate, rho=0.9, momentum=0.0, epsilon=1e-7, centered=false))]
+#[allow(clippy::too_many_arguments)]
+fn rmsprop_update(
+    py: Python<'_>,
+    variables: &Bound<'_, PyList>,
+    gradients: &Bound<'_, PyList>,
+    velocities: &Bound<'_, PyList>,
+    momentums: Option<&Bound<'_, PyList>>,
+    average_gradients: Option<&Bound<'_, PyList>>,
+    learning_rate: f32,
+    rho: f32,
+    momentum: f32,
+    epsilon: f32,
+    centered: bool,
+) -> PyResult<()> {
+    let moms = slot_list(
+        "rmsprop",
+        "momentums",
+        momentums,
+        momentum > 0.0,
+        "momentum > 0",
+    )?;
+    let avgs = slot_list(
+        "rmsprop",
+        "average_gradients",
+        average_gradients,
+        centered,
+        "centered",
+    )?;
+    let op = ops::Op::Rmsprop {
+        learning_rate,
+        rho,
+        momentum,
+        epsilon,
+        centered,
+    };
+    let slots: Vec<_> = [("velocities", velocities)]
+        .into_iter()
+        .chain(moms)
+        .chain(avgs)
+        .collect();
+    fused_update(py, op, variables, gradients, &slots)
 }
 
 /// Every op name in the core (the `ops/mod.rs` table): the keys the GPU executor's kernel
@@ -757,6 +861,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(get_default_device, m)?)?;
     m.add_function(wrap_pyfunction!(shader_source, m)?)?;
     m.add_function(wrap_pyfunction!(num_threads, m)?)?;
-    m.add_function(wrap_pyfunction!(optimizer_apply, m)?)?;
+    m.add_function(wrap_pyfunction!(sgd_update, m)?)?;
+    m.add_function(wrap_pyfunction!(adam_update, m)?)?;
+    m.add_function(wrap_pyfunction!(rmsprop_update, m)?)?;
     Ok(())
 }

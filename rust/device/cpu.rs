@@ -145,7 +145,7 @@ fn run(op: &Op, x: &[&Tensor]) -> Result<Tensor> {
             seed,
             counter,
         } => Ok(random::cpu_normal(s, *mean, *stddev, *seed, *counter)),
-        Op::SgdUpdate { .. } | Op::AdamUpdate { .. } | Op::RmspropUpdate { .. } => {
+        Op::Sgd { .. } | Op::Adam { .. } | Op::Rmsprop { .. } => {
             Err(crate::error::Error::Value(format!(
                 "{} updates variables in place; call it through device::update",
                 op.name()

@@ -187,12 +187,20 @@ op_table! {
     LayerNormForward { epsilon: f64 } => ["layer_normalization"],
     LayerNormInputGrad { epsilon: f64 } => ["layer_normalization_input_grad"],
     LayerNormParamGrad { epsilon: f64 } => ["layer_normalization_param_grad"],
-    /// Fused optimizer steps over many variables at once (in place).
-    SgdUpdate { lr: f32, momentum: f32, nesterov: bool } => ["SGD.apply"],
-    AdamUpdate { lr: f32, beta_1: f32, beta_2: f32, epsilon: f32, step: u64, amsgrad: bool }
-        => ["Adam.apply"],
-    RmspropUpdate { lr: f32, rho: f32, momentum: f32, epsilon: f32, centered: bool }
-        => ["RMSprop.apply"],
+    /// Fused optimizer steps over many variables at once, in place (`optimizer.rs`): one name
+    /// from the Python class (`keras.optimizers.Adam`) through `_core.adam_update` to the
+    /// shader entry point (`adam` in shaders/optimizer.wgsl).
+    Sgd { learning_rate: f32, momentum: f32, nesterov: bool } => ["sgd"],
+    Adam {
+        learning_rate: f32,
+        beta_1: f32,
+        beta_2: f32,
+        epsilon: f32,
+        step: u64,
+        amsgrad: bool,
+    } => ["adam"],
+    Rmsprop { learning_rate: f32, rho: f32, momentum: f32, epsilon: f32, centered: bool }
+        => ["rmsprop"],
 }
 
 #[cfg(test)]

@@ -12,9 +12,9 @@ use crate::tensor::{Buffer, Tensor};
 /// Slot variables each model variable carries for `op` (the variable itself excluded).
 pub fn slots_per_variable(op: &Op) -> usize {
     match *op {
-        Op::SgdUpdate { momentum, .. } => (momentum != 0.0) as usize,
-        Op::AdamUpdate { amsgrad, .. } => 2 + amsgrad as usize,
-        Op::RmspropUpdate {
+        Op::Sgd { momentum, .. } => (momentum != 0.0) as usize,
+        Op::Adam { amsgrad, .. } => 2 + amsgrad as usize,
+        Op::Rmsprop {
             momentum, centered, ..
         } => 1 + (momentum > 0.0) as usize + centered as usize,
         _ => 0,
@@ -205,8 +205,8 @@ pub(crate) fn cpu_apply(op: &Op, targets: &mut [&mut Tensor], grads: &[&Tensor])
         let g = g.f32s(op.name())?;
         let slots = &mut targets[i * per..(i + 1) * per];
         match *op {
-            Op::SgdUpdate {
-                lr,
+            Op::Sgd {
+                learning_rate: lr,
                 momentum,
                 nesterov,
             } => run_chunked(slots, g, |b, g| match b {
@@ -219,8 +219,8 @@ pub(crate) fn cpu_apply(op: &Op, targets: &mut [&mut Tensor], grads: &[&Tensor])
                 }
                 _ => unreachable!(),
             }),
-            Op::AdamUpdate {
-                lr,
+            Op::Adam {
+                learning_rate: lr,
                 beta_1,
                 beta_2,
                 epsilon,
@@ -250,8 +250,8 @@ pub(crate) fn cpu_apply(op: &Op, targets: &mut [&mut Tensor], grads: &[&Tensor])
                 });
                 let _ = amsgrad; // the slot count already encodes it
             }
-            Op::RmspropUpdate {
-                lr,
+            Op::Rmsprop {
+                learning_rate: lr,
                 rho,
                 momentum,
                 epsilon,

@@ -2,7 +2,7 @@
 
 import math
 
-from rskeras import ops
+from rskeras import _core, ops
 from rskeras.optimizers.optimizer import Optimizer
 
 
@@ -17,8 +17,6 @@ class Adam(Optimizer):
         epsilon: default 1e-7. amsgrad: default False.
     """
 
-    _update = "adam"
-
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
                  name="adam", **kwargs):
         super().__init__(learning_rate, name=name, **kwargs)
@@ -30,9 +28,10 @@ class Adam(Optimizer):
     def _keras_slot_groups(self):
         return [["momentum", "velocity"]] + ([["velocity_hat"]] if self.amsgrad else [])
 
-    def _hyper(self):
-        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
-                "amsgrad": self.amsgrad}
+    def _fused_update(self, variables, gradients, slots, learning_rate, step):
+        _core.adam_update(variables, gradients, slots[0], slots[1], slots[2] if self.amsgrad else None,
+                          learning_rate=learning_rate, beta_1=self.beta_1, beta_2=self.beta_2,
+                          epsilon=self.epsilon, amsgrad=self.amsgrad, step=step)
 
     def update_step(self, g, w, slots, lr, step):
         alpha = lr * math.sqrt(1 - self.beta_2 ** step) / (1 - self.beta_1 ** step)

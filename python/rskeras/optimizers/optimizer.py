@@ -30,7 +30,6 @@ class Optimizer:
             unsupported options (use_ema, gradient_accumulation_steps, loss_scale_factor).
     """
 
-    _update = ""  # name of the fused update in rskeras._core.optimizer_apply
 
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
@@ -137,9 +136,10 @@ class Optimizer:
         key = tuple(id(v) for v in variables)
         if self._targets_cache is None or self._targets_cache[0] != key:
             self.build(variables)
-            targets = [t for v in variables for t in (v, *self._slots[id(v)])]
-            self._targets_cache = (key, targets)
-        targets = self._targets_cache[1]
+            # One list per slot name (the fused update's arguments), in `_slot_names()` order.
+            slots = [[self._slots[id(v)][k] for v in variables] for k in range(len(self._slot_names()))]
+            self._targets_cache = (key, slots)
+        slots = self._targets_cache[1]
         grads = self._clip(grads)
         lr = self.learning_rate
         if self.weight_decay:
@@ -147,13 +147,11 @@ class Optimizer:
                 v.assign(v - v * (self.weight_decay * lr))
         fused = [i for i, v in enumerate(variables) if v.dtype == "float32"]
         if len(fused) == len(variables):
-            _core.optimizer_apply(self._update, targets, grads, lr, step=self.iterations + 1,
-                                  **self._hyper())
+            self._fused_update(variables, grads, slots, lr, self.iterations + 1)
         else:
-            per = 1 + len(self._slot_names())
             if fused:
-                _core.optimizer_apply(self._update, [t for i in fused for t in targets[i * per:(i + 1) * per]],
-                                      [grads[i] for i in fused], lr, step=self.iterations + 1, **self._hyper())
+                self._fused_update([variables[i] for i in fused], [grads[i] for i in fused],
+                                   [[s[i] for i in fused] for s in slots], lr, self.iterations + 1)
             for i, v in enumerate(variables):
                 if v.dtype != "float32":
                     self.update_step(grads[i], v, self._slots[id(v)], lr, self.iterations + 1)
@@ -173,8 +171,11 @@ class Optimizer:
         grads_and_vars = list(grads_and_vars)
         self.apply([g for g, _ in grads_and_vars], [v for _, v in grads_and_vars])
 
-    def _hyper(self) -> dict:
-        return {}
+    def _fused_update(self, variables, gradients, slots, learning_rate, step) -> None:
+        """Update the float32 `variables` and their `slots` (one list per slot name) in place,
+        in one call to the core's fused update of the same name (`_core.adam_update` for
+        Adam, ...: rust/ops/optimizer.rs, and `adam` in shaders/optimizer.wgsl on the GPU)."""
+        raise NotImplementedError(f"{type(self).__name__}._fused_update")
 
     # ----------------------------------------------------------------------------------------
     # State in files: Keras 3's `optimizer.variables` order.

@@ -1,6 +1,6 @@
 """RMSprop (Hinton, "Neural Networks for Machine Learning", lecture 6e)."""
 
-from rskeras import ops
+from rskeras import _core, ops
 from rskeras.optimizers.optimizer import Optimizer
 
 
@@ -13,8 +13,6 @@ class RMSprop(Optimizer):
         learning_rate: default 0.001. rho: default 0.9. momentum: default 0.0.
         epsilon: default 1e-7. centered: default False.
     """
-
-    _update = "rmsprop"
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
                  name=None, **kwargs):
@@ -29,9 +27,13 @@ class RMSprop(Optimizer):
     def _keras_slot_groups(self):
         return [[name] for name in self._slot_names()]  # Keras creates each group in turn
 
-    def _hyper(self):
-        return {"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
-                "centered": self.centered}
+    def _fused_update(self, variables, gradients, slots, learning_rate, step):
+        rest = list(slots[1:])
+        momentums = rest.pop(0) if self.momentum > 0 else None
+        average_gradients = rest[0] if self.centered else None
+        _core.rmsprop_update(variables, gradients, slots[0], momentums, average_gradients,
+                             learning_rate=learning_rate, rho=self.rho, momentum=self.momentum,
+                             epsilon=self.epsilon, centered=self.centered)
 
     def update_step(self, g, w, slots, lr, step):
         v, rest = slots[0], list(slots[1:])

@@ -1,5 +1,6 @@
 """Stochastic gradient descent with optional (Nesterov) momentum."""
 
+from rskeras import _core
 from rskeras.optimizers.optimizer import Optimizer
 
 
@@ -16,8 +17,6 @@ class SGD(Optimizer):
         ValueError: for a negative momentum.
     """
 
-    _update = "sgd"
-
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name=None, **kwargs):
         super().__init__(learning_rate, name=name, **kwargs)
         if not isinstance(momentum, (int, float)) or momentum < 0:
@@ -27,8 +26,9 @@ class SGD(Optimizer):
     def _slot_names(self):
         return ["momentum"] if self.momentum != 0 else []
 
-    def _hyper(self):
-        return {"momentum": self.momentum, "nesterov": self.nesterov}
+    def _fused_update(self, variables, gradients, slots, learning_rate, step):
+        _core.sgd_update(variables, gradients, slots[0] if slots else None,
+                         learning_rate=learning_rate, momentum=self.momentum, nesterov=self.nesterov)
 
     def update_step(self, g, w, slots, lr, step):
         if not slots:

@@ -1,6 +1,8 @@
 """Fused optimizer steps (`shaders/optimizer.wgsl`): SGD, Adam and RMSprop update each
 variable and its slot variables in place, one dispatch per variable, with the CPU kernels'
-formulas (`rust/ops/optimizer.rs`, after Keras 3's `update_step`s).
+formulas (`rust/ops/optimizer.rs`, after Keras 3's `update_step`s). One name per optimizer
+from end to end: `keras.optimizers.Adam` calls `_core.adam_update`, whose op `adam` runs here
+as the shader entry point `adam` (or `adam_amsgrad`).
 
 `targets` hold, per variable, the variable then its slots (the layout of
 `slots_per_variable` in the core): SGD `[w]` or `[w, momentum]`; Adam `[w, m, v]` or
@@ -40,11 +42,11 @@ def _step(ex, entry, targets, inputs, slots, **hyper):
         ex.dispatch("optimizer", [*group, g], (gx, gy), uniform, entry=entry, WG=WG)
 
 
-@updater("SGD.apply")
-def sgd_apply(ex, params, targets, inputs):
+@updater("sgd")
+def sgd(ex, params, targets, inputs):
     momentum = float(params["momentum"])
     entry, slots = ("sgd_momentum", 1) if momentum != 0.0 else ("sgd", 0)
-    _step(ex, entry, targets, inputs, slots, lr=params["lr"], momentum=momentum,
+    _step(ex, entry, targets, inputs, slots, lr=params["learning_rate"], momentum=momentum,
           nesterov=bool(params["nesterov"]))
 
 
@@ -59,10 +61,10 @@ def _f32_pow(base: np.float32, t: int) -> np.float32:
     return result if t >= 0 else np.float32(np.float32(1.0) / result)
 
 
-@updater("Adam.apply")
-def adam_apply(ex, params, targets, inputs):
+@updater("adam")
+def adam(ex, params, targets, inputs):
     one = np.float32(1.0)
-    lr, b1, b2 = (np.float32(params[k]) for k in ("lr", "beta_1", "beta_2"))
+    lr, b1, b2 = (np.float32(params[k]) for k in ("learning_rate", "beta_1", "beta_2"))
     # The CPU kernel takes `step as i32`.
     t = int(np.array(int(params["step"]) & 0xFFFFFFFF, np.uint32).view(np.int32))
     with np.errstate(all="ignore"):  # step 0 divides by zero there too
@@ -73,11 +75,11 @@ def adam_apply(ex, params, targets, inputs):
           eps=params["epsilon"])
 
 
-@updater("RMSprop.apply")
-def rmsprop_apply(ex, params, targets, inputs):
+@updater("rmsprop")
+def rmsprop(ex, params, targets, inputs):
     momentum = float(params["momentum"])
     centered = bool(params["centered"])
     entry = "rmsprop" + ("_momentum" if momentum > 0.0 else "") + ("_centered" if centered else "")
     slots = 1 + (momentum > 0.0) + centered
-    _step(ex, entry, targets, inputs, slots, lr=params["lr"], momentum=momentum,
+    _step(ex, entry, targets, inputs, slots, lr=params["learning_rate"], momentum=momentum,
           eps=params["epsilon"], rho=params["rho"])

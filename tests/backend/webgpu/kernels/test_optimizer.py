@@ -74,14 +74,14 @@ def keras_step(kind, hp, step, w, slots, g):
     """One Keras 3 update in NumPy; returns the new variable and slots."""
     w, slots = w.astype(np.float64), [s.astype(np.float64) for s in slots]
     g = g.astype(np.float64)
-    lr = hp["lr"]
-    if kind == "SGD.apply":
+    lr = hp["learning_rate"]
+    if kind == "sgd":
         if not slots:
             return w - lr * g, []
         m = hp["momentum"] * slots[0] - lr * g
         w = w + (hp["momentum"] * m - lr * g if hp["nesterov"] else m)
         return w, [m]
-    if kind == "Adam.apply":
+    if kind == "adam":
         b1, b2, eps = hp["beta_1"], hp["beta_2"], hp["epsilon"]
         alpha = lr * np.sqrt(1 - b2**step) / (1 - b1**step)
         m = slots[0] + (g - slots[0]) * (1 - b1)
@@ -112,12 +112,12 @@ def keras_step(kind, hp, step, w, slots, g):
 
 
 CASES = [
-    ("SGD.apply", {"lr": 0.1, "momentum": 0.0, "nesterov": False}, 0),
-    ("SGD.apply", {"lr": 0.1, "momentum": 0.8, "nesterov": True}, 1),
-    ("Adam.apply", {"lr": 0.01, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "amsgrad": False}, 2),
-    ("Adam.apply", {"lr": 0.01, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-7, "amsgrad": True}, 3),
-    ("RMSprop.apply", {"lr": 0.01, "rho": 0.9, "momentum": 0.0, "epsilon": 1e-7, "centered": False}, 1),
-    ("RMSprop.apply", {"lr": 0.01, "rho": 0.9, "momentum": 0.7, "epsilon": 1e-7, "centered": True}, 3),
+    ("sgd", {"learning_rate": 0.1, "momentum": 0.0, "nesterov": False}, 0),
+    ("sgd", {"learning_rate": 0.1, "momentum": 0.8, "nesterov": True}, 1),
+    ("adam", {"learning_rate": 0.01, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "amsgrad": False}, 2),
+    ("adam", {"learning_rate": 0.01, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-7, "amsgrad": True}, 3),
+    ("rmsprop", {"learning_rate": 0.01, "rho": 0.9, "momentum": 0.0, "epsilon": 1e-7, "centered": False}, 1),
+    ("rmsprop", {"learning_rate": 0.01, "rho": 0.9, "momentum": 0.7, "epsilon": 1e-7, "centered": True}, 3),
 ]
 
 
@@ -149,5 +149,5 @@ def test_executor_update_follows_the_keras_formulas(gpu, kind, hp, slots):
 def test_executor_update_rejects_mismatched_targets(gpu):
     w = gpu.upload(np.zeros((3,), np.float32))
     with pytest.raises(ValueError, match="expected 2 variables and slots"):
-        gpu.update("SGD.apply", {"lr": 0.1, "momentum": 0.9, "nesterov": False},
+        gpu.update("sgd", {"learning_rate": 0.1, "momentum": 0.9, "nesterov": False},
                    [(w, (3,), "float32")], [(np.ones(3, np.float32), (3,), "float32")])
