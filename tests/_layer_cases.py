@@ -1,5 +1,5 @@
 """The layer cases of tests/fixtures/keras_layers.npz, shared by the generation script
-(tests/fixtures/make_layer_fixtures.py, run with the real Keras) and tests/test_layers_conv.py.
+(tests/fixtures/make_layer_fixtures.py, run with the real Keras) and tests/layers/test_keras_cases.py.
 
 name: (class name, constructor kwargs, input shape, or a list of input shapes for a layer that
 takes several inputs). Append new cases at the end: the script draws every case's inputs and

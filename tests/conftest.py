@@ -12,6 +12,7 @@ Profiles (select with HYPOTHESIS_PROFILE=<name>):
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 
 import numpy as np
@@ -23,13 +24,19 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.extra import numpy as hnp
 from rskeras import ops
 
+# Test modules import these helpers as `tests.conftest`; files written for the old flat layout
+# (and the fuzz worker processes, which run from tests/) import them as `conftest`: one module.
+sys.modules.setdefault("conftest", sys.modules[__name__])
+
 # Hypothesis caches (constants, failure patches) go to the temp dir, not the repository.
 set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "rskeras-hypothesis"))
 
 _COMMON = {
     "deadline": None,
     "database": None,  # keep the repository clean (no .hypothesis/ directory)
-    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+    # `device` is function-scoped but the same for every example of a test: nothing to reset.
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large,
+                              HealthCheck.function_scoped_fixture],
 }
 settings.register_profile("rskeras", max_examples=30, derandomize=True, **_COMMON)
 settings.register_profile("fuzz", max_examples=400, **_COMMON)
@@ -125,12 +132,21 @@ def normalize_axes(axis, ndim):
 
 
 def T(x, dtype=None):
-    """`ops.convert_to_tensor` shorthand."""
-    return ops.convert_to_tensor(x, dtype)
+    """`ops.convert_to_tensor` shorthand, on the default device (so a test taking `device` puts
+    its operands there: ops on host operands alone run on the CPU whatever the scope)."""
+    t = ops.convert_to_tensor(x, dtype)
+    return t.to("gpu") if keras.backend.device.get_device() == "gpu" else t
+
+
+def _check_device(t):
+    """Under a `device` test on the gpu, a tensor result must have been computed there."""
+    if not isinstance(t, np.ndarray) and hasattr(t, "device") and keras.backend.device.get_device() == "gpu":
+        assert t.device == "gpu", "a test taking `device` computed on the CPU (operands made with T?)"
 
 
 def to_np(t) -> np.ndarray:
     """A tensor (or anything array-like) as a NumPy array (a copy)."""
+    _check_device(t)
     return np.array(t)
 
 
@@ -187,6 +203,9 @@ def tape_grads(op, inputs, wrt, cotangent=None):
     with keras.GradientTape() as tape:
         tape.watch([tensors[i] for i in wrt])
         y = op(*tensors)
+    # The cotangent on the operands' device: with a host cotangent the backward ops would run
+    # on the CPU.
+    cotangent = None if cotangent is None else T(cotangent)
     grads = tape.gradient(y, [tensors[i] for i in wrt], output_gradients=cotangent)
     return to_np(y), [None if g is None else to_np(g) for g in grads]
 
@@ -240,9 +259,9 @@ def unbroadcast(g, shape):
 
 
 # ---------------------------------------------------------------------------------------------
-# The gpu device (tests/gpu): lavapipe (software Vulkan) in CI, a real GPU where there is one.
-# Tests skip when no adapter exists, unless RSKERAS_REQUIRE_GPU=1 (set by CI), where a missing
-# driver must fail loudly instead.
+# Devices: lavapipe (software Vulkan) in CI, a real GPU where there is one. GPU tests skip when no
+# adapter exists, unless RSKERAS_REQUIRE_GPU=1 (set by CI), where a missing driver must fail
+# loudly instead.
 
 def require_extra(module: str, install: str):
     """Import the optional extra `module`, or skip the test saying what to install. With
@@ -269,6 +288,114 @@ def gpu():
         if os.environ.get("RSKERAS_REQUIRE_GPU") == "1":
             raise
         pytest.skip(f"no GPU: {e}")
+
+
+@pytest.fixture(params=["cpu", "gpu"])
+def device(request):
+    """Runs the test once per device ("cpu", "gpu") inside `with rskeras.device(name):` and
+    yields the name. Operands made with `T(...)` or `on_device(..., device)` live there; ops on
+    NumPy operands alone still run on the CPU. The gpu run skips without an adapter (fails under
+    RSKERAS_REQUIRE_GPU=1), as the `gpu` fixture does."""
+    if request.param == "gpu":
+        request.getfixturevalue("gpu")
+    with keras.device(request.param):
+        yield request.param
+
+
+# Property tests on the gpu device draw fewer examples than on the CPU and do not shrink a failure:
+# lavapipe runs each op through Vulkan, and the CPU run already explores the input space.
+GPU_MAX_EXAMPLES = 5
+
+# Known GPU defects that the op tests find on the gpu device (nodeid -> reason). Strict: a fixed
+# kernel turns its entry into a failure, to be removed from this table.
+GPU_XFAIL: dict[str, str] = {
+    "tests/ops/test_numpy.py::test_int64_arithmetic_is_exact_beyond_float32_precision[gpu]":
+        "int64 values beyond 32 bits are truncated (int64 is 32-bit on the device)",
+    "tests/ops/test_numpy.py::test_comparisons_match_numpy_including_nan[gpu-not_equal]":
+        "not_equal(NaN, x) is False (should be True)",
+    "tests/ops/test_numpy.py::test_unary_forward_matches_numpy[gpu-exp]":
+        "subnormal results flush to zero",
+    "tests/ops/test_numpy.py::test_unary_nan_inf_propagation[gpu-relu]":
+        "NaN is not propagated (gives 0)",
+    "tests/ops/test_numpy.py::test_unary_nan_inf_propagation[gpu-sign]":
+        "NaN is not propagated (gives 0)",
+    "tests/ops/test_numpy.py::test_unary_math_forward_matches_numpy[gpu-arccos]":
+        "transcendental accuracy worse than the CPU's ulp bound (WGSL builtin)",
+    "tests/ops/test_numpy.py::test_unary_math_forward_matches_numpy[gpu-arcsin]":
+        "transcendental accuracy worse than the CPU's ulp bound (WGSL builtin)",
+    "tests/ops/test_numpy.py::test_unary_math_forward_matches_numpy[gpu-arctan]":
+        "transcendental accuracy worse than the CPU's ulp bound (WGSL builtin)",
+    "tests/ops/test_numpy.py::test_unary_math_forward_matches_numpy[gpu-arctanh]":
+        "transcendental accuracy worse than the CPU's ulp bound (WGSL builtin)",
+    "tests/ops/test_numpy.py::test_unary_math_forward_matches_numpy[gpu-sinh]":
+        "transcendental accuracy worse than the CPU's ulp bound (WGSL builtin)",
+    "tests/ops/test_numpy.py::test_unary_nan_inf_and_domain_edges_match_numpy[gpu-arccos]":
+        "transcendental special values/domain edges beyond the CPU's ulp bound",
+    "tests/ops/test_numpy.py::test_unary_nan_inf_and_domain_edges_match_numpy[gpu-arcsin]":
+        "transcendental special values/domain edges beyond the CPU's ulp bound",
+    "tests/ops/test_numpy.py::test_unary_nan_inf_and_domain_edges_match_numpy[gpu-arcsinh]":
+        "transcendental special values/domain edges beyond the CPU's ulp bound",
+    "tests/ops/test_numpy.py::test_unary_nan_inf_and_domain_edges_match_numpy[gpu-arctan]":
+        "transcendental special values/domain edges beyond the CPU's ulp bound",
+    "tests/ops/test_numpy.py::test_unary_nan_inf_and_domain_edges_match_numpy[gpu-arctanh]":
+        "transcendental special values/domain edges beyond the CPU's ulp bound",
+    "tests/ops/test_numpy.py::test_unary_nan_inf_and_domain_edges_match_numpy[gpu-cos]":
+        "transcendental special values/domain edges beyond the CPU's ulp bound",
+    "tests/ops/test_numpy.py::test_unary_nan_inf_and_domain_edges_match_numpy[gpu-sin]":
+        "transcendental special values/domain edges beyond the CPU's ulp bound",
+    "tests/ops/test_numpy.py::test_unary_nan_inf_and_domain_edges_match_numpy[gpu-sinh]":
+        "transcendental special values/domain edges beyond the CPU's ulp bound",
+    "tests/ops/test_numpy.py::test_unary_nan_inf_and_domain_edges_match_numpy[gpu-tan]":
+        "transcendental special values/domain edges beyond the CPU's ulp bound",
+    "tests/ops/test_numpy.py::test_inverse_hyperbolic_stay_finite_for_huge_finite_inputs[gpu-arcsinh]":
+        "the inverse hyperbolic functions overflow for huge finite inputs",
+    "tests/ops/test_numpy.py::test_inverse_hyperbolic_stay_finite_for_huge_finite_inputs[gpu-arccosh]":
+        "the inverse hyperbolic functions overflow for huge finite inputs",
+    "tests/ops/test_numpy.py::test_unary_selected_exact_values[gpu]":
+        "subnormal results flush to zero",
+    "tests/ops/test_numpy.py::test_unary_integer_and_bool_inputs_compute_in_float32[gpu-arctan]":
+        "transcendental accuracy worse than the CPU's ulp bound (WGSL builtin)",
+    "tests/ops/test_numpy.py::test_floor_divide_float_is_consistent_with_mod_and_numpy[gpu]":
+        "floor_divide/mod disagree with NumPy's floor(a/b) rounding",
+    "tests/ops/test_numpy.py::test_power_float_negative_bases_zero_and_specials_match_numpy[gpu]":
+        "pow with negative bases/zero exponents and signed zeros differs from NumPy",
+    "tests/ops/test_numpy.py::test_arctan2_matches_numpy[gpu]":
+        "transcendental accuracy worse than the CPU's ulp bound (WGSL builtin)",
+    "tests/ops/test_numpy.py::test_arctan2_quadrants_signed_zeros_and_specials[gpu]":
+        "transcendental accuracy worse than the CPU's ulp bound (WGSL builtin)",
+    "tests/ops/test_numpy.py::test_floordiv_and_mod_operators_match_functions[gpu]":
+        "floor_divide/mod disagree with NumPy's floor(a/b) rounding",
+    "tests/ops/test_numpy.py::test_count_nonzero_of_specials[gpu]":
+        "count_nonzero(NaN) is 0 (should be 1: NaN is not zero)",
+    "tests/ops/test_numpy.py::test_concatenate_promotes_dtypes[gpu]":
+        "int64 values beyond 32 bits are truncated (int64 is 32-bit on the device)",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        reason = GPU_XFAIL.get(item.nodeid)
+        if reason is not None:
+            item.add_marker(pytest.mark.xfail(strict=True, reason=f"gpu: {reason}"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    callspec = getattr(item, "callspec", None)
+    fn = getattr(item, "obj", None)
+    inner = getattr(fn, "_hypothesis_internal_use_settings", None)  # set by @given
+    if callspec is None or callspec.params.get("device") != "gpu" or inner is None:
+        yield
+        return
+    from hypothesis import Phase
+
+    fn._hypothesis_internal_use_settings = settings(
+        inner, max_examples=min(inner.max_examples, GPU_MAX_EXAMPLES),
+        phases=[p for p in inner.phases if p not in (Phase.shrink, Phase.explain)])
+    try:
+        yield
+    finally:
+        fn._hypothesis_internal_use_settings = inner
 
 
 def to_gpu(x):

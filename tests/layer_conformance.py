@@ -1,8 +1,8 @@
 """The conformance checks every layer owes (issue 4, item 6), in one place: `check_layer`.
 
-Used by tests/test_layers_conv.py (cases with numbers from the real Keras 3, in
-tests/fixtures/keras_layers.npz) and tests/test_layers_basic.py (cases with NumPy references);
-tests/test_layer_conformance.py checks that the helper itself catches broken layers.
+Used by tests/layers/test_keras_cases.py (cases with numbers from the real Keras 3, in
+tests/fixtures/keras_layers.npz) and tests/layers/test_every_layer.py (cases with NumPy references);
+tests/layers/test_layer_conformance.py checks that the helper itself catches broken layers.
 """
 
 from __future__ import annotations
@@ -254,6 +254,11 @@ def _as_list(value, n, what):
     return list(value)
 
 
+def _placed(x, device):
+    t = ops.convert_to_tensor(x)
+    return t.to("gpu") if device == "gpu" else t
+
+
 def check_layer(layer, inputs, *, init_kwargs=None, weights=None,
                 expected_output=None, expected_training_output=None,
                 cotangent=None, expected_input_grad=None, expected_weight_grads=None,
@@ -322,7 +327,11 @@ def check_layer(layer, inputs, *, init_kwargs=None, weights=None,
     name = f"{type(layer).__name__} {layer.name!r}"
     shapes = [tuple(x.shape) for x in xs]
     input_shape = shapes if multi else shapes[0]
-    call_inputs = xs if multi else xs[0]
+    # On the default device: a test taking `device` runs the layer there (host inputs alone would
+    # keep a layer without weights on the CPU).
+    device = keras.backend.device.get_device()
+    placed = [_placed(x, device) for x in xs]
+    call_inputs = placed if multi else placed[0]
 
     # 1. Build on the given input shape.
     if not layer.built:
@@ -336,6 +345,8 @@ def check_layer(layer, inputs, *, init_kwargs=None, weights=None,
     # 2. Inference output: shape, dtype, determinism, values.
     out = layer(call_inputs, training=False)
     _check_num_losses(layer, expected_num_losses, name, "an inference call")
+    if not isinstance(out, np.ndarray) and hasattr(out, "device"):
+        assert out.device == device, f"{name}: computed on {out.device}, not on the default device {device}"
     assert not isinstance(out, (list, tuple)), f"{name}: several outputs"
     assert len(layer.weights) == n_weights, f"{name}: the call created weights after build"
     out_np = _np(out)
@@ -428,7 +439,7 @@ def check_layer(layer, inputs, *, init_kwargs=None, weights=None,
         diff = list(input_differentiable)
     w = cotangent_for(out_np.shape, seed) if cotangent is None else np.asarray(cotangent, np.float32)
     assert w.shape == out_np.shape, f"cotangent shape {w.shape} != output shape {out_np.shape}"
-    tensors = [ops.convert_to_tensor(x) for x in xs]
+    tensors = [_placed(x, device) for x in xs]
     watched = [t for t, d in zip(tensors, diff) if d]
     trainable = list(layer.trainable_weights)
     with keras.GradientTape() as tape:

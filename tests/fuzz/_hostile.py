@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from conftest import broadcastable_shapes, shapes
+from tests.conftest import broadcastable_shapes, shapes
 from hypothesis import strategies as st
 
 from . import _cases as C

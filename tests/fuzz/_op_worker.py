@@ -1,6 +1,6 @@
 """Runs hostile-input cases in a child process, so that a segfault or an abort kills only it.
 
-    python -m fuzz._op_worker < cases.json      (from tests/, as tests/fuzz/_runner.py does)
+    python -m tests.fuzz._op_worker < cases.json   (from the repository root, as tests/fuzz/_runner.py does)
 
 stdin: a JSON list of cases (`_cases`), each with an index "i". stdout: one JSON line
 `{"ready": true}` once rskeras is imported, then one line per case, in order, flushed at
@@ -111,7 +111,7 @@ class _Unrepresentable(Exception):
 def _unsupported(v, R):
     """Raise Unsupported for values rskeras does not take (complex, strings, objects, Python
     ints beyond int64): for those a clean error is the answer, whatever NumPy does."""
-    from fuzz._cases import SPECIALS
+    from tests.fuzz._cases import SPECIALS
 
     special = tuple(id(s[0]) for k, s in SPECIALS.items() if k in ("bytes", "dict", "set", "object", "complex"))
     if isinstance(v, (np.ndarray, np.generic)):
@@ -189,7 +189,7 @@ def _cast_to(v, dt, mode, scalars=False):
 
 
 def reference_args(spec, case, out_dtype, R):
-    from fuzz._cases import decode
+    from tests.fuzz._cases import decode
 
     args = decode(case["args"], tensors=False)
     kwargs = decode(case["kwargs"], tensors=False)
@@ -246,7 +246,7 @@ def _input_eps(case, ints_as_float32):
     in float16 before a float32 result is formed (dtype rules aside), so a result is only
     held to the precision of its least precise float input. Integer inputs of float math
     compute in float32 (documented), so they count as float32 when `ints_as_float32`."""
-    from fuzz._cases import decode
+    from tests.fuzz._cases import decode
 
     found = [0.0]
 
@@ -322,8 +322,8 @@ def preserve_diff(got, want):
 
 
 def diff(got, want, tol, atol):
-    from fuzz._op_table import Preserve
-    from fuzz._references import Alternatives, MayRefuse
+    from tests.fuzz._op_table import Preserve
+    from tests.fuzz._references import Alternatives, MayRefuse
 
     if isinstance(want, Alternatives):
         reasons = []
@@ -377,7 +377,7 @@ def abs_bound(spec, args, kwargs, want):
         bound = run_reference(spec.ref, a, k)
     except Exception:
         return 0.0
-    from fuzz._references import Alternatives
+    from tests.fuzz._references import Alternatives
 
     if isinstance(bound, Alternatives):
         bound = bound[0]
@@ -428,7 +428,7 @@ def _first_dtype(got):
 
 
 def run_case(case, table, R, tensor_type):
-    from fuzz._cases import decode
+    from tests.fuzz._cases import decode
 
     spec = table.get(case["op"])
     if spec is None:
@@ -593,8 +593,8 @@ def main():
     import rskeras  # noqa: F401
     from rskeras import ops
 
-    from fuzz import _references as R
-    from fuzz._op_table import SELFTEST, TABLE
+    from tests.fuzz import _references as R
+    from tests.fuzz._op_table import SELFTEST, TABLE
 
     # warm up the thread pools before limiting the address space (thread stacks are mapped)
     a = ops.convert_to_tensor(np.ones((512, 512), np.float32))

@@ -724,7 +724,7 @@ def outer(x1, x2):
 
 
 # ---------------------------------------------------------------------------------------------
-# Convolution and pooling (NHWC in float64; the Keras padding rules of tests/test_ops_conv.py)
+# Convolution and pooling (NHWC in float64; the Keras padding rules of tests/ops/test_convolution.py)
 
 
 def pads(size, k, s, d, padding):

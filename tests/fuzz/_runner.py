@@ -24,7 +24,9 @@ from pathlib import Path
 
 from . import _cases
 
-TESTS_DIR = Path(__file__).resolve().parents[1]
+# The worker runs as `python -m tests.fuzz._op_worker` from the repository root: with tests/
+# itself on the path, tests/random/ would shadow the standard library's `random`.
+ROOT_DIR = Path(__file__).resolve().parents[2]
 CASE_TIMEOUT = 10.0
 STARTUP_TIMEOUT = 120.0
 BATCH = 150
@@ -54,7 +56,7 @@ def _worker_env():
     env["RUST_BACKTRACE"] = "0"
     env["MALLOC_ARENA_MAX"] = "2"
     env["PYTHONPATH"] = os.pathsep.join(
-        [str(TESTS_DIR)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        [str(ROOT_DIR)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     )
     env.setdefault("PYTHONHASHSEED", "0")
     return env
@@ -84,11 +86,11 @@ def run_worker(cases, timeout=CASE_TIMEOUT):
         json.dump(cases, stdin)
         stdin.seek(0)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "fuzz._op_worker"],
+            [sys.executable, "-m", "tests.fuzz._op_worker"],
             stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=stderr,
-            cwd=TESTS_DIR,
+            cwd=ROOT_DIR,
             env=_worker_env(),
             start_new_session=True,
         )

@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 import pytest
 import rskeras as keras
-from _layer_cases import CASES as KERAS_LAYER_CASES
+from tests._layer_cases import CASES as KERAS_LAYER_CASES
 
 from ._common import Blocks, assert_all_close, assert_all_equal, iterations, json_normalized, \
     predict, state_values
