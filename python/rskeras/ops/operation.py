@@ -168,18 +168,53 @@ def symbolic_op(op_name, *args, **kwargs):
     return OpFunction(op_name).symbolic_call(*args, **kwargs)
 
 
-def _has_keras_tensor(args, kwargs) -> bool:
-    # The eager hot path runs this for every op call: plain type checks, one level deep
-    # (a list of tensors, as concatenate takes), no flattening.
-    for a in (*args, *kwargs.values()) if kwargs else args:
+def _has_keras_tensor(values) -> bool:
+    """Whether a KerasTensor is among `values` or one level inside them (a list of tensors,
+    as concatenate takes)."""
+    for a in values:
         t = type(a)
         if t is KerasTensor:
             return True
-        if t is list or t is tuple:
-            for v in a:
-                if type(v) is KerasTensor:
-                    return True
+        if (t is list or t is tuple) and any(type(v) is KerasTensor for v in a):
+            return True
     return False
+
+
+def _dispatcher(fn, op_name):
+    """`fn` behind a symbolic check, as a function with `fn`'s own parameters: the eager path
+    (every op call of a training step) pays one type test per argument, with no packing of
+    `*args`/`**kwargs`; a KerasTensor argument sends the call to `symbolic_op(op_name, ...)`."""
+    import inspect
+
+    params = list(inspect.signature(fn).parameters.values())
+    defaults = {p.name: p.default for p in params if p.default is not p.empty}
+    header, call, tests = [], [], []
+    for p in params:
+        if p.kind is p.VAR_POSITIONAL:
+            header.append(f"*{p.name}")
+            call.append(f"*{p.name}")
+            tests.append(f"_has_keras_tensor({p.name})")
+            continue
+        if p.kind is p.VAR_KEYWORD:
+            header.append(f"**{p.name}")
+            call.append(f"**{p.name}")
+            tests.append(f"_has_keras_tensor({p.name}.values())")
+            continue
+        if p.kind is p.KEYWORD_ONLY and not any(h.startswith("*") for h in header):
+            header.append("*")
+        header.append(p.name + (f"=_defaults[{p.name!r}]" if p.name in defaults else ""))
+        call.append(f"{p.name}={p.name}" if p.kind is p.KEYWORD_ONLY else p.name)
+        tests.append(f"type({p.name}) is KerasTensor or type({p.name}) in _SEQUENCES "
+                     f"and _has_keras_tensor({p.name})")
+    source = (f"def {fn.__name__}({', '.join(header)}):\n"
+              f"    if {' or '.join(f'({t})' for t in tests) or 'False'}:\n"
+              f"        return symbolic_op({op_name!r}, {', '.join(call)})\n"
+              f"    return _fn({', '.join(call)})\n")
+    namespace = {"_fn": fn, "_defaults": defaults, "KerasTensor": KerasTensor,
+                 "_SEQUENCES": (list, tuple), "_has_keras_tensor": _has_keras_tensor,
+                 "symbolic_op": symbolic_op}
+    exec(compile(source, f"<rskeras.ops.{op_name}>", "exec"), namespace)  # noqa: S102
+    return functools.wraps(fn)(namespace[fn.__name__])
 
 
 def operation(rule, name=None):
@@ -189,13 +224,7 @@ def operation(rule, name=None):
 
     def decorate(fn):
         op_name = name or fn.__name__
-
-        @functools.wraps(fn)
-        def op(*args, **kwargs):
-            if _has_keras_tensor(args, kwargs):
-                return symbolic_op(op_name, *args, **kwargs)
-            return fn(*args, **kwargs)
-
+        op = _dispatcher(fn, op_name)
         op.op_name = op_name
         register(op_name, fn, rule)
         return op
