@@ -293,6 +293,65 @@ def test_sparse_ce_matches_keras_formula(from_logits, data, device):
     assert_close(out, np_sparse_ce(labels, output, from_logits), rtol=1e-5, atol=1e-5)
 
 
+# Fixed cases (once the GPU softmax and cross-entropy kernels' own tests, against the CPU):
+# rows wider than a workgroup, middle and leading axes, int32 and int64 labels, labels of shape
+# (n, 1)
+
+@pytest.mark.parametrize("shape,axis", [((4, 10), -1), ((3, 5, 7), 1), ((3, 5, 7), 0),
+                                        ((2, 300), 1), ((6,), 0), ((3, 1), -1)])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_fixed_cases_and_gradients(name, shape, axis, device):
+    x = (np.random.default_rng(0).standard_normal(shape) * 5).astype(np.float32)
+    op, ref = (ops.softmax, np_softmax) if name == "softmax" else (ops.log_softmax, np_log_softmax)
+    assert_close(op(T(x), axis=axis), ref(x, axis), rtol=1e-5, atol=1e-5)
+    assert_grad_matches(lambda t: op(t, axis=axis), x)
+
+
+@pytest.mark.parametrize("from_logits", [True, False])
+@pytest.mark.parametrize("shape", [(16, 10), (2, 3, 5), (7,), (4, 300)])
+def test_sparse_ce_fixed_cases_and_gradient(from_logits, shape, device):
+    rng = np.random.default_rng(1)
+    logits = (rng.standard_normal(shape) * 3).astype(np.float32)
+    # unnormalised probabilities away from 0: the op renormalises them, finite differences stay accurate
+    out = logits if from_logits else rng.uniform(0.2, 1.0, shape).astype(np.float32)
+    labels = np.asarray(rng.integers(0, shape[-1], shape[:-1]), np.int64)
+    onehot = labels[..., None] == np.arange(shape[-1])
+
+    def expected(o, w):  # d/do of w * ce: softmax - onehot, or 1/sum(p) - onehot/p_label (no clipping here)
+        o = o.astype(F64)
+        if from_logits:
+            return [w[..., None] * (np_softmax(o, -1) - onehot)]
+        return [w[..., None] * (1 / o.sum(-1, keepdims=True) - onehot / o)]
+
+    for lab in (labels, labels.astype(np.int32)):
+        got = ops.sparse_categorical_crossentropy(T(lab), T(out), from_logits=from_logits)
+        assert_close(got, np_sparse_ce(lab, out, from_logits), rtol=1e-5, atol=1e-5)
+        assert_grad_matches(lambda o, lab=lab: ops.sparse_categorical_crossentropy(T(lab), o, from_logits=from_logits),
+                            out, expected=expected, rtol=1e-4, atol=1e-5)
+
+
+def test_sparse_ce_probability_clipping_at_both_ends(device):
+    # rows whose label probability is clipped (to eps or 1 - eps) have zero gradient
+    p = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.2, 0.3, 0.5], [2.0, 1.0, 1.0]], np.float32)
+    labels = np.array([0, 0, 2, 0])
+    x = T(p)
+    with keras.GradientTape() as tape:
+        tape.watch(x)
+        y = ops.sparse_categorical_crossentropy(T(labels), x)
+    assert_close(y, np_sparse_ce(labels, p, False), rtol=1e-5, atol=1e-5)
+    want = [[0, 0, 0], [0, 0, 0], [1, 1, 1 - 1 / 0.5], [0.25 - 0.5, 0.25, 0.25]]
+    assert_close(tape.gradient(y, x), np.array(want, np.float32), rtol=1e-5, atol=1e-6)
+
+
+def test_sparse_ce_labels_of_shape_n_by_1(device):
+    rng = np.random.default_rng(2)
+    logits = rng.standard_normal((5, 4)).astype(np.float32)
+    labels = rng.integers(0, 4, (5, 1))
+    got = ops.sparse_categorical_crossentropy(T(labels), T(logits), from_logits=True)
+    assert_close(got, np_sparse_ce(labels[:, 0], logits, True), rtol=1e-5, atol=1e-5)
+    assert_grad_matches(lambda o: ops.sparse_categorical_crossentropy(T(labels), o, from_logits=True), logits)
+
+
 def test_sparse_ce_from_probs_renormalises_and_clips():
     output = np.array([[2.0, 2.0], [0.0, 1.0], [0.0, 1.0], [1.0, 3.0]], np.float32)
     labels = np.array([0, 0, 1, 1])

@@ -2301,6 +2301,42 @@ def _take_cot(w, idx, a):
     return np.transpose(w, order)
 
 
+def _take_grad_ref(idx, axis):
+    """The gradient of take(x, idx, axis) as an `expected` for assert_grad_matches (scatter-add)."""
+    idx = np.asarray(idx)
+
+    def expected(x, w):
+        if axis is None:
+            g = np.zeros(x.size, F64)
+            np.add.at(g, idx % max(x.size, 1), w)
+            return [g.reshape(x.shape)]
+        a = axis % x.ndim
+        g = np.zeros(np.moveaxis(x, a, 0).shape, F64)  # the gathered axis first
+        np.add.at(g, idx % x.shape[a], _take_cot(w, idx, a))
+        return [np.moveaxis(g, 0, a)]
+
+    return expected
+
+
+def _take_along_grad_ref(idx, axis):
+    """The gradient of take_along_axis(x, idx, axis) as an `expected` (scatter-add)."""
+    idx = np.asarray(idx)
+
+    def expected(x, w):
+        if axis is None:
+            g = np.zeros(x.size, F64)
+            np.add.at(g, idx % x.size, w)
+            return [g.reshape(x.shape)]
+        a = axis % x.ndim
+        grids = list(np.indices(w.shape))
+        grids[a] = np.broadcast_to(idx, w.shape) % x.shape[a]
+        g = np.zeros(x.shape, F64)
+        np.add.at(g, tuple(grids), w)
+        return [g]
+
+    return expected
+
+
 # Fixed cases (once the GPU gather kernel's own tests): every axis, repeated, negative, scalar and
 # empty indices; dtypes; host indices with device operands; size-0 dimensions.
 TAKE_X = np.random.default_rng(0).standard_normal((3, 4, 5)).astype(np.float32)
@@ -2312,7 +2348,8 @@ TAKE_INDICES = [np.array([0, 2, -1, 1, 1]), np.array([[1, 0], [-2, 2]]), np.arra
 def test_take_and_its_gradient_on_fixed_cases(axis, k, device):
     idx = T(TAKE_INDICES[k])
     _exact(ops.take(T(TAKE_X), idx, axis=axis), np.take(TAKE_X, TAKE_INDICES[k], axis=axis))
-    assert_grad_matches(lambda t: ops.take(t, idx, axis=axis), TAKE_X)
+    assert_grad_matches(lambda t: ops.take(t, idx, axis=axis), TAKE_X, expected=_take_grad_ref(TAKE_INDICES[k], axis),
+                        rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", ["int32", "int64", "bool", "float16"])
@@ -2327,7 +2364,7 @@ def test_take_keeps_the_dtype(dtype, device):
 def test_take_with_host_indices_and_size_zero_dims(device):
     idx = np.array([2, 0, -1])
     _exact(ops.take(T(TAKE_X), idx, axis=1), np.take(TAKE_X, idx, axis=1))  # indices on the host
-    assert_grad_matches(lambda t: ops.take(t, idx, axis=1), TAKE_X)
+    assert_grad_matches(lambda t: ops.take(t, idx, axis=1), TAKE_X, expected=_take_grad_ref(idx, 1), rtol=1e-6, atol=1e-6)
     empty = np.zeros((3, 0, 2), np.float32)
     for i, axis in ((idx, 0), (np.array([1, 0]), 2)):
         got = ops.take(T(empty), T(i), axis=axis)
@@ -3837,7 +3874,8 @@ def test_take_along_axis_and_its_gradient_on_fixed_cases(axis, idx_shape, device
     dim = x.shape[axis]
     idx = np.random.default_rng(2).integers(-dim, dim, idx_shape)
     _exact(ops.take_along_axis(T(x), T(idx), axis=axis), np.take_along_axis(x, idx, axis=axis))
-    assert_grad_matches(lambda t: ops.take_along_axis(t, T(idx), axis=axis), x)
+    assert_grad_matches(lambda t: ops.take_along_axis(t, T(idx), axis=axis), x, expected=_take_along_grad_ref(idx, axis),
+                        rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", ["int32", "bool"])
@@ -3852,13 +3890,15 @@ def test_take_along_axis_keeps_the_dtype(dtype, device):
 def test_take_along_axis_broadcasts_the_indices(device):
     idx = np.array([[[0], [3], [-1], [1]]])  # (1, 4, 1): broadcast over axes 0 and 2
     _exact(ops.take_along_axis(T(TAKE_X), T(idx), axis=1), np.take_along_axis(TAKE_X, idx, axis=1))
-    assert_grad_matches(lambda t: ops.take_along_axis(t, T(idx), axis=1), TAKE_X)
+    assert_grad_matches(lambda t: ops.take_along_axis(t, T(idx), axis=1), TAKE_X, expected=_take_along_grad_ref(idx, 1),
+                        rtol=1e-6, atol=1e-6)
 
 
 def test_take_along_axis_of_the_flattened_tensor(device):
     idx = np.array([59, 0, -3, 7])
     _exact(ops.take_along_axis(T(TAKE_X), T(idx), axis=None), TAKE_X.reshape(-1)[idx])
-    assert_grad_matches(lambda t: ops.take_along_axis(t, T(idx), axis=None), TAKE_X)
+    assert_grad_matches(lambda t: ops.take_along_axis(t, T(idx), axis=None), TAKE_X,
+                        expected=_take_along_grad_ref(idx, None), rtol=1e-6, atol=1e-6)
 
 
 def test_take_along_axis_errors():
