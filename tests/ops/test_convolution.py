@@ -13,7 +13,7 @@ import rskeras as keras
 from hypothesis import given, settings, strategies as st
 from rskeras import ops
 
-from tests.conftest import T, assert_grad_matches, random_cotangent, tape_grads, to_np
+from tests.conftest import T, assert_close, assert_grad_matches, random_cotangent, tape_grads, to_np
 from tests.fuzz._references import conv2d, pads
 
 
@@ -474,9 +474,61 @@ def test_pooling_matches_reference_and_gradients(data, device):
     rng = np.random.default_rng(data.draw(st.integers(0, 1000)))
     x = rng.permutation(2 * h * w * 3).reshape(2, h, w, 3).astype("float32") / 7  # no ties
     for kind, fn in (("max", ops.max_pool), ("avg", ops.average_pool)):
-        got = np.asarray(fn(x, p, s, padding))
+        got = to_np(fn(T(x), p, s, padding))
         np.testing.assert_allclose(got, ref_pool(x, p, s, padding, kind), rtol=1e-5, atol=1e-6)
         assert_grad_matches(lambda t, fn=fn: fn(t, p, s, padding), x, eps=1e-2)
+
+
+# Fixed cases (once the GPU pooling kernel's own tests, against the CPU): overlapping windows with
+# padding on both sides, strides larger than the window, one window over the whole image; ties
+# and NaN taps (the first maximum, and the first NaN, take the gradient).
+POOL_X = np.random.default_rng(0).standard_normal((2, 8, 8, 3)).astype(np.float32)
+POOL_CASES = [
+    (2, None, "valid"),
+    (3, 2, "same"),
+    (3, 1, "same"),          # overlapping windows, padding on both sides
+    ((3, 2), (1, 2), "valid"),
+    ((2, 3), 3, "same"),     # stride larger than the window
+    (8, None, "valid"),      # one window over the whole image
+]
+
+
+def _pair(v):
+    return tuple(v) if isinstance(v, tuple) else (v, v)
+
+
+def _assert_max_pool_and_first_max_gradient(x, pool, strides, padding):
+    p, s = _pair(pool), _pair(strides if strides is not None else pool)
+    want_y, idx = ref_max_pool_argmax(x, p, s, padding)
+    w = random_cotangent(want_y.shape, 3)
+    y, g = max_pool_on_tape(x, pool, strides, padding, w)
+    np.testing.assert_array_equal(y, want_y)
+    np.testing.assert_array_equal(to_np(ops.max_pool(T(x), pool, strides, padding)), want_y)
+    want_g = np.zeros(x.size)
+    np.add.at(want_g, idx.ravel(), w.astype(np.float64).ravel())
+    np.testing.assert_allclose(g.ravel(), want_g, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("pool,strides,padding", POOL_CASES)
+def test_pooling_fixed_cases_and_gradients(pool, strides, padding, device):
+    p, s = _pair(pool), _pair(strides if strides is not None else pool)
+    _assert_max_pool_and_first_max_gradient(POOL_X, pool, strides, padding)
+    got = ops.average_pool(T(POOL_X), pool, strides, padding)
+    assert_close(got, ref_pool(POOL_X, p, s, padding, "avg"), rtol=1e-5, atol=1e-6)
+    assert_grad_matches(lambda t: ops.average_pool(t, pool, strides, padding), POOL_X)
+
+
+def test_max_pool_ties_and_nan_fixed_cases(device):
+    x = np.round(np.random.default_rng(1).standard_normal((2, 6, 6, 2))).astype(np.float32)  # many ties
+    x[0, :2, :2, 0] = 1.0
+    _assert_max_pool_and_first_max_gradient(x, 3, 1, "same")
+    _assert_max_pool_and_first_max_gradient(np.zeros((1, 4, 4, 1), np.float32), 2, None, "valid")
+    x = POOL_X.copy()
+    x[0, 0, 0, 0] = np.nan  # first tap of its window
+    x[0, 3, 3, 1] = np.nan  # last tap of its window
+    x[1, 4, 5, 2] = np.nan
+    _assert_max_pool_and_first_max_gradient(x, 2, None, "valid")
+    _assert_max_pool_and_first_max_gradient(x, 3, 1, "same")
 
 
 def test_max_pool_ties_send_the_gradient_to_the_first_maximum_and_nan_propagates():

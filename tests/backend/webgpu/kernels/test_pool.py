@@ -1,7 +1,8 @@
-"""Pooling kernels on the gpu device (`shaders/pool.wgsl`) against the CPU kernels of the same
-rskeras ops: max and average pooling forward, their gradients through `GradientTape` (max
-pooling under a tape runs `max_pool_argmax` + `max_pool_grad`; average pooling and float16
-max pooling run `pool_grad`), NaN and tie handling."""
+"""Pooling kernels on the gpu device (`shaders/pool.wgsl`) where the CPU kernel is the
+reference: float16 pooling gradients (which skip the argmax path for the `pool_grad` gather), the
+`max_pool_argmax` / `max_pool_grad` / `pool_grad` kernels through the executor, and an empty
+batch. Max and average pooling with their gradients (overlapping windows, padding, ties, NaN)
+are tested on both devices against NumPy in tests/ops/test_convolution.py."""
 
 from __future__ import annotations
 
@@ -38,42 +39,6 @@ def assert_same_on_gpu(gpu, fn, x, tol=1e-5):
 
 
 rng = np.random.default_rng(0)
-X = rng.standard_normal((2, 8, 8, 3)).astype(np.float32)
-CASES = [
-    (2, None, "valid"),
-    (3, 2, "same"),
-    (3, 1, "same"),          # overlapping windows, padding on both sides
-    ((3, 2), (1, 2), "valid"),
-    ((2, 3), 3, "same"),     # stride larger than the window
-    (8, None, "valid"),      # one window over the whole image
-]
-
-
-@pytest.mark.parametrize("pool,strides,padding", CASES)
-def test_max_pool(gpu, pool, strides, padding):
-    assert_same_on_gpu(gpu, lambda t: ops.max_pool(t, pool, strides, padding), X)
-
-
-@pytest.mark.parametrize("pool,strides,padding", CASES)
-def test_average_pool(gpu, pool, strides, padding):
-    assert_same_on_gpu(gpu, lambda t: ops.average_pool(t, pool, strides, padding), X)
-
-
-def test_max_pool_ties_go_to_the_first_maximum(gpu):
-    x = np.round(rng.standard_normal((2, 6, 6, 2))).astype(np.float32)  # many equal values
-    x[0, :2, :2, 0] = 1.0
-    assert_same_on_gpu(gpu, lambda t: ops.max_pool(t, 3, 1, "same"), x)
-    assert_same_on_gpu(gpu, lambda t: ops.max_pool(t, 2, None, "valid"), np.zeros((1, 4, 4, 1), np.float32))
-
-
-def test_max_pool_nan(gpu):
-    x = X.copy()
-    x[0, 0, 0, 0] = np.nan  # first tap of its window
-    x[0, 3, 3, 1] = np.nan  # last tap of its window
-    x[1, 4, 5, 2] = np.nan
-    # Forward keeps NaN; the argmax gradient goes to the NaN tap (NaN wins).
-    assert_same_on_gpu(gpu, lambda t: ops.max_pool(t, 2, None, "valid"), x)
-    assert_same_on_gpu(gpu, lambda t: ops.max_pool(t, 3, 1, "same"), x)
 
 
 @pytest.mark.parametrize("max_", [True, False])
