@@ -1254,6 +1254,62 @@ def test_batch_normalization_layer_fused_and_unfused_axes_agree():
 # 2. layer normalization
 
 
+# Fixed shapes (once the GPU normalization kernels' own tests, against the CPU): rows and
+# channels past a workgroup, single rows and channels; gradients against the closed forms.
+NORM_SHAPES = [(2, 4, 4, 3), (5, 6), (1, 7), (130, 2), (3, 1), (2, 70)]
+
+
+def _norm_grads_ref(axes, eps):
+    """Closed-form gradients of y = (x - mean) / sqrt(var + eps) * gamma + beta (statistics over
+    `axes`), as an `expected` for assert_grad_matches over (x, gamma, beta)."""
+    def expected(x, gamma, beta, w):
+        x = x.astype(F64)
+        mean, var = x.mean(axes, keepdims=True), x.var(axes, keepdims=True)
+        xhat = (x - mean) / np.sqrt(var + eps)
+        param_axes = tuple(i for i in range(x.ndim) if i != x.ndim - 1)
+        dxhat = w * gamma.astype(F64)
+        dx = (dxhat - dxhat.mean(axes, keepdims=True) - xhat * (dxhat * xhat).mean(axes, keepdims=True)) \
+            / np.sqrt(var + eps)
+        return [dx, (w * xhat).sum(param_axes), w.sum(param_axes)]
+
+    return expected
+
+
+@pytest.mark.parametrize("shape", NORM_SHAPES)
+def test_batch_norm_train_fixed_shapes_and_gradients(shape, device):
+    rng = np.random.default_rng(0)
+    c = shape[-1]
+    x = rng.standard_normal(shape).astype(np.float32)
+    gamma, beta = rng.standard_normal(c).astype(np.float32), rng.standard_normal(c).astype(np.float32)
+    y, mean, var = _core.batch_norm_train(T(x), T(gamma), T(beta), 1e-3)
+    want_y, want_m, want_v = ref_batch_norm(x, gamma, beta, 1e-3)
+    assert_close(y, want_y, rtol=1e-4, atol=1e-4)
+    assert_close(mean, want_m, rtol=1e-5, atol=1e-6)
+    assert_close(var, want_v, rtol=1e-5, atol=1e-6)
+    axes = tuple(range(len(shape) - 1))
+    assert_grad_matches(lambda a, g, b: _core.batch_norm_train(a, g, b, 1e-3)[0], x, gamma, beta,
+                        expected=_norm_grads_ref(axes, 1e-3), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", NORM_SHAPES + [(9,)])
+def test_layer_normalization_fixed_shapes_and_gradients(shape, device):
+    rng = np.random.default_rng(1)
+    d = shape[-1]
+    x = (50.0 + 2.0 * rng.standard_normal(shape)).astype(np.float32)  # far from zero
+    gamma, beta = rng.standard_normal(d).astype(np.float32), rng.standard_normal(d).astype(np.float32)
+    got = ops.layer_normalization(T(x), T(gamma), T(beta), epsilon=1e-3)
+    assert_close(got, ref_layer_norm(x, gamma, beta, 1e-3), rtol=1e-4, atol=1e-4)
+    assert_grad_matches(lambda a, g, b: ops.layer_normalization(a, g, b, epsilon=1e-3), x, gamma, beta,
+                        expected=_norm_grads_ref((-1,), 1e-3), rtol=1e-3, atol=1e-3)
+
+
+def test_layer_normalization_without_params_and_empty(device):
+    x = np.random.default_rng(4).standard_normal((3, 5)).astype(np.float32)
+    assert_close(ops.layer_normalization(T(x)), ref_layer_norm(x, None, None, 1e-7), rtol=1e-4, atol=1e-4)  # default eps
+    e = ops.layer_normalization(T(np.zeros((0, 5), np.float32)))
+    assert to_np(e).shape == (0, 5)
+
+
 @st.composite
 def ln_case(draw):
     rank = draw(st.integers(1, 4))
