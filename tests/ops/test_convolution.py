@@ -479,6 +479,67 @@ def test_pooling_matches_reference_and_gradients(data, device):
         assert_grad_matches(lambda t, fn=fn: fn(t, p, s, padding), x, eps=1e-2)
 
 
+# Fixed cases (once the GPU convolution kernel's own tests, against the CPU): output channels
+# not a multiple of the kernel's channel block, non-square windows and strides, dilation, even
+# windows with uneven "same" padding, pointwise, window = image, 1-D, an empty batch.
+CONV_X = np.random.default_rng(0).standard_normal((2, 8, 8, 3)).astype(np.float32)
+
+
+@pytest.mark.parametrize("kshape,strides,padding,dilation", [
+    ((3, 3, 3, 4), 1, "same", 1),
+    ((3, 3, 3, 5), 2, "valid", 1),      # out_c not a multiple of the channel block
+    ((3, 2, 3, 6), (2, 1), "same", 1),  # non-square window and strides
+    ((3, 3, 3, 2), 1, "valid", 2),      # dilation
+    ((2, 2, 3, 3), 1, "same", (2, 1)),  # even window, "same" with uneven padding
+    ((1, 1, 3, 7), 1, "valid", 1),      # pointwise
+    ((8, 8, 3, 1), 1, "valid", 1),      # window = image, one output pixel and channel
+])
+def test_conv_fixed_cases_and_gradients(kshape, strides, padding, dilation, device):
+    k = np.random.default_rng(1).standard_normal(kshape).astype(np.float32)
+    s, d = _pair(strides), _pair(dilation)
+    got = ops.conv(T(CONV_X), T(k), strides, padding, dilation_rate=dilation)
+    assert_close(got, ref_conv(CONV_X, k, s, padding, d), rtol=1e-4, atol=1e-4)
+    assert_grad_matches(lambda a, b: ops.conv(a, b, strides, padding, dilation_rate=dilation), CONV_X, k)
+
+
+def test_conv_1d_single_channel_and_empty_batch(device):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 10, 1)).astype(np.float32)
+    k = rng.standard_normal((3, 1, 2)).astype(np.float32)
+    got = ops.conv(T(x), T(k), 2, "same")
+    assert_close(got, ref_conv(x[:, None], k[None], (1, 2), "same", (1, 1))[:, 0], rtol=1e-5, atol=1e-5)
+    assert_grad_matches(lambda a, b: ops.conv(a, b, 2, "same"), x, k)
+    x = np.zeros((0, 8, 8, 3), np.float32)
+    k = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)
+    y, (gx, gk) = tape_grads(lambda a, b: ops.conv(a, b, 1, "same"), [x, k], [0, 1],
+                             cotangent=np.zeros((0, 8, 8, 4), np.float32))
+    assert y.shape == (0, 8, 8, 4) and gx.shape == x.shape
+    np.testing.assert_array_equal(gk, np.zeros_like(k))  # the kernel gradient of no images
+
+
+@pytest.mark.parametrize("kshape,strides,padding,dilation", [
+    ((3, 3, 3, 1), 1, "same", 1),
+    ((3, 3, 3, 2), 2, "valid", 1),
+    ((2, 3, 3, 3), (1, 2), "same", 1),
+    ((3, 3, 3, 2), 1, "valid", 2),
+])
+def test_depthwise_conv_fixed_cases_and_gradients(kshape, strides, padding, dilation, device):
+    k = np.random.default_rng(2).standard_normal(kshape).astype(np.float32)
+    got = ops.depthwise_conv(T(CONV_X), T(k), strides, padding, dilation_rate=dilation)
+    assert_close(got, ref_depthwise(CONV_X, k, _pair(strides), padding, _pair(dilation)), rtol=1e-4, atol=1e-4)
+    assert_grad_matches(lambda a, b: ops.depthwise_conv(a, b, strides, padding, dilation_rate=dilation), CONV_X, k)
+
+
+def test_separable_conv_fixed_case_and_gradients(device):
+    rng = np.random.default_rng(4)
+    dk = rng.standard_normal((3, 3, 3, 2)).astype(np.float32)
+    pk = rng.standard_normal((1, 1, 6, 4)).astype(np.float32)
+    got = ops.separable_conv(T(CONV_X), T(dk), T(pk), 1, "same")
+    want = ref_conv(ref_depthwise(CONV_X, dk, (1, 1), "same", (1, 1)), pk, (1, 1), "valid", (1, 1))
+    assert_close(got, want, rtol=1e-4, atol=1e-4)
+    assert_grad_matches(lambda a, b, c: ops.separable_conv(a, b, c, 1, "same"), CONV_X, dk, pk)
+
+
 # Fixed cases (once the GPU pooling kernel's own tests, against the CPU): overlapping windows with
 # padding on both sides, strides larger than the window, one window over the whole image; ties
 # and NaN taps (the first maximum, and the first NaN, take the gradient).
