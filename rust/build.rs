@@ -5,7 +5,11 @@ use std::fmt::Write;
 use std::path::Path;
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    // The manifest folder of this build, read when the script runs: `env!` would bake in the
+    // folder the script was compiled in, which another checkout sharing the target folder
+    // (a worktree with CARGO_TARGET_DIR) would then keep reading.
+    let root = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let dir = Path::new(&root).join("shaders");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .expect("the shaders/ folder")

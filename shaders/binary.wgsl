@@ -64,7 +64,7 @@ fn mod_i32(x: i32, y: i32) -> i32 {
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x + gid.y * p.row;
+    let i = flat_index(gid, p.row);
     if (i >= p.n) {
         return;
     }

@@ -72,7 +72,7 @@ fn wg_sum(v: f32, lid: u32) -> f32 {
 
 @compute @workgroup_size({{WG}})
 fn conv_fwd(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let idx = gid.x + gid.y * p.row;
+    let idx = flat_index(gid, p.row);
     if (idx >= p.total) {
         return;
     }
@@ -117,7 +117,7 @@ fn conv_fwd(@builtin(global_invocation_id) gid: vec3<u32>) {
 @compute @workgroup_size({{WG}})
 fn conv_input_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
     // (dy, kernel) -> dx; fx is dy here, fk the kernel.
-    let idx = gid.x + gid.y * p.row;
+    let idx = flat_index(gid, p.row);
     if (idx >= p.total) {
         return;
     }
@@ -150,7 +150,7 @@ fn conv_input_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
 fn conv_kernel_grad(@builtin(workgroup_id) wid: vec3<u32>,
                     @builtin(local_invocation_index) lid: u32) {
     // (x, dy) -> dk (kh, kw, c, out_c): fx is x, fk is dy. One workgroup per element.
-    let e = wid.x + wid.y * p.row;
+    let e = flat_index(wid, p.row);
     if (e >= p.total) {
         return;
     }
@@ -179,7 +179,7 @@ fn conv_kernel_grad(@builtin(workgroup_id) wid: vec3<u32>,
 @compute @workgroup_size({{WG}})
 fn dw_fwd(@builtin(global_invocation_id) gid: vec3<u32>) {
     // (x, kernel (kh, kw, c, m)) -> out[..., ch * m + j]
-    let idx = gid.x + gid.y * p.row;
+    let idx = flat_index(gid, p.row);
     if (idx >= p.total) {
         return;
     }
@@ -210,7 +210,7 @@ fn dw_fwd(@builtin(global_invocation_id) gid: vec3<u32>) {
 @compute @workgroup_size({{WG}})
 fn dw_input_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
     // (dy, kernel) -> dx: fx is dy.
-    let idx = gid.x + gid.y * p.row;
+    let idx = flat_index(gid, p.row);
     if (idx >= p.total) {
         return;
     }
@@ -243,7 +243,7 @@ fn dw_input_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
 fn dw_kernel_grad(@builtin(workgroup_id) wid: vec3<u32>,
                   @builtin(local_invocation_index) lid: u32) {
     // (x, dy) -> dk (kh, kw, c, m): fx is x, fk is dy. One workgroup per element.
-    let e = wid.x + wid.y * p.row;
+    let e = flat_index(wid, p.row);
     if (e >= p.total) {
         return;
     }

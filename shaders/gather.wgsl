@@ -40,7 +40,7 @@ fn flag_index(code: u32, i: i32, dim: u32) {
 
 @compute @workgroup_size({{WG}})
 fn take(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let o = gid.x + gid.y * p.row;
+    let o = flat_index(gid, p.row);
     if (o >= p.n) {
         return;
     }
@@ -60,7 +60,7 @@ fn take(@builtin(global_invocation_id) gid: vec3<u32>) {
 // -- take_along_axis: out[a, j, i] = x[a, idx[a, j, i], i] -----------------------------------
 @compute @workgroup_size({{WG}})
 fn take_along_axis(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let o = gid.x + gid.y * p.row;
+    let o = flat_index(gid, p.row);
     if (o >= p.n) {
         return;
     }
@@ -84,7 +84,7 @@ fn take_along_axis(@builtin(global_invocation_id) gid: vec3<u32>) {
 // kernel's order. out[a, d, i] = sum over j of g[a, j, i] where idx[a, j, i] == d.
 @compute @workgroup_size({{WG}})
 fn take_along_axis_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let o = gid.x + gid.y * p.row;
+    let o = flat_index(gid, p.row);
     if (o >= p.n) {
         return;
     }
@@ -109,7 +109,7 @@ fn take_along_axis_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 @compute @workgroup_size({{WG}})
 fn zero(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let o = gid.x + gid.y * pz.row;
+    let o = flat_index(gid, pz.row);
     if (o < pz.n) {
         zeroed[o] = 0u;
     }
@@ -119,7 +119,7 @@ fn zero(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 @compute @workgroup_size({{WG}})
 fn take_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let e = gid.x + gid.y * p.row;
+    let e = flat_index(gid, p.row);
     if (e >= p.n) {
         return;
     }
@@ -149,7 +149,7 @@ fn take_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 @compute @workgroup_size({{WG}})
 fn one_hot(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let o = gid.x + gid.y * ph.row;
+    let o = flat_index(gid, ph.row);
     if (o >= ph.n) {
         return;
     }

@@ -28,10 +28,6 @@ fn nan_f32() -> f32 {
     return bitcast<f32>(0x7fc00000u);
 }
 
-fn is_nan_f32(v: f32) -> bool {
-    return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
-}
-
 // Float to int32 truncating toward zero, saturating, NaN -> 0 (Rust's `as`).
 fn f32_to_i32(v: f32) -> i32 {
     if (is_nan_f32(v)) {
@@ -69,7 +65,7 @@ fn to_bf16(v: f32) -> f32 {
 
 @compute @workgroup_size({{WG}})
 fn copy(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x + gid.y * p.row;
+    let i = flat_index(gid, p.row);
     if (i >= p.n) {
         return;
     }
@@ -90,7 +86,7 @@ fn copy(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 @compute @workgroup_size({{WG}})
 fn slice_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x + gid.y * p.row;
+    let i = flat_index(gid, p.row);
     if (i >= p.n) {
         return;
     }

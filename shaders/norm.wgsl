@@ -75,7 +75,7 @@ fn row_stats(base: u32, d: u32, eps: f32, lid: u32) -> vec4<f32> {
 
 @compute @workgroup_size({{WG}})
 fn moments(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let ch = wid.x + wid.y * mp.row;
+    let ch = flat_index(wid, mp.row);
     if (ch >= mp.c) {
         return;
     }
@@ -106,7 +106,7 @@ fn moments(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
 
 @compute @workgroup_size({{WG}})
 fn bn_fwd(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x + gid.y * fp.row;
+    let i = flat_index(gid, fp.row);
     if (i >= fp.total) {
         return;
     }
@@ -124,7 +124,7 @@ fn bn_fwd(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 @compute @workgroup_size({{WG}})
 fn bn_grad_sums(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let ch = wid.x + wid.y * sp.row;
+    let ch = flat_index(wid, sp.row);
     if (ch >= sp.c) {
         return;
     }
@@ -154,7 +154,7 @@ fn bn_grad_sums(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
 
 @compute @workgroup_size({{WG}})
 fn bn_input_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x + gid.y * gp.row;
+    let i = flat_index(gid, gp.row);
     if (i >= gp.total) {
         return;
     }
@@ -179,7 +179,7 @@ fn bn_input_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 @compute @workgroup_size({{WG}})
 fn ln_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let r = wid.x + wid.y * lp.row;
+    let r = flat_index(wid, lp.row);
     if (r >= lp.rows) {
         return;
     }
@@ -201,7 +201,7 @@ fn ln_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
 
 @compute @workgroup_size({{WG}})
 fn ln_input_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let r = wid.x + wid.y * ip.row;
+    let r = flat_index(wid, ip.row);
     if (r >= ip.rows) {
         return;
     }
@@ -233,7 +233,7 @@ fn ln_input_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
 
 @compute @workgroup_size({{WG}})
 fn ln_row_stats(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let r = wid.x + wid.y * rp.row;
+    let r = flat_index(wid, rp.row);
     if (r >= rp.rows) {
         return;
     }
@@ -256,7 +256,7 @@ fn ln_row_stats(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
 
 @compute @workgroup_size({{WG}})
 fn ln_param_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let col = wid.x + wid.y * qp.row;
+    let col = flat_index(wid, qp.row);
     if (col >= qp.c) {
         return;
     }

@@ -27,7 +27,7 @@ struct Params {
 
 @compute @workgroup_size({{WG}})
 fn sgd(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x + gid.y * sgd_p.row;
+    let i = flat_index(gid, sgd_p.row);
     if (i >= sgd_p.n) {
         return;
     }
@@ -40,7 +40,7 @@ fn sgd(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 @compute @workgroup_size({{WG}})
 fn sgd_momentum(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x + gid.y * p3.row;
+    let i = flat_index(gid, p3.row);
     if (i >= p3.n) {
         return;
     }
@@ -61,7 +61,7 @@ fn sgd_momentum(@builtin(global_invocation_id) gid: vec3<u32>) {
 // -- Adam: [w, m, v, g] and, with amsgrad, [w, m, v, vhat, g] --------------------------------
 @compute @workgroup_size({{WG}})
 fn adam(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x + gid.y * p4.row;
+    let i = flat_index(gid, p4.row);
     if (i >= p4.n) {
         return;
     }
@@ -75,7 +75,7 @@ fn adam(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 @compute @workgroup_size({{WG}})
 fn adam_amsgrad(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x + gid.y * p5.row;
+    let i = flat_index(gid, p5.row);
     if (i >= p5.n) {
         return;
     }
@@ -100,7 +100,7 @@ fn rms_average(a: f32, g: f32, rho: f32) -> f32 {
 
 @compute @workgroup_size({{WG}})
 fn rmsprop(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x + gid.y * p3.row;
+    let i = flat_index(gid, p3.row);
     if (i >= p3.n) {
         return;
     }
@@ -113,7 +113,7 @@ fn rmsprop(@builtin(global_invocation_id) gid: vec3<u32>) {
 // Slots [velocity, momentum].
 @compute @workgroup_size({{WG}})
 fn rmsprop_momentum(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x + gid.y * p4.row;
+    let i = flat_index(gid, p4.row);
     if (i >= p4.n) {
         return;
     }
@@ -128,7 +128,7 @@ fn rmsprop_momentum(@builtin(global_invocation_id) gid: vec3<u32>) {
 // Slots [velocity, average gradient].
 @compute @workgroup_size({{WG}})
 fn rmsprop_centered(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x + gid.y * p4.row;
+    let i = flat_index(gid, p4.row);
     if (i >= p4.n) {
         return;
     }
@@ -143,7 +143,7 @@ fn rmsprop_centered(@builtin(global_invocation_id) gid: vec3<u32>) {
 // Slots [velocity, momentum, average gradient].
 @compute @workgroup_size({{WG}})
 fn rmsprop_momentum_centered(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x + gid.y * p5.row;
+    let i = flat_index(gid, p5.row);
     if (i >= p5.n) {
         return;
     }

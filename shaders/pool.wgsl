@@ -32,10 +32,6 @@ struct Geo {
 @group(0) @binding(2) var<storage, read_write> gout: array<f32>;
 @group(0) @binding(3) var<uniform> q: Geo;
 
-fn is_nan(v: f32) -> bool {
-    return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
-}
-
 fn tap_y(g: Geo, oy: u32, ky: u32) -> i32 {
     let y = i32(oy * g.sh + ky * g.dh) - i32(g.pad_top);
     return select(-1, y, y >= 0 && y < i32(g.h));
@@ -67,7 +63,7 @@ fn out_x(g: Geo, x: u32, kx: u32) -> i32 {
 
 @compute @workgroup_size({{WG}})
 fn pool_fwd(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let idx = gid.x + gid.y * p.row;
+    let idx = flat_index(gid, p.row);
     if (idx >= p.total) {
         return;
     }
@@ -92,7 +88,7 @@ fn pool_fwd(@builtin(global_invocation_id) gid: vec3<u32>) {
             let v = px[((i * p.h + u32(y)) * p.w + u32(x)) * p.c + ch];
             if (p.is_max != 0u) {
                 // Keep acc when it is NaN or not smaller; a NaN tap replaces it.
-                let keep = is_nan(acc) || (!is_nan(v) && acc >= v);
+                let keep = is_nan_f32(acc) || (!is_nan_f32(v) && acc >= v);
                 acc = select(v, acc, keep);
             } else {
                 acc = acc + v;
@@ -107,7 +103,7 @@ fn pool_fwd(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 @compute @workgroup_size({{WG}})
 fn pool_argmax(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let idx = gid.x + gid.y * p.row;
+    let idx = flat_index(gid, p.row);
     if (idx >= p.total) {
         return;
     }
@@ -131,8 +127,8 @@ fn pool_argmax(@builtin(global_invocation_id) gid: vec3<u32>) {
             }
             let j = (u32(y) * p.w + u32(x)) * p.c + ch;
             let v = px[i * p.h * p.w * p.c + j];
-            let wins = !found || (!is_nan(v) && !is_nan(best) && v > best)
-                || (is_nan(v) && !is_nan(best));
+            let wins = !found || (!is_nan_f32(v) && !is_nan_f32(best) && v > best)
+                || (is_nan_f32(v) && !is_nan_f32(best));
             if (wins) {
                 best = v;
                 at = i32(j);
@@ -146,7 +142,7 @@ fn pool_argmax(@builtin(global_invocation_id) gid: vec3<u32>) {
 @compute @workgroup_size({{WG}})
 fn pool_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
     // (x, dy) -> dx: px is x, gdy is dy.
-    let idx = gid.x + gid.y * q.row;
+    let idx = flat_index(gid, q.row);
     if (idx >= q.total) {
         return;
     }
@@ -185,7 +181,7 @@ fn pool_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
                     count = count + 1u;
                     if (q.is_max != 0u) {
                         let v = px[img + (u32(ty) * q.w + u32(tx)) * q.c + ch];
-                        if (by < 0 || (!is_nan(v) && !is_nan(best) && v > best)) {
+                        if (by < 0 || (!is_nan_f32(v) && !is_nan_f32(best) && v > best)) {
                             best = v;
                             by = ty;
                             bx = tx;
@@ -208,7 +204,7 @@ fn pool_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
 @compute @workgroup_size({{WG}})
 fn pool_argmax_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
     // (dy, idx) -> dx: px is dy, gidx the argmax.
-    let idx = gid.x + gid.y * q.row;
+    let idx = flat_index(gid, q.row);
     if (idx >= q.total) {
         return;
     }

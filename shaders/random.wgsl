@@ -85,7 +85,7 @@ fn opaque(x: f32) -> f32 {
 
 @compute @workgroup_size({{WG}})
 fn uniform(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x + gid.y * p.row;
+    let i = flat_index(gid, p.row);
     let base = 4u * i;
     if (base >= p.n) {
         return;
@@ -146,7 +146,7 @@ fn sincos_acc(t: f32) -> vec2<f32> {
 
 @compute @workgroup_size({{WG}})
 fn normal(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x + gid.y * p.row;
+    let i = flat_index(gid, p.row);
     let base = 2u * i;
     if (base >= p.n) {
         return;

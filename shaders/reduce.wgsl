@@ -66,7 +66,7 @@ fn prefer(a: {{T}}, ia: u32, b: {{T}}, ib: u32) -> bool {
 
 @compute @workgroup_size({{WG}})
 fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let w = wid.x + wid.y * p.row; // output index over (outer, nchunks, inner)
+    let w = flat_index(wid, p.row); // output index over (outer, nchunks, inner)
     let total = p.outer * p.nchunks * p.inner;
     var acc = {{IDENT}};
     var i = 0u;
@@ -98,7 +98,7 @@ fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
 
 @compute @workgroup_size({{WG}})
 fn reduce_lanes(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let w = gid.x + gid.y * p.row; // output index over (outer, inner)
+    let w = flat_index(gid, p.row); // output index over (outer, inner)
     if (w >= p.outer * p.inner) {
         return;
     }
@@ -113,7 +113,7 @@ fn reduce_lanes(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 @compute @workgroup_size({{WG}})
 fn argreduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let w = wid.x + wid.y * p.row; // output index over (outer, inner)
+    let w = flat_index(wid, p.row); // output index over (outer, inner)
     let total = p.outer * p.inner;
     var best = {{IDENT}};
     var at = 0xffffffffu; // no candidate yet
@@ -150,7 +150,7 @@ fn argreduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
 
 @compute @workgroup_size({{WG}})
 fn argreduce_lanes(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let w = gid.x + gid.y * p.row;
+    let w = flat_index(gid, p.row);
     if (w >= p.outer * p.inner) {
         return;
     }
@@ -170,7 +170,7 @@ fn argreduce_lanes(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 @compute @workgroup_size({{WG}})
 fn cumulative(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let w = gid.x + gid.y * p.row; // lane over (outer, inner)
+    let w = flat_index(gid, p.row); // lane over (outer, inner)
     if (w >= p.outer * p.inner) {
         return;
     }

@@ -14,15 +14,15 @@ struct Params { n: u32, row: u32, len: u32, inner: u32, descending: u32, _p0: u3
 @group(0) @binding(1) var<storage, read_write> out: array<i32>;
 @group(0) @binding(2) var<uniform> p: Params;
 
-fn is_nan(v: {{T}}) -> bool {
+fn key_is_nan(v: {{T}}) -> bool {
     return {{ISNAN}};
 }
 
 // -1, 0 or 1 as `a` goes before, ties with, or goes after `b` in ascending order (NaN last;
 // NaN ties with NaN). NaN is tested by its bits: WGSL comparisons may assume no NaN.
 fn order(a: {{T}}, b: {{T}}) -> i32 {
-    let na = is_nan(a);
-    let nb = is_nan(b);
+    let na = key_is_nan(a);
+    let nb = key_is_nan(b);
     if (na || nb) {
         return i32(na) - i32(nb);
     }
@@ -31,7 +31,7 @@ fn order(a: {{T}}, b: {{T}}) -> i32 {
 
 @compute @workgroup_size({{WG}})
 fn argsort(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let t = gid.x + gid.y * p.row;
+    let t = flat_index(gid, p.row);
     if (t >= p.n) {
         return;
     }

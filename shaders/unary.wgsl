@@ -22,7 +22,7 @@ fn bits(v: f32) -> u32 {
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x + gid.y * p.row;
+    let i = flat_index(gid, p.row);
     if (i >= p.n) {
         return;
     }

@@ -13,7 +13,7 @@ struct Params { n: u32, row: u32, ndim: u32, _p: u32 }
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x + gid.y * p.row;
+    let i = flat_index(gid, p.row);
     if (i >= p.n) {
         return;
     }

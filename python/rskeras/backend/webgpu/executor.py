@@ -44,7 +44,7 @@ MAX_PENDING = 512
 CONSTANT_BYTES = 1024
 CONSTANT_ENTRIES = 2048
 # The errors a kernel can record in the flags buffer, by code bit: the exception and the
-# message the CPU kernels give (shaders/crossentropy.wgsl, shaders/gather.wgsl).
+# message the CPU kernels give (shaders/nn.wgsl, shaders/gather.wgsl).
 CHECKS = {
     1: (ValueError, "sparse_categorical_crossentropy: label {value} is out of range for {bound} "
                     "classes (expected 0 <= label < {bound}); found on the gpu device"),

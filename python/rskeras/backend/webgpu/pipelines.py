@@ -1,6 +1,8 @@
 """WGSL sources and the compiled-pipeline cache.
 
-A shader family lives in `shaders/<family>.wgsl`. Templates carry `{{NAME}}` placeholders
+A shader family lives in `shaders/<family>.wgsl`, one per Rust op family (`rust/ops/nn.rs` ->
+`shaders/nn.wgsl`, entry points named as the ops), with `shaders/prelude.wgsl` (helpers every
+kernel uses: `flat_index`, `is_nan_f32`) prepended. Templates carry `{{NAME}}` placeholders
 (element types, the expression of an element-wise op, workgroup size) that `specialize`
 fills; each distinct specialization compiles once and is cached by (family, entry point,
 substitutions).
@@ -15,6 +17,7 @@ from pathlib import Path
 # A checkout keeps the shaders beside the package; installed wheels carry them in `_core`.
 _CHECKOUT = Path(__file__).resolve().parents[4] / "shaders"
 _sources: dict[str, str] = {}
+PRELUDE = "prelude"  # shaders/prelude.wgsl, prepended to every family
 
 
 def source(family: str) -> str:
@@ -62,7 +65,7 @@ class PipelineCache:
         key = (family, entry, tuple(sorted(subs.items())))
         pipe = self.cache.get(key)
         if pipe is None:
-            code = specialize(source(family), subs)
+            code = specialize(source(PRELUDE) + "\n" + source(family), subs)
             module = self.device.create_shader_module(label=f"{family}.{entry}", code=code)
             pipe = self.device.create_compute_pipeline(
                 label=f"{family}.{entry}", layout="auto",

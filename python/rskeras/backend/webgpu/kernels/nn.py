@@ -1,7 +1,6 @@
-"""Neural-network ops: softmax / log_softmax (`shaders/softmax.wgsl`) and the fused sparse
-categorical cross-entropy with its gradient (`shaders/crossentropy.wgsl`,
-`shaders/crossentropy_grad.wgsl`), one workgroup per row with tree reductions in workgroup
-memory. Semantics as the CPU kernels in `rust/ops/nn.rs`; the one difference: a label
+"""Neural-network ops (`shaders/nn.wgsl`, one entry point per op, named as the op):
+softmax / log_softmax and the fused sparse categorical cross-entropy with its gradient, one
+workgroup per row with tree reductions in workgroup memory. Semantics as the CPU kernels in `rust/ops/nn.rs`; the one difference: a label
 outside `[0, classes)` gives NaN (the values live on the GPU, so there is nothing to raise
 from without waiting for them).
 """
@@ -41,8 +40,8 @@ def _softmax(ex, params, ins):
                             math.prod(x.shape[axis + 1:]))
     wg = _wg(ex, length)
     groups = ex.grid(outer * inner * wg, wg)
-    ex.dispatch("softmax", [x, out], groups,
-                pack(outer, length, inner, groups[0], int(bool(params["log"]))), WG=wg)
+    ex.dispatch("nn", [x, out], groups,
+                pack(outer, length, inner, groups[0], int(bool(params["log"]))), entry="softmax", WG=wg)
     return out
 
 
@@ -67,9 +66,9 @@ def _sparse_ce(ex, params, ins):
         return out
     wg = _wg(ex, classes)
     groups = ex.grid(rows * wg, wg)
-    ex.dispatch("crossentropy", [output, target, out], groups,
+    ex.dispatch("nn", [output, target, out], groups,
                 pack(rows, classes, groups[0], int(bool(params["from_logits"])), EPSILON,
-                     ONE_MINUS_EPSILON), checks=True, WG=wg)
+                     ONE_MINUS_EPSILON), entry="sparse_categorical_crossentropy", checks=True, WG=wg)
     return out
 
 
@@ -87,7 +86,7 @@ def _sparse_ce_grad(ex, params, ins):
         return out
     wg = _wg(ex, classes)
     groups = ex.grid(rows * wg, wg)
-    ex.dispatch("crossentropy_grad", [output, target, g, out], groups,
+    ex.dispatch("nn", [output, target, g, out], groups,
                 pack(rows, classes, groups[0], int(bool(params["from_logits"])), EPSILON,
-                     ONE_MINUS_EPSILON), WG=wg)
+                     ONE_MINUS_EPSILON), entry="sparse_categorical_crossentropy_grad", WG=wg)
     return out

@@ -14,7 +14,7 @@ from rskeras.backend.webgpu.executor import kernel, pack
 
 WG = 256
 # The expression of `v` that is true where `v` is NaN, by stored element type.
-IS_NAN = {"f32": "(bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u", "i32": "false", "u32": "false"}
+IS_NAN = {"f32": "is_nan_f32(v)", "i32": "false", "u32": "false"}  # is_nan_f32: prelude.wgsl
 
 
 @kernel("argsort")
