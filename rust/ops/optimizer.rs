@@ -292,3 +292,75 @@ pub(crate) fn cpu_apply(op: &Op, targets: &mut [&mut Tensor], grads: &[&Tensor])
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(v: &[f32]) -> Tensor {
+        Tensor::new(vec![v.len()], Buffer::F32(v.to_vec()))
+    }
+
+    fn values(t: &Tensor) -> Vec<f32> {
+        t.f32s("test").unwrap().to_vec()
+    }
+
+    #[test]
+    fn adam_first_step_follows_the_keras_formula() {
+        let op = Op::Adam {
+            learning_rate: 0.1,
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-7,
+            step: 1,
+            amsgrad: false,
+        };
+        let (mut w, mut m, mut v) = (t(&[1.0, -2.0]), t(&[0.0, 0.0]), t(&[0.0, 0.0]));
+        let g = t(&[0.5, -4.0]);
+        apply(&op, &mut [&mut w, &mut m, &mut v], &[&g]).unwrap();
+        // Step 1: m = 0.1 g, v = 0.001 g^2, alpha = lr sqrt(0.001) / 0.1, so each weight moves
+        // by lr * sign(g) (up to epsilon).
+        let w = values(&w);
+        assert!(
+            (w[0] - 0.9).abs() < 1e-5 && (w[1] + 1.9).abs() < 1e-5,
+            "{w:?}"
+        );
+        assert!((values(&m)[1] + 0.4).abs() < 1e-6);
+        assert!((values(&v)[0] / 0.00025 - 1.0).abs() < 1e-4); // 1 - beta_2 rounds in f32
+    }
+
+    #[test]
+    fn sgd_with_momentum_keeps_its_slot_after_the_variable() {
+        let op = Op::Sgd {
+            learning_rate: 0.5,
+            momentum: 0.9,
+            nesterov: false,
+        };
+        let (mut w, mut m) = (t(&[1.0]), t(&[1.0]));
+        apply(&op, &mut [&mut w, &mut m], &[&t(&[2.0])]).unwrap();
+        // m = 0.9 * 1 - 0.5 * 2 = -0.1; w = 1 + m.
+        assert!((values(&m)[0] + 0.1).abs() < 1e-6);
+        assert!((values(&w)[0] - 0.9).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_missing_slot_or_a_shape_mismatch_is_a_value_error() {
+        let op = Op::Rmsprop {
+            learning_rate: 0.1,
+            rho: 0.9,
+            momentum: 0.0,
+            epsilon: 1e-7,
+            centered: true,
+        };
+        let (mut w, mut v) = (t(&[1.0]), t(&[0.0]));
+        let err = apply(&op, &mut [&mut w, &mut v], &[&t(&[1.0])]).unwrap_err();
+        assert!(format!("{err:?}").contains("expected 3 variables and slots"));
+        let sgd = Op::Sgd {
+            learning_rate: 0.1,
+            momentum: 0.0,
+            nesterov: false,
+        };
+        let err = apply(&sgd, &mut [&mut t(&[1.0, 2.0])], &[&t(&[1.0])]).unwrap_err();
+        assert!(format!("{err:?}").contains("does not match its gradient"));
+    }
+}
