@@ -24,8 +24,8 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.extra import numpy as hnp
 from rskeras import ops
 
-# Test modules import these helpers as `tests.conftest`; files written for the old flat layout
-# (and the fuzz worker processes, which run from tests/) import them as `conftest`: one module.
+# Test modules import these helpers as `tests.conftest`; a file written for the old flat layout
+# that still says `from conftest import ...` gets this same module, not a second copy.
 sys.modules.setdefault("conftest", sys.modules[__name__])
 
 # Hypothesis caches (constants, failure patches) go to the temp dir, not the repository.
