@@ -101,6 +101,35 @@ def set_weight_options(layer, **options) -> None:
         setattr(layer, name, resolved)
 
 
+def set_kernel_options(layer, activation, use_bias, kernel_initializer, bias_initializer,
+                       kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint) -> None:
+    """The options of a layer with a kernel and an optional bias (Dense, the convolutions):
+    `activation` through `keras.activations.get`, the initializers through
+    `keras.initializers.get`, the regularizers and constraints as `set_weight_options`.
+
+    Raises:
+        ValueError: for an identifier one of the `get` functions cannot interpret.
+    """
+    from rskeras import activations, initializers
+
+    layer.activation = activations.get(activation)
+    layer.use_bias = use_bias
+    layer.kernel_initializer = initializers.get(kernel_initializer)
+    layer.bias_initializer = initializers.get(bias_initializer)
+    set_weight_options(layer, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                       kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
+
+
+def kernel_options_config(layer) -> dict:
+    """The `get_config` entries of `set_kernel_options`'s activation, use_bias and
+    initializers (regularizers and constraints: `weight_options_config`)."""
+    from rskeras import activations, initializers
+
+    return {"activation": activations.serialize(layer.activation), "use_bias": layer.use_bias,
+            "kernel_initializer": initializers.serialize(layer.kernel_initializer),
+            "bias_initializer": initializers.serialize(layer.bias_initializer)}
+
+
 def weight_options_config(layer, *names: str) -> dict:
     """`{name: serialized value}` of the weight options `names` of `layer` (the attributes
     `set_weight_options` set), each through `keras.regularizers.serialize` or

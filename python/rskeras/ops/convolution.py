@@ -60,6 +60,22 @@ def _prepare(x, op, data_format, window, strides, dilation_rate):
     return x, window, strides, dilation_rate, finish
 
 
+def _with_kernel(op, inputs, kernel, data_format, strides, dilation_rate):
+    """`_prepare` for the ops with a kernel, which must have the input's rank: the NHWC input,
+    the kernel with a height axis for 1-D ops, the 2-tuples and the layout-undoing function."""
+    kernel = _core.convert_to_tensor(kernel)
+    x = _core.convert_to_tensor(inputs)
+    _spatial_rank(x, op)
+    if kernel.ndim != x.ndim:
+        raise ValueError(f"{op}: a rank-{x.ndim} input needs a rank-{x.ndim} kernel, got kernel "
+                         f"shape {tuple(kernel.shape)} for input shape {tuple(x.shape)}")
+    x, window, strides, dilation_rate, finish = _prepare(
+        x, op, data_format, tuple(kernel.shape[:-2]), strides, dilation_rate)
+    if kernel.ndim == 3:
+        kernel = knp.expand_dims(kernel, 0)
+    return x, kernel, window, strides, dilation_rate, finish
+
+
 def _padding(padding, op):
     padding = str(padding).lower()
     if padding not in ("valid", "same", "causal"):
@@ -87,16 +103,8 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
             larger than a "valid" input, or an unknown padding or data_format.
     """
     padding = _padding(padding, "conv")
-    kernel = _core.convert_to_tensor(kernel)
-    x = _core.convert_to_tensor(inputs)
-    _spatial_rank(x, "conv")
-    if kernel.ndim != x.ndim or kernel.ndim not in (3, 4):
-        raise ValueError(f"conv: a rank-{x.ndim} input needs a rank-{x.ndim} kernel, got kernel "
-                         f"shape {tuple(kernel.shape)} for input shape {tuple(x.shape)}")
-    x, window, strides, dilation_rate, finish = _prepare(
-        x, "conv", data_format, tuple(kernel.shape[:-2]), strides, dilation_rate)
-    if kernel.ndim == 3:
-        kernel = knp.expand_dims(kernel, 0)
+    x, kernel, window, strides, dilation_rate, finish = _with_kernel(
+        "conv", inputs, kernel, data_format, strides, dilation_rate)
     if padding == "causal":
         if window[0] != 1:
             raise ValueError("conv: padding='causal' is only defined for 1-D convolutions")
@@ -125,16 +133,8 @@ def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
     padding = _padding(padding, "depthwise_conv")
     if padding == "causal":
         raise ValueError("depthwise_conv: padding must be 'valid' or 'same', got 'causal'")
-    kernel = _core.convert_to_tensor(kernel)
-    x = _core.convert_to_tensor(inputs)
-    _spatial_rank(x, "depthwise_conv")
-    if kernel.ndim != x.ndim:
-        raise ValueError(f"depthwise_conv: a rank-{x.ndim} input needs a rank-{x.ndim} kernel, got "
-                         f"kernel shape {tuple(kernel.shape)} for input shape {tuple(x.shape)}")
-    x, _, strides, dilation_rate, finish = _prepare(
-        x, "depthwise_conv", data_format, tuple(kernel.shape[:-2]), strides, dilation_rate)
-    if kernel.ndim == 3:
-        kernel = knp.expand_dims(kernel, 0)
+    x, kernel, _, strides, dilation_rate, finish = _with_kernel(
+        "depthwise_conv", inputs, kernel, data_format, strides, dilation_rate)
     return finish(_core.depthwise_conv2d(x, kernel, strides[-2:], padding, dilation_rate[-2:]))
 
 
@@ -166,11 +166,8 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
     if output_padding is not None:
         raise ValueError("conv_transpose: output_padding is not supported; leave it None")
     padding = _padding(padding, "conv_transpose")
-    kernel = _core.convert_to_tensor(kernel)
-    x, _, strides, dilation_rate, finish = _prepare(
-        inputs, "conv_transpose", data_format, tuple(kernel.shape[:-2]), strides, dilation_rate)
-    if kernel.ndim == 3:
-        kernel = knp.expand_dims(kernel, 0)
+    x, kernel, _, strides, dilation_rate, finish = _with_kernel(
+        "conv_transpose", inputs, kernel, data_format, strides, dilation_rate)
     return finish(_core.conv2d_transpose(x, kernel, strides, padding, dilation_rate))
 
 

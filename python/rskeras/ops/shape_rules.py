@@ -831,7 +831,7 @@ def _out_size(size, window, stride, dilation, padding):
     if size is None:
         return None
     span = (window - 1) * dilation + 1
-    if padding == "same":
+    if padding in ("same", "causal"):  # causal: "valid" after a left pad of span - 1
         return -(-size // stride)
     return builtins.max((size - span) // stride + 1, 0)
 
@@ -895,20 +895,15 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
         raise ValueError(f"conv_transpose: kernel of shape {k} does not fit inputs of rank {n + 2}")
     if channels is not None and k[-1] != channels:
         raise ValueError(f"conv_transpose: kernel {k} expects {k[-1]} input channels, inputs have {channels}")
+    if output_padding is not None:
+        raise ValueError("conv_transpose: output_padding is not supported; leave it None")
     strides, dilation = _tuple(strides, n), _tuple(dilation_rate, n)
-    pads = [None] * n if output_padding is None else list(_tuple(output_padding, n))
     padding = padding.lower()
     out = []
-    for size, w, s, d, op_ in zip(spatial, k[:n], strides, dilation, pads):
-        if size is None:
-            out.append(None)
-            continue
+    for size, w, s, d in zip(spatial, k[:n], strides, dilation):
         span = (w - 1) * d + 1
-        if op_ is None:
-            out.append(size * s if padding == "same" else size * s + builtins.max(span - s, 0))
-        else:
-            pad_lo = span // 2 if padding == "same" else 0
-            out.append((size - 1) * s + span - 2 * pad_lo + op_)
+        out.append(None if size is None else
+                   size * s if padding == "same" else size * s + builtins.max(span - s, 0))
     return spec(_assemble(batch, out, k[-2], fmt), float_dtype(promote(dtype_of(inputs), dtype_of(kernel))))
 
 

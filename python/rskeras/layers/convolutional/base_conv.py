@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import math
 
-from rskeras import activations, initializers
-from rskeras.layers._layer_args import set_weight_options, weight_options_config
+from rskeras.layers._layer_args import kernel_options_config, set_kernel_options, weight_options_config
 from rskeras.layers.input_spec import InputSpec
 from rskeras.layers.layer import Layer
 
@@ -70,13 +69,8 @@ class BaseConv(Layer):
         if not isinstance(groups, int) or groups <= 0 or (filters and filters % groups):
             raise ValueError(f"{cls}: `groups` must be a positive int dividing filters={filters}, got {groups!r}")
         self.groups = groups
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        set_weight_options(self, kernel_regularizer=kernel_regularizer,
-                           bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
-                           bias_constraint=bias_constraint)
+        set_kernel_options(self, activation, use_bias, kernel_initializer, bias_initializer,
+                           kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint)
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def _out_channels(self, in_c):
@@ -124,10 +118,7 @@ class BaseConv(Layer):
             "data_format": self.data_format,
             "dilation_rate": self.dilation_rate,
             "groups": self.groups,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
+            **kernel_options_config(self),
             # Keras 3's conv configs always list "activity_regularizer" (None when unset).
             **weight_options_config(self, "kernel_regularizer", "bias_regularizer",
                                     "activity_regularizer", "kernel_constraint",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from rskeras import activations, initializers, ops
-from rskeras.layers._layer_args import set_weight_options, weight_options_config
+from rskeras import ops
+from rskeras.layers._layer_args import kernel_options_config, set_kernel_options, weight_options_config
 from rskeras.layers.input_spec import InputSpec
 from rskeras.layers.layer import Layer
 
@@ -43,13 +43,8 @@ class Dense(Layer):
         if lora_rank:
             raise ValueError("Dense: LoRA (`lora_rank`) is not supported by rskeras")
         self.units = units
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        set_weight_options(self, kernel_regularizer=kernel_regularizer,
-                           bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
-                           bias_constraint=bias_constraint)
+        set_kernel_options(self, activation, use_bias, kernel_initializer, bias_initializer,
+                           kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint)
         self.input_spec = InputSpec(min_ndim=2)
         self.supports_masking = True  # the input's mask passes through (Keras)
 
@@ -77,15 +72,10 @@ class Dense(Layer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def get_config(self):
-        from rskeras import initializers as inits
-
         return {
             **super().get_config(),
             "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": inits.serialize(self.kernel_initializer),
-            "bias_initializer": inits.serialize(self.bias_initializer),
+            **kernel_options_config(self),
             # "activity_regularizer" comes from Layer.get_config when set (Keras 3).
             **weight_options_config(self, "kernel_regularizer", "bias_regularizer",
                                     "kernel_constraint", "bias_constraint"),
