@@ -36,6 +36,8 @@ import sys
 import tempfile
 import time
 
+from _machine import cpu_name  # benchmarks/_machine.py
+
 CONTENDERS = ("rskeras", "keras-jax", "torch-eager")
 
 
@@ -142,12 +144,7 @@ def main(argv=None) -> None:
                 print(f"# {name}: failed or not installed ({proc.stderr.strip().splitlines()[-1:]})")
                 continue
             results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_name()
     print(f"- machine: {cpu}, {os.cpu_count()} logical cores, Python {platform.python_version()}; "
           f"{args.samples} images, batch 64, median of steps after the first {args.warmup}")
     print()

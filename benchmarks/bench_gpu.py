@@ -44,6 +44,8 @@ import sys
 import tempfile
 import time
 
+from _machine import cpu_name  # benchmarks/_machine.py
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 MATMUL = ("rskeras-wgsl", "torch-cuda")
 TRAINING = ("rskeras-gpu", "torch-cuda", "rskeras-cpu")
@@ -293,14 +295,6 @@ def run_child(child: str, args, data_path: str = "") -> dict | None:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
-
-
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="1024,4096,8192", help="matmul sizes n (default 1024,4096,8192)")
@@ -315,7 +309,7 @@ def main(argv=None) -> None:
     if args.child:
         return child_main(args)
     parts = args.only.split(",")
-    print(f"- host: {_cpu_name()}, {os.cpu_count()} logical cores, Python {platform.python_version()}")
+    print(f"- host: {cpu_name()}, {os.cpu_count()} logical cores, Python {platform.python_version()}")
 
     if "matmul" in parts:
         rows = {name: run_child(f"matmul-{name}", args) for name in MATMUL}

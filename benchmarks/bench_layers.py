@@ -31,6 +31,8 @@ import time
 
 import numpy as np
 
+from _machine import cpu_name  # benchmarks/_machine.py
+
 CONTENDERS = ("rskeras", "torch", "keras-jax")
 GROUPS = {  # kernel group -> {row: label}
     "bn": {"bn": "BatchNormalization train (64,16,16,64), fwd+bwd",
@@ -241,8 +243,7 @@ def main(argv=None):
                 arrays[name] = {k: npz[k] for k in npz.files}
 
     import rskeras
-    with open("/proc/cpuinfo") as f:
-        cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), platform.machine())
+    cpu = cpu_name()
     print(f"- machine: {cpu}, {os.cpu_count()} logical cores, Python {platform.python_version()}; "
           f"rskeras {rskeras.__version__} ({rskeras._core.num_threads()} threads), median of "
           f"{args.repeats} calls after {args.warmup} warm-up calls, float32")

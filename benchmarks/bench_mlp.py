@@ -58,7 +58,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from importlib import metadata, util
+from importlib import util
+
+from _machine import cpu_name, package_versions  # benchmarks/_machine.py
 
 # Only the standard library is imported at module level: a child must start clean so that the
 # framework's import (NumPy included) is timed in full.
@@ -306,18 +308,8 @@ def missing_modules(name: str) -> list[str]:
 
 
 def machine_info() -> dict:
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    versions = {}
-    for package in VERSIONED_PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
+    cpu = cpu_name()
+    versions = package_versions(VERSIONED_PACKAGES)
     return {
         "cpu": cpu,
         "logical_cores": os.cpu_count(),

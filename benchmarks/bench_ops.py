@@ -22,6 +22,8 @@ import time
 import numpy as np
 
 import rskeras as keras
+
+from _machine import cpu_name  # benchmarks/_machine.py
 from rskeras import ops
 
 try:
@@ -55,7 +57,7 @@ def main():
     rng = np.random.default_rng(0)
     repeat = 3 if args.quick else 7
 
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    cpu = cpu_name()
     print(f"- machine: {cpu}, {os.cpu_count()} logical cores, Python {platform.python_version()}")
     print(f"- numpy {np.__version__}, rskeras {keras.__version__}, torch {torch.__version__ if torch else 'not installed'}"
           f", rskeras threads {keras._core.num_threads()}")

@@ -51,7 +51,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from importlib import metadata
+
+from _machine import cpu_name, package_versions  # benchmarks/_machine.py
 
 CONTENDERS = ("rskeras", "keras-jax")
 FORMATS = (".keras", ".h5", ".weights.h5")
@@ -185,18 +186,8 @@ def filesystem_of(path: str) -> str:
 
 
 def machine_info(folder: str) -> dict:
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    versions = {}
-    for package in VERSIONED_PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
+    cpu = cpu_name()
+    versions = package_versions(VERSIONED_PACKAGES)
     memory = "unknown"
     try:
         with open("/proc/meminfo") as f:
