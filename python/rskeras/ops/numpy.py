@@ -156,19 +156,21 @@ def prod(x, axis=None, keepdims=False, dtype=None) -> Tensor:
 @operation(R.reduction("bool", "any"))
 def any(x, axis=None, keepdims=False) -> Tensor:  # noqa: A001
     """Whether any element along `axis` is non-zero (bool). An empty reduction is False."""
-    b = _core.cast(x, "bool")
-    if _empty_reduction(b, axis):
-        return _full_reduced(b, axis, keepdims, False)
-    return _core.reduce("max", b, axis, keepdims)
+    return _truth_reduce(x, axis, keepdims, "max", False)
 
 
 @operation(R.reduction("bool", "all"))
 def all(x, axis=None, keepdims=False) -> Tensor:  # noqa: A001
     """Whether every element along `axis` is non-zero (bool). An empty reduction is True."""
+    return _truth_reduce(x, axis, keepdims, "min", True)
+
+
+def _truth_reduce(x, axis, keepdims, reduction, empty_value) -> Tensor:
+    """`x` as bool reduced with "max" (any) or "min" (all); `empty_value` for no elements."""
     b = _core.cast(x, "bool")
     if _empty_reduction(b, axis):
-        return _full_reduced(b, axis, keepdims, True)
-    return _core.reduce("min", b, axis, keepdims)
+        return _full_reduced(b, axis, keepdims, empty_value)
+    return _core.reduce(reduction, b, axis, keepdims)
 
 
 def _cumulative(op, x, axis, prod):
