@@ -1,7 +1,9 @@
 //! The bridge to the GPU executor (`rskeras.backend.webgpu`, WGSL through wgpu-py). Python
 //! registers one executor object; every op with an input on the GPU is sent to it as an op
 //! name, a dict of the op's parameters and its inputs, and comes back as a device buffer
-//! handle. Host inputs (a batch, the constants of gradient rules) travel as NumPy arrays.
+//! handle. The name and the parameters (the op's fields, by name) both come from the op table
+//! in `ops/mod.rs`, so nothing here changes when an op is added. Host inputs (a batch, the
+//! constants of gradient rules) travel as NumPy arrays.
 //!
 //! Executor protocol (all called with the GIL held):
 //! - `execute(op, params, inputs) -> handle`, where `inputs` is a list of
