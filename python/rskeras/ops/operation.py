@@ -181,40 +181,22 @@ def _has_keras_tensor(values) -> bool:
 
 
 def _dispatcher(fn, op_name):
-    """`fn` behind a symbolic check, as a function with `fn`'s own parameters: the eager path
-    (every op call of a training step) pays one type test per argument, with no packing of
-    `*args`/`**kwargs`; a KerasTensor argument sends the call to `symbolic_op(op_name, ...)`."""
-    import inspect
+    """`fn` behind a symbolic check: a KerasTensor among the arguments (or one level inside a
+    list or tuple argument) sends the call to `symbolic_op(op_name, ...)`. The eager path pays
+    one type test per argument, about 0.3 us a call. (A wrapper generated with `fn`'s exact
+    parameters costs 0.1 us, but compiling one per op adds 5-8 ms to `import rskeras`.)"""
 
-    params = list(inspect.signature(fn).parameters.values())
-    defaults = {p.name: p.default for p in params if p.default is not p.empty}
-    header, call, tests = [], [], []
-    for p in params:
-        if p.kind is p.VAR_POSITIONAL:
-            header.append(f"*{p.name}")
-            call.append(f"*{p.name}")
-            tests.append(f"_has_keras_tensor({p.name})")
-            continue
-        if p.kind is p.VAR_KEYWORD:
-            header.append(f"**{p.name}")
-            call.append(f"**{p.name}")
-            tests.append(f"_has_keras_tensor({p.name}.values())")
-            continue
-        if p.kind is p.KEYWORD_ONLY and not any(h.startswith("*") for h in header):
-            header.append("*")
-        header.append(p.name + (f"=_defaults[{p.name!r}]" if p.name in defaults else ""))
-        call.append(f"{p.name}={p.name}" if p.kind is p.KEYWORD_ONLY else p.name)
-        tests.append(f"type({p.name}) is KerasTensor or type({p.name}) in _SEQUENCES "
-                     f"and _has_keras_tensor({p.name})")
-    source = (f"def {fn.__name__}({', '.join(header)}):\n"
-              f"    if {' or '.join(f'({t})' for t in tests) or 'False'}:\n"
-              f"        return symbolic_op({op_name!r}, {', '.join(call)})\n"
-              f"    return _fn({', '.join(call)})\n")
-    namespace = {"_fn": fn, "_defaults": defaults, "KerasTensor": KerasTensor,
-                 "_SEQUENCES": (list, tuple), "_has_keras_tensor": _has_keras_tensor,
-                 "symbolic_op": symbolic_op}
-    exec(compile(source, f"<rskeras.ops.{op_name}>", "exec"), namespace)  # noqa: S102
-    return functools.wraps(fn)(namespace[fn.__name__])
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        for a in args:
+            t = type(a)
+            if t is KerasTensor or ((t is list or t is tuple) and _has_keras_tensor(a)):
+                return symbolic_op(op_name, *args, **kwargs)
+        if kwargs and _has_keras_tensor(kwargs.values()):
+            return symbolic_op(op_name, *args, **kwargs)
+        return fn(*args, **kwargs)
+
+    return op
 
 
 def operation(rule, name=None):
