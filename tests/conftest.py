@@ -161,6 +161,15 @@ def assert_close(got, expected, rtol=1e-5, atol=1e-6, dtype=None, shape=True):
     np.testing.assert_allclose(g.astype(np.float64), e.astype(np.float64), rtol=rtol, atol=atol, equal_nan=True)
 
 
+def assert_exact(got, expected, dtype=None):
+    """`got` (a tensor) equals `expected` exactly, shape included (and its dtype, when given)."""
+    g = to_np(got)
+    assert g.shape == np.shape(expected), f"shape {g.shape} != {np.shape(expected)}"
+    if dtype is not None:
+        assert got.dtype == dtype, f"dtype {got.dtype} != {dtype}"
+    np.testing.assert_array_equal(g, expected)
+
+
 # ---------------------------------------------------------------------------------------------
 # Gradient helpers
 
@@ -245,6 +254,38 @@ def assert_grad_matches(op, *inputs, wrt=None, expected=None, eps=1e-3, rtol=1e-
         assert g.shape == inputs[i].shape, f"gradient shape {g.shape} != input shape {inputs[i].shape}"
         assert g.dtype == np.float32, f"gradient dtype {g.dtype}"
         np.testing.assert_allclose(g, r, rtol=rtol, atol=atol, err_msg=f"gradient for input {i}")
+
+
+def fd64(op, inputs, i, w, eps=1e-6):
+    """Central finite differences of `sum(w * op(*inputs))` w.r.t. `inputs[i]`, evaluating the
+    rskeras op itself in float64."""
+    inputs = [np.asarray(a, np.float64) if isinstance(a, np.ndarray) else a for a in inputs]
+    x = inputs[i]
+    grad = np.zeros_like(x)
+    for j in range(x.size):
+        vals = []
+        for step in (eps, -eps):
+            xs = x.copy().reshape(-1)
+            xs[j] += step
+            args = list(inputs)
+            args[i] = xs.reshape(x.shape)
+            vals.append(float(np.sum(w * to_np(op(*args)))))
+        grad.reshape(-1)[j] = (vals[0] - vals[1]) / (2 * eps)
+    return grad
+
+
+def check_grads_fd64(op, inputs, wrt, seed=0, rtol=1e-6, atol=1e-8):
+    """Tape gradients of `op` in float64 (seeded with a random cotangent) against `fd64`."""
+    inputs = [np.asarray(a, np.float64) if isinstance(a, np.ndarray) else a for a in inputs]
+    y = to_np(op(*inputs))
+    w = random_cotangent(y.shape, seed).astype(np.float64)
+    _, grads = tape_grads(op, inputs, wrt, cotangent=w)
+    for i, g in zip(wrt, grads):
+        assert g is not None, f"no gradient for input {i}"
+        assert g.dtype == np.float64, f"gradient {i} has dtype {g.dtype}"
+        assert g.shape == inputs[i].shape
+        want = fd64(op, inputs, i, w)
+        np.testing.assert_allclose(g, want, rtol=rtol, atol=atol, err_msg=f"gradient for input {i}")
 
 
 def unbroadcast(g, shape):

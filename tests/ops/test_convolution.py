@@ -13,44 +13,14 @@ import rskeras as keras
 from hypothesis import given, settings, strategies as st
 from rskeras import ops
 
-from tests.conftest import T, assert_close, assert_grad_matches, random_cotangent, tape_grads, to_np
+from tests.conftest import (
+    T, assert_close, assert_grad_matches, check_grads_fd64, random_cotangent, tape_grads, to_np,
+)
 from tests.fuzz._references import conv2d, pads
 
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
-
-
-def fd64(op, inputs, i, w, eps=1e-6):
-    """Central finite differences of `sum(w * op(*inputs))` w.r.t. `inputs[i]`, evaluating the
-    rskeras op itself in float64."""
-    inputs = [np.asarray(a, np.float64) if isinstance(a, np.ndarray) else a for a in inputs]
-    x = inputs[i]
-    grad = np.zeros_like(x)
-    for j in range(x.size):
-        vals = []
-        for step in (eps, -eps):
-            xs = x.copy().reshape(-1)
-            xs[j] += step
-            args = list(inputs)
-            args[i] = xs.reshape(x.shape)
-            vals.append(float(np.sum(w * to_np(op(*args)))))
-        grad.reshape(-1)[j] = (vals[0] - vals[1]) / (2 * eps)
-    return grad
-
-
-def check_grads_fd64(op, inputs, wrt, seed=0, rtol=1e-6, atol=1e-8):
-    """Tape gradients of `op` in float64 (seeded with a random cotangent) against `fd64`."""
-    inputs = [np.asarray(a, np.float64) if isinstance(a, np.ndarray) else a for a in inputs]
-    y = to_np(op(*inputs))
-    w = random_cotangent(y.shape, seed).astype(np.float64)
-    _, grads = tape_grads(op, inputs, wrt, cotangent=w)
-    for i, g in zip(wrt, grads):
-        assert g is not None, f"no gradient for input {i}"
-        assert g.dtype == np.float64, f"gradient {i} has dtype {g.dtype}"
-        assert g.shape == inputs[i].shape
-        want = fd64(op, inputs, i, w)
-        np.testing.assert_allclose(g, want, rtol=rtol, atol=atol, err_msg=f"gradient for input {i}")
 
 
 def keras_pads(size, k, s, d, padding):

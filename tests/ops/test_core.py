@@ -11,6 +11,7 @@ from rskeras import ops
 from tests.conftest import (
     T,
     assert_close,
+    assert_exact,
     assert_grad_matches,
     float_arrays,
     floats32,
@@ -26,24 +27,13 @@ F64 = np.float64
 # take
 
 
-F64 = np.float64
-
-
-def _exact(got, expected, dtype=None):
-    g = to_np(got)
-    assert g.shape == np.shape(expected), f"shape {g.shape} != {np.shape(expected)}"
-    if dtype is not None:
-        assert got.dtype == dtype, f"dtype {got.dtype} != {dtype}"
-    np.testing.assert_array_equal(g, expected)
-
-
 @given(x=float_arrays(min_dims=1), data=st.data())
 def test_unstack_matches_numpy(x, data, device):
     axis = data.draw(st.integers(-x.ndim, x.ndim - 1))
     got = ops.unstack(T(x), axis=axis)
     assert len(got) == x.shape[axis]
     for i, g in enumerate(got):
-        _exact(g, np.take(x, i, axis=axis))
+        assert_exact(g, np.take(x, i, axis=axis))
 
 
 def test_unstack_grad_and_errors():
@@ -86,15 +76,15 @@ def _slice_reference(x, starts, sizes):
 @given(case=slice_case())
 def test_slice_matches_dynamic_slice_semantics(case, device):
     x, starts, sizes = case
-    _exact(ops.slice(T(x), starts, sizes), _slice_reference(x, starts, sizes))
-    _exact(ops.slice(T(x), np.array(starts), tuple(sizes)), _slice_reference(x, starts, sizes))
+    assert_exact(ops.slice(T(x), starts, sizes), _slice_reference(x, starts, sizes))
+    assert_exact(ops.slice(T(x), np.array(starts), tuple(sizes)), _slice_reference(x, starts, sizes))
 
 
 def test_slice_known_values_grad_and_errors():
     x = np.arange(20, dtype=np.float32).reshape(4, 5)
-    _exact(ops.slice(x, (3, -1), (2, 2)), [[13.0, 14.0], [18.0, 19.0]])  # values from keras (jax)
-    _exact(ops.slice(x, (1, 1), (-1, 2)), [[6.0, 7.0], [11.0, 12.0], [16.0, 17.0]])
-    _exact(ops.slice(np.arange(6, dtype=np.int32), [2], [3]), np.array([2, 3, 4], np.int32), dtype="int32")
+    assert_exact(ops.slice(x, (3, -1), (2, 2)), [[13.0, 14.0], [18.0, 19.0]])  # values from keras (jax)
+    assert_exact(ops.slice(x, (1, 1), (-1, 2)), [[6.0, 7.0], [11.0, 12.0], [16.0, 17.0]])
+    assert_exact(ops.slice(np.arange(6, dtype=np.int32), [2], [3]), np.array([2, 3, 4], np.int32), dtype="int32")
 
     def expected(x, w):
         g = np.zeros_like(x, dtype=F64)

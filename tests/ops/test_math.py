@@ -14,6 +14,7 @@ from tests.conftest import (
     T,
     array_and_axis,
     assert_close,
+    assert_exact,
     assert_grad_matches,
     float_arrays,
     floats32,
@@ -24,14 +25,6 @@ from tests.conftest import (
 
 F64 = np.float64
 SMALL = {"max_dims": 3, "max_side": 3}  # shapes for finite-difference gradient checks
-
-
-def _exact(got, expected, dtype=None):
-    g = to_np(got)
-    assert g.shape == np.shape(expected), f"shape {g.shape} != {np.shape(expected)}"
-    if dtype is not None:
-        assert got.dtype == dtype, f"dtype {got.dtype} != {dtype}"
-    np.testing.assert_array_equal(g, expected)
 
 
 def _np_axis(axis):
@@ -69,10 +62,10 @@ def test_logsumexp_grad_is_softmax(xa, keepdims, device):
 
 
 def test_logsumexp_infinities_empty_and_errors():
-    _exact(ops.logsumexp(np.array([-np.inf, -np.inf], np.float32)), np.float32(-np.inf))
-    _exact(ops.logsumexp(np.array([np.inf, 1.0], np.float32)), np.float32(np.inf))
+    assert_exact(ops.logsumexp(np.array([-np.inf, -np.inf], np.float32)), np.float32(-np.inf))
+    assert_exact(ops.logsumexp(np.array([np.inf, 1.0], np.float32)), np.float32(np.inf))
     assert math.isnan(float(ops.logsumexp(np.array([np.nan, 1.0], np.float32))))
-    _exact(ops.logsumexp(np.zeros((0, 3), np.float32), axis=0), np.full(3, -np.inf, np.float32))
+    assert_exact(ops.logsumexp(np.zeros((0, 3), np.float32), axis=0), np.full(3, -np.inf, np.float32))
     assert_close(ops.logsumexp(np.array([1, 2], np.int32)), np.log(np.e + np.e ** 2), dtype="float32")
     with pytest.raises(ValueError, match="logsumexp"):
         ops.logsumexp(np.ones((2, 2)), axis=2)

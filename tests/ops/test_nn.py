@@ -21,8 +21,10 @@ from tests.conftest import (
     T,
     array_and_axis,
     assert_close,
+    assert_exact,
     assert_grad_matches,
     broadcastable_shapes,
+    check_grads_fd64,
     float_arrays,
     floats32,
     int_arrays,
@@ -32,12 +34,6 @@ from tests.conftest import (
     to_np,
     unbroadcast,
 )
-
-
-def _exact(got, expected):
-    g = to_np(got)
-    assert g.shape == np.shape(expected), f"shape {g.shape} != {np.shape(expected)}"
-    np.testing.assert_array_equal(g, expected)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -51,7 +47,7 @@ def test_one_hot_matches_reference_and_zeroes_out_of_range(labels, num_classes, 
     out = ops.one_hot(T(labels), num_classes)
     assert out.dtype == "float32"
     expected = (labels[..., None] == np.arange(num_classes)).astype(np.float32)
-    _exact(out, expected)
+    assert_exact(out, expected)
 
 
 @pytest.mark.parametrize("labels, depth", [
@@ -64,7 +60,7 @@ def test_one_hot_matches_reference_and_zeroes_out_of_range(labels, num_classes, 
 def test_one_hot_fixed_cases(labels, depth, device):
     got = ops.one_hot(T(labels), depth)
     assert got.dtype == "float32"
-    _exact(got, (labels[..., None] == np.arange(depth)).astype(np.float32))
+    assert_exact(got, (labels[..., None] == np.arange(depth)).astype(np.float32))
 
 
 def test_one_hot_errors_and_dtype():
@@ -72,7 +68,7 @@ def test_one_hot_errors_and_dtype():
         ops.one_hot(np.array([0.0, 1.0], np.float32), 3)
     with pytest.raises(ValueError, match="one_hot"):
         ops.one_hot(np.array([0, 1]), 3, axis=0)
-    _exact(ops.one_hot([1, 0], 2, dtype="int32"), np.array([[0, 1], [1, 0]]))
+    assert_exact(ops.one_hot([1, 0], 2, dtype="int32"), np.array([[0, 1], [1, 0]]))
 
 
 F64 = np.float64
@@ -949,38 +945,6 @@ def test_dot_product_attention_gradients_and_errors():
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
-
-
-def fd64(op, inputs, i, w, eps=1e-6):
-    """Central finite differences of `sum(w * op(*inputs))` w.r.t. `inputs[i]`, evaluating the
-    rskeras op itself in float64."""
-    inputs = [np.asarray(a, np.float64) if isinstance(a, np.ndarray) else a for a in inputs]
-    x = inputs[i]
-    grad = np.zeros_like(x)
-    for j in range(x.size):
-        vals = []
-        for step in (eps, -eps):
-            xs = x.copy().reshape(-1)
-            xs[j] += step
-            args = list(inputs)
-            args[i] = xs.reshape(x.shape)
-            vals.append(float(np.sum(w * to_np(op(*args)))))
-        grad.reshape(-1)[j] = (vals[0] - vals[1]) / (2 * eps)
-    return grad
-
-
-def check_grads_fd64(op, inputs, wrt, seed=0, rtol=1e-6, atol=1e-8):
-    """Tape gradients of `op` in float64 (seeded with a random cotangent) against `fd64`."""
-    inputs = [np.asarray(a, np.float64) if isinstance(a, np.ndarray) else a for a in inputs]
-    y = to_np(op(*inputs))
-    w = random_cotangent(y.shape, seed).astype(np.float64)
-    _, grads = tape_grads(op, inputs, wrt, cotangent=w)
-    for i, g in zip(wrt, grads):
-        assert g is not None, f"no gradient for input {i}"
-        assert g.dtype == np.float64, f"gradient {i} has dtype {g.dtype}"
-        assert g.shape == inputs[i].shape
-        want = fd64(op, inputs, i, w)
-        np.testing.assert_allclose(g, want, rtol=rtol, atol=atol, err_msg=f"gradient for input {i}")
 
 
 def ref_batch_norm(x, gamma, beta, eps):
