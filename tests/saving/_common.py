@@ -1,7 +1,7 @@
 """Shared by the tests of tests/saving: the fixture files written by the real Keras
 (tests/fixtures/saving, made by tests/fixtures/make_saving_fixtures.py and
-make_tf_keras2_fixtures.py), the same model architectures built with rskeras, the custom
-`ScaledDense` layer of the fixtures, and comparison helpers.
+make_tf_keras2_fixtures.py), the same model architectures built with rskeras and the custom
+`ScaledDense` layer of the fixtures (both from _architectures.py), and comparison helpers.
 
 tests/saving is a package (it has an `__init__.py`) so that its conftest.py does not replace
 tests/conftest.py as the module `conftest`, which other test files import from.
@@ -17,8 +17,11 @@ from types import SimpleNamespace
 
 import numpy as np
 import rskeras as keras
-from rskeras import ops
 from rskeras.saving import object_registration
+
+from tests.fixtures._fixture_files import npz_list
+
+from ._architectures import define
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "saving"
 
@@ -29,34 +32,15 @@ KERAS3_CASES = ["sequential_mlp", "functional_two_in_two_out", "cnn_batchnorm", 
 COMPILED_CASES = [c for c in KERAS3_CASES if c != "uncompiled_mlp"]
 TF_KERAS2_CASES = ["tfkeras2_mlp", "tfkeras2_functional"]
 
-L = keras.layers
-
 
 # ---------------------------------------------------------------------------------------------
-# The custom layer of the fixtures: the source in custom_layer.npz meta["custom_class_source"],
-# with rskeras in place of keras.
-@keras.saving.register_keras_serializable(package="fixtures")
-class ScaledDense(keras.layers.Layer):
-    def __init__(self, units, scale=2.0, **kwargs):
-        super().__init__(**kwargs)
-        self.units = units
-        self.scale = scale
-
-    def build(self, input_shape):
-        self.kernel = self.add_weight(
-            shape=(input_shape[-1], self.units),
-            initializer="glorot_uniform",
-            name="kernel",
-        )
-        self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
-
-    def call(self, x):
-        return self.scale * (ops.matmul(x, self.kernel) + self.bias)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"units": self.units, "scale": self.scale})
-        return config
+# The custom layer of the fixtures (ScaledDense), a subclassed model (Blocks) and the fixture
+# architectures (BUILDERS: case -> build(compile=...)), made with rskeras from
+# tests/saving/_architectures.py, which keras_oracle_child.py shares.
+_ARCHITECTURES = define(keras)
+ScaledDense = _ARCHITECTURES.ScaledDense
+Blocks = _ARCHITECTURES.Blocks
+BUILDERS = _ARCHITECTURES.BUILDERS
 
 
 @contextlib.contextmanager
@@ -74,41 +58,8 @@ def isolated_registry():
         object_registration.GLOBAL_CUSTOM_NAMES.update(names)
 
 
-# A subclassed model whose layers are held in an attribute, a list and a dict, plus one
-# (`proj`) whose attribute name sorts after "layers", so Keras stores it under layers/.
-@keras.saving.register_keras_serializable(package="saving_tests")
-class Blocks(keras.Model):
-    def __init__(self, units=4, **kwargs):
-        super().__init__(**kwargs)
-        self.units = units
-        self.encoder = L.Dense(units, activation="relu")
-        self.blocks = [L.Dense(units), L.LayerNormalization()]
-        self.heads = {"a": L.Dense(2), "b": L.Dense(3)}
-        self.proj = L.Dense(1)
-
-    def call(self, x):
-        h = self.encoder(x)
-        for block in self.blocks:
-            h = block(h)
-        return self.proj(self.heads["a"](h)) + self.heads["b"](h)[:, :1]
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}
-
-
 # ---------------------------------------------------------------------------------------------
 # Fixture data
-
-
-def npz_list(data, prefix) -> list:
-    """`data[prefix]` as a one-item list, else `data[prefix_0], data[prefix_1], ...`."""
-    if prefix in data:
-        return [data[prefix]]
-    out, i = [], 0
-    while f"{prefix}_{i}" in data:
-        out.append(data[f"{prefix}_{i}"])
-        i += 1
-    return out
 
 
 def load_case(name) -> SimpleNamespace:
@@ -169,98 +120,6 @@ def iterations(optimizer) -> int:
 
 def json_normalized(value):
     return json.loads(json.dumps(value))
-
-
-# ---------------------------------------------------------------------------------------------
-# The fixture architectures, built with rskeras (make_saving_fixtures.py's builders). Layer
-# names are given where the fixture relies on auto-names, so that they do not depend on how
-# many layers the test process made before.
-
-
-def build_sequential_mlp(compile=True):
-    model = keras.Sequential([
-        keras.Input((8,)),
-        L.Dense(16, activation="relu", name="dense"),
-        L.Dropout(0.1, name="dropout"),
-        L.Dense(4, activation="softmax", name="dense_1"),
-    ], name="sequential")
-    if compile:
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
-    return model
-
-
-def build_functional_two_in_two_out(compile=True):
-    a = keras.Input((5,), name="a")
-    b = keras.Input((3,), name="b")
-    ha = L.Dense(6, activation="relu", name="dense")(a)
-    hb = L.Dense(4, activation="relu", name="dense_1")(b)
-    c = L.Concatenate(name="concatenate")([ha, hb])
-    d = L.Dense(10, activation="relu", name="dense_2")(c)
-    s = L.Add(name="add")([c, d])
-    reg = L.Dense(2, name="reg")(s)
-    cls = L.Dense(3, activation="softmax", name="cls")(s)
-    model = keras.Model(inputs=[a, b], outputs=[reg, cls], name="functional")
-    if compile:
-        model.compile(
-            optimizer=keras.optimizers.Adam(0.01),
-            loss={"reg": "mse", "cls": "sparse_categorical_crossentropy"},
-            loss_weights={"reg": 0.5, "cls": 1.0},
-            metrics={"cls": ["accuracy"]},
-        )
-    return model
-
-
-def build_cnn_batchnorm(compile=True):
-    model = keras.Sequential([
-        keras.Input((8, 8, 1)),
-        L.Conv2D(4, 3, activation="relu", name="conv2d"),
-        L.BatchNormalization(name="batch_normalization"),
-        L.MaxPooling2D(name="max_pooling2d"),
-        L.Flatten(name="flatten"),
-        L.Dense(3, activation="softmax", name="dense"),
-    ], name="sequential")
-    if compile:
-        model.compile("rmsprop", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
-
-
-def build_nested(compile=True):
-    inner = keras.Sequential([keras.Input((6,)), L.Dense(6, activation="relu", name="dense"),
-                              L.Dense(4, name="dense_1")], name="inner")
-    inp = keras.Input((5,))
-    h = L.Dense(6, name="pre")(inp)
-    h = inner(h)
-    out = L.Dense(2, name="head")(h)
-    model = keras.Model(inp, out, name="functional_1")
-    if compile:
-        model.compile(keras.optimizers.SGD(0.05, momentum=0.9), "mse")
-    return model
-
-
-def build_custom_layer(compile=True, layer_class=ScaledDense):
-    model = keras.Sequential([keras.Input((4,)), layer_class(3, scale=0.5, name="scaled_dense"),
-                              L.Dense(2, name="dense")], name="sequential")
-    if compile:
-        model.compile("adam", "mse")
-    return model
-
-
-def build_uncompiled_mlp(compile=False):
-    model = keras.Sequential([keras.Input((3,)), L.Dense(2, name="dense")], name="sequential")
-    if compile:
-        model.compile("adam", "mse")
-    return model
-
-
-BUILDERS = {
-    "sequential_mlp": build_sequential_mlp,
-    "functional_two_in_two_out": build_functional_two_in_two_out,
-    "cnn_batchnorm": build_cnn_batchnorm,
-    "nested": build_nested,
-    "custom_layer": build_custom_layer,
-    "uncompiled_mlp": build_uncompiled_mlp,
-}
 
 
 def fit_data(case, n=32, seed=0):

@@ -11,7 +11,8 @@ that Keras could only load with compile=False), compiled, optimizer class, learn
 iterations. `.keras` and `.h5` go through keras.models.load_model; `.weights.h5` through
 load_weights into the same architecture built here with Keras.
 
-It never imports rskeras; the architectures below mirror tests/saving/_common.py.
+It never imports rskeras; the architectures and custom classes are those of
+tests/saving/_common.py, made with Keras from tests/saving/_architectures.py.
 """
 
 import json
@@ -24,97 +25,22 @@ import numpy as np
 os.environ.setdefault("KERAS_BACKEND", "jax")
 import keras  # noqa: E402
 
-L = keras.layers
+# The architectures and custom classes of tests/saving/_common.py, made here with Keras. `python -I`
+# leaves this script's folder off sys.path.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _architectures import define  # noqa: E402  (imports neither keras nor rskeras)
 
-
-@keras.saving.register_keras_serializable(package="fixtures")
-class ScaledDense(keras.layers.Layer):
-    def __init__(self, units, scale=2.0, **kwargs):
-        super().__init__(**kwargs)
-        self.units = units
-        self.scale = scale
-
-    def build(self, input_shape):
-        self.kernel = self.add_weight(shape=(input_shape[-1], self.units),
-                                      initializer="glorot_uniform", name="kernel")
-        self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
-
-    def call(self, x):
-        return self.scale * (keras.ops.matmul(x, self.kernel) + self.bias)
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units, "scale": self.scale}
-
-
-@keras.saving.register_keras_serializable(package="saving_tests")
-class Blocks(keras.Model):
-    def __init__(self, units=4, **kwargs):
-        super().__init__(**kwargs)
-        self.units = units
-        self.encoder = L.Dense(units, activation="relu")
-        self.blocks = [L.Dense(units), L.LayerNormalization()]
-        self.heads = {"a": L.Dense(2), "b": L.Dense(3)}
-        self.proj = L.Dense(1)
-
-    def call(self, x):
-        h = self.encoder(x)
-        for block in self.blocks:
-            h = block(h)
-        return self.proj(self.heads["a"](h)) + self.heads["b"](h)[:, :1]
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}
-
-
-def sequential_mlp():
-    m = keras.Sequential([keras.Input((8,)), L.Dense(16, activation="relu"), L.Dropout(0.1),
-                          L.Dense(4, activation="softmax")])
-    m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    return m
-
-
-def functional_two_in_two_out():
-    a, b = keras.Input((5,), name="a"), keras.Input((3,), name="b")
-    c = L.Concatenate()([L.Dense(6, activation="relu")(a), L.Dense(4, activation="relu")(b)])
-    s = L.Add()([c, L.Dense(10, activation="relu")(c)])
-    m = keras.Model([a, b], [L.Dense(2, name="reg")(s), L.Dense(3, activation="softmax", name="cls")(s)])
-    m.compile(keras.optimizers.Adam(0.01), loss={"reg": "mse", "cls": "sparse_categorical_crossentropy"},
-              loss_weights={"reg": 0.5, "cls": 1.0}, metrics={"cls": ["accuracy"]})
-    return m
-
-
-def cnn_batchnorm():
-    m = keras.Sequential([keras.Input((8, 8, 1)), L.Conv2D(4, 3, activation="relu"),
-                          L.BatchNormalization(), L.MaxPooling2D(), L.Flatten(),
-                          L.Dense(3, activation="softmax")])
-    m.compile("rmsprop", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    return m
-
-
-def nested():
-    inner = keras.Sequential([keras.Input((6,)), L.Dense(6, activation="relu"), L.Dense(4)],
-                             name="inner")
-    inp = keras.Input((5,))
-    m = keras.Model(inp, L.Dense(2, name="head")(inner(L.Dense(6, name="pre")(inp))))
-    m.compile(keras.optimizers.SGD(0.05, momentum=0.9), "mse")
-    return m
-
-
-def custom_layer():
-    m = keras.Sequential([keras.Input((4,)), ScaledDense(3, scale=0.5), L.Dense(2)])
-    m.compile("adam", "mse")
-    return m
+ARCHITECTURES = define(keras)
 
 
 def blocks():
-    m = Blocks(units=4)
+    m = ARCHITECTURES.Blocks(units=4)
     m(np.zeros((1, 5), "float32"))  # Keras's Model.build(shape) would not build the sublayers
     m.compile("adam", "mse")
     return m
 
 
-BUILDERS = {f.__name__: f for f in (sequential_mlp, functional_two_in_two_out, cnn_batchnorm,
-                                    nested, custom_layer, blocks)}
+BUILDERS = {**ARCHITECTURES.BUILDERS, "blocks": blocks}
 
 
 def load(case, path):

@@ -534,36 +534,43 @@ def test_zip_unexpected_member(tmp_path):
         keras.models.load_model(target)
 
 
-def _forge_sizes(data: bytes, member: str, file_size=None, compress_size=None) -> bytes:
-    """Patch the sizes of `member` in its local header and central-directory entry."""
+# Fields of a member's zip local file header ("PK\x03\x04") and central-directory entry
+# ("PK\x01\x02"): struct format, offset in the local header, offset in the central entry.
+_ZIP_FIELDS = {"flag": ("<H", 6, 8), "method": ("<H", 8, 10),
+               "compress_size": ("<I", 18, 20), "file_size": ("<I", 22, 24)}
+
+
+def _patch_member(data: bytes, member: str, **fields) -> bytes:
+    """Write `fields` (`_ZIP_FIELDS` names; None: left alone) into `member`'s local header and
+    central-directory entry."""
     data = bytearray(data)
     encoded = member.encode()
-    for sig, size_off, name_len_off, header in ((b"PK\x03\x04", 18, 26, 30), (b"PK\x01\x02", 20, 28, 46)):
+    for where, (sig, name_len_off, header) in enumerate(((b"PK\x03\x04", 26, 30), (b"PK\x01\x02", 28, 46))):
         start = 0
         while (i := data.find(sig, start)) >= 0:
             start = i + 4
             n = struct.unpack_from("<H", data, i + name_len_off)[0]
             if bytes(data[i + header:i + header + n]) != encoded:
                 continue
-            if compress_size is not None:
-                struct.pack_into("<I", data, i + size_off, compress_size)
-            if file_size is not None:
-                struct.pack_into("<I", data, i + size_off + 4, file_size)
+            for name, value in fields.items():
+                if value is not None:
+                    fmt, *offsets = _ZIP_FIELDS[name]
+                    struct.pack_into(fmt, data, i + offsets[where], value)
     return bytes(data)
 
 
 @pytest.mark.parametrize("member", ["model.weights.h5", "config.json"])
 def test_zip_member_size_forged_larger_than_the_archive(tmp_path, member):
     target = tmp_path / "forged.keras"
-    target.write_bytes(_forge_sizes(fixture(MLP + ".keras").read_bytes(), member, file_size=0xFFFFFF00))
+    target.write_bytes(_patch_member(fixture(MLP + ".keras").read_bytes(), member, file_size=0xFFFFFF00))
     with refused(target, f"the member '{member}' claims 4294967040 bytes.*could hold"):
         keras.models.load_model(target)
 
 
 def test_zip_member_compressed_size_forged(tmp_path):
     target = tmp_path / "forged.keras"
-    target.write_bytes(_forge_sizes(fixture(MLP + ".keras").read_bytes(), "model.weights.h5",
-                                    compress_size=0x7FFFFFFF, file_size=0x7FFFFFFF))
+    target.write_bytes(_patch_member(fixture(MLP + ".keras").read_bytes(), "model.weights.h5",
+                                     compress_size=0x7FFFFFFF, file_size=0x7FFFFFFF))
     with refused(target, "claims"):
         keras.models.load_model(target)
 
@@ -572,8 +579,8 @@ def test_zip_member_size_forged_smaller(tmp_path):
     """A member that says it is smaller than it is: the read stops there and the CRC check
     fails (or the HDF5 is truncated)."""
     target = tmp_path / "small.keras"
-    target.write_bytes(_forge_sizes(fixture(MLP + ".keras").read_bytes(), "model.weights.h5",
-                                    file_size=100))
+    target.write_bytes(_patch_member(fixture(MLP + ".keras").read_bytes(), "model.weights.h5",
+                                     file_size=100))
     with refused(target, "."):
         keras.models.load_model(target)
 
@@ -628,28 +635,11 @@ def test_small_deflated_archive_still_loads(tmp_path):
                                expected, rtol=1e-5, atol=1e-6)
 
 
-def _set_flag_and_method(data: bytes, member: str, flag=None, method=None) -> bytes:
-    data = bytearray(data)
-    encoded = member.encode()
-    for sig, flag_off, name_len_off, header in ((b"PK\x03\x04", 6, 26, 30), (b"PK\x01\x02", 8, 28, 46)):
-        start = 0
-        while (i := data.find(sig, start)) >= 0:
-            start = i + 4
-            n = struct.unpack_from("<H", data, i + name_len_off)[0]
-            if bytes(data[i + header:i + header + n]) != encoded:
-                continue
-            if flag is not None:
-                struct.pack_into("<H", data, i + flag_off, flag)
-            if method is not None:
-                struct.pack_into("<H", data, i + flag_off + 2, method)
-    return bytes(data)
-
-
 @pytest.mark.parametrize("flag, method", [(1, None), (None, 99), (None, 12), (None, 14), (None, 1)])
 def test_zip_encrypted_or_unknown_method(tmp_path, flag, method):
     target = tmp_path / "odd.keras"
-    target.write_bytes(_set_flag_and_method(fixture(MLP + ".keras").read_bytes(), "config.json",
-                                            flag=flag, method=method))
+    target.write_bytes(_patch_member(fixture(MLP + ".keras").read_bytes(), "config.json",
+                                     flag=flag, method=method))
     with refused(target, "."):
         keras.models.load_model(target)
 

@@ -21,6 +21,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from tests.fixtures._fixture_files import as_list
+
 from ._common import BUILDERS, Blocks, assert_all_close, assert_all_equal, fit_data, \
     iterations, predict, state_values
 from .conftest import keras_child_env
@@ -55,10 +57,6 @@ def _blocks_data(n=32, seed=0):
     return rng.normal(size=(n, 5)).astype("float32"), rng.normal(size=(n, 1)).astype("float32")
 
 
-def _as_list(x):
-    return list(x) if isinstance(x, (list, tuple)) else [x]
-
-
 def _write_case(workdir, case):
     """Build, fit (8 steps) and save one case; what rskeras predicts and holds."""
     if case == "blocks":
@@ -66,7 +64,7 @@ def _write_case(workdir, case):
     else:
         model, (x, y) = BUILDERS[case](compile=True), fit_data(case)
     model.fit(x, y, epochs=2, batch_size=8, verbose=0)
-    xs = [a[:5] for a in _as_list(x)]
+    xs = [a[:5] for a in as_list(x)]
     np.savez(workdir / f"{case}.inputs.npz", **{f"x_{i}": a for i, a in enumerate(xs)})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the "legacy HDF5" notice
@@ -138,13 +136,22 @@ def test_keras_loads_our_file(keras_results, case, ext):
     assert_all_equal(opt, mine.opt, f"Keras's optimizer variables from {name}")
 
 
-def test_child_script_imports_only_keras_numpy_and_the_stdlib():
-    """The child runs under `python -I` in another environment: it must not import rskeras
-    or anything from the test suite. (This test needs no Keras.)"""
-    tree = ast.parse(CHILD.read_text())
+def _imported_modules(path):
+    """The top-level modules a file imports (asserting it has no relative imports)."""
+    tree = ast.parse(path.read_text())
     modules = {alias.name.split(".")[0] for node in ast.walk(tree)
                if isinstance(node, ast.Import) for alias in node.names}
     modules |= {node.module.split(".")[0] for node in ast.walk(tree)
                 if isinstance(node, ast.ImportFrom) and node.module}
     assert all(node.level == 0 for node in ast.walk(tree) if isinstance(node, ast.ImportFrom))
-    assert modules - set(sys.stdlib_module_names) == {"numpy", "keras"}, modules
+    return modules
+
+
+def test_child_script_imports_only_keras_numpy_and_the_stdlib():
+    """The child runs under `python -I` in another environment: it must not import rskeras
+    or anything from the test suite but _architectures.py (beside it), which imports only the
+    stdlib. (This test needs no Keras.)"""
+    modules = _imported_modules(CHILD)
+    assert modules - set(sys.stdlib_module_names) == {"numpy", "keras", "_architectures"}, modules
+    shared = _imported_modules(CHILD.with_name("_architectures.py"))
+    assert shared <= set(sys.stdlib_module_names), shared
