@@ -25,34 +25,22 @@ struct Geo {
 
 var<workgroup> red: array<f32, {{WG}}>;
 
-// The input row (or column) a window tap reads, or -1 in the padding.
+// A window tap's input row (or column), or -1 in the padding (prelude's window_tap).
 fn tap_y(oy: u32, ky: u32) -> i32 {
-    let y = i32(oy * p.sh + ky * p.dh) - i32(p.pad_top);
-    return select(-1, y, y >= 0 && y < i32(p.h));
+    return window_tap(oy, ky, p.sh, p.dh, p.pad_top, p.h);
 }
 
 fn tap_x(ox: u32, kx: u32) -> i32 {
-    let x = i32(ox * p.sw + kx * p.dw) - i32(p.pad_left);
-    return select(-1, x, x >= 0 && x < i32(p.w));
+    return window_tap(ox, kx, p.sw, p.dw, p.pad_left, p.w);
 }
 
 // The output row (or column) whose tap `ky` reads input row `y`, or -1 when none does.
 fn out_y(y: u32, ky: u32) -> i32 {
-    let t = i32(y + p.pad_top) - i32(ky * p.dh);
-    if (t < 0 || (u32(t) % p.sh) != 0u) {
-        return -1;
-    }
-    let oy = u32(t) / p.sh;
-    return select(-1, i32(oy), oy < p.oh);
+    return window_out(y, ky, p.sh, p.dh, p.pad_top, p.oh);
 }
 
 fn out_x(x: u32, kx: u32) -> i32 {
-    let t = i32(x + p.pad_left) - i32(kx * p.dw);
-    if (t < 0 || (u32(t) % p.sw) != 0u) {
-        return -1;
-    }
-    let ox = u32(t) / p.sw;
-    return select(-1, i32(ox), ox < p.ow);
+    return window_out(x, kx, p.sw, p.dw, p.pad_left, p.ow);
 }
 
 // Sum of `v` over the workgroup (every invocation gets it); call in uniform control flow.
@@ -114,14 +102,11 @@ fn conv_fwd(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
 }
 
-@compute @workgroup_size({{WG}})
-fn conv_input_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
-    // (dy, kernel) -> dx; fx is dy here, fk the kernel.
-    let idx = flat_index(gid, p.row);
-    if (idx >= p.total) {
-        return;
-    }
-    let ci = idx % p.c;
+// dx at input element `idx`: the sum, over the output positions whose window tap (ky, kx)
+// reads it, of dy[position, dy_off + j] * kernel[tap * tap_stride + k_off + j] for j < count.
+// conv_input_grad and dw_input_grad differ only in which dy and kernel channels pair up.
+// fx is dy here, fk the kernel.
+fn input_grad_sum(idx: u32, dy_off: u32, tap_stride: u32, k_off: u32, count: u32) -> f32 {
     let x = (idx / p.c) % p.w;
     let y = (idx / (p.c * p.w)) % p.h;
     let i = idx / (p.c * p.w * p.h);
@@ -136,28 +121,21 @@ fn conv_input_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
             if (ox < 0) {
                 continue;
             }
-            let gb = ((i * p.oh + u32(oy)) * p.ow + u32(ox)) * p.out_c;
-            let kb = ((ky * p.kw + kx) * p.c + ci) * p.out_c;
-            for (var oc = 0u; oc < p.out_c; oc = oc + 1u) {
-                acc = acc + fx[gb + oc] * fk[kb + oc];
+            let gb = ((i * p.oh + u32(oy)) * p.ow + u32(ox)) * p.out_c + dy_off;
+            let kb = (ky * p.kw + kx) * tap_stride + k_off;
+            for (var j = 0u; j < count; j = j + 1u) {
+                acc = acc + fx[gb + j] * fk[kb + j];
             }
         }
     }
-    fout[idx] = acc;
+    return acc;
 }
 
-@compute @workgroup_size({{WG}})
-fn conv_kernel_grad(@builtin(workgroup_id) wid: vec3<u32>,
-                    @builtin(local_invocation_index) lid: u32) {
-    // (x, dy) -> dk (kh, kw, c, out_c): fx is x, fk is dy. One workgroup per element.
-    let e = flat_index(wid, p.row);
-    if (e >= p.total) {
-        return;
-    }
-    let oc = e % p.out_c;
-    let ci = (e / p.out_c) % p.c;
-    let kx = (e / (p.out_c * p.c)) % p.kw;
-    let ky = e / (p.out_c * p.c * p.kw);
+// dk at kernel tap (ky, kx) for input channel `ci` and output channel `oc`, written by
+// invocation 0 of the workgroup: the invocations split the (n, oh, ow) positions (lid, lid +
+// WG, ...) and wg_sum adds their shares. conv_kernel_grad and dw_kernel_grad differ only in
+// how the element decodes. fx is x, fk is dy. Call in uniform control flow (wg_sum).
+fn kernel_grad_store(e: u32, ky: u32, kx: u32, ci: u32, oc: u32, lid: u32) {
     let positions = p.n * p.oh * p.ow;
     var acc = 0.0;
     for (var r = lid; r < positions; r = r + {{WG}}u) {
@@ -174,6 +152,32 @@ fn conv_kernel_grad(@builtin(workgroup_id) wid: vec3<u32>,
     if (lid == 0u) {
         fout[e] = s;
     }
+}
+
+@compute @workgroup_size({{WG}})
+fn conv_input_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
+    // (dy, kernel) -> dx: every output channel of kernel row (ky, kx, ci).
+    let idx = flat_index(gid, p.row);
+    if (idx >= p.total) {
+        return;
+    }
+    let ci = idx % p.c;
+    fout[idx] = input_grad_sum(idx, 0u, p.c * p.out_c, ci * p.out_c, p.out_c);
+}
+
+@compute @workgroup_size({{WG}})
+fn conv_kernel_grad(@builtin(workgroup_id) wid: vec3<u32>,
+                    @builtin(local_invocation_index) lid: u32) {
+    // (x, dy) -> dk (kh, kw, c, out_c). One workgroup per element.
+    let e = flat_index(wid, p.row);
+    if (e >= p.total) {
+        return;
+    }
+    let oc = e % p.out_c;
+    let ci = (e / p.out_c) % p.c;
+    let kx = (e / (p.out_c * p.c)) % p.kw;
+    let ky = e / (p.out_c * p.c * p.kw);
+    kernel_grad_store(e, ky, kx, ci, oc, lid);
 }
 
 @compute @workgroup_size({{WG}})
@@ -209,40 +213,19 @@ fn dw_fwd(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 @compute @workgroup_size({{WG}})
 fn dw_input_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
-    // (dy, kernel) -> dx: fx is dy.
+    // (dy, kernel) -> dx: the m output channels ch * m + j of input channel ch.
     let idx = flat_index(gid, p.row);
     if (idx >= p.total) {
         return;
     }
     let ch = idx % p.c;
-    let x = (idx / p.c) % p.w;
-    let y = (idx / (p.c * p.w)) % p.h;
-    let i = idx / (p.c * p.w * p.h);
-    var acc = 0.0;
-    for (var ky = 0u; ky < p.kh; ky = ky + 1u) {
-        let oy = out_y(y, ky);
-        if (oy < 0) {
-            continue;
-        }
-        for (var kx = 0u; kx < p.kw; kx = kx + 1u) {
-            let ox = out_x(x, kx);
-            if (ox < 0) {
-                continue;
-            }
-            let gb = ((i * p.oh + u32(oy)) * p.ow + u32(ox)) * p.out_c + ch * p.m;
-            let kb = (ky * p.kw + kx) * p.out_c + ch * p.m;
-            for (var j = 0u; j < p.m; j = j + 1u) {
-                acc = acc + fx[gb + j] * fk[kb + j];
-            }
-        }
-    }
-    fout[idx] = acc;
+    fout[idx] = input_grad_sum(idx, ch * p.m, p.out_c, ch * p.m, p.m);
 }
 
 @compute @workgroup_size({{WG}})
 fn dw_kernel_grad(@builtin(workgroup_id) wid: vec3<u32>,
                   @builtin(local_invocation_index) lid: u32) {
-    // (x, dy) -> dk (kh, kw, c, m): fx is x, fk is dy. One workgroup per element.
+    // (x, dy) -> dk (kh, kw, c, m). One workgroup per element.
     let e = flat_index(wid, p.row);
     if (e >= p.total) {
         return;
@@ -250,21 +233,5 @@ fn dw_kernel_grad(@builtin(workgroup_id) wid: vec3<u32>,
     let oc = e % p.out_c;
     let kx = (e / p.out_c) % p.kw;
     let ky = e / (p.out_c * p.kw);
-    let ch = oc / p.m;
-    let positions = p.n * p.oh * p.ow;
-    var acc = 0.0;
-    for (var r = lid; r < positions; r = r + {{WG}}u) {
-        let ox = r % p.ow;
-        let oy = (r / p.ow) % p.oh;
-        let i = r / (p.ow * p.oh);
-        let y = tap_y(oy, ky);
-        let x = tap_x(ox, kx);
-        if (y >= 0 && x >= 0) {
-            acc = acc + fx[((i * p.h + u32(y)) * p.w + u32(x)) * p.c + ch] * fk[r * p.out_c + oc];
-        }
-    }
-    let s = wg_sum(acc, lid);
-    if (lid == 0u) {
-        fout[e] = s;
-    }
+    kernel_grad_store(e, ky, kx, oc / p.m, oc, lid);
 }

@@ -32,33 +32,22 @@ struct Geo {
 @group(0) @binding(2) var<storage, read_write> gout: array<f32>;
 @group(0) @binding(3) var<uniform> q: Geo;
 
+// A window tap's input row (or column), or -1 in the padding (prelude's window_tap).
 fn tap_y(g: Geo, oy: u32, ky: u32) -> i32 {
-    let y = i32(oy * g.sh + ky * g.dh) - i32(g.pad_top);
-    return select(-1, y, y >= 0 && y < i32(g.h));
+    return window_tap(oy, ky, g.sh, g.dh, g.pad_top, g.h);
 }
 
 fn tap_x(g: Geo, ox: u32, kx: u32) -> i32 {
-    let x = i32(ox * g.sw + kx * g.dw) - i32(g.pad_left);
-    return select(-1, x, x >= 0 && x < i32(g.w));
+    return window_tap(ox, kx, g.sw, g.dw, g.pad_left, g.w);
 }
 
 // The output row (or column) whose tap `ky` reads input row `y`, or -1 when none does.
 fn out_y(g: Geo, y: u32, ky: u32) -> i32 {
-    let t = i32(y + g.pad_top) - i32(ky * g.dh);
-    if (t < 0 || (u32(t) % g.sh) != 0u) {
-        return -1;
-    }
-    let oy = u32(t) / g.sh;
-    return select(-1, i32(oy), oy < g.oh);
+    return window_out(y, ky, g.sh, g.dh, g.pad_top, g.oh);
 }
 
 fn out_x(g: Geo, x: u32, kx: u32) -> i32 {
-    let t = i32(x + g.pad_left) - i32(kx * g.dw);
-    if (t < 0 || (u32(t) % g.sw) != 0u) {
-        return -1;
-    }
-    let ox = u32(t) / g.sw;
-    return select(-1, i32(ox), ox < g.ow);
+    return window_out(x, kx, g.sw, g.dw, g.pad_left, g.ow);
 }
 
 @compute @workgroup_size({{WG}})

@@ -12,3 +12,22 @@ fn flat_index(id: vec3<u32>, row: u32) -> u32 {
 fn is_nan_f32(v: f32) -> bool {
     return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
 }
+
+// Sliding windows along one axis (convolution and pooling), output position `o`, tap `k`, with
+// the axis's stride, dilation, leading padding and sizes: the input position the tap reads,
+// or -1 in the padding.
+fn window_tap(o: u32, k: u32, stride: u32, dilation: u32, pad: u32, size: u32) -> i32 {
+    let t = i32(o * stride + k * dilation) - i32(pad);
+    return select(-1, t, t >= 0 && t < i32(size));
+}
+
+// The inverse, for gathers: the output position whose tap `k` reads input position `t`, or -1
+// when none does (between strides, or past the `out_size` outputs).
+fn window_out(t: u32, k: u32, stride: u32, dilation: u32, pad: u32, out_size: u32) -> i32 {
+    let s = i32(t + pad) - i32(k * dilation);
+    if (s < 0 || (u32(s) % stride) != 0u) {
+        return -1;
+    }
+    let o = u32(s) / stride;
+    return select(-1, i32(o), o < out_size);
+}
