@@ -10,6 +10,53 @@ fn max_nan(a: f32, b: f32) -> f32 {
     return select(select(a, b, b > a || is_nan_f32(b)), a, is_nan_f32(a));
 }
 
+// Workgroup reductions of each invocation's `v` by a tree in `red`; every invocation gets the
+// result. Call in uniform control flow (they hold barriers).
+
+// The maximum, NaN winning (softmax's rule).
+fn wg_max_nan(v: f32, lid: u32) -> f32 {
+    red[lid] = v;
+    workgroupBarrier();
+    for (var s = {{WG}}u / 2u; s > 0u; s = s >> 1u) {
+        if (lid < s) {
+            red[lid] = max_nan(red[lid], red[lid + s]);
+        }
+        workgroupBarrier();
+    }
+    let r = red[0];
+    workgroupBarrier();
+    return r;
+}
+
+// The maximum, NaN ignored (the cross-entropy's, as the CPU kernel's f32::max).
+fn wg_max(v: f32, lid: u32) -> f32 {
+    red[lid] = v;
+    workgroupBarrier();
+    for (var s = {{WG}}u / 2u; s > 0u; s = s >> 1u) {
+        if (lid < s) {
+            red[lid] = select(red[lid], red[lid + s], red[lid + s] > red[lid]);
+        }
+        workgroupBarrier();
+    }
+    let r = red[0];
+    workgroupBarrier();
+    return r;
+}
+
+fn wg_sum(v: f32, lid: u32) -> f32 {
+    red[lid] = v;
+    workgroupBarrier();
+    for (var s = {{WG}}u / 2u; s > 0u; s = s >> 1u) {
+        if (lid < s) {
+            red[lid] = red[lid] + red[lid + s];
+        }
+        workgroupBarrier();
+    }
+    let r = red[0];
+    workgroupBarrier();
+    return r;
+}
+
 // ---------------------------------------------------------------------------------------------
 // softmax / log_softmax along the middle axis of an input viewed as (outer, len, inner), one
 // workgroup of {{WG}} invocations (a power of two) per row: the row's maximum and the sum of
@@ -34,16 +81,7 @@ fn softmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
             m = max_nan(m, src[base + j * sp.inner]);
         }
     }
-    red[lid] = m;
-    workgroupBarrier();
-    for (var s = {{WG}}u / 2u; s > 0u; s = s >> 1u) {
-        if (lid < s) {
-            red[lid] = max_nan(red[lid], red[lid + s]);
-        }
-        workgroupBarrier();
-    }
-    m = red[0];
-    workgroupBarrier();
+    m = wg_max_nan(m, lid);
     if (bitcast<u32>(m) == 0xff800000u) {
         m = 0.0;
     }
@@ -53,15 +91,7 @@ fn softmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
             total = total + exp(src[base + j * sp.inner] - m);
         }
     }
-    red[lid] = total;
-    workgroupBarrier();
-    for (var s = {{WG}}u / 2u; s > 0u; s = s >> 1u) {
-        if (lid < s) {
-            red[lid] = red[lid] + red[lid + s];
-        }
-        workgroupBarrier();
-    }
-    total = red[0];
+    total = wg_sum(total, lid);
     if (valid) {
         let inv = 1.0 / total;
         let lg = log(total);
@@ -97,24 +127,6 @@ struct CrossEntropyParams {
 @group(0) @binding(3) var<uniform> cp: CrossEntropyParams;
 @group(0) @binding(4) var<storage, read_write> flags: array<atomic<u32>, 4>;
 
-fn tree_max(lid: u32) {
-    for (var s = {{WG}}u / 2u; s > 0u; s = s >> 1u) {
-        if (lid < s) {
-            red[lid] = select(red[lid], red[lid + s], red[lid + s] > red[lid]);
-        }
-        workgroupBarrier();
-    }
-}
-
-fn tree_sum(lid: u32) {
-    for (var s = {{WG}}u / 2u; s > 0u; s = s >> 1u) {
-        if (lid < s) {
-            red[lid] = red[lid] + red[lid + s];
-        }
-        workgroupBarrier();
-    }
-}
-
 @compute @workgroup_size({{WG}})
 fn sparse_categorical_crossentropy(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let r = flat_index(wid, cp.row);
@@ -128,11 +140,7 @@ fn sparse_categorical_crossentropy(@builtin(workgroup_id) wid: vec3<u32>, @built
                 m = select(m, v, v > m);
             }
         }
-        red[lid] = m;
-        workgroupBarrier();
-        tree_max(lid);
-        m = red[0];
-        workgroupBarrier();
+        m = wg_max(m, lid);
     }
     var s = 0.0;
     if (valid) {
@@ -141,11 +149,8 @@ fn sparse_categorical_crossentropy(@builtin(workgroup_id) wid: vec3<u32>, @built
             s = s + select(v, exp(v - m), cp.from_logits == 1u);
         }
     }
-    red[lid] = s;
-    workgroupBarrier();
-    tree_sum(lid);
+    let total = wg_sum(s, lid);
     if (lid == 0u && valid) {
-        let total = red[0];
         let label = labels[r];
         if (label < 0 || u32(label) >= cp.classes) {
             loss[r] = bitcast<f32>(0x7fc00000u);
@@ -186,16 +191,7 @@ fn sparse_categorical_crossentropy_grad(@builtin(workgroup_id) wid: vec3<u32>, @
                 m = max_nan(m, x[base + j]);
             }
         }
-        red[lid] = m;
-        workgroupBarrier();
-        for (var s = {{WG}}u / 2u; s > 0u; s = s >> 1u) {
-            if (lid < s) {
-                red[lid] = max_nan(red[lid], red[lid + s]);
-            }
-            workgroupBarrier();
-        }
-        m = red[0];
-        workgroupBarrier();
+        m = wg_max_nan(m, lid);
         if ((bitcast<u32>(m) & 0x7fffffffu) == 0x7f800000u) {
             m = 0.0;
         }
@@ -207,15 +203,7 @@ fn sparse_categorical_crossentropy_grad(@builtin(workgroup_id) wid: vec3<u32>, @
             s = s + select(v, exp(v - m), gp.from_logits == 1u);
         }
     }
-    red[lid] = s;
-    workgroupBarrier();
-    for (var h = {{WG}}u / 2u; h > 0u; h = h >> 1u) {
-        if (lid < h) {
-            red[lid] = red[lid] + red[lid + h];
-        }
-        workgroupBarrier();
-    }
-    let total = red[0];
+    let total = wg_sum(s, lid);
     if (!valid) {
         return;
     }

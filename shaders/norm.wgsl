@@ -49,22 +49,29 @@ fn wg_sum2(a: f32, b: f32, lid: u32) -> vec2<f32> {
     return r;
 }
 
+// Shifted two-pass statistics of the `n` values x[base + i * stride] (a channel of batch
+// norm, stride c; a row of layer norm, stride 1): (shift, mean - shift, variance), where shift
+// is the first value.
+fn shifted_stats(base: u32, n: u32, stride: u32, lid: u32) -> vec3<f32> {
+    let k = xin[base];
+    var s = 0.0;
+    for (var i = lid; i < n; i = i + {{WG}}u) {
+        s = s + (xin[base + i * stride] - k);
+    }
+    let md = wg_sum(s, lid) / f32(n);
+    var sq = 0.0;
+    for (var i = lid; i < n; i = i + {{WG}}u) {
+        let t = (xin[base + i * stride] - k) - md;
+        sq = sq + t * t;
+    }
+    return vec3<f32>(k, md, wg_sum(sq, lid) / f32(n));
+}
+
 // Statistics of row `base .. base + d` of x: (mean, rsqrt(var + eps), shift, mean - shift),
 // where shift is the row's first value; `x - shift - (mean - shift)` is the accurate deviation.
 fn row_stats(base: u32, d: u32, eps: f32, lid: u32) -> vec4<f32> {
-    let k = xin[base];
-    var s = 0.0;
-    for (var i = lid; i < d; i = i + {{WG}}u) {
-        s = s + (xin[base + i] - k);
-    }
-    let md = wg_sum(s, lid) / f32(d);
-    var sq = 0.0;
-    for (var i = lid; i < d; i = i + {{WG}}u) {
-        let t = (xin[base + i] - k) - md;
-        sq = sq + t * t;
-    }
-    let rs = 1.0 / sqrt(wg_sum(sq, lid) / f32(d) + eps);
-    return vec4<f32>(k + md, rs, k, md);
+    let s = shifted_stats(base, d, 1u, lid);
+    return vec4<f32>(s.x + s.y, 1.0 / sqrt(s.z + eps), s.x, s.y);
 }
 
 // ---- batch normalization: x (rows, c), stats (2, c) = [mean; var] ----
@@ -79,21 +86,10 @@ fn moments(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
     if (ch >= mp.c) {
         return;
     }
-    let k = xin[ch];
-    var s = 0.0;
-    for (var r = lid; r < mp.rows; r = r + {{WG}}u) {
-        s = s + (xin[r * mp.c + ch] - k);
-    }
-    let md = wg_sum(s, lid) / f32(mp.rows);
-    var sq = 0.0;
-    for (var r = lid; r < mp.rows; r = r + {{WG}}u) {
-        let d = (xin[r * mp.c + ch] - k) - md;
-        sq = sq + d * d;
-    }
-    let var_ = wg_sum(sq, lid) / f32(mp.rows);
+    let st = shifted_stats(ch, mp.rows, mp.c, lid);
     if (lid == 0u) {
-        mout[ch] = k + md;
-        mout[mp.c + ch] = var_;
+        mout[ch] = st.x + st.y;
+        mout[mp.c + ch] = st.z;
     }
 }
 
