@@ -36,6 +36,25 @@ def check_float(op: str, *arrays) -> None:
             raise TypeError(f"{op}: expected float operands on the gpu device, got {a.dtype}")
 
 
+def checked_output(ex, op: str, params, floats, shape, dtype):
+    """The op's geometry and its empty output of `shape(geometry)` and `dtype`, once every
+    array of `floats` is checked to be a float operand (what every conv and pool launcher
+    starts with)."""
+    check_float(op, *floats)
+    g = geometry(params)
+    return g, ex.empty(shape(g), dtype)
+
+
+def output_shape(g) -> tuple:
+    """(n, oh, ow, out_c): a forward output."""
+    return (g["n"], g["oh"], g["ow"], g["out_c"])
+
+
+def input_shape(g) -> tuple:
+    """(n, h, w, c): an input gradient."""
+    return (g["n"], g["h"], g["w"], g["c"])
+
+
 def check_workgroup(ex, wg: int, shared_bytes: int) -> None:
     """Refuse a pipeline the device's limits cannot run (software Vulkan does not check)."""
     if wg > ex.max_workgroup or shared_bytes > ex.max_shared:
@@ -63,9 +82,7 @@ def _per_workgroup(ex, entry, a, b, out, g, total, m=1):
 @kernel("conv")
 def conv(ex, params, ins):
     x, k = ins
-    check_float("conv", x, k)
-    g = geometry(params)
-    out = ex.empty((g["n"], g["oh"], g["ow"], g["out_c"]), x.dtype)
+    g, out = checked_output(ex, "conv", params, ins, output_shape, x.dtype)
     if out.numel:
         blocks = -(-g["out_c"] // OCB)
         total = g["n"] * g["oh"] * g["ow"] * blocks
@@ -76,20 +93,20 @@ def conv(ex, params, ins):
 @kernel("conv_input_grad")
 def conv_input_grad(ex, params, ins):
     dy, k = ins
-    check_float("conv_input_grad", dy, k)
-    g = geometry(params)
-    out = ex.empty((g["n"], g["h"], g["w"], g["c"]), dy.dtype)
+    g, out = checked_output(ex, "conv_input_grad", params, ins, input_shape, dy.dtype)
     if out.numel:
         _per_element(ex, "conv_input_grad", dy, k, out, g, out.numel)
     return out
 
 
+def _kernel_shape(g) -> tuple:
+    return (g["kh"], g["kw"], g["c"], g["out_c"])
+
+
 @kernel("conv_kernel_grad")
 def conv_kernel_grad(ex, params, ins):
     x, dy = ins
-    check_float("conv_kernel_grad", x, dy)
-    g = geometry(params)
-    out = ex.empty((g["kh"], g["kw"], g["c"], g["out_c"]), x.dtype)
+    g, out = checked_output(ex, "conv_kernel_grad", params, ins, _kernel_shape, x.dtype)
     if out.numel:
         _per_workgroup(ex, "conv_kernel_grad", x, dy, out, g, out.numel)
     return out
@@ -99,12 +116,14 @@ def _multiplier(g) -> int:
     return g["out_c"] // max(g["c"], 1)
 
 
+def _depthwise_kernel_shape(g) -> tuple:
+    return (g["kh"], g["kw"], g["c"], _multiplier(g))
+
+
 @kernel("depthwise_conv")
 def depthwise_conv(ex, params, ins):
     x, k = ins
-    check_float("depthwise_conv", x, k)
-    g = geometry(params)
-    out = ex.empty((g["n"], g["oh"], g["ow"], g["out_c"]), x.dtype)
+    g, out = checked_output(ex, "depthwise_conv", params, ins, output_shape, x.dtype)
     if out.numel:
         _per_element(ex, "dw_fwd", x, k, out, g, out.numel, m=max(_multiplier(g), 1))
     return out
@@ -113,9 +132,7 @@ def depthwise_conv(ex, params, ins):
 @kernel("depthwise_conv_input_grad")
 def depthwise_conv_input_grad(ex, params, ins):
     dy, k = ins
-    check_float("depthwise_conv_input_grad", dy, k)
-    g = geometry(params)
-    out = ex.empty((g["n"], g["h"], g["w"], g["c"]), dy.dtype)
+    g, out = checked_output(ex, "depthwise_conv_input_grad", params, ins, input_shape, dy.dtype)
     if out.numel:
         _per_element(ex, "dw_input_grad", dy, k, out, g, out.numel, m=_multiplier(g))
     return out
@@ -124,9 +141,8 @@ def depthwise_conv_input_grad(ex, params, ins):
 @kernel("depthwise_conv_kernel_grad")
 def depthwise_conv_kernel_grad(ex, params, ins):
     x, dy = ins
-    check_float("depthwise_conv_kernel_grad", x, dy)
-    g = geometry(params)
-    out = ex.empty((g["kh"], g["kw"], g["c"], _multiplier(g)), x.dtype)
+    g, out = checked_output(ex, "depthwise_conv_kernel_grad", params, ins,
+                            _depthwise_kernel_shape, x.dtype)
     if out.numel:
         _per_workgroup(ex, "dw_kernel_grad", x, dy, out, g, out.numel, m=_multiplier(g))
     return out

@@ -35,12 +35,19 @@ def _per_group(ex, entry, arrays, rows, c, groups, eps=0.0):
                 entry=entry, WG=WG)
 
 
+def _checked(ex, op, ins, stats=False):
+    """Every operand checked to be float, then (rows, c) of x (the first) and the empty
+    output: x's shape, or (2, c) for per-channel results (statistics, parameter gradients)."""
+    x = ins[0]
+    check_float(op, *ins)
+    rows, c = _rows_c(x)
+    return rows, c, ex.empty((2, c) if stats else x.shape, x.dtype)
+
+
 @kernel("moments")
 def moments(ex, params, ins):
     (x,) = ins
-    check_float("moments", x)
-    rows, c = _rows_c(x)
-    out = ex.empty((2, c), x.dtype)
+    rows, c, out = _checked(ex, "moments", ins, stats=True)
     if c:
         _per_group(ex, "moments", [x, out], rows, c, c)
     return out
@@ -49,9 +56,7 @@ def moments(ex, params, ins):
 @kernel("batch_normalization")
 def batch_normalization(ex, params, ins):
     x, stats, gamma, beta = ins
-    check_float("batch_normalization", *ins)
-    rows, c = _rows_c(x)
-    out = ex.empty(x.shape, x.dtype)
+    rows, c, out = _checked(ex, "batch_normalization", ins)
     if out.numel:
         _per_element(ex, "bn_fwd", [x, stats, gamma, beta, out], rows, c, params["epsilon"])
     return out
@@ -60,9 +65,7 @@ def batch_normalization(ex, params, ins):
 @kernel("batch_normalization_grad_sums")
 def batch_normalization_grad_sums(ex, params, ins):
     x, dy, stats = ins
-    check_float("batch_normalization_grad_sums", *ins)
-    rows, c = _rows_c(x)
-    out = ex.empty((2, c), x.dtype)
+    rows, c, out = _checked(ex, "batch_normalization_grad_sums", ins, stats=True)
     if c:
         _per_group(ex, "bn_grad_sums", [x, dy, stats, out], rows, c, c, params["epsilon"])
     return out
@@ -71,9 +74,7 @@ def batch_normalization_grad_sums(ex, params, ins):
 @kernel("batch_normalization_input_grad")
 def batch_normalization_input_grad(ex, params, ins):
     x, dy, stats, gamma, sums = ins
-    check_float("batch_normalization_input_grad", *ins)
-    rows, c = _rows_c(x)
-    out = ex.empty(x.shape, x.dtype)
+    rows, c, out = _checked(ex, "batch_normalization_input_grad", ins)
     if out.numel:
         _per_element(ex, "bn_input_grad", [x, dy, stats, gamma, sums, out], rows, c,
                      params["epsilon"])
@@ -83,9 +84,7 @@ def batch_normalization_input_grad(ex, params, ins):
 @kernel("layer_normalization")
 def layer_normalization(ex, params, ins):
     x, gamma, beta = ins
-    check_float("layer_normalization", *ins)
-    rows, d = _rows_c(x)
-    out = ex.empty(x.shape, x.dtype)
+    rows, d, out = _checked(ex, "layer_normalization", ins)
     if out.numel:
         _per_group(ex, "ln_fwd", [x, gamma, beta, out], rows, d, rows, params["epsilon"])
     return out
@@ -94,9 +93,7 @@ def layer_normalization(ex, params, ins):
 @kernel("layer_normalization_input_grad")
 def layer_normalization_input_grad(ex, params, ins):
     x, dy, gamma = ins
-    check_float("layer_normalization_input_grad", *ins)
-    rows, d = _rows_c(x)
-    out = ex.empty(x.shape, x.dtype)
+    rows, d, out = _checked(ex, "layer_normalization_input_grad", ins)
     if out.numel:
         _per_group(ex, "ln_input_grad", [x, dy, gamma, out], rows, d, rows, params["epsilon"])
     return out
@@ -105,9 +102,7 @@ def layer_normalization_input_grad(ex, params, ins):
 @kernel("layer_normalization_param_grad")
 def layer_normalization_param_grad(ex, params, ins):
     x, dy = ins
-    check_float("layer_normalization_param_grad", *ins)
-    rows, d = _rows_c(x)
-    out = ex.empty((2, d), x.dtype)
+    rows, d, out = _checked(ex, "layer_normalization_param_grad", ins, stats=True)
     if d:
         stats = ex.empty((max(rows, 1), 4), "float32")
         if rows:

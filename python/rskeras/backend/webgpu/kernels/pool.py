@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from rskeras.backend.webgpu.executor import kernel
 from rskeras.backend.webgpu.kernels.conv import (
-    check_float,
     check_workgroup,
+    checked_output,
     geo_uniform,
-    geometry,
+    input_shape,
 )
 
 WG = 64
@@ -24,19 +24,14 @@ def _launch(ex, entry, arrays, g, total, is_max):
 
 
 def _out_shape(g):
+    # Pooling keeps the channels: (n, oh, ow, c).
     return (g["n"], g["oh"], g["ow"], g["c"])
-
-
-def _in_shape(g):
-    return (g["n"], g["h"], g["w"], g["c"])
 
 
 @kernel("max_pool", "average_pool")
 def pool(ex, params, ins):
     (x,) = ins
-    check_float("pool", x)
-    g = geometry(params)
-    out = ex.empty(_out_shape(g), x.dtype)
+    g, out = checked_output(ex, "pool", params, [x], _out_shape, x.dtype)
     if out.numel:
         _launch(ex, "pool_fwd", [x, out], g, out.numel, bool(params["max"]))
     return out
@@ -45,9 +40,7 @@ def pool(ex, params, ins):
 @kernel("pool_grad")
 def pool_grad(ex, params, ins):
     x, dy = ins
-    check_float("pool_grad", x, dy)
-    g = geometry(params)
-    out = ex.empty(_in_shape(g), dy.dtype)
+    g, out = checked_output(ex, "pool_grad", params, [x, dy], input_shape, dy.dtype)
     if out.numel:
         _launch(ex, "pool_grad", [x, dy, out], g, out.numel, bool(params["max"]))
     return out
@@ -56,9 +49,7 @@ def pool_grad(ex, params, ins):
 @kernel("max_pool_argmax")
 def max_pool_argmax(ex, params, ins):
     (x,) = ins
-    check_float("max_pool_argmax", x)
-    g = geometry(params)
-    out = ex.empty(_out_shape(g), "int32")
+    g, out = checked_output(ex, "max_pool_argmax", params, [x], _out_shape, "int32")
     if out.numel:
         _launch(ex, "pool_argmax", [x, out], g, out.numel, True)
     return out
@@ -67,11 +58,9 @@ def max_pool_argmax(ex, params, ins):
 @kernel("max_pool_grad")
 def max_pool_grad(ex, params, ins):
     dy, idx = ins
-    check_float("max_pool_grad", dy)
     if idx.wgsl != "i32":
         raise TypeError(f"max_pool_grad: expected int32 argmax indices, got {idx.dtype}")
-    g = geometry(params)
-    out = ex.empty(_in_shape(g), dy.dtype)
+    g, out = checked_output(ex, "max_pool_grad", params, [dy], input_shape, dy.dtype)
     if out.numel:
         _launch(ex, "pool_argmax_grad", [dy, idx, out], g, out.numel, True)
     return out
