@@ -43,6 +43,50 @@ fn sizes(op: &str, shape: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
     Ok(s.into_iter().map(|d| d as usize).collect())
 }
 
+/// The body of the entries that run one op on one tensor: `f(x)` under the guard of `name`,
+/// with the GIL released when `x` is large.
+fn on_tensor(
+    py: Python<'_>,
+    name: &str,
+    x: &Bound<'_, PyAny>,
+    f: impl FnOnce(&Tensor) -> crate::error::Result<Tensor> + Send,
+) -> PyResult<PyTensor> {
+    crate::error::guard(name, || {
+        let t = to_tensor(x, None)?;
+        wrap(maybe_detach(py, t.numel(), || f(&t)))
+    })
+}
+
+/// The body of the convolution entries: `f(x, kernel)` under the guard of `name`, with the GIL
+/// released when `x` is large.
+fn on_input_and_kernel(
+    py: Python<'_>,
+    name: &str,
+    x: &Bound<'_, PyAny>,
+    kernel: &Bound<'_, PyAny>,
+    f: impl FnOnce(&Tensor, &Tensor) -> crate::error::Result<Tensor> + Send,
+) -> PyResult<PyTensor> {
+    crate::error::guard(name, || {
+        let (t, k) = (to_tensor(x, None)?, to_tensor(kernel, None)?);
+        wrap(maybe_detach(py, t.numel(), || f(&t, &k)))
+    })
+}
+
+/// Two operands of an elementwise op, where a Python scalar takes the dtype of the tensor
+/// operand (weak typing, as in keras.ops): `binary` and `where`.
+fn weakly_typed_pair(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<(Tensor, Tensor)> {
+    let a_is_scalar =
+        a.is_instance_of::<pyo3::types::PyInt>() || a.is_instance_of::<pyo3::types::PyFloat>();
+    if a_is_scalar {
+        let tb = to_tensor(b, None)?;
+        Ok((to_tensor(a, Some(tb.dtype()))?, tb))
+    } else {
+        let ta = to_tensor(a, None)?;
+        let tb = to_tensor(b, Some(ta.dtype()))?;
+        Ok((ta, tb))
+    }
+}
+
 /// `x` as a tensor (a tensor itself is returned unchanged), cast to `dtype` when given.
 #[pyfunction]
 #[pyo3(signature = (x, dtype=None))]
@@ -89,17 +133,7 @@ fn binary(
         let op = BinaryOp::from_name(name)
             .filter(|&op| op != BinaryOp::ReluGrad)
             .ok_or_else(|| PyValueError::new_err(format!("unknown binary op '{name}'")))?;
-        // A Python scalar takes the dtype of the tensor operand (weak typing, as in keras.ops).
-        let a_is_scalar =
-            a.is_instance_of::<pyo3::types::PyInt>() || a.is_instance_of::<pyo3::types::PyFloat>();
-        let (ta, tb) = if a_is_scalar {
-            let tb = to_tensor(b, None)?;
-            (to_tensor(a, Some(tb.dtype()))?, tb)
-        } else {
-            let ta = to_tensor(a, None)?;
-            let tb = to_tensor(b, Some(ta.dtype()))?;
-            (ta, tb)
-        };
+        let (ta, tb) = weakly_typed_pair(a, b)?;
         let n = ta.numel().max(tb.numel());
         wrap(maybe_detach(py, n, || ops::binary(op, &ta, &tb)))
     })
@@ -114,27 +148,14 @@ fn where_py(
 ) -> PyResult<PyTensor> {
     crate::error::guard("where", || {
         let c = to_tensor(condition, None)?;
-        // A Python scalar takes the dtype of the tensor branch (weak typing, as in `binary`).
-        let x1_scalar = x1.is_instance_of::<pyo3::types::PyInt>()
-            || x1.is_instance_of::<pyo3::types::PyFloat>();
-        let (a, b) = if x1_scalar {
-            let b = to_tensor(x2, None)?;
-            (to_tensor(x1, Some(b.dtype()))?, b)
-        } else {
-            let a = to_tensor(x1, None)?;
-            let b = to_tensor(x2, Some(a.dtype()))?;
-            (a, b)
-        };
+        let (a, b) = weakly_typed_pair(x1, x2)?;
         wrap(ops::where_(&c, &a, &b))
     })
 }
 
 #[pyfunction]
 fn clip(py: Python<'_>, x: &Bound<'_, PyAny>, x_min: f64, x_max: f64) -> PyResult<PyTensor> {
-    crate::error::guard("clip", || {
-        let t = to_tensor(x, None)?;
-        wrap(maybe_detach(py, t.numel(), || ops::clip(&t, x_min, x_max)))
-    })
+    on_tensor(py, "clip", x, |t| ops::clip(t, x_min, x_max))
 }
 
 #[pyfunction]
@@ -189,12 +210,7 @@ fn matmul(py: Python<'_>, x1: &Bound<'_, PyAny>, x2: &Bound<'_, PyAny>) -> PyRes
 #[pyfunction]
 #[pyo3(signature = (x, axis=-1, log=false))]
 fn softmax(py: Python<'_>, x: &Bound<'_, PyAny>, axis: isize, log: bool) -> PyResult<PyTensor> {
-    crate::error::guard("softmax", || {
-        let t = to_tensor(x, None)?;
-        wrap(maybe_detach(py, t.numel(), || {
-            ops::nn::softmax(&t, axis, log)
-        }))
-    })
+    on_tensor(py, "softmax", x, |t| ops::nn::softmax(t, axis, log))
 }
 
 /// 2-D convolution, NHWC input and `(kh, kw, in_c / groups, out_c)` kernel (see ops::conv).
@@ -209,11 +225,8 @@ fn conv2d(
     dilation_rate: (usize, usize),
     groups: usize,
 ) -> PyResult<PyTensor> {
-    crate::error::guard("conv2d", || {
-        let (t, k) = (to_tensor(x, None)?, to_tensor(kernel, None)?);
-        wrap(maybe_detach(py, t.numel(), || {
-            ops::conv::conv2d(&t, &k, strides, padding, dilation_rate, groups)
-        }))
+    on_input_and_kernel(py, "conv2d", x, kernel, |t, k| {
+        ops::conv::conv2d(t, k, strides, padding, dilation_rate, groups)
     })
 }
 
@@ -228,11 +241,8 @@ fn conv2d_transpose(
     padding: &str,
     dilation_rate: (usize, usize),
 ) -> PyResult<PyTensor> {
-    crate::error::guard("conv2d_transpose", || {
-        let (t, k) = (to_tensor(x, None)?, to_tensor(kernel, None)?);
-        wrap(maybe_detach(py, t.numel(), || {
-            ops::conv::conv2d_transpose(&t, &k, strides, padding, dilation_rate)
-        }))
+    on_input_and_kernel(py, "conv2d_transpose", x, kernel, |t, k| {
+        ops::conv::conv2d_transpose(t, k, strides, padding, dilation_rate)
     })
 }
 
@@ -248,11 +258,8 @@ fn depthwise_conv2d(
     padding: &str,
     dilation_rate: (usize, usize),
 ) -> PyResult<PyTensor> {
-    crate::error::guard("depthwise_conv2d", || {
-        let (t, k) = (to_tensor(x, None)?, to_tensor(kernel, None)?);
-        wrap(maybe_detach(py, t.numel(), || {
-            ops::conv::depthwise_conv2d(&t, &k, strides, padding, dilation_rate)
-        }))
+    on_input_and_kernel(py, "depthwise_conv2d", x, kernel, |t, k| {
+        ops::conv::depthwise_conv2d(t, k, strides, padding, dilation_rate)
     })
 }
 
@@ -260,6 +267,21 @@ fn optional_tensor(x: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Tensor>> {
     x.filter(|v| !v.is_none())
         .map(|v| to_tensor(v, None))
         .transpose()
+}
+
+/// The operands of the fused normalizations: x and the optional scale and offset.
+type NormOperands = (Tensor, Option<Tensor>, Option<Tensor>);
+
+fn norm_operands(
+    x: &Bound<'_, PyAny>,
+    gamma: Option<&Bound<'_, PyAny>>,
+    beta: Option<&Bound<'_, PyAny>>,
+) -> PyResult<NormOperands> {
+    Ok((
+        to_tensor(x, None)?,
+        optional_tensor(gamma)?,
+        optional_tensor(beta)?,
+    ))
 }
 
 /// Fused training-mode batch normalization over the last axis: `(y, mean, variance)`
@@ -274,8 +296,7 @@ fn batch_norm_train(
     epsilon: f64,
 ) -> PyResult<(PyTensor, PyTensor, PyTensor)> {
     crate::error::guard("batch_norm_train", || {
-        let t = to_tensor(x, None)?;
-        let (g, b) = (optional_tensor(gamma)?, optional_tensor(beta)?);
+        let (t, g, b) = norm_operands(x, gamma, beta)?;
         let (y, m, v) = maybe_detach(py, t.numel(), || {
             ops::norm::batch_norm_train(&t, g.as_ref(), b.as_ref(), epsilon)
         })?;
@@ -294,8 +315,7 @@ fn layer_norm(
     epsilon: f64,
 ) -> PyResult<PyTensor> {
     crate::error::guard("layer_norm", || {
-        let t = to_tensor(x, None)?;
-        let (g, b) = (optional_tensor(gamma)?, optional_tensor(beta)?);
+        let (t, g, b) = norm_operands(x, gamma, beta)?;
         wrap(maybe_detach(py, t.numel(), || {
             ops::norm::layer_norm(&t, g.as_ref(), b.as_ref(), epsilon)
         }))
@@ -341,12 +361,7 @@ fn reshape(x: &Bound<'_, PyAny>, newshape: &Bound<'_, PyAny>) -> PyResult<PyTens
 #[pyfunction]
 #[pyo3(signature = (x, axes=None))]
 fn transpose(py: Python<'_>, x: &Bound<'_, PyAny>, axes: Option<Vec<isize>>) -> PyResult<PyTensor> {
-    crate::error::guard("transpose", || {
-        let t = to_tensor(x, None)?;
-        wrap(maybe_detach(py, t.numel(), || {
-            ops::transpose(&t, axes.as_deref())
-        }))
-    })
+    on_tensor(py, "transpose", x, |t| ops::transpose(t, axes.as_deref()))
 }
 
 #[pyfunction]
@@ -478,11 +493,8 @@ fn argsort(
     axis: isize,
     descending: bool,
 ) -> PyResult<PyTensor> {
-    crate::error::guard("argsort", || {
-        let t = to_tensor(x, None)?;
-        wrap(maybe_detach(py, t.numel(), || {
-            ops::sort::argsort(&t, axis, descending)
-        }))
+    on_tensor(py, "argsort", x, |t| {
+        ops::sort::argsort(t, axis, descending)
     })
 }
 
@@ -542,6 +554,21 @@ fn stop_gradient(x: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
     })
 }
 
+/// The body of the random fills: `f(shape)` under the guard of `name`, always without the GIL
+/// (`op` names the Keras function in a shape error).
+fn random_fill(
+    py: Python<'_>,
+    name: &str,
+    op: &str,
+    shape: &Bound<'_, PyAny>,
+    f: impl FnOnce(&[usize]) -> crate::error::Result<Tensor> + Send,
+) -> PyResult<PyTensor> {
+    crate::error::guard(name, || {
+        let s = sizes(op, shape)?;
+        wrap(py.detach(|| f(&s)))
+    })
+}
+
 #[pyfunction]
 fn random_uniform(
     py: Python<'_>,
@@ -551,9 +578,8 @@ fn random_uniform(
     seed: u64,
     counter: u64,
 ) -> PyResult<PyTensor> {
-    crate::error::guard("random_uniform", || {
-        let s = sizes("random.uniform", shape)?;
-        wrap(py.detach(|| ops::random::uniform(&s, minval, maxval, seed, counter)))
+    random_fill(py, "random_uniform", "random.uniform", shape, |s| {
+        ops::random::uniform(s, minval, maxval, seed, counter)
     })
 }
 
@@ -566,9 +592,8 @@ fn random_normal(
     seed: u64,
     counter: u64,
 ) -> PyResult<PyTensor> {
-    crate::error::guard("random_normal", || {
-        let s = sizes("random.normal", shape)?;
-        wrap(py.detach(|| ops::random::normal(&s, mean, stddev, seed, counter)))
+    random_fill(py, "random_normal", "random.normal", shape, |s| {
+        ops::random::normal(s, mean, stddev, seed, counter)
     })
 }
 
