@@ -11,36 +11,39 @@ use num_traits::Float;
 
 use crate::tensor::{broadcast_shapes, broadcast_strides, numel, reuse, Buffer, DType, Tensor};
 
-/// Declares the unary ops with their keras.ops names, in one table.
-macro_rules! unary_ops {
-    ($($variant:ident => $name:literal),* $(,)?) => {
+/// Declares an op-kind enum (`UnaryOp`, `BinaryOp`) with each op's keras.ops name, in one
+/// table: the enum, `ALL`, `name` and `from_name`.
+macro_rules! named_ops {
+    ($kind:ident { $($variant:ident => $name:literal),* $(,)? }) => {
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum UnaryOp { $($variant),* }
+        pub enum $kind { $($variant),* }
 
-        impl UnaryOp {
+        impl $kind {
             /// Every op of the kind, in table order.
-            pub const ALL: &'static [UnaryOp] = &[$(UnaryOp::$variant),*];
+            pub const ALL: &'static [$kind] = &[$($kind::$variant),*];
 
             pub fn name(self) -> &'static str {
-                match self { $(UnaryOp::$variant => $name),* }
+                match self { $($kind::$variant => $name),* }
             }
 
-            pub fn from_name(name: &str) -> Option<UnaryOp> {
-                match name { $($name => Some(UnaryOp::$variant),)* _ => None }
+            pub fn from_name(name: &str) -> Option<$kind> {
+                match name { $($name => Some($kind::$variant),)* _ => None }
             }
         }
     };
 }
 
-unary_ops! {
-    Neg => "negative", Abs => "abs", Sign => "sign", Square => "square", Sqrt => "sqrt",
-    Rsqrt => "rsqrt", Reciprocal => "reciprocal", Exp => "exp", Expm1 => "expm1", Log => "log",
-    Log1p => "log1p", Log2 => "log2", Log10 => "log10", Sin => "sin", Cos => "cos", Tan => "tan",
-    Arcsin => "arcsin", Arccos => "arccos", Arctan => "arctan", Sinh => "sinh", Cosh => "cosh",
-    Tanh => "tanh", Arcsinh => "arcsinh", Arccosh => "arccosh", Arctanh => "arctanh",
-    Floor => "floor", Ceil => "ceil", Round => "round", Erf => "erf", Relu => "relu",
-    Sigmoid => "sigmoid", Softplus => "softplus", IsNan => "isnan", IsInf => "isinf",
-    IsFinite => "isfinite", LogicalNot => "logical_not",
+named_ops! {
+    UnaryOp {
+        Neg => "negative", Abs => "abs", Sign => "sign", Square => "square", Sqrt => "sqrt",
+        Rsqrt => "rsqrt", Reciprocal => "reciprocal", Exp => "exp", Expm1 => "expm1", Log => "log",
+        Log1p => "log1p", Log2 => "log2", Log10 => "log10", Sin => "sin", Cos => "cos",
+        Tan => "tan", Arcsin => "arcsin", Arccos => "arccos", Arctan => "arctan", Sinh => "sinh",
+        Cosh => "cosh", Tanh => "tanh", Arcsinh => "arcsinh", Arccosh => "arccosh",
+        Arctanh => "arctanh", Floor => "floor", Ceil => "ceil", Round => "round", Erf => "erf",
+        Relu => "relu", Sigmoid => "sigmoid", Softplus => "softplus", IsNan => "isnan",
+        IsInf => "isinf", IsFinite => "isfinite", LogicalNot => "logical_not",
+    }
 }
 
 impl UnaryOp {
@@ -63,36 +66,17 @@ impl UnaryOp {
     }
 }
 
-/// Declares the binary ops with their keras.ops names, in one table.
-macro_rules! binary_ops {
-    ($($variant:ident => $name:literal),* $(,)?) => {
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum BinaryOp { $($variant),* }
-
-        impl BinaryOp {
-            /// Every op of the kind, in table order.
-            pub const ALL: &'static [BinaryOp] = &[$(BinaryOp::$variant),*];
-
-            pub fn name(self) -> &'static str {
-                match self { $(BinaryOp::$variant => $name),* }
-            }
-
-            pub fn from_name(name: &str) -> Option<BinaryOp> {
-                match name { $($name => Some(BinaryOp::$variant),)* _ => None }
-            }
-        }
-    };
-}
-
-binary_ops! {
-    Add => "add", Sub => "subtract", Mul => "multiply", Div => "divide",
-    FloorDivide => "floor_divide", Mod => "mod", Power => "power", Arctan2 => "arctan2",
-    DivideNoNan => "divide_no_nan", Maximum => "maximum", Minimum => "minimum",
-    Equal => "equal", NotEqual => "not_equal", Less => "less", LessEqual => "less_equal",
-    Greater => "greater", GreaterEqual => "greater_equal", LogicalAnd => "logical_and",
-    LogicalOr => "logical_or",
-    // `g` where `x > 0`, else 0: the gradient of relu, as one pass (internal).
-    ReluGrad => "relu_grad",
+named_ops! {
+    BinaryOp {
+        Add => "add", Sub => "subtract", Mul => "multiply", Div => "divide",
+        FloorDivide => "floor_divide", Mod => "mod", Power => "power", Arctan2 => "arctan2",
+        DivideNoNan => "divide_no_nan", Maximum => "maximum", Minimum => "minimum",
+        Equal => "equal", NotEqual => "not_equal", Less => "less", LessEqual => "less_equal",
+        Greater => "greater", GreaterEqual => "greater_equal", LogicalAnd => "logical_and",
+        LogicalOr => "logical_or",
+        // `g` where `x > 0`, else 0: the gradient of relu, as one pass (internal).
+        ReluGrad => "relu_grad",
+    }
 }
 
 impl BinaryOp {

@@ -34,6 +34,10 @@ pub fn pool2d(
     };
     let c = x.shape.get(3).copied().unwrap_or(0);
     let geo = Geometry::new(name, &x.shape, pool, c, strides, (1, 1), padding)?;
+    let forward = Op::Pool2d {
+        geometry: geo.clone(),
+        max,
+    };
     if max
         && crate::autodiff::tape::tracks(&[x])
         && matches!(x.dtype(), DType::Float32 | DType::Float64)
@@ -41,13 +45,7 @@ pub fn pool2d(
         // Under a tape, the forward pass also keeps each window's argmax: the backward pass is
         // then a scatter-add of the output gradient, with no second scan of the windows.
         let idx = device::execute(&Op::Pool2dArgmax(geo.clone()), &[x])?;
-        let out = device::execute(
-            &Op::Pool2d {
-                geometry: geo.clone(),
-                max,
-            },
-            &[x],
-        )?;
+        let out = device::execute(&forward, &[x])?;
         let dt = x.dtype();
         record(&[x], &out, move || {
             Arc::new(move |g: &Tensor, _needs: &[bool]| {
@@ -58,13 +56,7 @@ pub fn pool2d(
         });
         return Ok(out);
     }
-    let out = device::execute(
-        &Op::Pool2d {
-            geometry: geo.clone(),
-            max,
-        },
-        &[x],
-    )?;
+    let out = device::execute(&forward, &[x])?;
     let xc = x.clone();
     record(&[x], &out, move || {
         Arc::new(move |g: &Tensor, _needs: &[bool]| {
