@@ -140,6 +140,17 @@ def leaky_relu(x, negative_slope=0.2):
     return np.where(x >= 0, x, x * float(negative_slope))
 
 
+def relu_layer(x, max_value, slope, threshold):
+    """Keras's `relu(x, negative_slope, max_value, threshold)` (the ReLU layer); comparisons in
+    float32 as the layer makes them, arithmetic in float64."""
+    above, below = x > np.float32(threshold), x < np.float32(threshold)
+    x = x.astype(np.float64)
+    pos = np.where(above, x, 0.0)
+    if max_value is not None:
+        pos = np.minimum(pos, max_value)
+    return pos + np.where(below, slope * (x - threshold), 0.0)
+
+
 def compare_op(fn):
     """A comparison whose operands rskeras may promote to a float dtype first (int32 vs
     float32 compares in float32): exact, or after casting to each float dtype in play."""

@@ -12,6 +12,7 @@ from rskeras import ops
 
 from tests._reference import assert_matches, ref
 from tests.conftest import assert_close, float_arrays, random_cotangent
+from tests.fuzz._references import relu_layer
 from tests.layer_conformance import check_layer
 
 
@@ -37,23 +38,12 @@ def rand(*shape, seed=0, low=-2.0, high=2.0):
 # Activation layers
 
 
-def np_relu(x, max_value, slope, threshold):
-    """Keras's `relu(x, negative_slope, max_value, threshold)`; comparisons in float32 as the
-    layer makes them, arithmetic in float64."""
-    above, below = x > np.float32(threshold), x < np.float32(threshold)
-    x = x.astype(np.float64)
-    pos = np.where(above, x, 0.0)
-    if max_value is not None:
-        pos = np.minimum(pos, max_value)
-    return pos + np.where(below, slope * (x - threshold), 0.0)
-
-
 @given(float_arrays(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4), -4, 4),
        st.one_of(st.none(), st.floats(0, 3)), st.floats(0, 1), st.floats(0, 2))
 def test_relu_matches_keras_formula(x, max_value, slope, threshold):
     layer = L.ReLU(max_value=max_value, negative_slope=slope, threshold=threshold)
     out = check_layer(layer, x, supports_gradient=False).output
-    assert_close(out, np_relu(x, max_value, slope, threshold), rtol=1e-5, atol=1e-5)
+    assert_close(out, relu_layer(x, max_value, slope, threshold), rtol=1e-5, atol=1e-5)
 
 
 def test_relu_special_cases_and_errors():

@@ -11,6 +11,7 @@ import rskeras as keras
 from tests._layer_cases import CASES as KERAS_CASES
 from tests._reference import ref
 from tests.conftest import T, assert_close
+from tests.fuzz._references import relu_layer
 from tests.layer_conformance import check_layer
 
 L = keras.layers
@@ -135,7 +136,7 @@ def _conformance_cases():
             "expected_input_grad": lambda w, p, q: [np.einsum("bij,bjk->bki", w, q), np.einsum("bij,bki->bjk", w, p)]}),
         # activations
         ("ReLU", lambda: L.ReLU(max_value=1.5, negative_slope=0.1, threshold=0.5), x3, {
-            "expected_output": lambda x: np_relu(x, 1.5, 0.1, 0.5),
+            "expected_output": lambda x: relu_layer(x, 1.5, 0.1, 0.5),
             "expected_input_grad": lambda w, x: w * _relu_grad(x, 1.5, 0.1, 0.5)}),
         ("LeakyReLU", lambda: L.LeakyReLU(0.2), x3, {
             "expected_output": np.where(x3 >= 0, x3, 0.2 * x3),
@@ -254,18 +255,3 @@ def test_default_configs_match_keras():
     assert own(L.ActivityRegularization()) == {"l1": 0.0, "l2": 0.0}
     assert own(L.Rescaling(0.5)) == {"scale": 0.5, "offset": 0.0}
     assert own(L.Normalization()) == {"axis": (-1,), "invert": False, "mean": None, "variance": None}
-
-
-# ---------------------------------------------------------------------------------------------
-# Activation layers
-
-
-def np_relu(x, max_value, slope, threshold):
-    """Keras's `relu(x, negative_slope, max_value, threshold)`; comparisons in float32 as the
-    layer makes them, arithmetic in float64."""
-    above, below = x > np.float32(threshold), x < np.float32(threshold)
-    x = x.astype(np.float64)
-    pos = np.where(above, x, 0.0)
-    if max_value is not None:
-        pos = np.minimum(pos, max_value)
-    return pos + np.where(below, slope * (x - threshold), 0.0)

@@ -9,18 +9,9 @@ import pytest
 import rskeras as keras
 
 from tests._reference import assert_matches, ref
+from tests.fixtures._keras_cases import optimizer_cases
 
-OPTIMIZERS = {
-    "sgd": lambda: keras.optimizers.SGD(0.1),
-    "sgd_momentum": lambda: keras.optimizers.SGD(0.1, momentum=0.9),
-    "sgd_nesterov": lambda: keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
-    "adam": lambda: keras.optimizers.Adam(),
-    "adam_amsgrad": lambda: keras.optimizers.Adam(amsgrad=True),
-    "adam_lr001": lambda: keras.optimizers.Adam(0.01),
-    "rmsprop": lambda: keras.optimizers.RMSprop(),
-    "rmsprop_momentum": lambda: keras.optimizers.RMSprop(momentum=0.9),
-    "rmsprop_centered": lambda: keras.optimizers.RMSprop(centered=True),
-}
+OPTIMIZERS = optimizer_cases(keras)
 
 
 def _variables():

@@ -11,6 +11,7 @@ import pytest
 import rskeras as keras
 
 from tests._reference import assert_matches, ref
+from tests.fixtures._keras_cases import train_cases
 
 TRAIN_RTOL = 1e-5
 TRAIN_ATOL = 1e-5
@@ -34,16 +35,7 @@ def _small_data(n=40, seed=0):
 # ---------------------------------------------------------------------------------------------
 # Fit runs against Keras
 
-TRAIN_CASES = {
-    "sgd": (lambda: keras.optimizers.SGD(0.1), dict(batch_size=8, epochs=2), []),
-    "adam": (lambda: keras.optimizers.Adam(), dict(batch_size=8, epochs=2), []),
-    "adam_lr001_acc": (lambda: keras.optimizers.Adam(0.01), dict(batch_size=8, epochs=3), ["accuracy"]),
-    "sgd_b10_valsplit": (lambda: keras.optimizers.SGD(0.1), dict(batch_size=10, epochs=2, validation_split=0.25),
-                         ["accuracy"]),
-    "sgd_class_weight": (lambda: keras.optimizers.SGD(0.1),
-                         dict(batch_size=8, epochs=2, class_weight={0: 1.0, 1: 2.0, 2: 0.5}), []),
-    "rmsprop_momentum": (lambda: keras.optimizers.RMSprop(0.01, momentum=0.5), dict(batch_size=8, epochs=2), []),
-}
+TRAIN_CASES = train_cases(keras)
 
 
 @pytest.mark.parametrize("name", sorted(TRAIN_CASES))
@@ -732,22 +724,13 @@ def test_subclassed_model_custom_train_step_learns():
     assert acc > 0.9, acc
 
 
-def test_subclassed_model_default_train_step_learns():
+@pytest.mark.parametrize("build_first", [False, True], ids=["learns", "after_build"])
+def test_subclassed_model_default_train_step(build_first):
     keras.utils.set_random_seed(7)
     x, y = _separable_data()
     model = _Classifier()
-    model.compile(optimizer=keras.optimizers.Adam(0.01),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-    history = model.fit(x, y, batch_size=16, epochs=8, verbose=0)
-    assert history.history["loss"][-1] < 0.6 * history.history["loss"][0]
-    assert history.history["accuracy"][-1] > 0.9
-
-
-def test_subclassed_model_default_train_step_after_build():
-    keras.utils.set_random_seed(7)
-    x, y = _separable_data()
-    model = _Classifier()
-    model(x[:1])  # build first
+    if build_first:
+        model(x[:1])
     model.compile(optimizer=keras.optimizers.Adam(0.01),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     history = model.fit(x, y, batch_size=16, epochs=8, verbose=0)
