@@ -93,20 +93,13 @@ def test_set_image_data_format_is_shared_and_validated(restore_config):
     assert cfg.image_data_format() == "channels_last"
 
 
-def test_traceback_filtering_flag(restore_config):
+@pytest.mark.parametrize("flag", ["traceback_filtering", "interactive_logging"])
+def test_enable_and_disable_flag(restore_config, flag):
     cfg = restore_config
-    cfg.disable_traceback_filtering()
-    assert cfg.is_traceback_filtering_enabled() is False
-    cfg.enable_traceback_filtering()
-    assert cfg.is_traceback_filtering_enabled() is True
-
-
-def test_interactive_logging_flag(restore_config):
-    cfg = restore_config
-    cfg.disable_interactive_logging()
-    assert cfg.is_interactive_logging_enabled() is False
-    cfg.enable_interactive_logging()
-    assert cfg.is_interactive_logging_enabled() is True
+    getattr(cfg, f"disable_{flag}")()
+    assert getattr(cfg, f"is_{flag}_enabled")() is False
+    getattr(cfg, f"enable_{flag}")()
+    assert getattr(cfg, f"is_{flag}_enabled")() is True
 
 
 def test_enable_unsafe_deserialization_sets_the_flag(restore_config):

@@ -90,27 +90,27 @@ def _value(v, kind):
     return v
 
 
+def _values_array(values, dt):
+    """A 1-d array of dtype `dt` holding `values` (as the spec writes them)."""
+    vals = [_value(v, dt.kind) for v in values]
+    if dt.kind == "O":
+        out = np.empty(len(vals), dtype=object)
+        out[:] = vals
+        return out
+    return np.array(vals, dtype=dt)
+
+
 def build_array(a):
     """The NumPy array an `$arr` spec describes."""
     dt = np.dtype(a["dtype"])
     fill = _fill_shape(a)
     with np.errstate(all="ignore"):
         if a.get("values") is not None:
-            vals = [_value(v, dt.kind) for v in a["values"]]
-            if dt.kind == "O":
-                base = np.empty(len(vals), dtype=object)
-                base[:] = vals
-            else:
-                base = np.array(vals, dtype=dt)
+            base = _values_array(a["values"], dt)
         else:
-            pal = [_value(v, dt.kind) for v in a["pal"]]
-            if dt.kind == "O":
-                palette = np.empty(len(pal), dtype=object)
-                palette[:] = pal
-            else:
-                palette = np.array(pal, dtype=dt)
+            palette = _values_array(a["pal"], dt)
             rng = np.random.default_rng(a["seed"])
-            base = palette[rng.integers(0, len(pal), size=_shape_size(fill))]
+            base = palette[rng.integers(0, len(palette), size=_shape_size(fill))]
         x = base.reshape(fill)
     return _apply_layout(x, a)
 

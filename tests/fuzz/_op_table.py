@@ -1358,70 +1358,19 @@ def scce_args(draw):
     return [t, o], kw
 
 
+def nn_spec(name, args, tol, atol, arrays, keep=()):
+    """An `nn` op, checked in float against `R.<name>` with the absolute tolerance `atol`."""
+    return Spec(name, "nn", args, getattr(R, name), cast="float", tol=tol, arrays=arrays, keep=keep,
+                atol=lambda *a, **k: atol)
+
+
 NN = [
-    Spec(
-        "batch_normalization",
-        "nn",
-        batch_norm_args(),
-        R.batch_normalization,
-        cast="float",
-        tol=16,
-        arrays=(0, 1, 2, "offset", "scale"),
-        atol=lambda *a, **k: 1e4,
-    ),
-    Spec(
-        "layer_normalization",
-        "nn",
-        layer_norm_args(),
-        R.layer_normalization,
-        cast="float",
-        tol=64,
-        arrays=(0, "gamma", "beta"),
-        atol=lambda *a, **k: 1e4,
-    ),
-    Spec(
-        "dot_product_attention",
-        "nn",
-        attention_args(),
-        R.dot_product_attention,
-        cast="float",
-        tol=64,
-        arrays=(0, 1, 2, "bias", "mask"),
-        atol=lambda *a, **k: 1e3,
-    ),
-    Spec(
-        "binary_crossentropy",
-        "nn",
-        bce_args(),
-        R.binary_crossentropy,
-        cast="float",
-        tol=64,
-        atol=lambda *a, **k: 1e3,
-        arrays=(0, 1),
-        keep=(1,),
-    ),
-    Spec(
-        "categorical_crossentropy",
-        "nn",
-        cce_args(),
-        R.categorical_crossentropy,
-        cast="float",
-        tol=64,
-        arrays=(0, 1),
-        keep=(1,),
-        atol=lambda *a, **k: 1e4,
-    ),
-    Spec(
-        "sparse_categorical_crossentropy",
-        "nn",
-        scce_args(),
-        R.sparse_categorical_crossentropy,
-        cast="float",
-        tol=64,
-        arrays=(0, 1),
-        keep=(0, 1),
-        atol=lambda *a, **k: 1e4,
-    ),
+    nn_spec("batch_normalization", batch_norm_args(), tol=16, atol=1e4, arrays=(0, 1, 2, "offset", "scale")),
+    nn_spec("layer_normalization", layer_norm_args(), tol=64, atol=1e4, arrays=(0, "gamma", "beta")),
+    nn_spec("dot_product_attention", attention_args(), tol=64, atol=1e3, arrays=(0, 1, 2, "bias", "mask")),
+    nn_spec("binary_crossentropy", bce_args(), tol=64, atol=1e3, arrays=(0, 1), keep=(1,)),
+    nn_spec("categorical_crossentropy", cce_args(), tol=64, atol=1e4, arrays=(0, 1), keep=(1,)),
+    nn_spec("sparse_categorical_crossentropy", scce_args(), tol=64, atol=1e4, arrays=(0, 1), keep=(0, 1)),
 ]
 
 
@@ -1657,36 +1606,37 @@ def dropout_args(draw):
     return [x, rate], kw
 
 
+def random_spec(name, args, check, valid):
+    """A `random.*` op: no array inputs to fuzz; `check` tests the draws, `valid` the arguments."""
+    return Spec(name, "random", args, check=check, arrays=(), extra={"valid": valid})
+
+
+# random.normal and random.truncated_normal take the same arguments.
+normal_args = call(random_shape, mean=opt(params), stddev=opt(params), dtype=opt(rnd_dtype), seed=opt(seeds))
+
 RANDOM = [
-    Spec(
+    random_spec(
         "random.uniform",
-        "random",
         call(random_shape, minval=opt(params), maxval=opt(params), dtype=opt(rnd_dtype), seed=opt(seeds)),
-        check=check_uniform,
-        arrays=(),
-        extra={"valid": valid_uniform},
+        check_uniform,
+        valid_uniform,
     ),
-    Spec(
+    random_spec(
         "random.normal",
-        "random",
-        call(random_shape, mean=opt(params), stddev=opt(params), dtype=opt(rnd_dtype), seed=opt(seeds)),
-        check=check_normal,
-        arrays=(),
-        extra={"valid": valid_normal},
+        normal_args,
+        check_normal,
+        valid_normal,
     ),
-    Spec(
+    random_spec(
         "random.truncated_normal",
-        "random",
-        call(random_shape, mean=opt(params), stddev=opt(params), dtype=opt(rnd_dtype), seed=opt(seeds)),
-        check=check_truncated,
-        arrays=(),
-        extra={"valid": valid_normal},
+        normal_args,
+        check_truncated,
+        valid_normal,
     ),
-    Spec("random.randint", "random", randint_args(), check=check_randint, arrays=(), extra={"valid": valid_randint}),
-    Spec("random.dropout", "random", dropout_args(), check=check_dropout, arrays=(), extra={"valid": valid_dropout}),
-    Spec(
+    random_spec("random.randint", randint_args(), check_randint, valid_randint),
+    random_spec("random.dropout", dropout_args(), check_dropout, valid_dropout),
+    random_spec(
         "random.shuffle",
-        "random",
         with_axis(
             st.one_of(H.arrays("float", min_dims=1), X()),
             names=("axis",),
@@ -1694,13 +1644,11 @@ RANDOM = [
             allow_tuple=False,
             seed=seeds,
         ),
-        check=check_shuffle,
-        arrays=(),
-        extra={"valid": valid_shuffle},
+        check_shuffle,
+        valid_shuffle,
     ),
-    Spec(
+    random_spec(
         "random.categorical",
-        "random",
         call(
             st.one_of(
                 H.arrays("float", shape=st.lists(st.integers(0, 4), min_size=2, max_size=2), profile="moderate"), X()
@@ -1709,9 +1657,8 @@ RANDOM = [
             dtype=opt(st.sampled_from(("int32", "int64", "float32"))),
             seed=opt(seeds),
         ),
-        check=check_categorical,
-        arrays=(),
-        extra={"valid": valid_categorical},
+        check_categorical,
+        valid_categorical,
     ),
 ]
 

@@ -186,12 +186,14 @@ def _raise_after(n, exc=Boom):
     return hook
 
 
-def test_failing_dataset_write_leaves_the_old_file(existing, monkeypatch):
+# An error, or a KeyboardInterrupt, while a dataset is written.
+@pytest.mark.parametrize("after, exc", [(2, Boom), (1, KeyboardInterrupt)], ids=["error", "keyboard_interrupt"])
+def test_failing_dataset_write_leaves_the_old_file(existing, monkeypatch, after, exc):
     path, data = existing
-    hook = _raise_after(2)
+    hook = _raise_after(after, exc)
     hook.original = h5py.Group.create_dataset
     monkeypatch.setattr(h5py.Group, "create_dataset", hook)
-    with pytest.raises(Boom):
+    with pytest.raises(exc):
         _save(small_model(1), path)
     monkeypatch.undo()
     _assert_untouched(path, data)
@@ -225,17 +227,6 @@ def test_failing_fsync_or_rename_leaves_the_old_file(existing, monkeypatch, what
     hook.original = getattr(os, what)
     monkeypatch.setattr(os, what, hook)
     with pytest.raises(OSError, match="injected failure"):
-        _save(small_model(1), path)
-    monkeypatch.undo()
-    _assert_untouched(path, data)
-
-
-def test_keyboard_interrupt_mid_save_leaves_the_old_file(existing, monkeypatch):
-    path, data = existing
-    hook = _raise_after(1, KeyboardInterrupt)
-    hook.original = h5py.Group.create_dataset
-    monkeypatch.setattr(h5py.Group, "create_dataset", hook)
-    with pytest.raises(KeyboardInterrupt):
         _save(small_model(1), path)
     monkeypatch.undo()
     _assert_untouched(path, data)

@@ -185,25 +185,12 @@ def overwritten(draw, seed):
 # Any damage: loads, or a ValueError naming the file
 
 
+@pytest.mark.parametrize("damaged", [truncated, flipped, overwritten], ids=lambda f: f.__name__)
 @SETTINGS
 @given(st.data())
-def test_truncated(data):
+def test_damaged(damaged, data):
     seed = data.draw(seeds)
-    load_outcome(seed, data.draw(truncated(seed)))
-
-
-@SETTINGS
-@given(st.data())
-def test_byte_flips(data):
-    seed = data.draw(seeds)
-    load_outcome(seed, data.draw(flipped(seed)))
-
-
-@SETTINGS
-@given(st.data())
-def test_range_overwrite(data):
-    seed = data.draw(seeds)
-    load_outcome(seed, data.draw(overwritten(seed)))
+    load_outcome(seed, data.draw(damaged(seed)))
 
 
 @SETTINGS

@@ -479,15 +479,21 @@ def test_to_json_round_trip(name):
 # Training after loading
 
 
+def _load_fixture(name, ext):
+    """The fixture model `name + ext`: load_model, or (.weights.h5) load_weights into the
+    architecture built in rskeras and compiled."""
+    if ext == ".weights.h5":
+        model = BUILDERS[name](compile=True)
+        model.load_weights(fixture(name + ext))
+        return model
+    return keras.models.load_model(fixture(name + ext))
+
+
 @pytest.mark.parametrize("ext", [".keras", ".h5", ".weights.h5"])
 @pytest.mark.parametrize("name", COMPILED_CASES)
 def test_fit_continues_after_loading(name, ext):
     case = load_case(name)
-    if ext == ".weights.h5":
-        model = BUILDERS[name](compile=True)
-        model.load_weights(fixture(name + ext))
-    else:
-        model = keras.models.load_model(fixture(name + ext))
+    model = _load_fixture(name, ext)
     saved_iterations = iterations(model.optimizer)
     assert saved_iterations == int(case.opt[0]) == 8
     x, y = fit_data(name, n=len(case.x[0]), seed=7)
@@ -516,11 +522,7 @@ def _hand_set(name, case):
                                   "functional_two_in_two_out"])
 def test_step_after_loading_equals_step_from_hand_set_state(name, ext):
     case = load_case(name)
-    if ext == ".weights.h5":
-        loaded = BUILDERS[name](compile=True)
-        loaded.load_weights(fixture(name + ext))
-    else:
-        loaded = keras.models.load_model(fixture(name + ext))
+    loaded = _load_fixture(name, ext)
     by_hand = _hand_set(name, case)
     x, y = fit_data(name, n=8, seed=3)
     for model in (loaded, by_hand):

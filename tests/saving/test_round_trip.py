@@ -569,15 +569,20 @@ def test_training_resumes_after_round_trip(tmp_path, opt, fmt):
     assert resumed[-1] < first[0], (first, resumed)
 
 
+def _fit_one_epoch_and_save(x, y, path, **save_kwargs):
+    """An Adam `_trainable_model` fitted one epoch on (x, y) and saved to `path`: (model, path)."""
+    model = _trainable_model("adam")
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.save(path, **save_kwargs)
+    return model, path
+
+
 @pytest.mark.parametrize("fmt", [".keras", ".h5"])
 def test_include_optimizer_false(tmp_path, fmt):
     x, y = _data()
-    model = _trainable_model("adam")
-    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
-    path = tmp_path / f"model{fmt}"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model.save(path, include_optimizer=False)
+    model, path = _fit_one_epoch_and_save(x, y, tmp_path / f"model{fmt}", include_optimizer=False)
     if fmt == ".h5":
         with h5py.File(path, "r") as f:
             assert "optimizer_weights" not in f and "training_config" not in f.attrs
@@ -597,12 +602,7 @@ def test_include_optimizer_false(tmp_path, fmt):
 @pytest.mark.parametrize("fmt", [".keras", ".h5"])
 def test_compile_false(tmp_path, fmt):
     x, y = _data()
-    model = _trainable_model("adam")
-    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
-    path = tmp_path / f"model{fmt}"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model.save(path)
+    model, path = _fit_one_epoch_and_save(x, y, tmp_path / f"model{fmt}")
     loaded = keras.models.load_model(path, compile=False)
     assert not loaded.compiled and loaded.optimizer is None
     assert_all_equal(predict(loaded, [x]), predict(model, [x]), "predictions")
