@@ -294,48 +294,38 @@ trait Reducible: Copy + Default + Send + Sync + PartialOrd {
     fn is_nan(self) -> bool;
     fn row_sum(v: &[Self]) -> Self;
 }
-impl Reducible for f32 {
-    fn add(self, o: Self) -> Self {
-        self + o
-    }
-    fn mul(self, o: Self) -> Self {
-        self * o
-    }
-    fn one() -> Self {
-        1.0
-    }
-    fn is_nan(self) -> bool {
-        f32::is_nan(self)
-    }
-    fn row_sum(v: &[Self]) -> Self {
-        sum_f32(v)
-    }
-}
-impl Reducible for f64 {
-    fn add(self, o: Self) -> Self {
-        self + o
-    }
-    fn mul(self, o: Self) -> Self {
-        self * o
-    }
-    fn one() -> Self {
-        1.0
-    }
-    fn is_nan(self) -> bool {
-        f64::is_nan(self)
-    }
-    fn row_sum(v: &[Self]) -> Self {
-        // four independent accumulators: vectorisable and no worse than sequential summation
-        let mut lanes = [0f64; 4];
-        let mut it = v.chunks_exact(4);
-        for c in &mut it {
-            for k in 0..4 {
-                lanes[k] += c[k];
+/// Floats: plain arithmetic, NaN from the type; `row_sum` is each width's own summation.
+macro_rules! float_reducible {
+    ($t:ty, |$v:ident| $row_sum:block) => {
+        impl Reducible for $t {
+            fn add(self, o: Self) -> Self {
+                self + o
             }
+            fn mul(self, o: Self) -> Self {
+                self * o
+            }
+            fn one() -> Self {
+                1.0
+            }
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
+            }
+            fn row_sum($v: &[Self]) -> Self $row_sum
         }
-        lanes.iter().sum::<f64>() + it.remainder().iter().sum::<f64>()
-    }
+    };
 }
+float_reducible!(f32, |v| { sum_f32(v) });
+float_reducible!(f64, |v| {
+    // four independent accumulators: vectorisable and no worse than sequential summation
+    let mut lanes = [0f64; 4];
+    let mut it = v.chunks_exact(4);
+    for c in &mut it {
+        for k in 0..4 {
+            lanes[k] += c[k];
+        }
+    }
+    lanes.iter().sum::<f64>() + it.remainder().iter().sum::<f64>()
+});
 /// Integers wrap on overflow, as NumPy's fixed-width sums do.
 macro_rules! int_reducible {
     ($($t:ty),*) => {$(
