@@ -52,29 +52,14 @@ def shape_re(shape):
 F64 = np.float64
 
 
-# name -> (rskeras op, float64 NumPy reference)
-ARITH = {
-    "add": (ops.add, np.add),
-    "subtract": (ops.subtract, np.subtract),
-    "multiply": (ops.multiply, np.multiply),
-    "divide": (ops.divide, np.divide),
-    "maximum": (ops.maximum, np.maximum),
-    "minimum": (ops.minimum, np.minimum),
-}
+def same_named(*names):
+    """name -> (the rskeras op, the NumPy function of the same name: the float64 reference)."""
+    return {name: (getattr(ops, name), getattr(np, name)) for name in names}
 
 
-COMPARE = {
-    "equal": (ops.equal, np.equal),
-    "not_equal": (ops.not_equal, np.not_equal),
-    "less": (ops.less, np.less),
-    "less_equal": (ops.less_equal, np.less_equal),
-    "greater": (ops.greater, np.greater),
-    "greater_equal": (ops.greater_equal, np.greater_equal),
-}
-LOGICAL = {
-    "logical_and": (ops.logical_and, np.logical_and),
-    "logical_or": (ops.logical_or, np.logical_or),
-}
+ARITH = same_named("add", "subtract", "multiply", "divide", "maximum", "minimum")
+COMPARE = same_named("equal", "not_equal", "less", "less_equal", "greater", "greater_equal")
+LOGICAL = same_named("logical_and", "logical_or")
 
 
 def ref32(f, *xs):
@@ -630,8 +615,8 @@ TOL = {"erf": {"rtol": 1e-6, "atol": 3e-7}, "arctanh": {"rtol": 2e-5, "atol": 1e
 
 
 DEFAULT_TOL = {"rtol": 3e-6, "atol": 1e-37}
-ROUNDING = {"floor": (ops.floor, np.floor), "ceil": (ops.ceil, np.ceil), "round": (ops.round, np.round)}
-PREDICATES = {"isnan": (ops.isnan, np.isnan), "isinf": (ops.isinf, np.isinf), "isfinite": (ops.isfinite, np.isfinite)}
+ROUNDING = same_named("floor", "ceil", "round")
+PREDICATES = same_named("isnan", "isinf", "isfinite")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1350,7 +1335,7 @@ def test_float32_exp_kernel_accurate_over_the_whole_range():
     assert got[np.isneginf(x)][0] == 0.0
 
 
-REDUCE = {"sum": (ops.sum, np.sum), "mean": (ops.mean, np.mean), "max": (ops.max, np.max), "min": (ops.min, np.min)}
+REDUCE = same_named("sum", "mean", "max", "min")
 
 
 def _np_axis(axis):
@@ -1663,8 +1648,7 @@ def test_reduce_scalar_axis_errors_and_none_works():
 # empty axes, argmax/argmin, cumulative sums and products
 
 RNG_REDUCE = np.random.default_rng(0)
-REDUCTIONS = {"sum": (ops.sum, np.sum), "mean": (ops.mean, np.mean), "max": (ops.max, np.max),
-              "min": (ops.min, np.min), "prod": (ops.prod, np.prod)}
+REDUCTIONS = same_named("sum", "mean", "max", "min", "prod")
 
 
 @pytest.mark.parametrize("shape,axis", [
