@@ -59,22 +59,23 @@ BIND_GROUP_ENTRIES = 8192
 POOLED_UPLOAD_BYTES = 16 << 20
 
 
-def kernel(*names):
-    """Register a launcher for the op `names` (as the core's `Op::name`)."""
+def _register_in(table: dict, names):
+    """A decorator that enters its function in `table` under every name of `names`."""
     def register(fn):
         for n in names:
-            KERNELS[n] = fn
+            table[n] = fn
         return fn
     return register
+
+
+def kernel(*names):
+    """Register a launcher for the op `names` (as the core's `Op::name`)."""
+    return _register_in(KERNELS, names)
 
 
 def updater(*names):
     """Register an in-place update (optimizer steps) for the op `names`."""
-    def register(fn):
-        for n in names:
-            UPDATES[n] = fn
-        return fn
-    return register
+    return _register_in(UPDATES, names)
 
 
 def pack(*values) -> bytes:

@@ -29,9 +29,10 @@ def row_major(shape) -> list[int]:
 
 
 def strided_copy(ex, x, out, shape, src_strides, src_base=0, dst_strides=None, dst_base=0,
-                 expr="x", ti="u32", to="u32"):
+                 expr="x", ti="u32", to="u32", lo=0.0, hi=0.0):
     """Record `out[dst_base + c . dst_strides] = expr(x[src_base + c . src_strides])` for
-    every index `c` of `shape` (dst strides default to `shape`'s row-major ones)."""
+    every index `c` of `shape` (dst strides default to `shape`'s row-major ones); `expr` may
+    read the bounds `lo` and `hi` as `p.lo`, `p.hi` (clip)."""
     n = int(np.prod(shape, dtype=np.int64))
     if n == 0:
         return out
@@ -39,7 +40,7 @@ def strided_copy(ex, x, out, shape, src_strides, src_base=0, dst_strides=None, d
     meta = np.array(list(shape) + list(src_strides) + list(dst_strides) or [0], dtype=np.int32)
     gx, gy = ex.grid(n, WG)
     ex.dispatch("layout", [x, ex.constant(meta), out], (gx, gy),
-                pack(n, gx * WG, len(shape), int(src_base), int(dst_base), 0.0, 0.0),
+                pack(n, gx * WG, len(shape), int(src_base), int(dst_base), float(lo), float(hi)),
                 entry="copy", TI=ti, TO=to, EXPR=expr, WG=WG)
     return out
 
@@ -166,16 +167,9 @@ def _clip(ex, params, ins):
     x = ins[0]
     if x.dtype not in FLOATS:
         raise TypeError(f"clip: expected a float tensor, got {x.dtype}")
-    out = ex.empty(x.shape, x.dtype)
-    n = x.numel
-    if n:
-        gx, gy = ex.grid(n, WG)
-        meta = np.array([n, 1, 1], dtype=np.int32)
-        ex.dispatch("layout", [x, ex.constant(meta), out], (gx, gy),
-                    pack(n, gx * WG, 1, 0, 0, float(params["min"]), float(params["max"])),
-                    entry="copy", TI="f32", TO="f32",
-                    EXPR="select(select(x, p.hi, x > p.hi), p.lo, x < p.lo)", WG=WG)
-    return out
+    return strided_copy(ex, x, ex.empty(x.shape, x.dtype), (x.numel,), (1,),
+                        expr="select(select(x, p.hi, x > p.hi), p.lo, x < p.lo)",
+                        ti="f32", to="f32", lo=params["min"], hi=params["max"])
 
 
 @kernel("where")
