@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 Tensor = _core.Tensor
 
 
-@operation(R.convert_to_tensor)
+@operation(R.convert_to_tensor, core_call=True)
 def convert_to_tensor(x, dtype=None, sparse=None, ragged=None) -> Tensor:
     """`x` (array, nested list, scalar, tensor or variable) as a tensor.
 
@@ -36,13 +36,13 @@ def convert_to_numpy(x) -> "numpy.ndarray":
     return np.asarray(x)
 
 
-@operation(R.cast)
+@operation(R.cast, core_call=True)
 def cast(x, dtype) -> Tensor:
     """`x` converted to `dtype` ("float32", "int32", "int64", "bool"); floats truncate toward 0."""
     return _core.cast(x, dtype)
 
 
-@operation(R.same)
+@operation(R.same, core_call=True)
 def stop_gradient(variable) -> Tensor:
     """The same values, but no gradient flows back through the result."""
     return _core.stop_gradient(variable)

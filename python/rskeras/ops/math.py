@@ -40,7 +40,7 @@ def logsumexp(x, axis=None, keepdims=False) -> Tensor:
     return knp.reshape(out, [d for i, d in enumerate(x.shape) if not (axes is None or i in axes)])
 
 
-@operation(R.unary("float"))
+@operation(R.unary("float"), core_call=True)
 def erf(x) -> Tensor:
     """The error function, element-wise (float32; A&S 7.1.26 / Maclaurin series, |error| about
     1e-7). Its gradient is `2 / sqrt(pi) * exp(-x^2)`."""

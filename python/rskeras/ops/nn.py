@@ -16,25 +16,25 @@ from rskeras.ops import numpy as knp
 Tensor = _core.Tensor
 
 
-@operation(R.unary("float"))
+@operation(R.unary("float"), core_call=True)
 def relu(x) -> Tensor:
     """`max(x, 0)` element-wise; the gradient at 0 is 0."""
     return _core.unary("relu", x)
 
 
-@operation(R.unary("float"))
+@operation(R.unary("float"), core_call=True)
 def sigmoid(x) -> Tensor:
     """`1 / (1 + exp(-x))`, computed without overflow."""
     return _core.unary("sigmoid", x)
 
 
-@operation(R.unary("float"))
+@operation(R.unary("float"), core_call=True)
 def softplus(x) -> Tensor:
     """`log(1 + exp(x))`, computed as `max(x, 0) + log1p(exp(-|x|))` (never overflows)."""
     return _core.unary("softplus", x)
 
 
-@operation(R.axis_softmax)
+@operation(R.axis_softmax, core_call=True)
 def softmax(x, axis=-1) -> Tensor:
     """`exp(x - max) / sum(exp(x - max))` along `axis` (numerically stable).
 
@@ -44,7 +44,7 @@ def softmax(x, axis=-1) -> Tensor:
     return _core.softmax(x, axis, False)
 
 
-@operation(R.axis_softmax)
+@operation(R.axis_softmax, core_call=True)
 def log_softmax(x, axis=-1) -> Tensor:
     """`x - logsumexp(x)` along `axis` (numerically stable)."""
     return _core.softmax(x, axis, True)

@@ -286,14 +286,14 @@ def where(condition, x1=None, x2=None) -> Tensor:
     return _core.where_(condition, x1, x2)
 
 
-@operation(R.unary("float"))
+@operation(R.unary("float"), core_call=True)
 def clip(x, x_min, x_max) -> Tensor:
     """Values of `x` limited to `[x_min, x_max]` (float32). The gradient is 1 inside the range
     (bounds included) and 0 outside."""
     return _core.clip(x, float(x_min), float(x_max))
 
 
-@operation(R.reduction("sum", "sum"))
+@operation(R.reduction("sum", "sum"), core_call=True)
 def sum(x, axis=None, keepdims=False) -> Tensor:  # noqa: A001
     """Sum over `axis` (int, tuple, or None for all axes). bool sums to int32.
 
@@ -303,7 +303,7 @@ def sum(x, axis=None, keepdims=False) -> Tensor:  # noqa: A001
     return _core.reduce("sum", x, axis, keepdims)
 
 
-@operation(R.reduction("float", "mean"))
+@operation(R.reduction("float", "mean"), core_call=True)
 def mean(x, axis=None, keepdims=False) -> Tensor:
     """Arithmetic mean over `axis`; integer inputs give float32. An empty reduction gives NaN."""
     return _core.reduce("mean", x, axis, keepdims)
@@ -358,19 +358,19 @@ def min(x, axis=None, keepdims=False, initial=None) -> Tensor:  # noqa: A001
     return out if initial is None else minimum(out, initial)
 
 
-@operation(R.reduction("index", "argmax"))
+@operation(R.reduction("index", "argmax"), core_call=True)
 def argmax(x, axis=None, keepdims=False) -> Tensor:
     """int32 index of the first maximum along `axis` (None: of the flattened tensor)."""
     return _core.arg_reduce(x, axis, keepdims, True)
 
 
-@operation(R.reduction("index", "argmin"))
+@operation(R.reduction("index", "argmin"), core_call=True)
 def argmin(x, axis=None, keepdims=False) -> Tensor:
     """int32 index of the first minimum along `axis` (None: of the flattened tensor)."""
     return _core.arg_reduce(x, axis, keepdims, False)
 
 
-@operation(R.matmul)
+@operation(R.matmul, core_call=True)
 def matmul(x1, x2) -> Tensor:
     """Matrix product with NumPy `matmul` rules: 1-D operands are vectors, leading axes are
     broadcast batch axes. `(..., m, k) @ (..., k, n) -> (..., m, n)`.
@@ -381,7 +381,7 @@ def matmul(x1, x2) -> Tensor:
     return _core.matmul(x1, x2)
 
 
-@operation(R.reshape)
+@operation(R.reshape, core_call=True)
 def reshape(x, newshape) -> Tensor:
     """Same elements in a new shape; one size may be -1 (or None) and is inferred.
 
@@ -391,13 +391,13 @@ def reshape(x, newshape) -> Tensor:
     return _core.reshape(x, newshape)
 
 
-@operation(R.transpose)
+@operation(R.transpose, core_call=True)
 def transpose(x, axes=None) -> Tensor:
     """Permute the axes (`axes=None` reverses them)."""
     return _core.transpose(x, None if axes is None else list(axes))
 
 
-@operation(R.broadcast_to)
+@operation(R.broadcast_to, core_call=True)
 def broadcast_to(x, shape) -> Tensor:
     """`x` broadcast to `shape` (NumPy rules)."""
     return _core.broadcast_to(x, shape)
@@ -437,7 +437,7 @@ def squeeze(x, axis=None) -> Tensor:
     return reshape(x, [d for i, d in enumerate(shape) if i not in axes])
 
 
-@operation(R.take)
+@operation(R.take, core_call=True)
 def take(x, indices, axis=None) -> Tensor:
     """Gather entries of `x` at integer `indices` along `axis` (None: from the flattened `x`).
     Negative indices count from the end. Output shape:
