@@ -633,6 +633,8 @@ def pad(x, pad_width, mode="constant", constant_values=None) -> KerasTensor:
     given = np.asarray(pad_width, dtype=np.int64)
     if (given < 0).any():
         raise ValueError(f"pad: widths must be non-negative, got {pad_width!r}")
+    if not shape:  # a scalar has nothing to pad, whatever the widths say (as the kernel)
+        return same(x)
     try:
         widths = np.broadcast_to(given, (len(shape), 2))
     except ValueError:
