@@ -64,7 +64,7 @@ def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False) -> Tensor:
     return out if dtype is None else _core.cast(out, dtype)
 
 
-@operation(R.crossentropy)
+@operation(R.sparse_crossentropy)
 def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1) -> Tensor:
     """Per-sample `-log p[target]`.
 
@@ -369,7 +369,7 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
     return y if offset is None else y + along(offset)
 
 
-@operation(R.normalization)
+@operation(R.layer_normalization)
 def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs) -> Tensor:
     """Normalize `x` over `axis` per sample: `(x - mean) / sqrt(var + epsilon) * gamma + beta`
     (as `keras.ops.layer_normalization`; Ba et al., 2016). `gamma`/`beta` broadcast against the

@@ -23,6 +23,15 @@ _WEAK = {bool: "pybool", int: "pyint", float: "pyfloat"}
 _CONVERTED = {"uint16": "int32", "uint32": "int64", "uint64": "int64"}
 
 
+def dtype_name(dtype) -> str:
+    """A dtype argument ("float32", np.uint8, a NumPy dtype) as its name."""
+    if isinstance(dtype, str) or dtype is None:
+        return _standardize_dtype(dtype)
+    import numpy as np
+    name = np.dtype(dtype).name
+    return _CONVERTED.get(name, name)
+
+
 def spec(shape, dtype) -> KerasTensor:
     return KerasTensor(tuple(shape), dtype)
 
@@ -44,6 +53,8 @@ def dtype_of(x) -> str:
     if isinstance(x, (KerasTensor, _core.Tensor)):
         return x.dtype
     weak = _WEAK.get(type(x))
+    if weak == "pyint" and not -2**31 <= x < 2**31:
+        return "int64"  # a Python int beyond int32 converts to int64, a strong type
     if weak is not None:
         return weak
     import numpy as np
@@ -53,6 +64,14 @@ def dtype_of(x) -> str:
     if not hasattr(x, "dtype"):  # nested lists: Python floats and ints, as scalars convert
         return {"float64": "float32", "int64": "int32"}.get(name, name)
     return _CONVERTED.get(name, name)
+
+
+def _converted(x) -> str:
+    """The dtype `x` has once converted to a tensor on its own (NumPy scalars keep theirs)."""
+    import numpy as np
+    if isinstance(x, np.generic):
+        return _CONVERTED.get(x.dtype.name, x.dtype.name)
+    return _strong(dtype_of(x))
 
 
 def _strong(dtype: str) -> str:
@@ -89,9 +108,12 @@ def nn_float(dtype: str) -> str:
     return "float64" if _strong(dtype) == "float64" else "float32"
 
 
+_NARROW = ("bool", "int8", "uint8", "int16")
+
+
 def _contracted(dtype: str) -> str:
     """tensordot/dot on narrow integers and bools accumulate in int32."""
-    return "int32" if dtype in ("bool", "int8", "uint8", "int16") else dtype
+    return "int32" if dtype in _NARROW else dtype
 
 
 def broadcast_shapes(op: str, *shapes) -> tuple:
@@ -186,15 +208,15 @@ def same(x, *args, **kwargs) -> KerasTensor:
 
 def like(x, *args, dtype=None, **kwargs) -> KerasTensor:
     """zeros_like / ones_like / full_like: `x`'s shape, `dtype` or `x`'s dtype."""
-    return spec(shape_of(x), _standardize_dtype(dtype) if dtype is not None else _strong(dtype_of(x)))
+    return spec(shape_of(x), dtype_name(dtype) if dtype is not None else _strong(dtype_of(x)))
 
 
 def cast(x, dtype) -> KerasTensor:
-    return spec(shape_of(x), _standardize_dtype(dtype))
+    return spec(shape_of(x), dtype_name(dtype))
 
 
 def convert_to_tensor(x, dtype=None, sparse=None, ragged=None) -> KerasTensor:
-    return spec(shape_of(x), _standardize_dtype(dtype) if dtype is not None else _strong(dtype_of(x)))
+    return spec(shape_of(x), dtype_name(dtype) if dtype is not None else _strong(dtype_of(x)))
 
 
 def where(condition, x1=None, x2=None) -> KerasTensor:
@@ -223,8 +245,9 @@ def reduced_shape(op, shape, axis, keepdims) -> tuple:
 
 
 def reduction(kind: str, op: str):
-    """Rule of a reduction `f(x, axis=None, keepdims=False, ...)`. `kind`: "sum" (bool sums to
-    int32), "same", "float", "nn" (float64 kept, else float32), "bool", "index" (int32)."""
+    """Rule of a reduction `f(x, axis=None, keepdims=False, ...)`. `kind`: "sum" (bool and
+    8/16-bit integers sum to int32), "same" (with `initial` promoted in), "float", "nn"
+    (float64 kept, else float32), "bool", "index" (int32)."""
 
     def rule(x, axis=None, keepdims=False, *args, **kwargs):
         shape = shape_of(x)
@@ -235,11 +258,13 @@ def reduction(kind: str, op: str):
         else:
             out_shape = reduced_shape(op, shape, axis, keepdims)
         dtype = _strong(dtype_of(x))
-        dtype = {"sum": "int32" if dtype == "bool" else dtype, "same": dtype,
+        if kind == "same" and kwargs.get("initial") is not None:
+            dtype = promote(dtype, dtype_of(kwargs["initial"]))
+        dtype = {"sum": "int32" if dtype in _NARROW else dtype, "same": dtype,
                  "float": float_dtype(dtype), "nn": nn_float(dtype), "bool": "bool",
                  "index": "int32"}[kind]
         if kwargs.get("dtype") is not None:
-            dtype = _standardize_dtype(kwargs["dtype"])
+            dtype = dtype_name(kwargs["dtype"])
         return spec(out_shape, dtype)
 
     return rule
@@ -261,7 +286,7 @@ def cumulative(x, axis=None, dtype=None) -> KerasTensor:
     out_dtype = _strong(dtype_of(x))
     out_dtype = "int32" if out_dtype == "bool" else out_dtype
     if dtype is not None:
-        out_dtype = _standardize_dtype(dtype)
+        out_dtype = dtype_name(dtype)
     if axis is None:
         return spec((prod(shape),), out_dtype)
     norm_axis("cumsum", axis, len(shape))
@@ -364,7 +389,7 @@ def tensordot(x1, x2, axes=2) -> KerasTensor:
 
 
 def outer(x1, x2) -> KerasTensor:
-    dtype = promote(dtype_of(x1), dtype_of(x2))
+    dtype = promote(_converted(x1), _converted(x2))
     return spec((prod(shape_of(x1)), prod(shape_of(x2))), "int32" if dtype == "bool" else dtype)
 
 
@@ -780,7 +805,7 @@ def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False) -> KerasTensor:
     shape = list(shape_of(x))
     a = norm_axis("one_hot", axis, len(shape) + 1)
     shape.insert(a, int(num_classes))
-    return spec(shape, _standardize_dtype(dtype) if dtype is not None else "float32")
+    return spec(shape, dtype_name(dtype) if dtype is not None else "float32")
 
 
 def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwargs) -> KerasTensor:
@@ -793,7 +818,7 @@ def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwa
         raise ValueError("multi_hot: inputs must have rank >= 1")
     shape.insert(norm_axis("multi_hot", axis, len(shape) + 1), int(num_classes))
     del shape[1 if len(shape) > 2 else 0]
-    return spec(shape, _standardize_dtype(dtype) if dtype is not None else "float32")
+    return spec(shape, dtype_name(dtype) if dtype is not None else "float32")
 
 
 def crossentropy(target, output, from_logits=False, axis=-1) -> KerasTensor:
@@ -801,8 +826,13 @@ def crossentropy(target, output, from_logits=False, axis=-1) -> KerasTensor:
     shape = shape_of(output)
     if not shape:
         raise ValueError("crossentropy: output must have a class axis")
-    a = norm_axis("crossentropy", axis, len(shape))
-    return spec(shape[:a] + shape[a + 1:], nn_float(dtype_of(output)))
+    axes = norm_axes("crossentropy", axis, len(shape))
+    return spec([d for i, d in enumerate(shape) if i not in axes], nn_float(dtype_of(output)))
+
+
+def sparse_crossentropy(target, output, from_logits=False, axis=-1) -> KerasTensor:
+    """`output` without its class axis, in float32 (the fused kernel's dtype)."""
+    return spec(crossentropy(target, output, from_logits, axis).shape, "float32")
 
 
 def binary_crossentropy(target, output, from_logits=False) -> KerasTensor:
@@ -811,8 +841,14 @@ def binary_crossentropy(target, output, from_logits=False) -> KerasTensor:
 
 
 def normalization(x, *args, **kwargs) -> KerasTensor:
-    """batch_normalization / layer_normalization: `x`'s shape; float64 kept, else float32."""
+    """batch_normalization: `x`'s shape; float64 kept, else float32."""
     return spec(shape_of(x), nn_float(dtype_of(x)))
+
+
+def layer_normalization(x, gamma=None, beta=None, *args, **kwargs) -> KerasTensor:
+    """`x`'s shape broadcast with `gamma` and `beta`; float64 kept, else float32."""
+    shapes = [shape_of(a) for a in (gamma, beta) if a is not None]
+    return spec(broadcast_shapes("layer_normalization", shape_of(x), *shapes), nn_float(dtype_of(x)))
 
 
 def normalize(x, axis=-1, order=2, epsilon=None) -> KerasTensor:
@@ -822,11 +858,12 @@ def normalize(x, axis=-1, order=2, epsilon=None) -> KerasTensor:
     return spec(shape, nn_float(dtype_of(x)))
 
 
-def dot_product_attention(query, key, value, *args, **kwargs) -> KerasTensor:
+def dot_product_attention(query, key, value, bias=None, *args, **kwargs) -> KerasTensor:
     q, v = shape_of(query), shape_of(value)
     if len(q) not in (3, 4) or len(v) != len(q):
         raise ValueError(f"dot_product_attention: query {q} and value {v} need rank 3 or 4")
-    return spec(q[:-1] + v[-1:], float_dtype(promote(dtype_of(query), dtype_of(key), dtype_of(value))))
+    operands = [query, key, value] + ([bias] if bias is not None else [])
+    return spec(q[:-1] + v[-1:], nn_float(promote(*[dtype_of(a) for a in operands])))
 
 
 def _out_size(size, window, stride, dilation, padding):
@@ -916,4 +953,4 @@ def pool(inputs, pool_size, strides=None, padding="valid", data_format=None) -> 
     strides = window if strides is None else _tuple(strides, n)
     padding = padding.lower()
     out = [_out_size(s, w, st, 1, padding) for s, w, st in zip(spatial, window, strides)]
-    return spec(_assemble(batch, out, channels, fmt), _strong(dtype_of(inputs)))
+    return spec(_assemble(batch, out, channels, fmt), float_dtype(dtype_of(inputs)))
