@@ -12,26 +12,15 @@ import pytest
 import rskeras as keras
 from rskeras import activations
 
+from tests.fixtures._activation_cases import X, case
+
 FIXTURE = np.load(os.path.join(os.path.dirname(__file__), "..", "fixtures", "keras_activations.npz"))
-X = FIXTURE["x"]
-ARGS = {  # fixture key -> (name, arguments), as in the generation script
-    "threshold:1,-2": ("threshold", {"threshold": 1.0, "default_value": -2.0}),
-    "relu:0.1,4,0.5": ("relu", {"negative_slope": 0.1, "max_value": 4.0, "threshold": 0.5}),
-    "relu:0,6,0": ("relu", {"max_value": 6.0}),
-    "relu:0.2,None,0": ("relu", {"negative_slope": 0.2}),
-    "elu:0.5": ("elu", {"alpha": 0.5}),
-    "celu:2": ("celu", {"alpha": 2.0}),
-    "gelu:approximate": ("gelu", {"approximate": True}),
-    "squareplus:1": ("squareplus", {"b": 1}),
-    "soft_shrink:1": ("soft_shrink", {"threshold": 1.0}),
-    "hard_shrink:1": ("hard_shrink", {"threshold": 1.0}),
-    "sparsemax:0": ("sparsemax", {"axis": 0}),
-}
 KEYS = sorted(k for k in FIXTURE.files if k != "x")
 NAMES = sorted({k.split(":")[0] for k in KEYS})
 
 
 def test_every_keras_activation_name_is_known():
+    np.testing.assert_array_equal(FIXTURE["x"], X)
     assert len(NAMES) == 32
     for name in NAMES:
         assert callable(activations.get(name)), name
@@ -59,7 +48,7 @@ def test_sparsemax_is_the_projection_onto_the_simplex(axis):
 
 @pytest.mark.parametrize("key", [k for k in KEYS if not k.startswith("sparsemax")])
 def test_activation_matches_keras(key):
-    name, kwargs = ARGS.get(key, (key, {}))
+    name, kwargs = case(key)
     got = np.asarray(activations.get(name)(keras.ops.convert_to_tensor(X), **kwargs))
     np.testing.assert_allclose(got, FIXTURE[key], rtol=2e-6, atol=2e-6, err_msg=key)
 

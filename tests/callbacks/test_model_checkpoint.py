@@ -278,8 +278,8 @@ def test_save_weights_only_requires_weights_h5(tmp_path, name):
 
 @pytest.mark.parametrize("name", ["m.keras", "m.h5", "ckpt-{epoch:02d}.keras"])
 def test_full_model_paths_accepted(tmp_path, name):
-    keras.callbacks.ModelCheckpoint(str(tmp_path / name))
-    keras.callbacks.ModelCheckpoint(tmp_path / name)  # a PathLike too
+    for path in (str(tmp_path / name), tmp_path / name):  # a str and a PathLike
+        assert keras.callbacks.ModelCheckpoint(path).filepath == str(tmp_path / name)
 
 
 @pytest.mark.parametrize("name", ["m", "m.ckpt", "m.pt", "m.json", "m.keras.zip", "m.tf"])
