@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import rskeras as keras
 from rskeras import backend, ops
-from rskeras import ops
 
 PAIRS = [
     ("bool", "int8", "int8"), ("uint8", "int8", "int16"), ("uint8", "int16", "int16"),

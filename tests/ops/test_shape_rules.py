@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
 
 from rskeras import ops
 from rskeras.backend.keras_tensor import KerasTensor
