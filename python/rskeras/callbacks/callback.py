@@ -24,14 +24,20 @@ class Callback:
     def _needs_batch_logs(self) -> bool:
         """Whether a batch-end hook reads its `logs` (on the GPU, reading them costs a
         synchronization): true when a subclass overrides one of those hooks."""
-        return any(getattr(type(self), hook) is not getattr(Callback, hook) for hook in _BATCH_END)
+        return any(getattr(type(self), hook) is not getattr(Callback, hook)
+                   for hook in _BATCH_END + ("on_batch_end",))
 
     def on_train_begin(self, logs=None): pass
     def on_train_end(self, logs=None): pass
     def on_epoch_begin(self, epoch, logs=None): pass
     def on_epoch_end(self, epoch, logs=None): pass
-    def on_train_batch_begin(self, batch, logs=None): pass
-    def on_train_batch_end(self, batch, logs=None): pass
+    def on_batch_begin(self, batch, logs=None): pass
+    def on_batch_end(self, batch, logs=None): pass
+
+    # As in Keras, the train-batch hooks default to the older `on_batch_*` names.
+    def on_train_batch_begin(self, batch, logs=None): self.on_batch_begin(batch, logs=logs)
+    def on_train_batch_end(self, batch, logs=None): self.on_batch_end(batch, logs=logs)
+
     def on_test_begin(self, logs=None): pass
     def on_test_end(self, logs=None): pass
     def on_test_batch_begin(self, batch, logs=None): pass
@@ -42,7 +48,8 @@ class Callback:
     def on_predict_batch_end(self, batch, logs=None): pass
 
 
-_HOOKS = [name for name in vars(Callback) if name.startswith("on_")]
+# `on_batch_*` are reached through the train-batch hooks, so the list does not forward them.
+_HOOKS = [name for name in vars(Callback) if name.startswith("on_") and not name.startswith("on_batch_")]
 _BATCH_END = ("on_train_batch_end", "on_test_batch_end", "on_predict_batch_end")
 _METRIC_BATCH_END = _BATCH_END[:2]  # the hooks whose logs are metric values
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 
 def monitor_mode(monitor: str, mode: str, owner: str) -> str:
@@ -20,6 +21,15 @@ def monitor_mode(monitor: str, mode: str, owner: str) -> str:
         return "max" if ("acc" in name or name.startswith("fmeasure") or "auc" in name
                          or name in ("precision", "recall")) else "min"
     return mode
+
+
+def resolve_mode(monitor: str, mode: str, owner: str) -> str:
+    """`monitor_mode`, except that an unknown mode warns and falls back to "auto", as Keras 3's
+    `MonitorCallback` (EarlyStopping, ReduceLROnPlateau) does."""
+    if mode not in ("auto", "min", "max"):
+        warnings.warn(f"{owner} mode '{mode}' is unknown, fallback to auto mode.", stacklevel=3)
+        mode = "auto"
+    return monitor_mode(monitor, mode, owner)
 
 
 def is_improvement(current, best, mode: str, min_delta: float = 0.0) -> bool:
