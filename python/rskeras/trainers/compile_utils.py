@@ -8,6 +8,8 @@ With several outputs (a list or dict of predictions):
   `sum(loss_weight_i * loss_i)`, and each output's loss is also logged as `"<name>_loss"`.
 * `metrics` is a list with one entry (a metric or a list of metrics) per output, or a dict
   keyed by output name; each metric is logged as `"<output name>_<metric name>"`.
+  `weighted_metrics` has the same forms; those metrics see the sample weights, the others
+  do not (Keras 3).
 * `y` is a list in output order or a dict keyed by output name.
 
 Output names are the model's `output_names` (a Functional model: the output layers' names,
@@ -192,50 +194,78 @@ class CompileLoss:
 
 
 class CompileMetrics:
-    """The compiled metrics, built on the first batch (accuracy flavours need the shapes)."""
+    """The compiled `metrics` and `weighted_metrics`, built on the first batch (accuracy
+    flavours need the shapes), as Keras 3's `CompileMetrics`.
 
-    def __init__(self, metrics):
+    `metrics` are updated without the sample weights and `weighted_metrics` with them (Keras 3
+    semantics; `class_weight` reaches them as sample weights too). Names: a metric's own name,
+    prefixed by its output's name for several outputs; a repeated name among `metrics` gets
+    "_1", "_2", ...; a weighted metric whose name is already taken is logged as
+    "weighted_<name>" ("<output>_weighted_<name>"), as Keras names them.
+    """
+
+    def __init__(self, metrics, weighted_metrics=None):
+        for what, spec in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+            if spec and not isinstance(spec, (list, tuple, dict)):
+                raise ValueError(f"Expected `{what}` argument to be a list, tuple, or dict. "
+                                 f"Received instead: {what}={spec} of type {type(spec)}")
         self.spec = metrics
+        self.weighted_spec = weighted_metrics
         self.built = False
         self.metrics = []  # Metric objects, in log order
         self.indices = []  # the flat output index each metric reads
+        self.weighted = []  # whether each metric is updated with the sample weights
 
-    def build(self, model, y_true, y_pred):
+    def _entries(self, spec, model, y_true, y_pred, what):
+        """`(output index, output name or None, metric spec)` for each metric of `spec`."""
+        if not spec:
+            return []
         if not is_multi(y_pred):
-            spec = self.spec
             if isinstance(spec, dict):
                 spec = flatten(list(spec.values()))
-            yp = flatten(y_pred)[0]
-            yt = flatten(y_true)[0] if isinstance(y_true, (list, tuple, dict)) else y_true
-            for m in list(spec or []):
-                if m is None:
-                    continue
-                self.metrics.append(_resolve_accuracy(m, yt, yp) if m in ("accuracy", "acc")
-                                    else metrics_module.get(m))
-                self.indices.append(0)
+            return [(0, None, m) for m in flatten(list(spec)) if m is not None]
+        names = output_names_for(model, y_pred)
+        if isinstance(spec, (list, tuple)):
+            per_output = _per_output(list(spec), names, what)
         else:
-            names = output_names_for(model, y_pred)
-            flat_pred = flatten(y_pred)
-            flat_true = align_targets(y_true, y_pred, names)
-            if isinstance(self.spec, (list, tuple)) and self.spec:  # [] (the default): none
-                per_output = _per_output(list(self.spec), names, "metrics")
-            elif isinstance(self.spec, dict):
-                per_output = _per_output(self.spec, names, "metrics", default=None)
-            else:
-                per_output = [None] * len(names)
-            for i, (name, entry) in enumerate(zip(names, per_output)):
-                if entry is None:
-                    continue
-                for m in (entry if isinstance(entry, (list, tuple)) else [entry]):
-                    if m is None:
-                        continue
-                    if m in ("accuracy", "acc"):
-                        metric = _resolve_accuracy(f"{name}_{m}", flat_true[i], flat_pred[i])
-                    else:
-                        metric = metrics_module.get(m)
-                        metric.name = f"{name}_{metric.name}"
-                    self.metrics.append(metric)
-                    self.indices.append(i)
+            per_output = _per_output(spec, names, what, default=None)
+        out = []
+        for i, (name, entry) in enumerate(zip(names, per_output)):
+            if entry is None:
+                continue
+            for m in (entry if isinstance(entry, (list, tuple)) else [entry]):
+                if m is not None:
+                    out.append((i, name, m))
+        return out
+
+    def build(self, model, y_true, y_pred):
+        if is_multi(y_pred):
+            flat_true = align_targets(y_true, y_pred, output_names_for(model, y_pred))
+        else:
+            flat_true = [flatten(y_true)[0] if isinstance(y_true, (list, tuple, dict))
+                         else y_true]
+        flat_pred = flatten(y_pred)
+        taken: dict = {}
+        for weighted, spec, what in ((False, self.spec, "metrics"),
+                                     (True, self.weighted_spec, "weighted_metrics")):
+            for i, output, m in self._entries(spec, model, y_true, y_pred, what):
+                if m in ("accuracy", "acc"):
+                    metric = _resolve_accuracy(m, flat_true[i], flat_pred[i])
+                else:
+                    metric = metrics_module.get(m)
+                base = metric.name
+                name = f"{output}_{base}" if output else base
+                if name in taken:
+                    if weighted:
+                        name = f"{output}_weighted_{base}" if output else f"weighted_{base}"
+                    if name in taken:
+                        taken[name] += 1
+                        name = f"{name}_{taken[name] - 1}"
+                taken.setdefault(name, 1)
+                metric.name = name
+                self.metrics.append(metric)
+                self.indices.append(i)
+                self.weighted.append(weighted)
         self.built = True
 
     def update_state(self, model, y_true, y_pred, sample_weight=None):
@@ -244,20 +274,23 @@ class CompileMetrics:
         if not self.metrics:
             return
         if not is_multi(y_pred):
-            yp = flatten(y_pred)[0]
-            yt = flatten(y_true)[0] if isinstance(y_true, (list, tuple, dict)) else y_true
+            flat_pred = [flatten(y_pred)[0]]
+            flat_true = [flatten(y_true)[0] if isinstance(y_true, (list, tuple, dict))
+                         else y_true]
             sw = sample_weight
             if isinstance(sw, (list, tuple)) and len(sw) == 1:
                 sw = sw[0]
-            for m in self.metrics:
-                m.update_state(yt, yp, sample_weight=sw)
-            return
-        names = output_names_for(model, y_pred)
-        flat_pred = flatten(y_pred)
-        flat_true = align_targets(y_true, y_pred, names)
-        if isinstance(sample_weight, (list, tuple, dict)):
-            flat_sw = align_targets(sample_weight, y_pred, names, "sample_weight")
+            elif isinstance(sw, dict) and len(sw) == 1:
+                sw = next(iter(sw.values()))
+            flat_sw = [sw]
         else:
-            flat_sw = [sample_weight] * len(flat_pred)
-        for m, i in zip(self.metrics, self.indices):
-            m.update_state(flat_true[i], flat_pred[i], sample_weight=flat_sw[i])
+            names = output_names_for(model, y_pred)
+            flat_pred = flatten(y_pred)
+            flat_true = align_targets(y_true, y_pred, names)
+            if isinstance(sample_weight, (list, tuple, dict)):
+                flat_sw = align_targets(sample_weight, y_pred, names, "sample_weight")
+            else:
+                flat_sw = [sample_weight] * len(flat_pred)
+        for m, i, weighted in zip(self.metrics, self.indices, self.weighted):
+            m.update_state(flat_true[i], flat_pred[i],
+                           sample_weight=flat_sw[i] if weighted else None)

@@ -26,8 +26,9 @@ def to_array(data, name: str):
     list/tuple of arrays (several inputs or outputs), gives the same structure of arrays.
 
     Raises:
-        TypeError: for generators and datasets (not supported yet), and for data that is not
-            an array of numbers with a batch axis (a string, a scalar, objects).
+        TypeError: for a generator or PyDataset inside a structure (they are accepted as `x`
+            alone), and for data that is not an array of numbers with a batch axis (a
+            string, a scalar, objects).
         ValueError: for ragged nested lists.
     """
     import numpy as np
@@ -37,10 +38,10 @@ def to_array(data, name: str):
         return data
     if isinstance(data, _core.Tensor):
         return data.numpy()
-    if hasattr(data, "__next__"):
+    if hasattr(data, "__next__") or hasattr(data, "num_batches"):
         raise TypeError(
-            f"`{name}`: generators and datasets are not supported yet; pass NumPy arrays "
-            "(or lists/dicts of them)"
+            f"`{name}`: a generator or PyDataset is accepted only as the whole `x` (yielding "
+            "`(x, y, sample_weight)` batches), not here; pass arrays (or lists/dicts of them)"
         )
     if _is_array_struct(data):
         if isinstance(data, dict):

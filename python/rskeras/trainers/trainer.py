@@ -14,13 +14,15 @@ from rskeras.backend.keras_tensor import flatten, map_structure, pack_sequence_a
 from rskeras.callbacks.callback import CallbackList
 from rskeras.losses.labels import known_labels
 from rskeras.metrics.metric import Mean
-from rskeras.trainers import data_adapter
+from rskeras.trainers import data_adapter, data_adapters
 from rskeras.trainers.compile_utils import (  # noqa: F401
     CompileLoss,
     CompileMetrics,
     _resolve_accuracy,
 )
+from rskeras.trainers.epoch_iterator import EpochIterator
 from rskeras.utils import locks
+from rskeras.utils.py_dataset import PyDataset
 from rskeras.utils.python_utils import pythonify_logs
 
 _NO_LOCK = contextlib.nullcontext()
@@ -34,6 +36,19 @@ def _to_tensors(data):
         return map_structure(lambda a: a if a is None or isinstance(a, _core.Tensor)
                              else _core.convert_to_tensor(a), data)
     return _core.convert_to_tensor(data)
+
+
+def _steps_arg(steps, where: str, name: str):
+    """`steps` as None or a positive int.
+
+    Raises:
+        ValueError: for anything else, naming the call and the argument.
+    """
+    if steps is None:
+        return None
+    if not hasattr(steps, "__index__") or isinstance(steps, bool) or steps <= 0:
+        raise ValueError(f"{where}: `{name}` must be a positive int or None, got {steps!r}")
+    return int(steps)
 
 
 class Trainer:
@@ -61,6 +76,10 @@ class Trainer:
         self.stop_training = False
         self.history = None
         self._metric_specs = []
+        self._weighted_metric_specs = []
+        self._steps_per_execution = 1
+        self.jit_compile = "auto"
+        self.run_eagerly = False
         self._compiled_metrics = None
         self._compile_loss = None
         self._compile_metrics = None
@@ -83,14 +102,39 @@ class Trainer:
                 "accuracy"/"acc" resolve to binary, categorical or sparse categorical accuracy
                 from the loss and the shapes, as in Keras. For several outputs: a list with
                 one entry (a metric or list of metrics) per output, or a dict keyed by output
-                name; logged as "<output name>_<metric>".
+                name; logged as "<output name>_<metric>". These metrics ignore sample
+                weights (Keras 3).
+            weighted_metrics: metrics in the same forms, updated with the sample weights
+                (`sample_weight`, or those `class_weight` gives). A name already used by
+                `metrics` is logged as "weighted_<name>", as Keras does.
+            run_eagerly: accepted for Keras compatibility; every step runs eagerly today.
+            steps_per_execution: batches run per "execution" (default 1). As in Keras, the
+                callbacks' `on_train_batch_begin`/`_end` (and the test and predict ones) are
+                called once per group of N batches, with the group's first and last step
+                index, and `model.stop_training` is checked between groups. Here the steps
+                of a group still run one by one; a larger N only saves callback calls.
+            jit_compile: True, False or "auto" (the default), kept for Keras compatibility
+                and in the compile config; steps run eagerly whatever its value (the
+                traced step is a later issue).
+            auto_scale_loss: accepted (loss scaling for float16 is not implemented).
 
         Raises:
             ValueError: for unknown names, mismatched per-output lists/dicts (on the first
-                batch), or `weighted_metrics` (not supported yet).
+                batch), `metrics`/`weighted_metrics` that are not a list, tuple or dict,
+                `steps_per_execution` that is not a positive int, or a `jit_compile` other
+                than True, False or "auto".
         """
-        if weighted_metrics is not None:
-            raise ValueError("compile: weighted_metrics is not supported yet")
+        for what, spec in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+            if spec and not isinstance(spec, (list, tuple, dict)):
+                raise ValueError(f"Expected `{what}` argument to be a list, tuple, or dict. "
+                                 f"Received instead: {what}={spec} of type {type(spec)}")
+        if not hasattr(steps_per_execution, "__index__") or \
+                isinstance(steps_per_execution, bool) or steps_per_execution < 1:
+            raise ValueError("compile: `steps_per_execution` must be a positive int, got "
+                             f"{steps_per_execution!r}")
+        if jit_compile not in (True, False, "auto"):
+            raise ValueError(f"compile: `jit_compile` must be True, False or \"auto\", got "
+                             f"{jit_compile!r}")
         self.optimizer = optimizers_module.get(optimizer)
         locks.share_lock(self, self.optimizer)
         if isinstance(loss, (list, tuple, dict)):
@@ -101,9 +145,14 @@ class Trainer:
             self.loss = losses_module.get(loss)
         self._compile_loss = CompileLoss(self.loss, loss_weights) if loss is not None else None
         self._metric_specs = metrics if isinstance(metrics, dict) else list(metrics or [])
-        self._compile_metrics = CompileMetrics(self._metric_specs)
+        self._weighted_metric_specs = weighted_metrics if isinstance(weighted_metrics, dict) \
+            else list(weighted_metrics or [])
+        self._compile_metrics = CompileMetrics(self._metric_specs, self._weighted_metric_specs)
         self._compiled_metrics = None
         self._loss_tracker = Mean(name="loss")
+        self._steps_per_execution = int(steps_per_execution)
+        self.jit_compile = jit_compile
+        self.run_eagerly = bool(run_eagerly)
         self.compiled = True
         # The arguments as given, for `get_compile_config` (saved files re-compile from it).
         self._compile_args = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics,
@@ -137,15 +186,11 @@ class Trainer:
         optimizer = deserialize_keras_object(optimizer) if isinstance(optimizer, dict) \
             else optimizer
         args = {k: deserialize_keras_object(config[k])
-                for k in ("loss", "loss_weights", "metrics") if k in config}
+                for k in ("loss", "loss_weights", "metrics", "weighted_metrics")
+                if k in config}
         for key in ("run_eagerly", "steps_per_execution", "jit_compile"):
-            if key in config:
+            if config.get(key) is not None:
                 args[key] = config[key]
-        if config.get("weighted_metrics"):
-            import warnings
-
-            warnings.warn("compile_from_config: weighted_metrics are not supported yet; the "
-                          "model is compiled without them", stacklevel=2)
         self.compile(optimizer=optimizer, **args)
         if self.built and self.trainable_variables:
             self.optimizer.build(self.trainable_variables)
@@ -166,7 +211,8 @@ class Trainer:
 
     def _build_metrics(self, y, y_pred):
         if self._compile_metrics is None:
-            self._compile_metrics = CompileMetrics(self._metric_specs)
+            self._compile_metrics = CompileMetrics(
+                self._metric_specs, self.__dict__.get("_weighted_metric_specs"))
         if not self._compile_metrics.built:
             self._compile_metrics.build(self, y, y_pred)
         self._compiled_metrics = self._compile_metrics.metrics
@@ -276,74 +322,137 @@ class Trainer:
             raise ValueError(f"You must call `compile()` before using the model ({what}).")
 
     def _sample_weights(self, y, sample_weight, class_weight):
-        import numpy as np
+        """`sample_weight`, or the weights `class_weight` gives `y`'s samples (Keras: a class
+        missing from it weighs 1.0)."""
         if class_weight is None:
             return sample_weight
         if sample_weight is not None:
-            raise ValueError("fit: pass either class_weight or sample_weight, not both")
-        labels = np.asarray(y)
-        if labels.ndim > 1 and labels.shape[-1] > 1:
-            labels = labels.argmax(axis=-1)
-        labels = labels.reshape(len(labels), -1)[:, 0].astype(int)
-        missing = set(np.unique(labels)) - set(class_weight)
-        if missing:
-            raise ValueError(f"class_weight has no entry for classes {sorted(missing)}")
-        return np.array([class_weight[c] for c in labels], dtype="float32")
+            raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
+        return data_adapters.class_weight_to_sample_weights(y, class_weight)
+
+    @property
+    def steps_per_execution(self) -> int:
+        """Batches run between two calls of the callbacks' batch hooks (see `compile`)."""
+        return self.__dict__.get("_steps_per_execution", 1)
+
+    def _should_eval(self, epoch: int, validation_freq) -> bool:
+        epoch += 1  # validation_freq counts epochs from 1
+        if isinstance(validation_freq, int):
+            return epoch % validation_freq == 0
+        return epoch in validation_freq
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1):
-        """Train for `epochs` epochs on `x` `(samples, ...)` and `y`.
+        """Train for `epochs` epochs, as Keras 3's `Model.fit`.
 
         Args:
-            x: an array, or a list/dict of arrays for a model with several inputs (a dict is
-                matched to the `Input` names).
-            y: an array, or a list/dict of arrays for a model with several outputs (a dict is
-                matched to `model.output_names`).
-            batch_size: samples per step (default 32).
+            x: the inputs: an array; a list/tuple/dict of arrays for a model with several
+                inputs (a dict is matched to the `Input` names); a Python generator (or
+                iterator) yielding `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)` batches;
+                or a `keras.utils.PyDataset` (`Sequence`) returning such batches.
+            y: the targets for array `x`: an array, or a list/dict of arrays for a model with
+                several outputs (a dict is matched to `model.output_names`). Must be None
+                with a generator or PyDataset (Keras's ValueError).
+            batch_size: samples per step for arrays (default 32; with `steps_per_epoch` and
+                no `batch_size`, `ceil(samples / steps_per_epoch)` as Keras). A generator or
+                PyDataset makes its own batches: a `batch_size` given then is ignored with a
+                warning.
+            epochs: the index of the last epoch (training runs `initial_epoch` .. `epochs-1`).
             verbose: "auto" (= 1, a progress bar), 0 (silent), 1, or 2 (one line per epoch).
-            validation_split: fraction of the data, taken from the end *before* shuffling,
-                held out for validation. `validation_data=(x_val, y_val)` overrides it.
-            shuffle: reshuffle the training samples every epoch (default True).
-            class_weight: `{class: weight}` to weight the loss per sample by its label.
+            callbacks: `keras.callbacks.Callback` instances. With `steps_per_execution=N`
+                (compile), `on_train_batch_begin` / `_end` are called once per N batches,
+                with the group's first and last step.
+            validation_split: fraction of array data, taken from the end *before*
+                shuffling, held out for validation (not for generators or PyDatasets).
+                `validation_data` overrides it.
+            validation_data: `(x_val, y_val)`, `(x_val, y_val, val_sample_weight)`, a
+                generator or a PyDataset; evaluated at the end of the epochs chosen by
+                `validation_freq`, its results logged with a "val_" prefix.
+            shuffle: reshuffle array samples (or a finite PyDataset's batch order) every
+                epoch (default True); generators are read as they come.
+            class_weight: `{class: weight}` to weight the loss per sample by its label (arrays
+                and PyDataset, one output).
+            sample_weight: per-sample weights `(samples,)` for array data (one array for all
+                outputs, or a list/dict with one per output).
+            initial_epoch: the epoch to start from (for resuming; logs and callbacks count
+                from it).
+            steps_per_epoch: batches per epoch. Needed for an infinite generator or
+                PyDataset; with finite data, the epochs continue the data where the last
+                stopped, and an epoch that finds the data used up ends early with Keras's
+                "ran out of data" warning. A generator that runs out stops training.
+            validation_steps: batches per validation (default: all of `validation_data`).
+            validation_batch_size: batch size for array `validation_data` (default:
+                `batch_size`).
+            validation_freq: validate every `validation_freq` epochs (an int), or after the
+                epochs listed (a list of 1-based epoch numbers).
+
+        `model.stop_training = True` set by a callback ends training after the current batch
+        (group) and its epoch's end.
 
         Returns:
             A `History` whose `.history` maps "loss", metric names and their "val_" forms to
             per-epoch values.
 
         Raises:
-            ValueError: before `compile()`. ValueError: on mismatched sample counts or bad
-                arguments.
+            ValueError: before `compile()`; bad `epochs`, `batch_size`, `steps_*`,
+                `validation_split`, `validation_freq`; `y`/`sample_weight` given with a
+                generator or PyDataset; `validation_split` with them; mismatched sample
+                counts (naming each); `class_weight` with `sample_weight` or several outputs.
+            TypeError: for data that is not arrays of numbers.
         """
         self._assert_compiled("fit")
-        if steps_per_epoch is not None or validation_steps is not None:
-            raise ValueError("fit: steps_per_epoch / validation_steps need dataset inputs (not supported yet)")
-        batch_size = data_adapter.batch_size_arg(batch_size, "fit")
         if not hasattr(epochs, "__index__") or isinstance(epochs, bool) or epochs < 0:
             raise ValueError(f"fit: `epochs` must be an int >= 0, got {epochs!r}")
+        if not hasattr(initial_epoch, "__index__") or isinstance(initial_epoch, bool) \
+                or initial_epoch < 0:
+            raise ValueError(f"fit: `initial_epoch` must be an int >= 0, got {initial_epoch!r}")
         if not isinstance(validation_split, (int, float)) or not 0 <= validation_split < 1:
             raise ValueError(f"fit: `validation_split` must be a float in [0, 1), got "
                              f"{validation_split!r}")
+        steps_per_epoch = _steps_arg(steps_per_epoch, "fit", "steps_per_epoch")
+        validation_steps = _steps_arg(validation_steps, "fit", "validation_steps")
+        if batch_size is not None:
+            data_adapter.batch_size_arg(batch_size, "fit")
+        if validation_batch_size is not None:
+            data_adapter.batch_size_arg(validation_batch_size, "fit (validation_batch_size)")
+        if isinstance(validation_freq, (list, tuple, set)):
+            validation_freq = sorted(int(e) for e in validation_freq)
+        elif not hasattr(validation_freq, "__index__") or isinstance(validation_freq, bool) \
+                or validation_freq < 1:
+            raise ValueError("fit: `validation_freq` must be an int >= 1 or a list of epochs, "
+                             f"got {validation_freq!r}")
+        else:
+            validation_freq = int(validation_freq)
         verbose = 1 if verbose == "auto" else verbose
-        x, y, sample_weight = (data_adapter.to_array(x, "x"), data_adapter.to_array(y, "y"),
-                               data_adapter.to_array(sample_weight, "sample_weight"))
         if x is None:
             raise ValueError("fit: `x` must be given")
-        sample_weight = self._sample_weights(y, sample_weight, class_weight)
-        arrays = [x, y, sample_weight]
+        if validation_split and validation_data is None:
+            if isinstance(x, PyDataset) or data_adapters.is_iterator_data(x):
+                raise ValueError("Argument `validation_split` is only supported for tensors or "
+                                 f"NumPy arrays, not {type(x).__name__} inputs; pass "
+                                 "`validation_data` instead")
+            arrays = [data_adapter.to_array(x, "x"), data_adapter.to_array(y, "y"),
+                      data_adapter.to_array(sample_weight, "sample_weight")]
+            (x, y, sample_weight), validation_data = data_adapter.split_validation(
+                arrays, validation_split)
+        train_adapter = data_adapters.get_data_adapter(
+            x, y, sample_weight, batch_size=batch_size, steps=steps_per_epoch,
+            shuffle=shuffle, class_weight=class_weight, where="fit")
+        if isinstance(train_adapter, data_adapters.ArrayDataAdapter):
+            data_adapter.require_samples(train_adapter.batches, "fit")
+        train = EpochIterator(train_adapter, steps_per_epoch, self.steps_per_execution, "fit")
+        val = None
         if validation_data is not None:
-            vx, vy, vsw = data_adapter.unpack_x_y_sample_weight(tuple(validation_data))
-            val_arrays = [data_adapter.to_array(vx, "validation x"), data_adapter.to_array(vy, "validation y"),
-                          data_adapter.to_array(vsw, "validation sample_weight")]
-        elif validation_split:
-            arrays, val_arrays = data_adapter.split_validation(arrays, validation_split)
-        else:
-            val_arrays = None
-        train = data_adapter.ArrayBatches(arrays, batch_size, shuffle=bool(shuffle))
-        data_adapter.require_samples(train, "fit")
-        val = (data_adapter.ArrayBatches(val_arrays, validation_batch_size or batch_size)
-               if val_arrays is not None else None)
+            # A tuple/list is `(x_val, y_val[, sample_weight])`; a generator or PyDataset
+            # brings its own targets.
+            vx, vy, vsw = data_adapters.unpack_x_y_sample_weight(validation_data)
+            val_adapter = data_adapters.get_data_adapter(
+                vx, vy, vsw, batch_size=validation_batch_size or batch_size,
+                steps=validation_steps, shuffle=False, where="fit (validation_data)")
+            val = EpochIterator(val_adapter, validation_steps, self.steps_per_execution,
+                                "evaluate")
 
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                            epochs=epochs, steps=train.num_batches, verbose=verbose)
@@ -351,64 +460,104 @@ class Trainer:
         cbs.on_train_begin()
         # BackupAndRestore sets where a resumed fit starts (Keras: `model._initial_epoch`).
         initial_epoch = self.__dict__.pop("_initial_epoch", None) or initial_epoch
-        logs, epoch_logs = {}, {}
-        for epoch in range(initial_epoch, epochs):
-            self.reset_metrics()
-            cbs.on_epoch_begin(epoch)
-            for step, batch in enumerate(train):
-                cbs.on_train_batch_begin(step)
-                with known_labels(train.label_entries()):
-                    logs = self.train_step(batch)
-                cbs.on_train_batch_end(step, logs)
+        logs, training_logs = {}, {}
+        try:
+            for epoch in range(initial_epoch, epochs):
+                self.reset_metrics()
+                cbs.on_epoch_begin(epoch)
+                ran = False
+                with contextlib.closing(train.epoch()) as steps:
+                    for begin, end, buffer in steps:
+                        ran = True
+                        cbs.on_train_batch_begin(begin)
+                        for batch, labels in buffer:
+                            with known_labels(labels):
+                                logs = self.train_step(batch)
+                        cbs.on_train_batch_end(end, logs)
+                        if self.stop_training:
+                            break
+                if not ran:  # a generator that had nothing left: no epoch to report
+                    self.stop_training = True
+                    break
+                epoch_logs = dict(self._get_metrics_result_or_logs(logs))
+                if val is not None and self._should_eval(epoch, validation_freq):
+                    cbs.params["in_fit"] = True
+                    try:
+                        val_logs = self._run_test(val, cbs)
+                    finally:
+                        cbs.params["in_fit"] = False
+                    if val_logs is not None:
+                        epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                cbs.on_epoch_end(epoch, epoch_logs)
+                training_logs = epoch_logs
+                if train.exhausted:
+                    self.stop_training = True
                 if self.stop_training:
                     break
-            epoch_logs = dict(self._get_metrics_result_or_logs(logs))
-            if val is not None and (epoch + 1) % validation_freq == 0:
-                cbs.params["in_fit"] = True
-                val_logs = self._run_test(val, cbs)
-                cbs.params["in_fit"] = False
-                epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
-            cbs.on_epoch_end(epoch, epoch_logs)
-            if self.stop_training:
-                break
-        cbs.on_train_end(epoch_logs if epochs > initial_epoch else logs)
+        finally:
+            train.close()
+            if val is not None:
+                val.close()
+        cbs.on_train_end(training_logs)
         return cbs.history
 
-    def _run_test(self, batches, cbs) -> dict:
+    def _run_test(self, iterator, cbs):
+        """Loss and metrics over one epoch of `iterator` (an `EpochIterator`), or None when
+        it had no batch left (a used-up generator given as validation data)."""
         self.reset_metrics()
         cbs.on_test_begin()
-        logs = {}
-        for step, batch in enumerate(batches):
-            cbs.on_test_batch_begin(step)
-            with known_labels(batches.label_entries()), self._step_lock:
-                logs = self.test_step(batch)
-            cbs.on_test_batch_end(step, logs)
+        logs, ran = {}, False
+        with contextlib.closing(iterator.epoch()) as steps:
+            for begin, end, buffer in steps:
+                ran = True
+                cbs.on_test_batch_begin(begin)
+                for batch, labels in buffer:
+                    with known_labels(labels), self._step_lock:
+                        logs = self.test_step(batch)
+                cbs.on_test_batch_end(end, logs)
+        if not ran:
+            cbs.on_test_end({})
+            return None
         logs = self._get_metrics_result_or_logs(logs)
         cbs.on_test_end(logs)
         return logs
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
-        """Loss and metrics on `(x, y)`.
+        """Loss and metrics on `x` (arrays, a generator or a PyDataset, as for `fit`) and
+        `y`, weighted by `sample_weight` (arrays only; generators and PyDatasets give theirs
+        in the batches).
+
+        Args:
+            steps: batches to evaluate (default: all; needed for an infinite generator or
+                PyDataset). With arrays and no `batch_size`, the batch size is
+                `ceil(samples / steps)`, as Keras.
+            return_dict: return `{name: value}` instead of a list.
 
         Returns:
             The loss as a float when no metric was compiled; otherwise `[loss, *metrics]` in
             `metrics_names` order, or a dict with `return_dict=True`.
 
         Raises:
-            ValueError: before `compile()`.
+            ValueError: before `compile()`, for `x=None`, bad `batch_size`/`steps`, data
+                with no sample, or a generator that yields nothing.
         """
         self._assert_compiled("evaluate")
         if x is None:
             raise ValueError("evaluate: `x` must be given (an array, or a list/dict of arrays)")
+        steps = _steps_arg(steps, "evaluate", "steps")
         verbose = 1 if verbose == "auto" else verbose
-        arrays = [data_adapter.to_array(x, "x"), data_adapter.to_array(y, "y"),
-                  data_adapter.to_array(sample_weight, "sample_weight")]
-        batches = data_adapter.ArrayBatches(arrays, data_adapter.batch_size_arg(batch_size, "evaluate"))
-        data_adapter.require_samples(batches, "evaluate")
+        adapter = data_adapters.get_data_adapter(x, y, sample_weight, batch_size=batch_size,
+                                                 steps=steps, where="evaluate")
+        if isinstance(adapter, data_adapters.ArrayDataAdapter):
+            data_adapter.require_samples(adapter.batches, "evaluate")
+        iterator = EpochIterator(adapter, steps, self.steps_per_execution, "evaluate")
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
-                           steps=batches.num_batches, verbose=verbose)
-        logs = self._run_test(batches, cbs)
+                           steps=iterator.num_batches, verbose=verbose)
+        try:
+            logs = self._run_test(iterator, cbs) or {}
+        finally:
+            iterator.close()
         if return_dict:
             return logs
         return self._logs_list(logs)
@@ -416,36 +565,50 @@ class Trainer:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for `x`, as a NumPy array `(samples, ...)` (a list or dict of arrays
         for a model with several outputs), computed in batches of `batch_size` (default 32) in
-        inference mode. `x` may be a list or dict of arrays for a model with several inputs;
+        inference mode. `x` may be a list or dict of arrays for a model with several inputs,
+        a generator or a PyDataset (batches `x` or `(x, ...)`: targets are ignored);
         0 samples give outputs with 0 rows.
 
+        Args:
+            steps: batches to predict (default: all; needed for an infinite generator or
+                PyDataset).
+
         Raises:
-            ValueError: for `x=None`, a `batch_size` that is not a positive int, or inputs
-                that do not fit the model."""
+            ValueError: for `x=None`, a `batch_size` that is not a positive int, bad `steps`,
+                or inputs that do not fit the model."""
         import numpy as np
         if x is None:
             raise ValueError("predict: `x` must be given (an array, or a list/dict of arrays)")
+        steps = _steps_arg(steps, "predict", "steps")
         verbose = 1 if verbose == "auto" else verbose
-        x = data_adapter.to_array(x, "x")
-        batches = data_adapter.ArrayBatches([x], data_adapter.batch_size_arg(batch_size, "predict"))
-        if batches.num_samples == 0:
+        adapter = data_adapters.get_data_adapter(x, batch_size=batch_size, steps=steps,
+                                                 where="predict")
+        if isinstance(adapter, data_adapters.ArrayDataAdapter) and adapter.num_samples == 0:
             # No sample: the outputs have 0 rows and the shapes the model gives (Keras's too).
             with self._step_lock:
-                out = self.predict_step((_to_tensors(x),))
+                out = self.predict_step((_to_tensors(adapter.arrays[0]),))
             return map_structure(np.asarray, out)
+        iterator = EpochIterator(adapter, steps, self.steps_per_execution, "predict")
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
-                           steps=batches.num_batches, verbose=verbose)
+                           steps=iterator.num_batches, verbose=verbose)
         cbs.on_predict_begin()
         outputs, structure = [], None
-        for step, (bx,) in enumerate(batches):
-            cbs.on_predict_batch_begin(step)
-            with self._step_lock:  # the batch sees whole optimizer steps only
-                out = self.predict_step((bx,))
-            if structure is None:
-                structure = out
-            outputs.append([np.asarray(o) for o in flatten(out)])
-            cbs.on_predict_batch_end(step, {"outputs": out})
+        try:
+            with contextlib.closing(iterator.epoch()) as groups:
+                for begin, end, buffer in groups:
+                    cbs.on_predict_batch_begin(begin)
+                    for batch, _ in buffer:
+                        with self._step_lock:  # the batch sees whole optimizer steps only
+                            out = self.predict_step(batch[:1])
+                        if structure is None:
+                            structure = out
+                        outputs.append([np.asarray(o) for o in flatten(out)])
+                    cbs.on_predict_batch_end(end, {"outputs": out})
+        finally:
+            iterator.close()
         cbs.on_predict_end()
+        if not outputs:
+            raise ValueError("predict: the data gave no batch to predict on")
         merged = [np.concatenate([batch[i] for batch in outputs], axis=0) for i in range(len(outputs[0]))]
         if not isinstance(structure, (list, tuple, dict)):
             return merged[0]

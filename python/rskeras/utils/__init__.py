@@ -1,8 +1,9 @@
-"""`rskeras.utils`: seeding, progress bar, file download and label helpers."""
+"""`rskeras.utils`: seeding, progress bar, file download, label helpers and `PyDataset`."""
 
 from rskeras.utils.file_utils import get_file
 from rskeras.utils.numerical_utils import normalize, to_categorical
 from rskeras.utils.progbar import Progbar
+from rskeras.utils.py_dataset import PyDataset, Sequence
 from rskeras.utils.rng_utils import set_random_seed
 from rskeras.saving.object_registration import (
     CustomObjectScope,
@@ -22,7 +23,7 @@ def clear_session() -> None:
     naming.reset()
 
 
-__all__ = ["CustomObjectScope", "Progbar", "clear_session", "custom_object_scope",
+__all__ = ["CustomObjectScope", "Progbar", "PyDataset", "Sequence", "clear_session", "custom_object_scope",
            "deserialize_keras_object", "get_custom_objects", "get_file", "get_registered_name",
            "get_registered_object", "normalize", "register_keras_serializable",
            "serialize_keras_object", "set_random_seed", "to_categorical"]
