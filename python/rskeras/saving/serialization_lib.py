@@ -26,7 +26,7 @@ _NAMESPACES = {
     "keras.layers": "rskeras.layers",
     "keras.initializers": "rskeras.initializers",
     "keras.optimizers": "rskeras.optimizers",
-    "keras.optimizers.schedules": "rskeras.optimizers",
+    "keras.optimizers.schedules": "rskeras.optimizers.schedules",
     "keras.losses": "rskeras.losses",
     "keras.metrics": "rskeras.metrics",
     "keras.regularizers": "rskeras.regularizers",
@@ -95,8 +95,6 @@ def _public_module(obj_or_cls) -> tuple[str, str | None]:
     if cls is object_registration.framework_class("Functional"):
         return FUNCTIONAL_MODULE, "Functional"
     for keras_module, ours in _NAMESPACES.items():
-        if keras_module == "keras.optimizers.schedules":
-            continue
         module = importlib.import_module(ours)
         if getattr(module, cls.__name__, None) is cls:
             if keras_module == "keras.models":

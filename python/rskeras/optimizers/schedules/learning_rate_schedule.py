@@ -120,7 +120,8 @@ class ExponentialDecay(LearningRateSchedule):
         p = _f32(step) / _F32(self.decay_steps)
         if self.staircase:
             p = np.floor(p)
-        return float(_F32(self.initial_learning_rate) * np.power(_F32(self.decay_rate), p))
+        with np.errstate(over="ignore", under="ignore"):  # inf/0 as Keras gives, silently
+            return float(_F32(self.initial_learning_rate) * np.power(_F32(self.decay_rate), p))
 
     def get_config(self) -> dict:
         return {"initial_learning_rate": self.initial_learning_rate,
