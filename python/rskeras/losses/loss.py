@@ -193,8 +193,13 @@ class Loss:
         raise NotImplementedError
 
     def _sparse_labels(self) -> bool:
-        """Whether `y_true` holds class ids checked against `y_pred.shape[-1]`."""
+        """Whether `y_true` holds class ids checked against `_num_classes(y_pred)`."""
         return False
+
+    def _num_classes(self, y_pred):
+        """The class count of sparse labels: `y_pred.shape[-1]` unless the class axis is
+        another."""
+        return num_classes_of(y_pred)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """The reduced loss, a scalar tensor (or the weighted values for reduction "none");
@@ -205,7 +210,7 @@ class Loss:
                 naming the loss, the value and its index (`rskeras.losses.labels`); for
                 shapes the loss cannot pair, naming the loss and both shapes.
         """
-        check_labels(y_true, self.name, num_classes_of(y_pred) if self._sparse_labels() else None)
+        check_labels(y_true, self.name, self._num_classes(y_pred) if self._sparse_labels() else None)
         in_mask = get_keras_mask(y_pred) if isinstance(y_pred, _core.Tensor) else None
         y_pred = as_tensor(y_pred, self.dtype)
         y_true = as_tensor(y_true, self.dtype)

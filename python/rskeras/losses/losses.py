@@ -23,7 +23,6 @@ import contextvars
 import math
 import warnings
 
-from rskeras import _core
 from rskeras import ops
 from rskeras.backend import config as _config
 from rskeras.backend.masking import set_keras_mask
@@ -560,6 +559,13 @@ class LossFunctionWrapper(Loss):
     def _sparse_labels(self) -> bool:
         return is_sparse(self.fn) and self._fn_kwargs.get("ignore_class") is None
 
+    def _num_classes(self, y_pred):
+        axis = self._fn_kwargs.get("axis", -1)
+        shape = getattr(y_pred, "shape", None)
+        if axis == -1 or shape is None or not isinstance(axis, int) or not -len(shape) <= axis < len(shape):
+            return num_classes_of(y_pred)
+        return int(shape[axis])
+
     def get_config(self) -> dict:
         from rskeras.saving.serialization_lib import serialize_keras_object
 
@@ -817,6 +823,7 @@ class Dice(_Wrapped):
     _CONFIG = ("axis",)
 
     def __init__(self, reduction="sum_over_batch_size", name="dice", axis=None, dtype=None):
+        axis = tuple(axis) if isinstance(axis, list) else axis  # a config read from JSON
         super().__init__(dice, name=name, reduction=reduction, dtype=dtype, axis=axis)
         self.axis = axis
 
@@ -829,6 +836,7 @@ class Tversky(_Wrapped):
 
     def __init__(self, alpha=0.5, beta=0.5, reduction="sum_over_batch_size", name="tversky",
                  axis=None, dtype=None):
+        axis = tuple(axis) if isinstance(axis, list) else axis  # a config read from JSON
         super().__init__(tversky, name=name, reduction=reduction, dtype=dtype, alpha=alpha,
                          beta=beta, axis=axis)
         self.alpha, self.beta, self.axis = alpha, beta, axis
