@@ -1,36 +1,105 @@
-"""`Metric` base class and the reduction metrics `Mean`, `Sum` and `MeanMetricWrapper`.
+"""`Metric`, the base class of every metric (Keras 3: `keras/src/metrics/metric.py`).
 
-State is kept as scalar tensors on the device of the values: an update never reads a value
-back (on the GPU that would be a synchronization), and it is detached from any tape, so no
-graph outlives a step. `result()` returns a float32 scalar tensor."""
+A metric accumulates state over batches (`update_state`), reports it (`result`) and starts
+over (`reset_state`). rskeras keeps each piece of state as a tensor on the device of the
+values that updated it (none before the first update, read as zeros), so an update never
+reads a value back to the host and never moves data between devices; the state is detached
+from any tape, so no graph outlives a step. `variables` gives the state as Keras's
+non-trainable `Variable`s, in Keras's order and with Keras's names (a copy taken when read).
+"""
 
 from __future__ import annotations
 
-from rskeras import _core, ops
-from rskeras.backend.masking import get_keras_mask
-from rskeras.losses.labels import check_labels, is_sparse, num_classes_of
+import numpy as np
+
+from rskeras import ops
 
 
 class Metric:
-    """Base class: `update_state(...)`, `result()`, `reset_state()`.
+    """Base class: `update_state(...)`, `result()`, `reset_state()`, `variables`.
 
     Args:
-        name: the name shown in logs and History. dtype: result dtype (float32).
+        dtype: the dtype of the state and result (default `"float32"`).
+        name: the name shown in logs and History (default: the class name in snake case).
+
+    Subclasses declare their state in `__init__` with `add_variable(shape, initializer,
+    dtype, name)` (returns None: the state is read as `self.<name>` and updated with
+    `self._accumulate(name, increment)` or `self._assign(name, value)`).
     """
 
-    def __init__(self, name=None, dtype=None):
+    def __init__(self, dtype=None, name=None):
         from rskeras.backend import naming
 
+        self.__dict__["_state"] = {}
+        self._state_specs = {}  # name -> (shape, dtype), in declaration order
+        self._metrics = []
         self.name = name or naming.to_snake_case(type(self).__name__)
-        self.dtype = dtype or "float32"
+        self._dtype = _standardize_dtype(dtype)
 
+    @property
+    def dtype(self) -> str:
+        return self._dtype
+
+    # -- state ---------------------------------------------------------------------------
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum",
+                     name=None):
+        """Declare a piece of state (zeros after `reset_state`), read as `self.<name>`."""
+        if initializer not in ("zeros", None) and type(initializer).__name__ != "Zeros":
+            raise ValueError(f"{self.name}: metric state starts at zeros; got initializer "
+                             f"{initializer!r}")
+        self._state_specs[name] = (tuple(int(d) for d in shape), _standardize_dtype(dtype or self._dtype))
+        self._state[name] = None
+
+    add_weight = add_variable
+
+    def __getattr__(self, name):
+        state = self.__dict__.get("_state")
+        if state is not None and name in state:
+            return self._read(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _read(self, name):
+        """The state `name` as a tensor (zeros before the first update)."""
+        value = self._state[name]
+        shape, dtype = self._state_specs[name]
+        if value is None:
+            return ops.convert_to_tensor(np.zeros(shape, dtype))
+        if isinstance(value, (int, float)):
+            return ops.convert_to_tensor(np.full(shape, value, dtype))
+        return value
+
+    def _accumulate(self, name, increment):
+        current = self._state[name]
+        increment = ops.stop_gradient(ops.cast(increment, self._state_specs[name][1]))
+        self._state[name] = increment if current is None else current + increment
+
+    def _assign(self, name, value):
+        self._state[name] = ops.stop_gradient(ops.cast(value, self._state_specs[name][1]))
+
+    @property
+    def variables(self) -> list:
+        """The state as non-trainable `Variable`s named as Keras names them (copies: assigning
+        to one does not change the metric), then those of nested metrics."""
+        from rskeras.backend.variables import Variable
+
+        out = [Variable(self._read(n), dtype=spec[1], trainable=False, name=n)
+               for n, spec in self._state_specs.items()]
+        for m in self._metrics:
+            out.extend(m.variables)
+        return out
+
+    def reset_state(self):
+        """Every piece of state back to zeros."""
+        for n in self._state_specs:
+            self._state[n] = None
+        for m in self._metrics:
+            m.reset_state()
+
+    # -- API -----------------------------------------------------------------------------
     def update_state(self, *args, **kwargs):
         raise NotImplementedError
 
     def result(self):
-        raise NotImplementedError
-
-    def reset_state(self):
         raise NotImplementedError
 
     def __call__(self, *args, **kwargs):
@@ -44,97 +113,29 @@ class Metric:
     def from_config(cls, config):
         return cls(**config)
 
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}>"
 
-def _detached(values):
-    """`values` as a float32 tensor that no tape traces through (metric state must not keep
-    a step's graph alive)."""
-    return ops.stop_gradient(ops.convert_to_tensor(values, "float32"))
-
-
-class Sum(Metric):
-    """The running sum of the (weighted) values, kept as a float32 scalar tensor on the
-    device of the values (no host synchronization per update)."""
-
-    def __init__(self, name="sum", dtype=None):
-        super().__init__(name, dtype)
-        self.reset_state()
-
-    def reset_state(self):
-        self.total = 0.0
-
-    def update_state(self, values, sample_weight=None):
-        values = _detached(values)
-        if sample_weight is not None:
-            values = values * ops.cast(sample_weight, "float32")
-        self.total = ops.sum(values) + self.total
-
-    def result(self):
-        return ops.convert_to_tensor(self.total, "float32")
+    __str__ = __repr__
 
 
-class Mean(Metric):
-    """The running (weighted) mean: `sum(values * w) / sum(w)`. A scalar `sample_weight`
-    counts the value that many times (how the loss tracker weights by batch size).
+def _standardize_dtype(dtype) -> str:
+    if dtype is None:
+        from rskeras.backend import config
 
-    The total is a float32 scalar tensor on the values' device, as Keras keeps metric state
-    in float32 variables; the count stays a Python float while the weights are known on the
-    host, so an update never waits for the device. `result()` is 0 before any update."""
-
-    def __init__(self, name="mean", dtype=None):
-        super().__init__(name, dtype)
-        self.reset_state()
-
-    def reset_state(self):
-        self.total, self.count = 0.0, 0.0
-
-    def update_state(self, values, sample_weight=None):
-        if isinstance(values, (int, float)) and sample_weight is None:
-            self.total += float(values)
-            self.count += 1.0
-            return
-        values = _detached(values)
-        if sample_weight is None:
-            self.total = ops.sum(values) + self.total
-            self.count += float(values.size)
-        elif isinstance(sample_weight, (int, float)):
-            self.total = ops.sum(values) * float(sample_weight) + self.total
-            self.count += float(values.size) * sample_weight
-        else:
-            sw = ops.cast(sample_weight, "float32")
-            if sw.ndim < values.ndim:
-                sw = ops.reshape(sw, tuple(sw.shape) + (1,) * (values.ndim - sw.ndim))
-            sw = ops.broadcast_to(sw, values.shape)
-            self.total = ops.sum(values * sw) + self.total
-            self.count = ops.sum(sw) + self.count
-
-    def result(self):
-        if isinstance(self.count, float):
-            value = self.total / self.count if self.count else 0.0
-            return ops.convert_to_tensor(value, "float32")
-        return ops.divide_no_nan(self.total, self.count)
+        return config.floatx()
+    if isinstance(dtype, dict):  # a serialized DTypePolicy
+        dtype = (dtype.get("config") or {}).get("name", "float32")
+    dtype = getattr(dtype, "name", dtype)
+    dtype = str(dtype)
+    return {"int": "int32", "float": "float32"}.get(dtype, dtype)
 
 
-class MeanMetricWrapper(Mean):
-    """The running mean of `fn(y_true, y_pred, **kwargs)` over all samples seen. When
-    `y_pred` carries a mask (`y_pred._keras_mask`), masked values are left out (the mask is
-    a 0/1 sample weight, as in Keras 3)."""
+def __getattr__(name):
+    # The reduction metrics used to live here: keep `from rskeras.metrics.metric import Mean`
+    # working (resolved lazily: reduction_metrics imports this module).
+    if name in ("Mean", "MeanMetricWrapper", "Sum"):
+        from rskeras.metrics import reduction_metrics
 
-    def __init__(self, fn, name=None, dtype=None, **kwargs):
-        super().__init__(name=name or fn.__name__, dtype=dtype)
-        self._fn, self._fn_kwargs = fn, kwargs
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        """Raises:
-            ValueError: for a non-finite label, or (sparse metrics) one outside
-                `[0, classes)`, naming the metric, the value and its index."""
-        check_labels(y_true, self.name, num_classes_of(y_pred) if is_sparse(self._fn) else None)
-        mask = get_keras_mask(y_pred) if isinstance(y_pred, _core.Tensor) else None
-        values = self._fn(y_true, y_pred, **self._fn_kwargs)
-        if mask is not None:
-            from rskeras.losses.losses import apply_mask
-
-            sample_weight = apply_mask(sample_weight, mask, "float32", reduction="sum")
-        super().update_state(values, sample_weight)
-
-    def get_config(self):
-        return {"name": self.name, "dtype": self.dtype, **self._fn_kwargs}
+        return getattr(reduction_metrics, name)
+    raise AttributeError(f"module 'rskeras.metrics.metric' has no attribute {name!r}")
