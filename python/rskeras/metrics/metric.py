@@ -70,6 +70,10 @@ class Metric:
 
     def _accumulate(self, name, increment):
         current = self._state[name]
+        if isinstance(increment, (int, float)) and not isinstance(increment, bool):
+            # A host number stays one (or is added to the tensor on its device).
+            self._state[name] = float(increment) + (0.0 if current is None else current)
+            return
         increment = ops.stop_gradient(ops.cast(increment, self._state_specs[name][1]))
         self._state[name] = increment if current is None else current + increment
 
