@@ -92,10 +92,9 @@ def test_custom_field_name():
 
 def test_http_error_status_is_ignored():
     # `requests` does not raise on a 500 answer, so Keras neither raises nor warns
-    with Server(status=500) as server:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            fit(keras.callbacks.RemoteMonitor(root=server.root), epochs=1)
+    with Server(status=500) as server, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit(keras.callbacks.RemoteMonitor(root=server.root), epochs=1)
     assert len(server.posts) == 1
 
 
