@@ -218,7 +218,7 @@ def split_validation(arrays, validation_split: float):
     if not 0.0 < validation_split < 1.0:
         raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
     n = len(flatten(arrays[0])[0])
-    split_at = int(math.floor(n * (1.0 - validation_split)))
+    split_at = math.floor(n * (1.0 - validation_split))
     if split_at == 0 or split_at == n:
         raise ValueError(
             f"validation_split={validation_split} leaves an empty training or validation set "

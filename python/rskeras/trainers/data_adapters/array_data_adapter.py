@@ -7,7 +7,9 @@ import math
 
 from rskeras.backend.keras_tensor import flatten
 from rskeras.trainers import data_adapter
-from rskeras.trainers.data_adapters.data_adapter_utils import class_weight_to_sample_weights
+from rskeras.trainers.data_adapters.data_adapter_utils import (
+    class_weight_to_sample_weights,
+)
 
 
 class ArrayDataAdapter:

@@ -63,7 +63,7 @@ def class_weight_to_sample_weights(y, class_weight):
     if y is None:
         raise ValueError("`class_weight` needs targets `y` to weight samples by their class")
     if isinstance(y, (list, tuple, dict)):
-        raise ValueError("`class_weight` is only supported for Models with a single output.")
+        raise ValueError("`class_weight` is only supported for Models with a single output.")  # noqa: TRY004
     labels = np.asarray(y)
     if labels.ndim > 1:
         labels = labels.argmax(axis=-1) if labels.shape[-1] != 1 else labels.squeeze(-1)

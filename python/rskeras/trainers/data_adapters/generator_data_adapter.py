@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import itertools
 
-from rskeras.trainers.data_adapters.data_adapter_utils import batch_to_tensors, standardize_batch
+from rskeras.trainers.data_adapters.data_adapter_utils import (
+    batch_to_tensors,
+    standardize_batch,
+)
 
 
 class GeneratorDataAdapter:
