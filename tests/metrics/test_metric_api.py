@@ -178,3 +178,67 @@ def test_compiled_metrics_survive_keras_save_and_load(tmp_path):
     by_name = {m.name: m for m in loaded.metrics}
     assert by_name["pr_auc"].curve == "PR"
     assert by_name["recall_2"].thresholds == [0.3, 0.6]
+
+
+# ---------------------------------------------------------------------------------------------
+# Custom metrics written the Keras way
+
+
+class BinaryTruePositives(keras.metrics.Metric):
+    """The subclass example of Keras's `Metric` docstring."""
+
+    def __init__(self, name="binary_true_positives", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.true_positives = self.add_variable(shape=(), initializer="zeros",
+                                                name="true_positives")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        ops = keras.ops
+        values = ops.cast(ops.logical_and(ops.cast(y_true, "bool"), ops.cast(y_pred, "bool")),
+                          self.dtype)
+        if sample_weight is not None:
+            values = values * ops.broadcast_to(ops.cast(sample_weight, self.dtype), values.shape)
+        self.true_positives.assign(self.true_positives + ops.sum(values))
+
+    def result(self):
+        return self.true_positives
+
+
+def test_custom_metric_subclass_with_add_variable():
+    m = BinaryTruePositives()
+    m.update_state(np.array([1, 1, 0, 1]), np.array([1, 0, 1, 1]))
+    m.update_state(np.array([1, 1]), np.array([1, 1]), sample_weight=np.array([0.5, 2.0]))
+    assert float(m.result()) == 4.5
+    assert m.variables == [m.true_positives] and m.variables[0].name == "true_positives"
+    m.reset_state()
+    assert float(m.result()) == 0.0
+
+
+def test_nested_metrics_are_tracked():
+    class Both(keras.metrics.Metric):
+        def __init__(self):
+            super().__init__(name="both")
+            self.p, self.r = M.Precision(), M.Recall()
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            self.p.update_state(y_true, y_pred, sample_weight)
+            self.r.update_state(y_true, y_pred, sample_weight)
+
+        def result(self):
+            return self.p.result() + self.r.result()
+
+    m = Both()
+    m.update_state(Y2, P2)
+    assert [v.name for v in m.variables] == ["true_positives", "false_positives",
+                                             "true_positives", "false_negatives"]
+    m.reset_state()
+    assert float(m.result()) == 0.0
+
+
+def test_custom_metric_in_fit():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile("sgd", "binary_crossentropy", metrics=[BinaryTruePositives()])
+    rs = np.random.RandomState(1)
+    history = model.fit(rs.randn(16, 4).astype("float32"), (rs.rand(16, 1) > 0.5).astype("float32"),
+                        epochs=2, batch_size=8, verbose=0)
+    assert len(history.history["binary_true_positives"]) == 2

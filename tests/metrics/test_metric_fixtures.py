@@ -44,7 +44,7 @@ def test_every_case_has_keras_numbers():
         == set(CASES)
 
 
-@pytest.mark.filterwarnings("ignore:You are passing weight")
+@pytest.mark.filterwarnings("ignore:You are passing weight", "ignore:More independent")
 @pytest.mark.parametrize("key", sorted(CASES))
 def test_results_match_keras(key):
     cls_name, kwargs, kind = CASES[key]
@@ -75,7 +75,7 @@ def test_config_matches_keras_and_round_trips(key):
     assert M.deserialize(record).get_config() == config
 
 
-@pytest.mark.filterwarnings("ignore:You are passing weight")
+@pytest.mark.filterwarnings("ignore:You are passing weight", "ignore:More independent")
 @pytest.mark.parametrize("key", sorted(CASES))
 def test_variables_match_keras(key):
     cls_name, kwargs, kind = CASES[key]

@@ -34,7 +34,7 @@ class _ConfusionMatrixConditionCount(Metric):
         self.init_thresholds = thresholds
         self.thresholds = mu.parse_init_thresholds(thresholds, default_threshold=0.5)
         self._thresholds_distributed_evenly = mu.is_evenly_distributed_thresholds(self.thresholds)
-        self.add_variable(shape=(len(self.thresholds),), name="accumulator")
+        self._add_state(shape=(len(self.thresholds),), name="accumulator")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         counts = mu.confusion_counts(
@@ -87,8 +87,8 @@ class _PrecisionRecall(Metric):
         self.thresholds = mu.parse_init_thresholds(thresholds, default_threshold=default)
         self._thresholds_distributed_evenly = mu.is_evenly_distributed_thresholds(self.thresholds)
         n = len(self.thresholds)
-        self.add_variable(shape=(n,), name=mu.TRUE_POSITIVES)
-        self.add_variable(shape=(n,), name=self._second)
+        self._add_state(shape=(n,), name=mu.TRUE_POSITIVES)
+        self._add_state(shape=(n,), name=self._second)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         counts = mu.confusion_counts(
@@ -150,7 +150,7 @@ class SensitivitySpecificityBase(Metric):
             inner = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(num_thresholds - 2)]
             self.thresholds, self._thresholds_distributed_evenly = [0.0] + inner + [1.0], True
         for key in (mu.TRUE_POSITIVES, mu.FALSE_POSITIVES, mu.TRUE_NEGATIVES, mu.FALSE_NEGATIVES):
-            self.add_variable(shape=(len(self.thresholds),), name=key)
+            self._add_state(shape=(len(self.thresholds),), name=key)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         counts = mu.confusion_counts(
@@ -339,7 +339,7 @@ class AUC(Metric):
             variable_shape = (self.num_thresholds,)
         self._build_input_shape = shape
         for key in (mu.TRUE_POSITIVES, mu.FALSE_POSITIVES, mu.TRUE_NEGATIVES, mu.FALSE_NEGATIVES):
-            self.add_variable(shape=variable_shape, name=key)
+            self._add_state(shape=variable_shape, name=key)
         self._built = True
 
     def update_state(self, y_true, y_pred, sample_weight=None):

@@ -59,7 +59,7 @@ class FBetaScore(Metric):
         shape = (y_pred_shape[-1],) if self.average != "micro" else ()
         for name in ("true_positives", "false_positives", "false_negatives",
                      "intermediate_weights"):
-            self.add_variable(shape=shape, dtype=self.dtype, name=name)
+            self._add_state(shape=shape, dtype=self.dtype, name=name)
         self._built = True
 
     def update_state(self, y_true, y_pred, sample_weight=None):

@@ -28,7 +28,7 @@ class _IoUBase(Metric):
         self._direction = "up"
         self.num_classes, self.ignore_class = num_classes, ignore_class
         self.sparse_y_true, self.sparse_y_pred, self.axis = sparse_y_true, sparse_y_pred, axis
-        self.add_variable(shape=(num_classes, num_classes), dtype=self.dtype,
+        self._add_state(shape=(num_classes, num_classes), dtype=self.dtype,
                           name="total_confusion_matrix")
 
     def update_state(self, y_true, y_pred, sample_weight=None):

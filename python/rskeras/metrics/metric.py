@@ -22,9 +22,9 @@ class Metric:
         dtype: the dtype of the state and result (default `"float32"`).
         name: the name shown in logs and History (default: the class name in snake case).
 
-    Subclasses declare their state in `__init__` with `add_variable(shape, initializer,
-    dtype, name)` (returns None: the state is read as `self.<name>` and updated with
-    `self._accumulate(name, increment)` or `self._assign(name, value)`).
+    A custom metric creates its state in `__init__` with `self.v = self.add_variable(shape,
+    initializer, dtype, name)` and updates it with `self.v.assign(...)`, as in Keras. The
+    built-in metrics declare theirs with `_add_state` instead (see `_accumulate`).
     """
 
     def __init__(self, dtype=None, name=None):
@@ -32,7 +32,8 @@ class Metric:
 
         self.__dict__["_state"] = {}
         self._state_specs = {}  # name -> (shape, dtype), in declaration order
-        self._metrics = []
+        self._variables = []  # Variables made by add_variable (custom metrics)
+        self._metrics = []  # nested metrics (attributes that are Metrics)
         self.name = name or naming.to_snake_case(type(self).__name__)
         self._dtype = _standardize_dtype(dtype)
 
@@ -43,20 +44,36 @@ class Metric:
     # -- state ---------------------------------------------------------------------------
     def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum",
                      name=None):
-        """Declare a piece of state (zeros after `reset_state`), read as `self.<name>`."""
-        if initializer not in ("zeros", None) and type(initializer).__name__ != "Zeros":
-            raise ValueError(f"{self.name}: metric state starts at zeros; got initializer "
-                             f"{initializer!r}")
+        """A non-trainable `Variable` of state (Keras's way for custom metrics: update it
+        with `assign`/`assign_add` in `update_state`; `reset_state` zeroes it)."""
+        from rskeras.backend.variables import Variable
+
+        variable = Variable(initializer, shape=tuple(shape), dtype=_standardize_dtype(dtype or self._dtype),
+                            trainable=False, aggregation=aggregation, name=name)
+        self._variables.append(variable)
+        return variable
+
+    def add_weight(self, shape=(), initializer=None, dtype=None, name=None):
+        return self.add_variable(shape=shape, initializer=initializer or "zeros", dtype=dtype,
+                                 name=name)
+
+    def _add_state(self, name, shape=(), dtype=None):
+        """Declare a piece of state of the built-in metrics (zeros until updated), read as
+        `self.<name>` and updated with `_accumulate`/`_assign`: a tensor that lives where
+        its updates were computed (a Variable would pin it to the default device)."""
         self._state_specs[name] = (tuple(int(d) for d in shape), _standardize_dtype(dtype or self._dtype))
         self._state[name] = None
-
-    add_weight = add_variable
 
     def __getattr__(self, name):
         state = self.__dict__.get("_state")
         if state is not None and name in state:
             return self._read(name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __setattr__(self, name, value):
+        if isinstance(value, Metric) and "_metrics" in self.__dict__ and value is not self:
+            self._metrics.append(value)  # a nested metric's state is part of this one's
+        super().__setattr__(name, value)
 
     def _read(self, name):
         """The state `name` as a tensor (zeros before the first update)."""
@@ -82,18 +99,22 @@ class Metric:
 
     @property
     def variables(self) -> list:
-        """The state as non-trainable `Variable`s named as Keras names them (copies: assigning
-        to one does not change the metric), then those of nested metrics."""
+        """The state as non-trainable `Variable`s named as Keras names them, then those of
+        nested metrics. The built-in metrics' state is given as copies (assigning to one
+        does not change the metric); variables made by `add_variable` are themselves."""
         from rskeras.backend.variables import Variable
 
-        out = [Variable(self._read(n), dtype=spec[1], trainable=False, name=n)
-               for n, spec in self._state_specs.items()]
+        out = list(self._variables)
+        out.extend(Variable(self._read(n), dtype=spec[1], trainable=False, name=n)
+                   for n, spec in self._state_specs.items())
         for m in self._metrics:
             out.extend(m.variables)
         return out
 
     def reset_state(self):
-        """Every piece of state back to zeros."""
+        """Every piece of state back to zeros (nested metrics too)."""
+        for v in self._variables:
+            v.assign(np.zeros(tuple(v.shape), v.dtype))
         for n in self._state_specs:
             self._state[n] = None
         for m in self._metrics:

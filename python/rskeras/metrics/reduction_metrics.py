@@ -54,7 +54,7 @@ class Sum(Metric):
 
     def __init__(self, name="sum", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        self.add_variable(shape=(), initializer="zeros", dtype=self.dtype, name="total")
+        self._add_state(shape=(), dtype=self.dtype, name="total")
 
     def update_state(self, values, sample_weight=None):
         if isinstance(values, (int, float)) and sample_weight is None:
@@ -82,8 +82,8 @@ class Mean(Metric):
 
     def __init__(self, name="mean", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        self.add_variable(shape=(), initializer="zeros", dtype=self.dtype, name="total")
-        self.add_variable(shape=(), initializer="zeros", dtype=self.dtype, name="count")
+        self._add_state(shape=(), dtype=self.dtype, name="total")
+        self._add_state(shape=(), dtype=self.dtype, name="count")
 
     def _add(self, name, value):
         current = self._state[name]

@@ -180,7 +180,7 @@ class R2Score(Metric):
                              f">= 0. Received: num_regressors={num_regressors}")
         self.class_aggregation = class_aggregation
         self.num_regressors = num_regressors
-        self.add_variable(shape=(), name="num_samples")
+        self._add_state(shape=(), name="num_samples")
         self._built = False
 
     def _build(self, y_true_shape, y_pred_shape):
@@ -190,7 +190,7 @@ class R2Score(Metric):
                              f"y_true.shape={tuple(y_true_shape)}.")
         n = y_pred_shape[-1]
         for name in ("squared_sum", "sum", "residual", "count"):
-            self.add_variable(shape=(n,), name=name)
+            self._add_state(shape=(n,), name=name)
         self._built = True
 
     def update_state(self, y_true, y_pred, sample_weight=None):
