@@ -362,3 +362,29 @@ def test_compiled_loss_survives_save_and_load(tmp_path, loss):
         assert again.loss.get_config() == loss.get_config()
     np.testing.assert_allclose(again.evaluate(_X, y, verbose=0), model.evaluate(_X, y, verbose=0),
                                rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# Both devices: the losses are composed of ops, so they run where their inputs live.
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_loss_on_device_matches_keras(device, case):
+    from tests.conftest import on_device
+
+    cls_name, _, kwargs, yt, yp, weighted = CASES[case]
+    cls = getattr(L, cls_name)
+    y_true, y_pred = on_device(INPUTS[yt], device), on_device(INPUTS[yp], device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        per_sample = cls(reduction="none", **kwargs)(y_true, y_pred)
+        value = cls(**kwargs)(y_true, y_pred, sample_weight=on_device(
+            sample_weight_for(case), device) if weighted else None)
+    assert per_sample.device == device and value.device == device, case
+    # The gpu's transcendental functions are within a few float32 ulps of the CPU's.
+    rtol = 1e-6 if device == "cpu" and case not in NOISY else 2e-5
+    np.testing.assert_allclose(np.asarray(per_sample), FIXTURE[f"{case}/none"], rtol=rtol,
+                               atol=2e-6, err_msg=f"{case} per sample on {device}")
+    expected = FIXTURE[f"{case}/weighted" if weighted else f"{case}/value"]
+    np.testing.assert_allclose(np.asarray(value), expected, rtol=rtol, atol=2e-6,
+                               err_msg=f"{case} on {device}")
