@@ -8,7 +8,10 @@ from rskeras.utils.python_utils import pythonify_logs
 class Callback:
     """Base class for callbacks: override the `on_*` hooks you need. `self.model` and
     `self.params` (`{"epochs", "steps", "verbose"}`) are set before training starts.
-    Setting `self.model.stop_training = True` ends `fit` after the current epoch."""
+    Setting `self.model.stop_training = True` ends `fit` after the current batch (the epoch
+    still ends: validation, `on_epoch_end`, then `on_train_end`).
+    `on_train_batch_begin`/`on_train_batch_end` call `on_batch_begin`/`on_batch_end` unless
+    overridden, as in Keras, so either name works for training batches."""
 
     def __init__(self):
         self.model = None

@@ -4,6 +4,7 @@ so `import rskeras` never loads tensorboardX."""
 
 from __future__ import annotations
 
+import numbers
 import os
 import time
 import warnings
@@ -108,11 +109,11 @@ class TensorBoard(Callback):
         self.write_images = write_images
         self.write_steps_per_second = write_steps_per_second
         update_freq = 1 if update_freq == "batch" else update_freq
-        if update_freq != "epoch" and (not isinstance(update_freq, int) or isinstance(update_freq, bool)
-                                       or update_freq < 1):
+        if update_freq != "epoch" and (not isinstance(update_freq, numbers.Integral)
+                                       or isinstance(update_freq, bool) or update_freq < 1):
             raise ValueError(f"TensorBoard: update_freq must be 'epoch', 'batch' or an int >= 1, "
                              f"got {update_freq!r}")
-        self.update_freq = update_freq
+        self.update_freq = update_freq if update_freq == "epoch" else int(update_freq)
         self._start_batch, self._stop_batch = _profile_range(profile_batch)
         if self._stop_batch > 0:
             warnings.warn(f"TensorBoard: profile_batch={profile_batch!r} is ignored: profiling is not "
