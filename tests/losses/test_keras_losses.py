@@ -298,6 +298,10 @@ def test_argument_errors():
         L.CTC()(np.zeros((3,), np.int32), INPUTS["ctc_logits"])
     with pytest.raises(ValueError, match="y_pred.shape"):
         L.CTC()(INPUTS["ctc_labels"], INPUTS["probs"])
+    with pytest.raises(ValueError, match=r"ctc: label 4 is out of range for 4 classes .* index \(1, 0\)"):
+        L.CTC()(np.array([[1, 0], [4, 0]], np.int32), np.zeros((2, 3, 4), np.float32))
+    with pytest.raises(ValueError, match="sparse_categorical_crossentropy"):
+        L.CategoricalCrossentropy()(INPUTS["labels"], INPUTS["probs"])
     with pytest.raises(ValueError, match="binary_crossentropy: label nan"):
         L.BinaryCrossentropy()(np.array([[np.nan, 1.0]], np.float32), np.full((1, 2), 0.5, np.float32))
     with pytest.warns(SyntaxWarning, match="binary_crossentropy"):

@@ -78,8 +78,12 @@ def _pair(name, y_true, y_pred, same_shape=False, squeeze=True):
         y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     a, b = tuple(y_true.shape), tuple(y_pred.shape)
     if same_shape and a != b:
+        hint = ""
+        if a == b[:-1] or a == b[:-1] + (1,):
+            hint = (" (integer class ids take sparse_categorical_crossentropy, or one-hot "
+                    "encode them)")
         raise ValueError(f"{name}: expected y_true of shape {b} (the shape of y_pred), "
-                         f"got y_true of shape {a}")
+                         f"got y_true of shape {a}{hint}")
     if not _broadcastable(a, b):
         raise ValueError(f"{name}: expected y_true of a shape broadcastable to y_pred's {b}, "
                          f"got y_true of shape {a}")
@@ -477,7 +481,8 @@ def ctc(y_true, y_pred):
         `ctc_loss`, as this does; unreachable states get log-probability -1e5).
 
     Raises:
-        ValueError: when `y_true` is not 2-D, `y_pred` not 3-D, or their batches differ.
+        ValueError: when `y_true` is not 2-D, `y_pred` not 3-D, or their batches differ; for
+            a label outside `[0, classes)`, naming its value and index.
     """
     name = "ctc"
     _check(y_true, name)
@@ -495,6 +500,8 @@ def ctc(y_true, y_pred):
     if labels.shape[0] != batch:
         raise ValueError(f"{name}: expected y_true of shape ({batch}, max_length) for y_pred of "
                          f"shape {tuple(y_pred.shape)}, got y_true of shape {tuple(labels.shape)}")
+    # Labels outside [0, classes) would index past the class axis: refused by name.
+    check_labels(labels, name, int(y_pred.shape[-1]))
     length = labels.shape[1]
     size = 2 * length + 1  # the labels with a blank before, between and after them
     label_length = ops.sum(ops.cast(ops.not_equal(labels, 0), "int32"), axis=1)
