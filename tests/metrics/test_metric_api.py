@@ -242,3 +242,9 @@ def test_custom_metric_in_fit():
     history = model.fit(rs.randn(16, 4).astype("float32"), (rs.rand(16, 1) > 0.5).astype("float32"),
                         epochs=2, batch_size=8, verbose=0)
     assert len(history.history["binary_true_positives"]) == 2
+
+
+def test_sorted_ids_labels_are_not_bounded_by_k():
+    m = M.SparseTopKCategoricalAccuracy(k=2, from_sorted_ids=True)
+    m.update_state(np.array([7, 3]), np.array([[7.0, 1.0], [0.0, 2.0]], "float32"))
+    assert float(m.result()) == 0.5

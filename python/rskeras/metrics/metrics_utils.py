@@ -156,11 +156,18 @@ def confusion_counts(y_true, y_pred, thresholds, conditions, *, name, top_k=None
         buckets = ops.ceil(y_pred * float(num_thresholds - 1)) - 1.0
         if with_epsilon:
             buckets = ops.relu(buckets)
-        onehot = ops.one_hot(ops.cast(buckets, "int32"), num_thresholds)  # -1: no bucket
-        tp = _reverse_cumsum(ops.sum(ops.expand_dims(true_labels, -1) * onehot, axis=0))
-        fp = _reverse_cumsum(ops.sum(ops.expand_dims(false_labels, -1) * onehot, axis=0))
-        if multi_label:  # (labels, T) -> (T, labels)
-            tp, fp = ops.transpose(tp), ops.transpose(fp)
+        # Bucket sums by scatter-add (O(batch)); slot 0 collects bucket -1 (a prediction
+        # below every threshold but the first, with no epsilon) and is dropped.
+        slots = ops.cast(buckets, "int32") + 1
+        if multi_label:
+            labels_idx = ops.broadcast_to(ops.arange(shape[-1], dtype="int32"), shape)
+            index = ops.stack([slots, labels_idx], axis=-1)
+            target = (num_thresholds + 1, shape[-1])
+        else:
+            index = ops.expand_dims(slots, -1)
+            target = (num_thresholds + 1,)
+        tp = _reverse_cumsum(ops.scatter(index, true_labels, target)[1:], axis=0)
+        fp = _reverse_cumsum(ops.scatter(index, false_labels, target)[1:], axis=0)
         axis = 0 if multi_label else None
         if TRUE_POSITIVES in conditions:
             out[TRUE_POSITIVES] = tp
@@ -201,8 +208,9 @@ def confusion_matrix(labels, predictions, num_classes, weights=None, dtype="int3
     `[label, prediction]` (rows: labels). `labels`, `predictions`: 1-D class ids in range."""
     labels = ops.cast(ops.reshape(labels, (-1,)), "int32")
     predictions = ops.cast(ops.reshape(predictions, (-1,)), "int32")
-    rows = ops.one_hot(labels, num_classes)
-    cols = ops.one_hot(predictions, num_classes)
-    if weights is not None:
-        cols = cols * ops.expand_dims(ops.cast(ops.reshape(weights, (-1,)), "float32"), -1)
-    return ops.cast(ops.matmul(ops.transpose(rows), cols), dtype)
+    if weights is None:
+        weights = ops.ones(tuple(labels.shape), "float32")
+    weights = ops.cast(ops.broadcast_to(ops.reshape(weights, (-1,)) if getattr(weights, "ndim", 0)
+                                        else weights, tuple(labels.shape)), "float32")
+    index = ops.stack([labels, predictions], axis=-1)
+    return ops.cast(ops.scatter(index, weights, (num_classes, num_classes)), dtype)

@@ -148,7 +148,8 @@ class MeanMetricWrapper(Mean):
         """Raises:
             ValueError: for a non-finite label, or (sparse metrics) one outside
                 `[0, classes)`, naming the metric, the value and its index."""
-        check_labels(y_true, self.name, num_classes_of(y_pred) if is_sparse(self._fn) else None)
+        bounded = is_sparse(self._fn) and not self._fn_kwargs.get("from_sorted_ids")
+        check_labels(y_true, self.name, num_classes_of(y_pred) if bounded else None)
         mask = get_keras_mask(y_pred) if isinstance(y_pred, _core.Tensor) else None
         values = self._fn(y_true, y_pred, **self._fn_kwargs)
         if mask is not None:
