@@ -165,6 +165,22 @@ def test_serialize_records_match_keras():
     assert L.deserialize(theirs["mse"]) is L.mean_squared_error
 
 
+def test_tf_keras2_configs_load():
+    """tf.keras 2 wrote reduction "auto" and every function argument in its loss configs."""
+    loss = L.get({"class_name": "Huber", "config": {"reduction": "auto", "name": "huber_loss",
+                                                    "delta": 0.5}})
+    assert loss.reduction == "sum_over_batch_size"
+    np.testing.assert_allclose(np.asarray(loss(INPUTS["reg_true"], INPUTS["big_pred"])),
+                               FIXTURE["huber_delta/value"], rtol=1e-6)
+    scce = L.SparseCategoricalCrossentropy.from_config(
+        {"reduction": "auto", "name": "sparse_categorical_crossentropy", "from_logits": True,
+         "ignore_class": None})
+    np.testing.assert_allclose(np.asarray(scce(INPUTS["labels"], INPUTS["logits"])),
+                               FIXTURE["scce_logits/value"], rtol=1e-6)
+    with pytest.raises(ValueError, match="reduction"):
+        L.Huber(reduction="auto")  # the constructor stays as strict as Keras 3's
+
+
 def test_loss_function_wrapper_config_round_trip():
     loss = L.LossFunctionWrapper(L.huber, delta=0.5, name="hub")
     config = loss.get_config()

@@ -164,6 +164,15 @@ def reduce_loss(values, sample_weight=None, reduction="sum_over_batch_size", mas
     return reduce_weighted_values(values, sample_weight, mask, reduction)
 
 
+def modern_config(config: dict) -> dict:
+    """A loss config with tf.keras 2's reduction "auto" (what its losses wrote, meaning
+    "sum_over_batch_size" outside a distribution strategy) read as "sum_over_batch_size", so
+    that legacy `.h5` files compile."""
+    if config.get("reduction") == "auto":
+        config = {**config, "reduction": "sum_over_batch_size"}
+    return config
+
+
 class Loss:
     """Base class of the losses: `loss(y_true, y_pred, sample_weight=None)` is the reduced
     loss. A subclass implements `call(y_true, y_pred)`, returning one value per sample.
@@ -227,7 +236,8 @@ class Loss:
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        """`cls(**config)`; tf.keras 2's reduction "auto" reads as "sum_over_batch_size"."""
+        return cls(**modern_config(config))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} reduction={self.reduction!r}>"

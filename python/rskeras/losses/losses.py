@@ -28,7 +28,7 @@ from rskeras.backend import config as _config
 from rskeras.backend.masking import set_keras_mask
 from rskeras.losses.labels import check_labels, is_sparse, num_classes_of, sparse_labels
 from rskeras.losses.loss import (  # noqa: F401  (re-exported: metrics and trainers use them)
-    REDUCTIONS, Loss, apply_mask, as_tensor, combined_mask, reduce_loss, reduce_values,
+    REDUCTIONS, Loss, apply_mask, as_tensor, combined_mask, modern_config, reduce_loss, reduce_values,
     reduce_weighted_values, squeeze_or_expand_to_same_rank, standardize_reduction,
 )
 
@@ -583,7 +583,7 @@ class LossFunctionWrapper(Loss):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        config = dict(modern_config(config))
         if "fn" in config:
             from rskeras.saving.serialization_lib import deserialize_keras_object
 
@@ -607,7 +607,7 @@ class _Wrapped(LossFunctionWrapper):
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        return cls(**modern_config(config))
 
 
 class MeanSquaredError(_Wrapped):
