@@ -87,8 +87,8 @@ class Progbar:
         green = "\x1b[32m" if self._dynamic else ""
         if self.target is not None:
             num = f"{current}/{self.target}"
-        else:
-            num = f"{current}"
+        else:  # a generator of unknown length (Keras prints "5/Unknown" too)
+            num = f"{current}/Unknown"
         if self.verbose == 2:
             parts = [num, _format_time(elapsed), _format_per_unit(per_unit, self.unit_name)]
             head = " - ".join(parts)
