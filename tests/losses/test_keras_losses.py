@@ -408,3 +408,27 @@ def test_loss_on_device_matches_keras(device, case):
     expected = FIXTURE[f"{case}/weighted" if weighted else f"{case}/value"]
     np.testing.assert_allclose(np.asarray(value), expected, rtol=rtol, atol=2e-6,
                                err_msg=f"{case} on {device}")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_gradient_matches_finite_differences(case):
+    """Every loss is composed of differentiable ops: the tape's gradient of the reduced loss
+    (float64) against central differences at three entries of `y_pred`."""
+    cls_name, _, kwargs, yt, yp, _ = CASES[case]
+    loss = getattr(L, cls_name)(dtype="float64", **kwargs)
+    y_true, y_pred = INPUTS[yt], INPUTS[yp].astype(np.float64)
+    x = keras.Variable(y_pred, dtype="float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        with keras.GradientTape() as tape:
+            value = loss(y_true, x)
+        grad = np.asarray(tape.gradient(value, x))
+        assert grad.shape == y_pred.shape and np.all(np.isfinite(grad)), case
+        flat = np.random.default_rng(len(case)).choice(y_pred.size, 3, replace=False)
+        for i in flat:
+            index = np.unravel_index(i, y_pred.shape)
+            plus, minus = y_pred.copy(), y_pred.copy()
+            plus[index] += 1e-6
+            minus[index] -= 1e-6
+            numeric = (float(loss(y_true, plus)) - float(loss(y_true, minus))) / 2e-6
+            assert math.isclose(grad[index], numeric, rel_tol=1e-4, abs_tol=1e-6), (case, index)

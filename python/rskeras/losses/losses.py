@@ -241,6 +241,20 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_l
     return ops.sum(focal, axis=axis)
 
 
+def _sparse_ce(labels, y_pred, from_logits):
+    """The per-sample sparse cross-entropy over the last axis. The core's fused op computes in
+    float32; float64 predictions take the same formula composed of ops, in float64."""
+    if str(y_pred.dtype) != "float64":
+        return ops.sparse_categorical_crossentropy(labels, y_pred, from_logits=from_logits)
+    if from_logits:
+        log_prob = ops.log_softmax(y_pred, axis=-1)
+    else:
+        output = y_pred / ops.sum(y_pred, axis=-1, keepdims=True)
+        log_prob = ops.log(ops.clip(output, _eps(), 1.0 - _eps()))
+    index = ops.expand_dims(ops.cast(labels, "int32"), -1)
+    return -ops.squeeze(ops.take_along_axis(log_prob, index, axis=-1), axis=-1)
+
+
 @sparse_labels
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
     """`-log p[y_true]` for integer class ids `y_true` of shape `(batch, ...)` (or with a
@@ -273,7 +287,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     if class_axis != y_pred.ndim - 1:
         y_pred = ops.moveaxis(y_pred, class_axis, -1)
     if ignore_class is None:
-        return ops.sparse_categorical_crossentropy(y_true, y_pred, from_logits=from_logits)
+        return _sparse_ce(y_true, y_pred, from_logits)
     valid = ops.not_equal(y_true, ignore_class)
     safe_true = ops.where(valid, y_true, ops.zeros_like(y_true))
     # The ignored label may lie outside [0, classes): the others are checked here.
@@ -281,7 +295,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     # Ignored rows become uniform (Keras zeroes them, which makes 0/0 for probabilities);
     # their value is replaced by 0 below either way.
     y_pred = ops.where(ops.expand_dims(valid, -1), y_pred, 0.0 if from_logits else 1.0)
-    res = ops.sparse_categorical_crossentropy(safe_true, y_pred, from_logits=from_logits)
+    res = _sparse_ce(safe_true, y_pred, from_logits)
     res = ops.where(valid, res, 0.0)
     set_keras_mask(res, valid)
     return res
