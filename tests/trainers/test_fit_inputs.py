@@ -392,3 +392,22 @@ def test_no_warning_for_an_ordinary_generator_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _model().fit(_batches(), verbose=0)
+
+
+def test_generators_and_py_datasets_on_each_device(device):
+    class Batches(keras.utils.PyDataset):
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, index):
+            return X[index * 8:index * 8 + 8], Y[index * 8:index * 8 + 8]
+
+    a, b, c = _model(), _model(), _model()
+    a.fit(X, Y, batch_size=8, shuffle=False, verbose=0)
+    b.fit(_batches(), verbose=0)
+    c.fit(Batches(workers=2), shuffle=False, verbose=0)
+    _same_weights(a, b, atol=1e-5)
+    _same_weights(a, c, atol=1e-5)
+    assert all(w.device == device for w in b.trainable_variables) or device == "cpu"
+    np.testing.assert_allclose(b.predict(_batches(), verbose=0), a.predict(X, verbose=0),
+                               rtol=1e-5, atol=1e-6)
