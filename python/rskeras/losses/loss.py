@@ -189,6 +189,10 @@ class Loss:
         ValueError: for an unknown reduction.
     """
 
+    # Whether `y_true` holds integer labels, kept in their dtype rather than cast to the
+    # loss's (Keras casts them; the values are the same, and one kernel call is saved).
+    _INTEGER_LABELS = False
+
     def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
         self.name = name or to_snake_case(type(self).__name__)
         self.reduction = standardize_reduction(reduction)
@@ -222,7 +226,7 @@ class Loss:
         check_labels(y_true, self.name, self._num_classes(y_pred) if self._sparse_labels() else None)
         in_mask = get_keras_mask(y_pred) if isinstance(y_pred, _core.Tensor) else None
         y_pred = as_tensor(y_pred, self.dtype)
-        y_true = as_tensor(y_true, self.dtype)
+        y_true = as_tensor(y_true, None if self._INTEGER_LABELS else self.dtype)
         values = self.call(y_true, y_pred)
         out_mask = get_keras_mask(values) if isinstance(values, _core.Tensor) else None
         if in_mask is not None and out_mask is not None:

@@ -816,6 +816,8 @@ class SparseCategoricalCrossentropy(_Wrapped):
 
     _CONFIG = ("from_logits", "ignore_class", "axis")
 
+    _INTEGER_LABELS = True
+
     def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size",
                  axis=-1, name="sparse_categorical_crossentropy", dtype=None):
         super().__init__(sparse_categorical_crossentropy, name=name, reduction=reduction,
@@ -828,6 +830,8 @@ class CTC(_Wrapped):
     """`ctc`: labels `(batch, max_label_length)` padded with the blank 0, logits
     `(batch, steps, classes)`. Args: reduction, name ("ctc"), dtype. Keras 3
     `keras.losses.CTC`."""
+
+    _INTEGER_LABELS = True
 
     def __init__(self, reduction="sum_over_batch_size", name="ctc", dtype=None):
         super().__init__(ctc, name=name, reduction=reduction, dtype=dtype)
@@ -870,6 +874,8 @@ class Circle(_Wrapped):
 
     _CONFIG = ("gamma", "margin", "remove_diagonal")
 
+    _INTEGER_LABELS = True
+
     def __init__(self, gamma=80.0, margin=0.4, remove_diagonal=True,
                  reduction="sum_over_batch_size", name="circle", dtype=None):
         super().__init__(circle, name=name, reduction=reduction, dtype=dtype, gamma=gamma,
@@ -893,6 +899,8 @@ class CategoricalGeneralizedCrossEntropy(_Wrapped):
         ValueError: for `q` outside (0, 1)."""
 
     _CONFIG = ("q",)
+
+    _INTEGER_LABELS = True
 
     def __init__(self, q=0.5, reduction="sum_over_batch_size",
                  name="categorical_generalized_cross_entropy", dtype=None):
