@@ -106,3 +106,23 @@ def test_functions_match_keras(name):
     y, p, _ = batches(kind)[0]
     got = np.asarray(getattr(M, name)(y, p, **kwargs), np.float64)
     np.testing.assert_allclose(got, FIXTURE[f"fn/{name}"], rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("key", sorted(CASES))
+def test_keras_records_deserialize_and_ours_match_them(key):
+    """A record as a Keras `.keras` compile config holds it rebuilds the same metric here,
+    and ours is the same record (but for label weights, written as a list, not a tensor)."""
+    record = json.loads(str(FIXTURE[f"{key}/record"]))
+    metric = M.deserialize(record)
+    assert type(metric).__name__ == CASES[key][0]
+    want = dict(record["config"])
+    want["name"] = re.sub(r"_\d+$", "", want["name"])
+    if isinstance(want.get("label_weights"), dict):
+        want["label_weights"] = want["label_weights"]["config"]["value"]
+    got = metric.get_config()
+    got["name"] = want["name"]  # Keras's record carries its numbered default name
+    assert got == want
+    ours = M.serialize(getattr(M, CASES[key][0])(**CASES[key][1]))
+    assert {k: v for k, v in ours.items() if k != "config"} == \
+        {k: v for k, v in record.items() if k != "config"}
+    assert ours["config"] == {**want, "name": ours["config"]["name"]}

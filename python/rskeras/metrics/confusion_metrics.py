@@ -416,6 +416,14 @@ class AUC(Metric):
         if self._built:
             super().reset_state()
 
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        weights = config.get("label_weights")
+        if isinstance(weights, dict) and weights.get("class_name") in ("__tensor__", "__numpy__"):
+            config["label_weights"] = weights["config"]["value"]  # Keras writes a tensor record
+        return cls(**config)
+
     def get_config(self):
         config = {"name": self.name, "dtype": self.dtype, "num_thresholds": self.num_thresholds,
                   "curve": self.curve, "summation_method": self.summation_method,
