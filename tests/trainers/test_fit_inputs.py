@@ -411,3 +411,37 @@ def test_generators_and_py_datasets_on_each_device(device):
     assert all(w.device == device for w in b.trainable_variables) or device == "cpu"
     np.testing.assert_allclose(b.predict(_batches(), verbose=0), a.predict(X, verbose=0),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_pack_and_unpack_x_y_sample_weight_as_keras():
+    unpack, pack = keras.utils.unpack_x_y_sample_weight, keras.utils.pack_x_y_sample_weight
+    assert unpack(X) == (X, None, None)
+    assert unpack((X,))[1:] == (None, None)
+    assert unpack([X, Y])[1] is Y
+    assert unpack((X, Y, X))[2] is X
+    with pytest.raises(ValueError, match="found a tuple of 4 items"):
+        unpack((X, Y, X, X))
+    assert pack(X) is X and pack([X, X]) == ([X, X],)
+    assert len(pack(X, Y)) == 2 and len(pack(X, Y, X)) == 3
+
+
+def test_custom_train_step_receives_generator_batches_with_sample_weights():
+    seen = []
+
+    class Custom(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(3, activation="softmax")
+
+        def call(self, x):
+            return self.dense(x)
+
+        def train_step(self, data):
+            _, _, sw = keras.utils.unpack_x_y_sample_weight(data)
+            seen.append(None if sw is None else tuple(sw.shape))
+            return super().train_step(data)
+
+    model = Custom()
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    model.fit(_batches(sw=np.ones(40, "float32")), verbose=0)
+    assert seen == [(8,)] * 5

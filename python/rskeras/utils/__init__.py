@@ -1,5 +1,6 @@
 """`rskeras.utils`: seeding, progress bar, file download, label helpers and `PyDataset`."""
 
+from rskeras.utils.data_packing import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from rskeras.utils.file_utils import get_file
 from rskeras.utils.numerical_utils import normalize, to_categorical
 from rskeras.utils.progbar import Progbar
@@ -25,5 +26,7 @@ def clear_session() -> None:
 
 __all__ = ["CustomObjectScope", "Progbar", "PyDataset", "Sequence", "clear_session", "custom_object_scope",
            "deserialize_keras_object", "get_custom_objects", "get_file", "get_registered_name",
-           "get_registered_object", "normalize", "register_keras_serializable",
-           "serialize_keras_object", "set_random_seed", "to_categorical"]
+           "get_registered_object", "normalize", "pack_x_y_sample_weight",
+           "register_keras_serializable",
+           "serialize_keras_object", "set_random_seed", "to_categorical",
+           "unpack_x_y_sample_weight"]

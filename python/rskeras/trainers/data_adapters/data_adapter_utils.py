@@ -5,36 +5,10 @@ from __future__ import annotations
 
 from rskeras import _core
 from rskeras.backend.keras_tensor import map_structure
-
-
-def unpack_x_y_sample_weight(data):
-    """`(x, y, sample_weight)` from `(x,)`, `(x, y)`, `(x, y, sample_weight)` (a tuple or a
-    list of 1 to 3 items, as Keras's `unpack_x_y_sample_weight`) or a single `x`.
-
-    Raises:
-        ValueError: for a tuple of more than 3 items.
-    """
-    if isinstance(data, list):
-        data = tuple(data)
-    if not isinstance(data, tuple):
-        return data, None, None
-    if len(data) == 1:
-        return data[0], None, None
-    if len(data) == 2:
-        return data[0], data[1], None
-    if len(data) == 3:
-        return data[0], data[1], data[2]
-    raise ValueError("Data is expected to be in format `x`, `(x,)`, `(x, y)`, or "
-                     f"`(x, y, sample_weight)`, found a tuple of {len(data)} items")
-
-
-def pack_x_y_sample_weight(x, y=None, sample_weight=None):
-    """The shortest tuple holding what is given: `(x,)`, `(x, y)` or `(x, y, sample_weight)`."""
-    if y is None:
-        return (x,)
-    if sample_weight is None:
-        return (x, y)
-    return (x, y, sample_weight)
+from rskeras.utils.data_packing import (  # noqa: F401 - re-exported for the adapters
+    pack_x_y_sample_weight,
+    unpack_x_y_sample_weight,
+)
 
 
 def is_iterator_data(data) -> bool:
