@@ -248,3 +248,10 @@ def test_sorted_ids_labels_are_not_bounded_by_k():
     m = M.SparseTopKCategoricalAccuracy(k=2, from_sorted_ids=True)
     m.update_state(np.array([7, 3]), np.array([[7.0, 1.0], [0.0, 2.0]], "float32"))
     assert float(m.result()) == 0.5
+
+
+def test_unnamed_metrics_get_unique_default_names_as_in_keras():
+    first, second = M.Precision(), M.Precision(top_k=2)
+    assert first.name.startswith("precision") and second.name != first.name
+    assert M.Precision(name="p").name == "p"
+    assert M.BinaryAccuracy().name == M.BinaryAccuracy().name == "binary_accuracy"

@@ -66,11 +66,12 @@ def _keras_config(key):
 def test_config_matches_keras_and_round_trips(key):
     cls_name, kwargs, _ = CASES[key]
     cls = getattr(M, cls_name)
-    config = cls(**kwargs).get_config()
-    assert config == _keras_config(key)
+    metric = cls(**kwargs)
+    config = metric.get_config()
+    assert {**config, "name": re.sub(r"_\d+$", "", config["name"])} == _keras_config(key)
     rebuilt = cls.from_config(config)
     assert type(rebuilt) is cls and rebuilt.get_config() == config
-    record = M.serialize(cls(**kwargs))
+    record = M.serialize(metric)
     assert record["class_name"] == cls_name and record["module"] == "keras.metrics"
     assert M.deserialize(record).get_config() == config
 

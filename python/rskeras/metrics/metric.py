@@ -20,7 +20,8 @@ class Metric:
 
     Args:
         dtype: the dtype of the state and result (default `"float32"`).
-        name: the name shown in logs and History (default: the class name in snake case).
+        name: the name shown in logs and History (default: the class name in snake case,
+            numbered from the second one on: "auc", "auc_1", ...).
 
     A custom metric creates its state in `__init__` with `self.v = self.add_variable(shape,
     initializer, dtype, name)` and updates it with `self.v.assign(...)`, as in Keras. The
@@ -34,7 +35,9 @@ class Metric:
         self._state_specs = {}  # name -> (shape, dtype), in declaration order
         self._variables = []  # Variables made by add_variable (custom metrics)
         self._metrics = []  # nested metrics (attributes that are Metrics)
-        self.name = name or naming.to_snake_case(type(self).__name__)
+        # An unnamed metric gets a unique default name ("auc", "auc_1", ...), as Keras's
+        # auto_name gives it, so two in one compile do not share a log key.
+        self.name = name or naming.uniquify(naming.to_snake_case(type(self).__name__))
         self._dtype = _standardize_dtype(dtype)
 
     @property
