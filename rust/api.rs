@@ -730,7 +730,8 @@ fn slot_list<'a, 'py>(
 /// SGD (`keras.optimizers.SGD`) in place over all `variables` at once; `momentums` (one slot
 /// per variable) exactly when `momentum != 0`.
 #[pyfunction]
-#[pyo3(signature = (variables, gradients, momentums=None, *, learning_rate, momentum=0.0, nesterov=false))]
+#[pyo3(signature = (variables, gradients, momentums=None, *, learning_rate, momentum=0.0, nesterov=false, weight_decay=0.0, decay_mask=None))]
+#[allow(clippy::too_many_arguments)]
 fn sgd_update(
     py: Python<'_>,
     variables: &Bound<'_, PyList>,
@@ -739,6 +740,8 @@ fn sgd_update(
     learning_rate: f32,
     momentum: f32,
     nesterov: bool,
+    weight_decay: f32,
+    decay_mask: Option<Vec<bool>>,
 ) -> PyResult<()> {
     let slots = [slot_list(
         "sgd",
@@ -751,6 +754,8 @@ fn sgd_update(
         learning_rate,
         momentum,
         nesterov,
+        weight_decay,
+        decay_mask: mask(decay_mask),
     };
     let slots: Vec<_> = slots.into_iter().flatten().collect();
     fused_update(py, op, variables, gradients, &slots)
@@ -759,7 +764,7 @@ fn sgd_update(
 /// Adam (`keras.optimizers.Adam`) in place over all `variables` at once, at `step` (from 1);
 /// `velocity_hats` exactly when `amsgrad`.
 #[pyfunction]
-#[pyo3(signature = (variables, gradients, momentums, velocities, velocity_hats=None, *, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=false, step=1))]
+#[pyo3(signature = (variables, gradients, momentums, velocities, velocity_hats=None, *, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=false, step=1, weight_decay=0.0, decay_mask=None))]
 #[allow(clippy::too_many_arguments)]
 fn adam_update(
     py: Python<'_>,
@@ -769,11 +774,13 @@ fn adam_update(
     velocities: &Bound<'_, PyList>,
     velocity_hats: Option<&Bound<'_, PyList>>,
     learning_rate: f32,
-    beta_1: f32,
-    beta_2: f32,
+    beta_1: f64,
+    beta_2: f64,
     epsilon: f32,
     amsgrad: bool,
     step: u64,
+    weight_decay: f32,
+    decay_mask: Option<Vec<bool>>,
 ) -> PyResult<()> {
     let hats = slot_list("adam", "velocity_hats", velocity_hats, amsgrad, "amsgrad")?;
     let op = ops::Op::Adam {
@@ -783,6 +790,8 @@ fn adam_update(
         epsilon,
         step,
         amsgrad,
+        weight_decay,
+        decay_mask: mask(decay_mask),
     };
     let slots: Vec<_> = [("momentums", momentums), ("velocities", velocities)]
         .into_iter()
@@ -794,7 +803,7 @@ fn adam_update(
 /// RMSprop (`keras.optimizers.RMSprop`) in place over all `variables` at once; `momentums`
 /// exactly when `momentum > 0`, `average_gradients` exactly when `centered`.
 #[pyfunction]
-#[pyo3(signature = (variables, gradients, velocities, momentums=None, average_gradients=None, *, learning_rate, rho=0.9, momentum=0.0, epsilon=1e-7, centered=false))]
+#[pyo3(signature = (variables, gradients, velocities, momentums=None, average_gradients=None, *, learning_rate, rho=0.9, momentum=0.0, epsilon=1e-7, centered=false, weight_decay=0.0, decay_mask=None))]
 #[allow(clippy::too_many_arguments)]
 fn rmsprop_update(
     py: Python<'_>,
@@ -804,10 +813,12 @@ fn rmsprop_update(
     momentums: Option<&Bound<'_, PyList>>,
     average_gradients: Option<&Bound<'_, PyList>>,
     learning_rate: f32,
-    rho: f32,
+    rho: f64,
     momentum: f32,
     epsilon: f32,
     centered: bool,
+    weight_decay: f32,
+    decay_mask: Option<Vec<bool>>,
 ) -> PyResult<()> {
     let moms = slot_list(
         "rmsprop",
@@ -829,6 +840,8 @@ fn rmsprop_update(
         momentum,
         epsilon,
         centered,
+        weight_decay,
+        decay_mask: mask(decay_mask),
     };
     let slots: Vec<_> = [("velocities", velocities)]
         .into_iter()
@@ -836,6 +849,240 @@ fn rmsprop_update(
         .chain(avgs)
         .collect();
     fused_update(py, op, variables, gradients, &slots)
+}
+
+/// The per-variable weight-decay flags as the op table carries them (empty: all decayed).
+fn mask(decay_mask: Option<Vec<bool>>) -> Vec<usize> {
+    decay_mask
+        .map(|m| m.into_iter().map(usize::from).collect())
+        .unwrap_or_default()
+}
+
+/// Adagrad (`keras.optimizers.Adagrad`) in place over all `variables` at once.
+#[pyfunction]
+#[pyo3(signature = (variables, gradients, accumulators, *, learning_rate, epsilon=1e-7, weight_decay=0.0, decay_mask=None))]
+#[allow(clippy::too_many_arguments)]
+fn adagrad_update(
+    py: Python<'_>,
+    variables: &Bound<'_, PyList>,
+    gradients: &Bound<'_, PyList>,
+    accumulators: &Bound<'_, PyList>,
+    learning_rate: f32,
+    epsilon: f64,
+    weight_decay: f32,
+    decay_mask: Option<Vec<bool>>,
+) -> PyResult<()> {
+    let op = ops::Op::Adagrad {
+        learning_rate,
+        epsilon,
+        weight_decay,
+        decay_mask: mask(decay_mask),
+    };
+    fused_update(
+        py,
+        op,
+        variables,
+        gradients,
+        &[("accumulators", accumulators)],
+    )
+}
+
+/// Adadelta (`keras.optimizers.Adadelta`) in place over all `variables` at once.
+#[pyfunction]
+#[pyo3(signature = (variables, gradients, accumulated_grads, accumulated_delta_vars, *, learning_rate, rho=0.95, epsilon=1e-7, weight_decay=0.0, decay_mask=None))]
+#[allow(clippy::too_many_arguments)]
+fn adadelta_update(
+    py: Python<'_>,
+    variables: &Bound<'_, PyList>,
+    gradients: &Bound<'_, PyList>,
+    accumulated_grads: &Bound<'_, PyList>,
+    accumulated_delta_vars: &Bound<'_, PyList>,
+    learning_rate: f32,
+    rho: f64,
+    epsilon: f64,
+    weight_decay: f32,
+    decay_mask: Option<Vec<bool>>,
+) -> PyResult<()> {
+    let op = ops::Op::Adadelta {
+        learning_rate,
+        rho,
+        epsilon,
+        weight_decay,
+        decay_mask: mask(decay_mask),
+    };
+    let slots = [
+        ("accumulated_grads", accumulated_grads),
+        ("accumulated_delta_vars", accumulated_delta_vars),
+    ];
+    fused_update(py, op, variables, gradients, &slots)
+}
+
+/// Adamax (`keras.optimizers.Adamax`) in place over all `variables` at once, at `step`.
+#[pyfunction]
+#[pyo3(signature = (variables, gradients, momentums, norms, *, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-7, step=1, weight_decay=0.0, decay_mask=None))]
+#[allow(clippy::too_many_arguments)]
+fn adamax_update(
+    py: Python<'_>,
+    variables: &Bound<'_, PyList>,
+    gradients: &Bound<'_, PyList>,
+    momentums: &Bound<'_, PyList>,
+    norms: &Bound<'_, PyList>,
+    learning_rate: f32,
+    beta_1: f64,
+    beta_2: f64,
+    epsilon: f64,
+    step: u64,
+    weight_decay: f32,
+    decay_mask: Option<Vec<bool>>,
+) -> PyResult<()> {
+    let op = ops::Op::Adamax {
+        learning_rate,
+        beta_1,
+        beta_2,
+        epsilon,
+        step,
+        weight_decay,
+        decay_mask: mask(decay_mask),
+    };
+    let slots = [("momentums", momentums), ("norms", norms)];
+    fused_update(py, op, variables, gradients, &slots)
+}
+
+/// Nadam (`keras.optimizers.Nadam`) in place over all `variables` at once, at `step`, with
+/// `u_product` Keras's scalar state already updated for this step.
+#[pyfunction]
+#[pyo3(signature = (variables, gradients, momentums, velocities, *, learning_rate, u_product, beta_1=0.9, beta_2=0.999, epsilon=1e-7, step=1, weight_decay=0.0, decay_mask=None))]
+#[allow(clippy::too_many_arguments)]
+fn nadam_update(
+    py: Python<'_>,
+    variables: &Bound<'_, PyList>,
+    gradients: &Bound<'_, PyList>,
+    momentums: &Bound<'_, PyList>,
+    velocities: &Bound<'_, PyList>,
+    learning_rate: f32,
+    u_product: f32,
+    beta_1: f64,
+    beta_2: f64,
+    epsilon: f64,
+    step: u64,
+    weight_decay: f32,
+    decay_mask: Option<Vec<bool>>,
+) -> PyResult<()> {
+    let op = ops::Op::Nadam {
+        learning_rate,
+        beta_1,
+        beta_2,
+        epsilon,
+        step,
+        u_product,
+        weight_decay,
+        decay_mask: mask(decay_mask),
+    };
+    let slots = [("momentums", momentums), ("velocities", velocities)];
+    fused_update(py, op, variables, gradients, &slots)
+}
+
+/// FTRL (`keras.optimizers.Ftrl`) in place over all `variables` at once.
+#[pyfunction]
+#[pyo3(signature = (variables, gradients, accumulators, linears, *, learning_rate, learning_rate_power=-0.5, l1_regularization_strength=0.0, l2_regularization_strength=0.0, l2_shrinkage_regularization_strength=0.0, beta=0.0, weight_decay=0.0, decay_mask=None))]
+#[allow(clippy::too_many_arguments)]
+fn ftrl_update(
+    py: Python<'_>,
+    variables: &Bound<'_, PyList>,
+    gradients: &Bound<'_, PyList>,
+    accumulators: &Bound<'_, PyList>,
+    linears: &Bound<'_, PyList>,
+    learning_rate: f32,
+    learning_rate_power: f64,
+    l1_regularization_strength: f64,
+    l2_regularization_strength: f64,
+    l2_shrinkage_regularization_strength: f64,
+    beta: f64,
+    weight_decay: f32,
+    decay_mask: Option<Vec<bool>>,
+) -> PyResult<()> {
+    let op = ops::Op::Ftrl {
+        learning_rate,
+        learning_rate_power,
+        l1_regularization_strength,
+        l2_regularization_strength,
+        l2_shrinkage_regularization_strength,
+        beta,
+        weight_decay,
+        decay_mask: mask(decay_mask),
+    };
+    let slots = [("accumulators", accumulators), ("linears", linears)];
+    fused_update(py, op, variables, gradients, &slots)
+}
+
+/// Lion (`keras.optimizers.Lion`) in place over all `variables` at once.
+#[pyfunction]
+#[pyo3(signature = (variables, gradients, momentums, *, learning_rate, beta_1=0.9, beta_2=0.99, weight_decay=0.0, decay_mask=None))]
+#[allow(clippy::too_many_arguments)]
+fn lion_update(
+    py: Python<'_>,
+    variables: &Bound<'_, PyList>,
+    gradients: &Bound<'_, PyList>,
+    momentums: &Bound<'_, PyList>,
+    learning_rate: f32,
+    beta_1: f64,
+    beta_2: f64,
+    weight_decay: f32,
+    decay_mask: Option<Vec<bool>>,
+) -> PyResult<()> {
+    let op = ops::Op::Lion {
+        learning_rate,
+        beta_1,
+        beta_2,
+        weight_decay,
+        decay_mask: mask(decay_mask),
+    };
+    fused_update(py, op, variables, gradients, &[("momentums", momentums)])
+}
+
+/// Lamb (`keras.optimizers.Lamb`) in place over all `variables` at once, at `step`; each
+/// variable's trust ratio comes from its own norms, inside the kernel.
+#[pyfunction]
+#[pyo3(signature = (variables, gradients, momentums, velocities, *, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-7, step=1, weight_decay=0.0, decay_mask=None))]
+#[allow(clippy::too_many_arguments)]
+fn lamb_update(
+    py: Python<'_>,
+    variables: &Bound<'_, PyList>,
+    gradients: &Bound<'_, PyList>,
+    momentums: &Bound<'_, PyList>,
+    velocities: &Bound<'_, PyList>,
+    learning_rate: f32,
+    beta_1: f64,
+    beta_2: f64,
+    epsilon: f64,
+    step: u64,
+    weight_decay: f32,
+    decay_mask: Option<Vec<bool>>,
+) -> PyResult<()> {
+    let op = ops::Op::Lamb {
+        learning_rate,
+        beta_1,
+        beta_2,
+        epsilon,
+        step,
+        weight_decay,
+        decay_mask: mask(decay_mask),
+    };
+    let slots = [("momentums", momentums), ("velocities", velocities)];
+    fused_update(py, op, variables, gradients, &slots)
+}
+
+/// The exponential moving average of `variables` into `averages` in place, all at once
+/// (`use_ema`): `average = momentum * average + (1 - momentum) * variable`.
+#[pyfunction]
+#[pyo3(signature = (averages, variables, *, momentum))]
+fn ema_update(
+    py: Python<'_>,
+    averages: &Bound<'_, PyList>,
+    variables: &Bound<'_, PyList>,
+    momentum: f32,
+) -> PyResult<()> {
+    fused_update(py, ops::Op::Ema { momentum }, averages, variables, &[])
 }
 
 /// Every op name in the core (the `ops/mod.rs` table): the keys the GPU executor's kernel
@@ -889,5 +1136,13 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sgd_update, m)?)?;
     m.add_function(wrap_pyfunction!(adam_update, m)?)?;
     m.add_function(wrap_pyfunction!(rmsprop_update, m)?)?;
+    m.add_function(wrap_pyfunction!(adagrad_update, m)?)?;
+    m.add_function(wrap_pyfunction!(adadelta_update, m)?)?;
+    m.add_function(wrap_pyfunction!(adamax_update, m)?)?;
+    m.add_function(wrap_pyfunction!(nadam_update, m)?)?;
+    m.add_function(wrap_pyfunction!(ftrl_update, m)?)?;
+    m.add_function(wrap_pyfunction!(lion_update, m)?)?;
+    m.add_function(wrap_pyfunction!(lamb_update, m)?)?;
+    m.add_function(wrap_pyfunction!(ema_update, m)?)?;
     Ok(())
 }

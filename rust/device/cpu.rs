@@ -145,12 +145,20 @@ fn run(op: &Op, x: &[&Tensor]) -> Result<Tensor> {
             seed,
             counter,
         } => Ok(random::cpu_normal(s, *mean, *stddev, *seed, *counter)),
-        Op::Sgd { .. } | Op::Adam { .. } | Op::Rmsprop { .. } => {
-            Err(crate::error::Error::Value(format!(
-                "{} updates variables in place; call it through device::update",
-                op.name()
-            )))
-        }
+        Op::Sgd { .. }
+        | Op::Adam { .. }
+        | Op::Rmsprop { .. }
+        | Op::Adagrad { .. }
+        | Op::Adadelta { .. }
+        | Op::Adamax { .. }
+        | Op::Nadam { .. }
+        | Op::Ftrl { .. }
+        | Op::Lion { .. }
+        | Op::Lamb { .. }
+        | Op::Ema { .. } => Err(crate::error::Error::Value(format!(
+            "{} updates variables in place; call it through device::update",
+            op.name()
+        ))),
     }
 }
 

@@ -190,17 +190,98 @@ op_table! {
     /// Fused optimizer steps over many variables at once, in place (`optimizer.rs`): one name
     /// from the Python class (`keras.optimizers.Adam`) through `_core.adam_update` to the
     /// shader entry point (`adam` in shaders/optimizer.wgsl).
-    Sgd { learning_rate: f32, momentum: f32, nesterov: bool } => ["sgd"],
+    /// Every update takes `weight_decay` (Keras's decoupled decay `w -= w * weight_decay * lr`,
+    /// applied first) and `decay_mask` (one 0/1 flag per variable, 1 = decayed; empty = all).
+    Sgd {
+        learning_rate: f32,
+        momentum: f32,
+        nesterov: bool,
+        weight_decay: f32,
+        decay_mask: Vec<usize>,
+    } => ["sgd"],
+    /// Adam's and RMSprop's decay rates are Python floats (f64): Keras rounds `1 - beta_1`
+    /// and `1 - rho` to float32 after the subtraction.
     Adam {
         learning_rate: f32,
-        beta_1: f32,
-        beta_2: f32,
+        beta_1: f64,
+        beta_2: f64,
         epsilon: f32,
         step: u64,
         amsgrad: bool,
+        weight_decay: f32,
+        decay_mask: Vec<usize>,
     } => ["adam"],
-    Rmsprop { learning_rate: f32, rho: f32, momentum: f32, epsilon: f32, centered: bool }
-        => ["rmsprop"],
+    Rmsprop {
+        learning_rate: f32,
+        rho: f64,
+        momentum: f32,
+        epsilon: f32,
+        centered: bool,
+        weight_decay: f32,
+        decay_mask: Vec<usize>,
+    } => ["rmsprop"],
+    /// The optimizers below keep their hyperparameters as Python floats (f64) so that each
+    /// constant is rounded to float32 where Keras rounds it (`1 - beta_1` in double, then f32).
+    Adagrad { learning_rate: f32, epsilon: f64, weight_decay: f32, decay_mask: Vec<usize> }
+        => ["adagrad"],
+    Adadelta {
+        learning_rate: f32,
+        rho: f64,
+        epsilon: f64,
+        weight_decay: f32,
+        decay_mask: Vec<usize>,
+    } => ["adadelta"],
+    Adamax {
+        learning_rate: f32,
+        beta_1: f64,
+        beta_2: f64,
+        epsilon: f64,
+        step: u64,
+        weight_decay: f32,
+        decay_mask: Vec<usize>,
+    } => ["adamax"],
+    /// `u_product` is Keras's scalar state after this step's update (the product of the
+    /// momentum schedule `u_1 ... u_t`).
+    Nadam {
+        learning_rate: f32,
+        beta_1: f64,
+        beta_2: f64,
+        epsilon: f64,
+        step: u64,
+        u_product: f32,
+        weight_decay: f32,
+        decay_mask: Vec<usize>,
+    } => ["nadam"],
+    Ftrl {
+        learning_rate: f32,
+        learning_rate_power: f64,
+        l1_regularization_strength: f64,
+        l2_regularization_strength: f64,
+        l2_shrinkage_regularization_strength: f64,
+        beta: f64,
+        weight_decay: f32,
+        decay_mask: Vec<usize>,
+    } => ["ftrl"],
+    Lion {
+        learning_rate: f32,
+        beta_1: f64,
+        beta_2: f64,
+        weight_decay: f32,
+        decay_mask: Vec<usize>,
+    } => ["lion"],
+    /// Lamb needs each variable's norm and its update's norm (the trust ratio).
+    Lamb {
+        learning_rate: f32,
+        beta_1: f64,
+        beta_2: f64,
+        epsilon: f64,
+        step: u64,
+        weight_decay: f32,
+        decay_mask: Vec<usize>,
+    } => ["lamb"],
+    /// The exponential moving average of variables (`use_ema`): targets are the averages,
+    /// inputs the variables; `a = momentum * a + (1 - momentum) * v`.
+    Ema { momentum: f32 } => ["ema"],
 }
 
 #[cfg(test)]

@@ -73,7 +73,9 @@ def test_mixed_dtype_variables_in_one_optimizer():
     opt = keras.optimizers.Adam(0.1)
     opt.apply_gradients([(ops.ones(3), a), (ops.ones(3, dtype="float16"), b)])
     assert b.dtype == "float16"
-    np.testing.assert_allclose(np.asarray(a), 0.9, rtol=1e-6)
+    # Keras's float32 Adam lands at 0.900001: `1 - beta_2` is rounded from the Python float,
+    # `1 - beta_2^t` from float32 powers, so the two do not cancel exactly.
+    np.testing.assert_allclose(np.asarray(a), 0.9, rtol=2e-6)
     np.testing.assert_allclose(np.asarray(b).astype("float32"), 0.9, rtol=1e-3)
 
 

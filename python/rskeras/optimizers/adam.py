@@ -28,10 +28,10 @@ class Adam(Optimizer):
     def _keras_slot_groups(self):
         return [["momentum", "velocity"]] + ([["velocity_hat"]] if self.amsgrad else [])
 
-    def _fused_update(self, variables, gradients, slots, learning_rate, step):
+    def _fused_update(self, variables, gradients, slots, learning_rate, step, **decay):
         _core.adam_update(variables, gradients, slots[0], slots[1], slots[2] if self.amsgrad else None,
                           learning_rate=learning_rate, beta_1=self.beta_1, beta_2=self.beta_2,
-                          epsilon=self.epsilon, amsgrad=self.amsgrad, step=step)
+                          epsilon=self.epsilon, amsgrad=self.amsgrad, step=step, **decay)
 
     def update_step(self, g, w, slots, lr, step):
         alpha = lr * math.sqrt(1 - self.beta_2 ** step) / (1 - self.beta_1 ** step)

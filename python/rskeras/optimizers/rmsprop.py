@@ -27,13 +27,13 @@ class RMSprop(Optimizer):
     def _keras_slot_groups(self):
         return [[name] for name in self._slot_names()]  # Keras creates each group in turn
 
-    def _fused_update(self, variables, gradients, slots, learning_rate, step):
+    def _fused_update(self, variables, gradients, slots, learning_rate, step, **decay):
         rest = list(slots[1:])
         momentums = rest.pop(0) if self.momentum > 0 else None
         average_gradients = rest[0] if self.centered else None
         _core.rmsprop_update(variables, gradients, slots[0], momentums, average_gradients,
                              learning_rate=learning_rate, rho=self.rho, momentum=self.momentum,
-                             epsilon=self.epsilon, centered=self.centered)
+                             epsilon=self.epsilon, centered=self.centered, **decay)
 
     def update_step(self, g, w, slots, lr, step):
         v, rest = slots[0], list(slots[1:])

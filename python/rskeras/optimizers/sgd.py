@@ -26,9 +26,10 @@ class SGD(Optimizer):
     def _slot_names(self):
         return ["momentum"] if self.momentum != 0 else []
 
-    def _fused_update(self, variables, gradients, slots, learning_rate, step):
+    def _fused_update(self, variables, gradients, slots, learning_rate, step, **decay):
         _core.sgd_update(variables, gradients, slots[0] if slots else None,
-                         learning_rate=learning_rate, momentum=self.momentum, nesterov=self.nesterov)
+                         learning_rate=learning_rate, momentum=self.momentum,
+                         nesterov=self.nesterov, **decay)
 
     def update_step(self, g, w, slots, lr, step):
         if not slots:
