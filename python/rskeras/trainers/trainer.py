@@ -498,6 +498,7 @@ class Trainer:
             train.close()
             if val is not None:
                 val.close()
+        self.optimizer.finalize_variable_values(self.trainable_variables)  # EMA, as Keras
         cbs.on_train_end(training_logs)
         return cbs.history
 
