@@ -17,6 +17,8 @@ from tests.fixtures._metric_cases import CASES, FUNCTIONS, RTOL, batches
 
 M = keras.metrics
 FIXTURE = np.load(os.path.join(os.path.dirname(__file__), "..", "fixtures", "keras_metrics.npz"))
+CONFIGS, VARIABLES, RECORDS = (json.loads(FIXTURE[k].tobytes().decode())
+                               for k in ("configs", "variables", "records"))
 
 
 def _run(metric, kind):
@@ -41,7 +43,7 @@ def _run(metric, kind):
 
 def test_every_case_has_keras_numbers():
     assert {k.split("/")[0] for k in FIXTURE.files if "/" in k and not k.startswith("fn/")} \
-        == set(CASES)
+        == set(CASES) == set(CONFIGS) == set(VARIABLES) == set(RECORDS)
 
 
 @pytest.mark.filterwarnings("ignore:You are passing weight", "ignore:More independent")
@@ -56,7 +58,7 @@ def test_results_match_keras(key):
 
 
 def _keras_config(key):
-    config = json.loads(str(FIXTURE[f"{key}/config"]))
+    config = dict(CONFIGS[key])
     # Keras numbers default names of several instances ("auc_9"); rskeras does not.
     config["name"] = re.sub(r"_\d+$", "", config["name"])
     return config
@@ -83,7 +85,7 @@ def test_variables_match_keras(key):
     metric = getattr(M, cls_name)(**kwargs)
     _run(metric, kind)
     got = [f"{v.name}:{tuple(v.shape)}" for v in metric.variables]
-    assert got == list(FIXTURE[f"{key}/variables"])
+    assert got == VARIABLES[key]
     assert all(not v.trainable for v in metric.variables)
 
 
@@ -113,7 +115,7 @@ def test_functions_match_keras(name):
 def test_keras_records_deserialize_and_ours_match_them(key):
     """A record as a Keras `.keras` compile config holds it rebuilds the same metric here,
     and ours is the same record (but for label weights, written as a list, not a tensor)."""
-    record = json.loads(str(FIXTURE[f"{key}/record"]))
+    record = RECORDS[key]
     metric = M.deserialize(record)
     assert type(metric).__name__ == CASES[key][0]
     want = dict(record["config"])
