@@ -185,3 +185,41 @@ def test_sgd_steps_use_the_rate_at_the_current_iteration():
     # steps 0,1 -> 0.5; 2,3 -> 0.25; 4 -> 0.125 (Keras evaluates at `iterations` before the
     # increment)
     np.testing.assert_allclose(w.numpy(), -(0.5 * 2 + 0.25 * 2 + 0.125) * np.ones(2), rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# Schedules inside optimizer configs and saved models
+
+
+def test_optimizer_config_carries_the_schedule_record():
+    schedule = _make("exponential")
+    opt = keras.optimizers.Adam(learning_rate=schedule)
+    config = opt.get_config()
+    assert config["learning_rate"] == RECORDS["exponential"]
+    again = keras.optimizers.Adam.from_config(json.loads(json.dumps(config)))
+    assert again.get_config() == config
+    assert again.learning_rate == schedule(0)
+
+
+def test_keras_optimizer_record_with_a_schedule_loads():
+    opt = keras.optimizers.deserialize(RECORDS["adam"])
+    assert isinstance(opt, keras.optimizers.Adam)
+    assert opt.learning_rate == _make("exponential")(0)
+    assert keras.optimizers.serialize(opt) == RECORDS["adam"]
+
+
+def test_keras_file_with_a_schedule_driven_optimizer_round_trips(tmp_path):
+    schedule = schedules.PiecewiseConstantDecay([2], [0.1, 0.01])
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=schedule, momentum=0.5),
+                  loss="mse")
+    x, y = np.ones((8, 3), np.float32), np.zeros((8, 2), np.float32)
+    model.fit(x, y, batch_size=4, epochs=2, verbose=0)
+    assert model.optimizer.iterations == 4
+    path = str(tmp_path / "scheduled.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded.optimizer, keras.optimizers.SGD)
+    assert loaded.optimizer.get_config()["learning_rate"] == schedules.serialize(schedule)
+    assert int(loaded.optimizer.iterations) == 4
+    assert loaded.optimizer.learning_rate == schedule(4) == np.float32(0.01)
