@@ -255,3 +255,13 @@ def test_unnamed_metrics_get_unique_default_names_as_in_keras():
     assert first.name.startswith("precision") and second.name != first.name
     assert M.Precision(name="p").name == "p"
     assert M.BinaryAccuracy().name == M.BinaryAccuracy().name == "binary_accuracy"
+
+
+def test_function_records_deserialize_to_the_function():
+    for fn in (M.binary_accuracy, M.top_k_categorical_accuracy, M.pearson_correlation,
+               keras.losses.mean_squared_error):
+        assert M.deserialize(M.serialize(fn)) is fn
+    keras_record = {"module": "keras.metrics", "class_name": "function",
+                    "config": "sparse_categorical_accuracy",
+                    "registered_name": "sparse_categorical_accuracy"}
+    assert M.deserialize(keras_record) is M.sparse_categorical_accuracy

@@ -109,6 +109,10 @@ def deserialize(config, custom_objects=None):
 
     if isinstance(config, str):
         return get(config)
+    if isinstance(config, dict) and config.get("class_name") == "function":
+        from rskeras.metrics.reduction_metrics import _function_from_record
+
+        return _function_from_record(config)  # the function itself, as Keras returns it
     if isinstance(config, dict) and config.get("class_name") in ALL_OBJECTS_DICT \
             and "module" not in config:
         cls = ALL_OBJECTS_DICT[config["class_name"]]
