@@ -7,8 +7,8 @@ import os
 
 import numpy as np
 import pytest
-
 import rskeras as keras
+
 from tests.fixtures._metric_cases import CASES, batches
 
 FIXTURE = np.load(os.path.join(os.path.dirname(__file__), "..", "fixtures", "keras_metrics.npz"))

@@ -11,8 +11,8 @@ import re
 
 import numpy as np
 import pytest
-
 import rskeras as keras
+
 from tests.fixtures._metric_cases import CASES, FUNCTIONS, RTOL, batches
 
 M = keras.metrics

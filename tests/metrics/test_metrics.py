@@ -61,7 +61,7 @@ def test_metric_weighted_update_matches_keras(name):
 
 @pytest.mark.parametrize("name", sorted(METRIC_CASES))
 def test_metric_reset_state(name):
-    cls, first, second = METRIC_CASES[name]
+    cls, first, _second = METRIC_CASES[name]
     metric = cls()
     metric.update_state(*first())
     metric.reset_state()

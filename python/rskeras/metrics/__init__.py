@@ -5,33 +5,65 @@ The loss functions that `keras.metrics` re-exports (`mean_squared_error`, `hinge
 those of `rskeras.losses`, looked up when first used."""
 
 from rskeras.metrics.accuracy_metrics import (  # noqa: F401
-    Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
-    SparseTopKCategoricalAccuracy, TopKCategoricalAccuracy, accuracy, binary_accuracy,
-    categorical_accuracy, sparse_categorical_accuracy, sparse_top_k_categorical_accuracy,
+    Accuracy,
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    SparseCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy,
+    TopKCategoricalAccuracy,
+    accuracy,
+    binary_accuracy,
+    categorical_accuracy,
+    sparse_categorical_accuracy,
+    sparse_top_k_categorical_accuracy,
     top_k_categorical_accuracy,
 )
-from rskeras.metrics.confusion_metrics import (  # noqa: F401
-    AUC, FalseNegatives, FalsePositives, Precision, PrecisionAtRecall, Recall,
-    RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity, TrueNegatives,
+from rskeras.metrics.confusion_metrics import (
+    AUC,
+    FalseNegatives,
+    FalsePositives,
+    Precision,
+    PrecisionAtRecall,
+    Recall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
+    TrueNegatives,
     TruePositives,
 )
 from rskeras.metrics.correlation_metrics import (  # noqa: F401
-    ConcordanceCorrelation, PearsonCorrelation, concordance_correlation, pearson_correlation,
+    ConcordanceCorrelation,
+    PearsonCorrelation,
+    concordance_correlation,
+    pearson_correlation,
 )
-from rskeras.metrics.f_score_metrics import F1Score, FBetaScore  # noqa: F401
-from rskeras.metrics.hinge_metrics import CategoricalHinge, Hinge, SquaredHinge  # noqa: F401
-from rskeras.metrics.iou_metrics import (  # noqa: F401
-    BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU,
+from rskeras.metrics.f_score_metrics import F1Score, FBetaScore
+from rskeras.metrics.hinge_metrics import CategoricalHinge, Hinge, SquaredHinge
+from rskeras.metrics.iou_metrics import (
+    BinaryIoU,
+    IoU,
+    MeanIoU,
+    OneHotIoU,
+    OneHotMeanIoU,
 )
-from rskeras.metrics.metric import Metric  # noqa: F401
-from rskeras.metrics.probabilistic_metrics import (  # noqa: F401
-    BinaryCrossentropy, CategoricalCrossentropy, KLDivergence, Poisson,
+from rskeras.metrics.metric import Metric
+from rskeras.metrics.probabilistic_metrics import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    KLDivergence,
+    Poisson,
     SparseCategoricalCrossentropy,
 )
-from rskeras.metrics.reduction_metrics import Mean, MeanMetricWrapper, Sum  # noqa: F401
+from rskeras.metrics.reduction_metrics import Mean, MeanMetricWrapper, Sum
 from rskeras.metrics.regression_metrics import (  # noqa: F401
-    CosineSimilarity, LogCoshError, MeanAbsoluteError, MeanAbsolutePercentageError,
-    MeanSquaredError, MeanSquaredLogarithmicError, R2Score, RootMeanSquaredError,
+    CosineSimilarity,
+    LogCoshError,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredError,
+    MeanSquaredLogarithmicError,
+    R2Score,
+    RootMeanSquaredError,
     cosine_similarity,
 )
 

@@ -4,7 +4,11 @@ Pearson and concordance correlations along `axis`, averaged over samples."""
 from __future__ import annotations
 
 from rskeras import ops
-from rskeras.metrics.metrics_utils import EPSILON, check_same_shape, squeeze_or_expand_to_same_rank
+from rskeras.metrics.metrics_utils import (
+    EPSILON,
+    check_same_shape,
+    squeeze_or_expand_to_same_rank,
+)
 from rskeras.metrics.reduction_metrics import MeanMetricWrapper
 
 

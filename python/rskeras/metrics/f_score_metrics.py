@@ -35,15 +35,16 @@ class FBetaScore(Metric):
             raise ValueError("Invalid `average` argument value. Expected one of: {None, "
                              f"'micro', 'macro', 'weighted'}}. Received: average={average}")
         if not isinstance(beta, float):
-            raise ValueError("Invalid `beta` argument value. It should be a Python float. "
-                             f"Received: beta={beta} of type '{type(beta)}'")
+            raise ValueError(  # noqa: TRY004 - Keras raises ValueError
+                "Invalid `beta` argument value. It should be a Python float. "
+                f"Received: beta={beta} of type '{type(beta)}'")
         if beta <= 0.0:
             raise ValueError(f"Invalid `beta` argument value. It should be > 0. Received: beta={beta}")
         if threshold is not None:
             if not isinstance(threshold, float):
-                raise ValueError("Invalid `threshold` argument value. It should be a Python "
-                                 f"float. Received: threshold={threshold} of type "
-                                 f"'{type(threshold)}'")
+                raise ValueError(  # noqa: TRY004 - Keras raises ValueError
+                    "Invalid `threshold` argument value. It should be a Python float. "
+                    f"Received: threshold={threshold} of type '{type(threshold)}'")
             if threshold > 1.0 or threshold <= 0.0:
                 raise ValueError("Invalid `threshold` argument value. It should verify "
                                  f"0 < threshold <= 1. Received: threshold={threshold}")

@@ -8,7 +8,10 @@ import warnings
 
 from rskeras import ops
 from rskeras.metrics.metric import Metric
-from rskeras.metrics.metrics_utils import check_same_shape, squeeze_or_expand_to_same_rank
+from rskeras.metrics.metrics_utils import (
+    check_same_shape,
+    squeeze_or_expand_to_same_rank,
+)
 from rskeras.metrics.reduction_metrics import Mean, MeanMetricWrapper
 
 
