@@ -42,7 +42,7 @@ class FBetaScore(Metric):
             raise ValueError(f"Invalid `beta` argument value. It should be > 0. Received: beta={beta}")
         if threshold is not None:
             if not isinstance(threshold, float):
-                raise ValueError(  # noqa: TRY004 - Keras raises ValueError
+                raise ValueError(
                     "Invalid `threshold` argument value. It should be a Python float. "
                     f"Received: threshold={threshold} of type '{type(threshold)}'")
             if threshold > 1.0 or threshold <= 0.0:
