@@ -4,6 +4,7 @@ the equivalent array fit; epoch hooks, shuffling, infinite datasets, class weigh
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 
@@ -115,6 +116,21 @@ def test_py_dataset_in_worker_processes_equals_arrays():
                            validation_data=Batches(workers=2, use_multiprocessing=True)))
     _same_weights(a, b)
     assert ds.epochs_ended == 2  # the hooks run in the main process
+    assert multiprocessing.active_children() == []  # each pass's pool is shut down
+
+
+def test_stopping_mid_epoch_shuts_the_worker_pool_down():
+    class StopAt(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            self.model.stop_training = batch == 1
+
+    before = threading.active_count()
+    for kwargs in ({"workers": 3}, {"workers": 2, "use_multiprocessing": True}):
+        history = _in_time(lambda kwargs=kwargs: _model().fit(
+            Batches(**kwargs), epochs=3, verbose=0, callbacks=[StopAt()]))
+        assert history.epoch == [0]
+    assert multiprocessing.active_children() == []
+    assert threading.active_count() <= before
 
 
 def test_evaluate_and_predict_a_py_dataset():
@@ -163,7 +179,7 @@ def test_worker_errors_reach_the_caller():
                 raise RuntimeError("bad batch 3")
             return super().__getitem__(index)
 
-    for kwargs in ({}, {"workers": 2}):
+    for kwargs in ({}, {"workers": 2}, {"workers": 2, "use_multiprocessing": True}):
         with pytest.raises(RuntimeError, match="bad batch 3"):
             _in_time(lambda kwargs=kwargs: _model().fit(Broken(**kwargs), verbose=0))
 
