@@ -264,3 +264,46 @@ def test_function_records_deserialize_to_the_function():
                     "config": "sparse_categorical_accuracy",
                     "registered_name": "sparse_categorical_accuracy"}
     assert M.deserialize(keras_record) is M.sparse_categorical_accuracy
+
+
+# Every string `compile(metrics=[...])` resolves (tests/fixtures/_metric_cases.py gives a data
+# kind per class); those needing constructor arguments, and Mean/Sum (not y_true/y_pred
+# metrics), are left out as Keras's compile cannot build them either.
+_NEEDS_ARGUMENTS = {"Metric", "MeanMetricWrapper", "Mean", "Sum", "IoU", "MeanIoU", "OneHotIoU",
+                    "OneHotMeanIoU", "PrecisionAtRecall", "RecallAtPrecision",
+                    "SensitivityAtSpecificity", "SpecificityAtSensitivity"}
+_OUTPUTS = {"binary": (3, "sigmoid"), "binary_col": (1, "sigmoid"), "cat": (6, "softmax"),
+            "sparse": (6, "softmax"), "regress": (3, None), "positive": (3, "softplus"),
+            "prob_dist": (4, "softmax"), "hinge": (3, None), "acc": (1, None),
+            "bin_flat": (1, "sigmoid")}
+
+
+def _compile_names():
+    from tests.fixtures._metric_cases import CASES
+
+    kind_of = {}
+    for cls_name, kwargs, kind in CASES.values():
+        if not kwargs and kind in _OUTPUTS:
+            kind_of.setdefault(cls_name, kind)
+    return sorted((name, kind_of[cls.__name__]) for name, cls in M.ALL_OBJECTS_DICT.items()
+                  if cls.__name__ not in _NEEDS_ARGUMENTS and cls.__name__ in kind_of
+                  and name != "accuracy")  # compile picks the accuracy from the shapes
+
+
+@pytest.mark.filterwarnings("ignore:You are passing weight")
+@pytest.mark.parametrize("name, kind", _compile_names())
+def test_every_metric_string_works_in_compile(name, kind):
+    assert len(_compile_names()) == 72
+    from tests.fixtures._metric_cases import batches
+
+    y = batches(kind)[0][0]
+    units, activation = _OUTPUTS[kind]
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(units, activation=activation)])
+    model.compile("sgd", "mse" if kind not in ("sparse",) else "sparse_categorical_crossentropy",
+                  metrics=[name])
+    x = np.random.RandomState(5).randn(len(y), 4).astype("float32")
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert name in logs
+    direct = M.get(name)
+    direct.update_state(y, model.predict(x, verbose=0))
+    np.testing.assert_allclose(np.asarray(logs[name]), np.asarray(direct.result()), rtol=1e-6)
