@@ -507,6 +507,7 @@ def _optimizers():
         cls = getattr(O, name, None)
         if inspect.isclass(cls) and issubclass(cls, O.Optimizer) and cls is not O.Optimizer:
             out[name] = (lambda cls=cls: cls())
+    out["LossScaleOptimizer"] = lambda: O.LossScaleOptimizer(O.Adam())  # needs its inner one
     out.update({
         "SGD-momentum": lambda: O.SGD(0.05, momentum=0.9, nesterov=True),
         "Adam-amsgrad": lambda: O.Adam(0.01, amsgrad=True),
