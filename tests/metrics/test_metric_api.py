@@ -307,3 +307,12 @@ def test_every_metric_string_works_in_compile(name, kind):
     direct = M.get(name)
     direct.update_state(y, model.predict(x, verbose=0))
     np.testing.assert_allclose(np.asarray(logs[name]), np.asarray(direct.result()), rtol=1e-6)
+
+
+def test_dtype_from_policy_names():
+    assert M.Mean(dtype="mixed_float16").dtype == "float16"
+    assert M.MeanIoU(3).dtype == "int32"
+    assert M.AUC(dtype="float64").dtype == "float64"
+    m = M.Mean(dtype="float64")
+    m.update_state(np.array([1.0, 2.0]))
+    assert m.result().dtype == "float64"
