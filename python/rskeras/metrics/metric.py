@@ -155,9 +155,8 @@ def _standardize_dtype(dtype) -> str:
     if isinstance(dtype, dict):  # a serialized DTypePolicy
         dtype = (dtype.get("config") or {}).get("name", "float32")
     dtype = getattr(dtype, "compute_dtype", None) or getattr(dtype, "name", dtype)
-    dtype = str(dtype)
-    if dtype.startswith("mixed_"):  # a policy name: metrics compute in its compute dtype
-        dtype = dtype[len("mixed_"):]
+    # A policy name ("mixed_float16"): metrics compute in its compute dtype.
+    dtype = str(dtype).removeprefix("mixed_")
     return {"int": "int32", "float": "float32"}.get(dtype, dtype)
 
 
