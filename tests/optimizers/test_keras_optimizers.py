@@ -96,3 +96,60 @@ def test_keras_slot_paths_for_named_variables():
         "adam/iteration", "adam/learning_rate", "adam/kernel_momentum", "adam/kernel_velocity",
         "adam/bias_momentum", "adam/bias_velocity", "adam/kernel_velocity_hat",
         "adam/bias_velocity_hat"]
+
+
+# Cases whose float64 run through `update_step` (ops in the variable's dtype) is compared with
+# Keras's float32 numbers: float32 rounding is the only difference, hence 1e-5; 5e-5 for Adam,
+# whose float32 `1 - beta_2` and `1 - beta_2^t` round apart by 1e-5 relative in sqrt(v)
+# (an absolute 1e-5 after 5 steps of lr 0.1).
+ADAM_LIKE = {"adam_amsgrad", "adamw_exclude_bias", "adam_ema", "adam_accumulate"}
+FLOAT64 = ["sgd_weight_decay", "adam_amsgrad", "adamw_exclude_bias", "rmsprop_centered_momentum",
+           "adagrad_weight_decay", "adadelta_rho", "adamax_weight_decay", "nadam",
+           "ftrl_regularized", "lion_weight_decay", "lamb_weight_decay", "adam_ema",
+           "adam_accumulate"]
+
+
+@pytest.mark.parametrize("name", FLOAT64)
+def test_float64_update_step_matches_keras(name):
+    factory, setup = CASES[name]
+    opt = factory()
+    w = keras.Variable(data()["w0"].astype(np.float64), dtype="float64", name="kernel")
+    b = keras.Variable(data()["b0"].astype(np.float64), dtype="float64", name="bias")
+    if setup is not None:
+        setup(opt)
+    for step in range(STEPS):
+        opt.apply([data()["grads_w"][step].astype(np.float64),
+                   data()["grads_b"][step].astype(np.float64)], [w, b])
+        assert w.dtype == "float64"
+        rtol, atol = (5e-5, 1e-5) if name in ADAM_LIKE else (1e-5, 1e-6)
+        np.testing.assert_allclose(w.numpy(), data()[f"{name}/w"][step], rtol=rtol, atol=atol,
+                                   err_msg=f"{name}: w after step {step + 1}")
+        np.testing.assert_allclose(b.numpy(), data()[f"{name}/b"][step], rtol=rtol, atol=atol,
+                                   err_msg=f"{name}: b after step {step + 1}")
+
+
+KERNELS = {"sgd_weight_decay": "sgd_update", "adamw_exclude_bias": "adam_update",
+           "rmsprop_weight_decay": "rmsprop_update", "adagrad": "adagrad_update",
+           "adadelta": "adadelta_update", "adamax": "adamax_update", "nadam": "nadam_update",
+           "ftrl": "ftrl_update", "lion_weight_decay": "lion_update",
+           "lamb_weight_decay": "lamb_update", "adam_ema": "adam_update"}
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_one_fused_call_per_step_for_all_variables(name, monkeypatch):
+    from rskeras import _core
+
+    calls = []
+    for entry in {KERNELS[name], "ema_update"}:
+        original = getattr(_core, entry)
+
+        def counted(*args, _entry=entry, _original=original, **kwargs):
+            calls.append((_entry, len(args[0])))
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(_core, entry, counted)
+    run(name, steps=2)
+    expected = [(KERNELS[name], 2)] * 2
+    if name == "adam_ema":
+        expected = [(KERNELS[name], 2), ("ema_update", 2)] * 2
+    assert calls == expected
