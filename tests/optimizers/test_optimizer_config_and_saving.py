@@ -168,3 +168,36 @@ def test_saved_model_resumes_with_identical_state(name, fmt, tmp_path):
         m.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False)
     for a, b in zip(model.get_weights(), loaded.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+class _KerasStyleSGD(keras.optimizers.Optimizer):
+    """A custom optimizer written as the Keras guide writes one."""
+
+    def __init__(self, learning_rate=0.1, momentum=0.5, name="my_sgd", **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.momentum = momentum
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self.m = self.add_optimizer_variables(var_list, "momentum")
+
+    def update_step(self, gradient, variable, learning_rate):
+        m = self.m[self._get_variable_index(variable)]
+        self.assign(m, self.momentum * m - learning_rate * gradient)
+        self.assign_add(variable, m)
+
+
+def test_a_keras_style_subclass_runs_its_update_step(device):
+    opt = _KerasStyleSGD(weight_decay=0.5)
+    opt.exclude_from_weight_decay(var_names=["bias"])
+    w = keras.Variable(np.ones(3, np.float32), name="kernel")
+    b = keras.Variable(np.ones(2, np.float32), name="bias")
+    for _ in range(2):
+        opt.apply([np.ones(3, np.float32), np.ones(2, np.float32)], [w, b])
+    # bias: m = -0.1, then -0.15: 1 - 0.1 - 0.15; kernel also decays by w * 0.5 * 0.1 first.
+    np.testing.assert_allclose(b.numpy(), [0.75, 0.75], rtol=1e-6)
+    np.testing.assert_allclose(w.numpy(), [(0.95 - 0.1) * 0.95 - 0.15] * 3, rtol=1e-6)
+    assert [n for n, _ in opt.get_state_arrays()] == [
+        "my_sgd/iteration", "my_sgd/learning_rate", "my_sgd/kernel_momentum", "my_sgd/bias_momentum"]

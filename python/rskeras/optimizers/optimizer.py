@@ -115,6 +115,8 @@ class Optimizer:
         self._exclude_from_weight_decay_pattern = None
         self._decay_cache: dict[int, bool] = {}
         self._targets_cache: tuple | None = None
+        # Variables a Keras-style subclass creates with `add_variable*` ([(name, Variable)]).
+        self._custom_variables: list = []
 
     # ----------------------------------------------------------------------------------------
     # Learning rate and iterations
@@ -220,6 +222,61 @@ class Optimizer:
         Raises:
             KeyError: for a variable the optimizer was not built for."""
         return self._trainable_variables_indices[id(variable)]
+
+    # Keras's API for optimizers written as Keras subclasses: `build` creates variables with
+    # these, `update_step(gradient, variable, learning_rate)` updates one variable with ops.
+    def add_variable(self, shape, initializer="zeros", dtype=None, aggregation="none",
+                     layout=None, name=None) -> Variable:
+        """A new state variable of `shape` (saved after the built-in state, in creation
+        order)."""
+        var = Variable(initializer, shape=tuple(shape), dtype=dtype or "float32",
+                       trainable=False, name=name or "variable")
+        self._custom_variables.append((f"{self.name}/{name or 'variable'}", var))
+        return var
+
+    def add_variable_from_reference(self, reference_variable, name=None,
+                                    initializer="zeros") -> Variable:
+        """A new state variable shaped like `reference_variable`, named as Keras names it
+        (`"<variable path with _>_<name>"`)."""
+        var = Variable(initializer, shape=tuple(reference_variable.shape),
+                       dtype=reference_variable.dtype, trainable=False,
+                       name=f"{getattr(reference_variable, 'name', 'variable')}_{name}")
+        path = getattr(reference_variable, "path", "variable").replace("/", "_")
+        self._custom_variables.append((f"{self.name}/{path}_{name}", var))
+        return var
+
+    def add_optimizer_variables(self, var_list, name, initializer="zeros"):
+        """One variable per variable of `var_list` for `name` (a list), or for each name of a
+        list of names (a tuple of lists, created interleaved per variable as Keras does)."""
+        names = [name] if isinstance(name, str) else list(name)
+        inits = initializer if isinstance(initializer, (list, tuple)) else [initializer] * len(names)
+        out = [[] for _ in names]
+        for var in var_list:
+            for k, (n, init) in enumerate(zip(names, inits)):
+                out[k].append(self.add_variable_from_reference(var, n, initializer=init))
+        return out[0] if isinstance(name, str) else tuple(out)
+
+    def assign(self, variable, value) -> None:
+        variable.assign(value)
+
+    def assign_add(self, variable, value) -> None:
+        variable.assign(ops.add(variable, value))
+
+    def assign_sub(self, variable, value) -> None:
+        variable.assign(ops.subtract(variable, value))
+
+    def _keras_style(self) -> bool:
+        """Whether `update_step` has Keras's signature `(gradient, variable, learning_rate)`
+        (a user's subclass written for Keras), which is then called for every variable."""
+        cached = self.__dict__.get("_keras_style_cache")
+        if cached is None:
+            try:
+                params = inspect.signature(self.update_step).parameters
+                cached = len(params) == 3
+            except (TypeError, ValueError):
+                cached = False
+            self.__dict__["_keras_style_cache"] = cached
+        return cached
 
     @property
     def variables(self) -> list:
@@ -396,6 +453,12 @@ class Optimizer:
             mask = [self._use_weight_decay(variables[i]) for i in fused]
             self._targets_cache = (key, fused, slots, None if all(mask) else mask)
         _, fused, slots, mask = self._targets_cache
+        if self._keras_style():
+            for g, v in zip(grads, variables):
+                if wd and self._use_weight_decay(v):
+                    v.assign(v - v * wd * lr)
+                self.update_step(g, v, lr)
+            return
         decay = {"weight_decay": wd, "decay_mask": mask} if wd else {}
         if fused:
             self._fused_update([variables[i] for i in fused], [grads[i] for i in fused],
@@ -492,6 +555,7 @@ class Optimizer:
                 for slot in group:
                     entries.append((f"{self.name}/{self._path_of(var_id)}_{slot}", "slot",
                                     self._slots[var_id][index[slot]]))
+        entries += [(name, "slot", var) for name, var in self._custom_variables]
         return entries + self._extra_entries()
 
     def _extra_entries(self) -> list:
