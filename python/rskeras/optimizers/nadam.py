@@ -26,6 +26,7 @@ class Nadam(Optimizer):
         super().__init__(learning_rate, name=name, **kwargs)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
         self._u_product = None
+        self._u_product_value = None
 
     def _slot_names(self):
         return ["momentum", "velocity"]
@@ -38,10 +39,18 @@ class Nadam(Optimizer):
         # Keras creates it outside the optimizer's name scope: its path is "variable".
         return [] if self._u_product is None else [("variable", "slot", self._u_product)]
 
+    def set_state_arrays(self, values):
+        loaded = super().set_state_arrays(values)
+        self._u_product_value = None  # read the loaded value back once, at the next step
+        return loaded
+
     def _before_update(self, step):
-        # Keras: u_product * beta_1 * (1 - 0.5 * 0.96^t), in float32.
+        # Keras: u_product * beta_1 * (1 - 0.5 * 0.96^t), in float32. The value is mirrored
+        # on the host, so a step on the gpu device reads nothing back.
         f = np.float32
-        u = f(self._u_product.numpy()) * f(self.beta_1)
+        if getattr(self, "_u_product_value", None) is None:
+            self._u_product_value = float(self._u_product.numpy())
+        u = f(self._u_product_value) * f(self.beta_1)
         u = f(u * f(f(1.0) - f(0.5) * np.power(f(0.96), f(step))))
         self._u_product.assign(np.array(u, "float32"))
         self._u_product_value = float(u)
