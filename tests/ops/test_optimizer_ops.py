@@ -1,6 +1,7 @@
 """The core's fused optimizer entries, one per optimizer and named as it (`_core.sgd_update`,
-`adam_update`, `rmsprop_update`; ops "sgd", "adam", "rmsprop"): slot lists by name, checked
-against the hyperparameters that need them, all or none of the variables updated."""
+`adam_update`, `rmsprop_update`, `adagrad_update`, ...; ops "sgd", "adam", "rmsprop",
+"adagrad", ...): slot lists by name, checked against the hyperparameters that need them, all or
+none of the variables updated; the weight decay and its per-variable mask inside the call."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ def grads(*values):
 
 def test_the_ops_are_named_as_the_optimizers():
     names = set(_core.op_names())
-    assert {"sgd", "adam", "rmsprop"} <= names
+    assert {"sgd", "adam", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "ftrl", "lion",
+            "lamb", "ema"} <= names
     assert not {n for n in names if n.endswith(".apply")}
 
 
@@ -68,3 +70,31 @@ def test_lengths_and_repeated_targets_are_refused_before_any_update():
     with pytest.raises(ValueError, match="appears twice"):
         _core.sgd_update([w[0], w[1]], grads([1.0], [1.0]), [m, m], learning_rate=0.1, momentum=0.9)
     np.testing.assert_array_equal([np.asarray(a) for a in w], [[1.0], [2.0]])
+
+
+def test_weight_decay_mask_is_checked_and_applied_per_variable(device):
+    w = variables([2.0], [2.0])
+    zero = grads([0.0], [0.0])
+    with pytest.raises(ValueError, match="lion: decay_mask has 1 entries for 2 variables"):
+        _core.lion_update(w, zero, variables([0.0], [0.0]), learning_rate=0.5, weight_decay=0.1,
+                          decay_mask=[True])
+    np.testing.assert_array_equal([np.asarray(a) for a in w], [[2.0], [2.0]])
+    _core.sgd_update(w, zero, learning_rate=0.5, weight_decay=0.1, decay_mask=[False, True])
+    np.testing.assert_allclose([np.asarray(a) for a in w], [[2.0], [1.9]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("entry, slots", [("adagrad_update", 1), ("adadelta_update", 2),
+                                          ("adamax_update", 2), ("ftrl_update", 2),
+                                          ("lion_update", 1), ("lamb_update", 2)])
+def test_new_entries_refuse_mismatched_shapes_naming_the_op(entry, slots):
+    w = variables([1.0, 2.0])
+    with pytest.raises(ValueError, match=entry.replace("_update", "") + ": variable of shape"):
+        getattr(_core, entry)(w, grads([1.0]), *[variables([0.0, 0.0]) for _ in range(slots)],
+                              learning_rate=0.1)
+    np.testing.assert_array_equal(np.asarray(w[0]), [1.0, 2.0])
+
+
+def test_ema_update_averages_in_place(device):
+    (avg,), v = variables([1.0]), variables([3.0])
+    _core.ema_update([avg], v, momentum=0.25)
+    np.testing.assert_allclose(np.asarray(avg), [2.5])
