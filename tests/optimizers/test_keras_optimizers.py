@@ -63,7 +63,7 @@ def tolerance(name, device):
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_weights_after_every_step_match_keras(name, device):
-    opt, w, b, trajectory = run(name)
+    _, w, b, trajectory = run(name)
     rtol = tolerance(name, device)
     for step, (got_w, got_b) in enumerate(trajectory):
         for got, key in ((got_w, "w"), (got_b, "b")):

@@ -46,7 +46,7 @@ class LossScaleOptimizer(Optimizer):
                     raise ValueError(f"LossScaleOptimizer does not support `{arg}`. Instead, "
                                      f"set `{arg}` on the `inner_optimizer`.")
         if kwargs:
-            raise ValueError(f"LossScaleOptimizer does not support arguments: "
+            raise ValueError("LossScaleOptimizer does not support arguments: "
                              f"`{'`, `'.join(kwargs)}`.")
         if isinstance(inner_optimizer, dict):
             from rskeras.optimizers import deserialize

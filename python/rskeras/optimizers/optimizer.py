@@ -26,8 +26,7 @@ import warnings
 
 import numpy as np
 
-from rskeras import _core
-from rskeras import ops
+from rskeras import _core, ops
 from rskeras.backend import naming
 from rskeras.backend.variables import Variable
 from rskeras.utils import locks
