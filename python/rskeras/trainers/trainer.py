@@ -283,7 +283,8 @@ class Trainer:
 
         `fit` calls this once per batch (`x`, `y` as tensors, or lists/dicts of tensors for
         several inputs/outputs). Override it in a subclass for a custom loop: run the forward
-        pass under `rskeras.GradientTape`, take `tape.gradient(loss, self.trainable_variables)`,
+        pass under `rskeras.GradientTape`, scale the loss with `self.optimizer.scale_loss(loss)`,
+        take `tape.gradient(loss, self.trainable_variables)`,
         call `self.optimizer.apply(grads, self.trainable_variables)`, and return a dict of
         logs (values as floats or scalar tensors). When the keys match `self.metrics`, `fit`
         reports the metrics' epoch results; otherwise it reports the last returned logs."""
@@ -295,6 +296,9 @@ class Trainer:
             with _core.GradientTape() as tape:
                 y_pred = self(x, training=True)
                 loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
+                # Tracked unscaled above; the optimizer divides the gradients back (Keras's
+                # loss_scale_factor and LossScaleOptimizer).
+                loss = self.optimizer.scale_loss(loss)
             if first:
                 object.__setattr__(self, "_rskeras_stepped", True)
         self._clear_losses()
