@@ -127,12 +127,7 @@ def test_needs_use_ema():
 def test_with_the_optimizers_own_ema():
     x, y = make_data()
     vx, vy = make_data(16, seed=5)
-    try:
-        optimizer = keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.5)
-    except ValueError as e:  # only until the optimizers' EMA lands
-        if "not supported yet" not in str(e):
-            raise
-        pytest.skip(f"the optimizer has no use_ema yet: {e}")
+    optimizer = keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.5)
     model = make_model(optimizer)
     opt = model.optimizer
 

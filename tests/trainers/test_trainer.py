@@ -762,3 +762,15 @@ def test_freezing_second_layer_keeps_its_weights():
     np.testing.assert_array_equal(w[2], ref("train/init2"))
     np.testing.assert_array_equal(w[3], ref("train/init3"))
     assert not np.allclose(w[0], ref("train/init0"))
+
+
+@pytest.mark.parametrize("spelling", ["Accuracy", "ACC"])
+def test_accuracy_string_resolves_in_any_case(spelling):
+    """Keras lower-cases the name before resolving it, and logs it as written."""
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=[spelling])
+    x = np.zeros((6, 4), "float32")
+    ev = model.evaluate(x, np.array([0, 1, 2, 0, 1, 2]), verbose=0, return_dict=True)
+    assert sorted(ev) == [spelling, "loss"]
+    compiled = [m for m in model.metrics if m.name == spelling]
+    assert type(compiled[0]).__name__ == "SparseCategoricalAccuracy"

@@ -249,7 +249,7 @@ class CompileMetrics:
         for weighted, spec, what in ((False, self.spec, "metrics"),
                                      (True, self.weighted_spec, "weighted_metrics")):
             for i, output, m in self._entries(spec, model, y_true, y_pred, what):
-                if m in ("accuracy", "acc"):
+                if isinstance(m, str) and m.lower() in ("accuracy", "acc"):  # Keras: any case
                     metric = _resolve_accuracy(m, flat_true[i], flat_pred[i])
                 else:
                     metric = metrics_module.get(m)
