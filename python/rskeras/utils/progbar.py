@@ -8,6 +8,8 @@ from __future__ import annotations
 import sys
 import time
 
+import numpy as np
+
 
 def _format_time(seconds: float) -> str:
     if seconds >= 3600:
@@ -104,7 +106,8 @@ class Progbar:
                 t = _format_time(per_unit * (self.target - current))
             head = f"{bold}{num}{reset} {bar} {bold}{t}{reset} {_format_per_unit(per_unit, self.unit_name)}"
         metrics = "".join(
-            f" - {name}: {total / max(count, 1):.4f}" for name, (total, count) in self._values.items()
+            f" - {name}: {float(np.mean(total)) / max(count, 1):.4f}"  # a vector: its mean, as Keras
+            for name, (total, count) in self._values.items()
         )
         return head + metrics
 
