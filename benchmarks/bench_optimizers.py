@@ -194,6 +194,7 @@ def main(argv=None) -> None:
     if args.child:
         return child_main(args)
 
+    load_before = os.getloadavg()[0]
     cpus = sorted(os.sched_getaffinity(0))[:args.threads]
     env = dict(os.environ)
     for var in THREAD_ENV_VARS:
@@ -207,8 +208,12 @@ def main(argv=None) -> None:
             cmd = [python, os.path.abspath(__file__), "--child", name,
                    "--optimizers", args.optimizers, "--warmup", str(args.warmup),
                    "--steps", str(args.steps), "--threads", str(len(cpus))]
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False,
-                                  preexec_fn=lambda: os.sched_setaffinity(0, cpus))
+            try:
+                proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False,
+                                      preexec_fn=lambda: os.sched_setaffinity(0, cpus))
+            except OSError as e:  # no such interpreter
+                results[name] = {"missing": f"{python}: {e.strerror}"}
+                continue
             if proc.returncode != 0:
                 last = (proc.stderr.strip().splitlines() or ["?"])[-1]
                 results[name] = {"missing": last}
@@ -226,6 +231,8 @@ def main(argv=None) -> None:
     print(f"- {params:,} float32 parameters in {len(SHAPES)} variables; median of "
           f"{args.steps} steps after {args.warmup} warm-up steps, best of {args.rounds} "
           "alternating rounds")
+    print(f"- load average (1 min) from other processes: {load_before:.2f} before, "
+          f"{os.getloadavg()[0]:.2f} after (this run included)")
     for name, r in results.items():
         print(f"- {name}: " + (f"missing ({r['missing']})" if "missing" in r else r["version"]))
     print()
