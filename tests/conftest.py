@@ -349,6 +349,7 @@ GPU_MAX_EXAMPLES = 5
 
 # Known GPU defects that the op tests find on the gpu device (nodeid -> reason). Strict: a fixed
 # kernel turns its entry into a failure, to be removed from this table.
+_DRAWN_ACCURACY = "transcendental accuracy worse than the CPU's ulp bound (WGSL builtin)"
 GPU_XFAIL: dict[str, str] = {
     "tests/ops/test_numpy.py::test_int64_arithmetic_is_exact_beyond_float32_precision[gpu]":
         "int64 values beyond 32 bits are truncated (int64 is 32-bit on the device)",
@@ -361,20 +362,18 @@ GPU_XFAIL: dict[str, str] = {
     "tests/ops/test_numpy.py::test_unary_nan_inf_propagation[gpu-sign]":
         "NaN is not propagated (gives 0)",
     "tests/ops/test_numpy.py::test_unary_math_forward_matches_numpy[gpu-arccos]":
-        "transcendental accuracy worse than the CPU's ulp bound (WGSL builtin)",
+        _DRAWN_ACCURACY,
     "tests/ops/test_numpy.py::test_unary_math_forward_matches_numpy[gpu-arcsin]":
-        "transcendental accuracy worse than the CPU's ulp bound (WGSL builtin)",
+        _DRAWN_ACCURACY,
     "tests/ops/test_numpy.py::test_unary_math_forward_matches_numpy[gpu-arctan]":
-        "transcendental accuracy worse than the CPU's ulp bound (WGSL builtin)",
+        _DRAWN_ACCURACY,
     "tests/ops/test_numpy.py::test_unary_math_forward_matches_numpy[gpu-arctanh]":
-        "transcendental accuracy worse than the CPU's ulp bound (WGSL builtin)",
+        _DRAWN_ACCURACY,
     "tests/ops/test_numpy.py::test_unary_math_forward_matches_numpy[gpu-sinh]":
-        "transcendental accuracy worse than the CPU's ulp bound (WGSL builtin)",
+        _DRAWN_ACCURACY,
     "tests/ops/test_numpy.py::test_unary_nan_inf_and_domain_edges_match_numpy[gpu-arccos]":
         "transcendental special values/domain edges beyond the CPU's ulp bound",
     "tests/ops/test_numpy.py::test_unary_nan_inf_and_domain_edges_match_numpy[gpu-arcsin]":
-        "transcendental special values/domain edges beyond the CPU's ulp bound",
-    "tests/ops/test_numpy.py::test_unary_nan_inf_and_domain_edges_match_numpy[gpu-arcsinh]":
         "transcendental special values/domain edges beyond the CPU's ulp bound",
     "tests/ops/test_numpy.py::test_unary_nan_inf_and_domain_edges_match_numpy[gpu-arctan]":
         "transcendental special values/domain edges beyond the CPU's ulp bound",
@@ -388,22 +387,20 @@ GPU_XFAIL: dict[str, str] = {
         "transcendental special values/domain edges beyond the CPU's ulp bound",
     "tests/ops/test_numpy.py::test_unary_nan_inf_and_domain_edges_match_numpy[gpu-tan]":
         "transcendental special values/domain edges beyond the CPU's ulp bound",
-    "tests/ops/test_numpy.py::test_inverse_hyperbolic_stay_finite_for_huge_finite_inputs[gpu-arcsinh]":
-        "the inverse hyperbolic functions overflow for huge finite inputs",
     "tests/ops/test_numpy.py::test_inverse_hyperbolic_stay_finite_for_huge_finite_inputs[gpu-arccosh]":
         "the inverse hyperbolic functions overflow for huge finite inputs",
     "tests/ops/test_numpy.py::test_unary_selected_exact_values[gpu]":
         "subnormal results flush to zero",
     "tests/ops/test_numpy.py::test_unary_integer_and_bool_inputs_compute_in_float32[gpu-arctan]":
-        "transcendental accuracy worse than the CPU's ulp bound (WGSL builtin)",
+        _DRAWN_ACCURACY,
     "tests/ops/test_numpy.py::test_floor_divide_float_is_consistent_with_mod_and_numpy[gpu]":
         "floor_divide/mod disagree with NumPy's floor(a/b) rounding",
     "tests/ops/test_numpy.py::test_power_float_negative_bases_zero_and_specials_match_numpy[gpu]":
         "pow with negative bases/zero exponents and signed zeros differs from NumPy",
     "tests/ops/test_numpy.py::test_arctan2_matches_numpy[gpu]":
-        "transcendental accuracy worse than the CPU's ulp bound (WGSL builtin)",
+        _DRAWN_ACCURACY,
     "tests/ops/test_numpy.py::test_arctan2_quadrants_signed_zeros_and_specials[gpu]":
-        "transcendental accuracy worse than the CPU's ulp bound (WGSL builtin)",
+        _DRAWN_ACCURACY,
     "tests/ops/test_numpy.py::test_floordiv_and_mod_operators_match_functions[gpu]":
         "floor_divide/mod disagree with NumPy's floor(a/b) rounding",
     "tests/ops/test_numpy.py::test_count_nonzero_of_specials[gpu]":
@@ -417,7 +414,12 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         reason = GPU_XFAIL.get(item.nodeid)
         if reason is not None:
-            item.add_marker(pytest.mark.xfail(strict=True, reason=f"gpu: {reason}"))
+            # The accuracy entries of a property test fail only when the draw hits a bad input,
+            # and Hypothesis mixes numeric literals of the code under test into its draws, so
+            # an unrelated change can move them: those entries are not strict (their
+            # deterministic twins, the domain-edge tests, stay strict).
+            strict = not (reason == _DRAWN_ACCURACY and "forward_matches_numpy" in item.nodeid)
+            item.add_marker(pytest.mark.xfail(strict=strict, reason=f"gpu: {reason}"))
 
 
 @pytest.hookimpl(hookwrapper=True)

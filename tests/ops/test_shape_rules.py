@@ -62,6 +62,8 @@ def _symbolic(value, arrays, key):
 def _too_big(value) -> bool:
     if isinstance(value, (list, tuple)):
         return any(_too_big(v) for v in value)
+    if isinstance(value, type):  # a dtype given as a class (np.float32) has no shape
+        return False
     return int(np.prod(getattr(value, "shape", ()), dtype=np.float64)) > 100_000
 
 

@@ -123,6 +123,10 @@ def __getattr__(name):
     raise AttributeError(f"module 'rskeras.metrics' has no attribute {name!r}")
 
 
+def __dir__():
+    return sorted(set(globals()) | set(_LOSS_FUNCTIONS))
+
+
 def serialize(metric):
     """The config record of a `Metric` (`{"module", "class_name", "config",
     "registered_name"}`) or of a metric function, as Keras writes it."""
