@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from rskeras import ops
+from rskeras.losses.loss import squeeze_or_expand_to_same_rank  # noqa: F401  (Keras exports it here too)
 
 NEG_INF = -1e10
 EPSILON = 1e-7  # keras.config.epsilon()
@@ -14,23 +15,6 @@ EPSILON = 1e-7  # keras.config.epsilon()
 TRUE_POSITIVES, FALSE_POSITIVES = "true_positives", "false_positives"
 TRUE_NEGATIVES, FALSE_NEGATIVES = "true_negatives", "false_negatives"
 _CONDITIONS = (TRUE_POSITIVES, FALSE_POSITIVES, TRUE_NEGATIVES, FALSE_NEGATIVES)
-
-
-def squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1=True):
-    """Make ranks that differ by one trailing axis of size 1 equal (Keras's helper of the same
-    name): squeeze that axis, or expand a rank-1 partner when `expand_rank_1`."""
-    r1, r2 = x1.ndim, x2.ndim
-    if r1 == r2 + 1 and x1.shape[-1] == 1:
-        if r2 == 1 and expand_rank_1:
-            x2 = ops.expand_dims(x2, -1)
-        else:
-            x1 = ops.squeeze(x1, axis=-1)
-    if r2 == r1 + 1 and x2.shape[-1] == 1:
-        if r1 == 1 and expand_rank_1:
-            x1 = ops.expand_dims(x1, -1)
-        else:
-            x2 = ops.squeeze(x2, axis=-1)
-    return x1, x2
 
 
 def check_same_shape(name, y_true, y_pred, what=("y_true", "y_pred")):
