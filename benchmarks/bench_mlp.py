@@ -1,4 +1,4 @@
-"""Fashion-MNIST MLP: rskeras against Keras 3 on JAX and against plain PyTorch eager.
+"""Fashion-MNIST MLP: rskeras against Keras 3 on JAX and against PyTorch (eager and compiled).
 
 The model is the canonical Keras Fashion-MNIST example:
 
@@ -9,14 +9,18 @@ The model is the canonical Keras Fashion-MNIST example:
 Contenders, each trained in its own fresh subprocess so that imports, thread pools and memory
 do not leak from one to another:
 
-* ``rskeras``     -- the program above with ``import rskeras as keras``;
-* ``keras-jax``   -- the same program with ``KERAS_BACKEND=jax`` and ``import keras``;
-* ``torch-eager`` -- the same network in plain PyTorch eager mode: Linear(784, 128), ReLU,
+* ``rskeras``         -- the program above with ``import rskeras as keras``;
+* ``keras-jax``       -- the same program with ``KERAS_BACKEND=jax`` and ``import keras``;
+* ``keras-jax-spe32`` -- the same with ``compile(..., steps_per_execution=32)``, which a user
+  chasing speed sets (32 jitted steps per call);
+* ``torch-eager``     -- the same network in the plain PyTorch loop: Linear(784, 128), ReLU,
   Linear(128, 10) with Keras's initialisers (Glorot-uniform weights, zero biases), Adam with
   lr=1e-3 and Keras's epsilon=1e-7, cross-entropy on logits (the same maths as softmax +
   sparse categorical cross-entropy), batch 32, a fresh ``torch.randperm`` shuffle of the
-  training part every epoch, running accuracy like Keras's metric, and a validation pass on
-  the last 10% every epoch. ``torch.set_num_threads`` is left at its default.
+  training part every epoch, running accuracy kept as a tensor (no ``.item()`` per step), and
+  a validation pass on the last 10% every epoch;
+* ``torch-compile``   -- the same loop with the network wrapped in ``torch.compile`` (default
+  mode; the optimizer step stays eager).
 
 Each child measures, with ``time.perf_counter``:
 
@@ -26,8 +30,14 @@ Each child measures, with ``time.perf_counter``:
                    included). The first epoch holds one-off costs (JIT compilation, buffer
                    warm-up), so it is shown apart from the median of the later epochs;
 * test acc      -- ``model.evaluate`` on the 10,000 test images after training;
-* peak RSS MB   -- ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` at the end, and VmRSS from
-                   ``/proc/self/status`` after every epoch, to show whether memory stays flat.
+* peak RSS MiB  -- ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` right after training (import,
+                   data and training together), and VmRSS from ``/proc/self/status`` after
+                   every epoch, to show whether memory stays flat;
+* predict       -- images/s of ``model.predict(x_test, batch_size=256)`` (second call; PyTorch:
+                   the same batches under ``torch.inference_mode``, softmax, one NumPy array);
+* latency       -- median µs of one image through ``model(x)`` (a framework tensor in, blocked
+                   until ready) and through ``predict_on_batch`` (NumPy in and out; PyTorch:
+                   ``from_numpy``, forward, softmax, ``.numpy()``), 200 calls after 20.
 
 The parent also times the bare ``import`` of each framework in 5 further fresh interpreters
 (median), which is steadier than the single in-child figure.
@@ -35,15 +45,20 @@ The parent also times the bare ``import`` of each framework in 5 further fresh i
 The data is loaded once, in the parent, with ``rskeras.datasets.fashion_mnist.load_data()``
 (the Debian ``dataset-fashion-mnist`` folder or the Keras cache) and handed to every child as
 an uncompressed ``.npz`` file, so that no child imports a framework other than its own. Each
-child reads it once and scales it to ``x / 255`` in float32. Seeds are fixed (``--seed``);
-thread settings (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, RAYON_NUM_THREADS, XLA_FLAGS, ...)
-are left as found and reported with the results.
+child reads it once and scales it to ``x / 255`` in float32. Seeds are fixed (``--seed``).
+
+Each child may run from its own interpreter (``--keras-python``, ``--torch-python``,
+``--rskeras-python``; default: this one) and is pinned to the same ``--threads`` CPUs with
+OMP/MKL/OpenBLAS/Rayon/rskeras thread counts and ``torch.set_num_threads`` set to that number.
+Contenders run ``--rounds`` times, alternating, and each figure is the best round (the machine
+may be shared). A contender whose framework is not installed is reported as missing.
 
 Run it from the repository root:
 
-    python benchmarks/bench_mlp.py --epochs 1
+    python benchmarks/bench_mlp.py                                # 2 epochs, 2 rounds
     python benchmarks/bench_mlp.py --epochs 5 --only rskeras,torch-eager --json results.json
-    python benchmarks/bench_mlp.py --samples 3000 --epochs 2      # quick smoke run
+    python benchmarks/bench_mlp.py --samples 3000 --rounds 1      # quick smoke run
+    python benchmarks/bench_mlp.py --torch-python /path/to/venv/bin/python
 """
 
 from __future__ import annotations
@@ -52,35 +67,31 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from importlib import util
 
-from _machine import cpu_name, package_versions  # benchmarks/_machine.py
+from _machine import (add_interpreter_options, best_of, cpu_name, header,  # benchmarks/_machine.py
+                      interpreter, median_us, package_versions, peak_rss_mib, pinned, report,
+                      run_contender)
 
 # Only the standard library is imported at module level: a child must start clean so that the
 # framework's import (NumPy included) is timed in full.
 
-CONTENDERS = ("rskeras", "keras-jax", "torch-eager")
-REQUIRED_MODULES = {"rskeras": ("rskeras",), "keras-jax": ("keras", "jax"), "torch-eager": ("torch",)}
-IMPORT_STATEMENTS = {
+CONTENDERS = ("rskeras", "keras-jax", "keras-jax-spe32", "torch-eager", "torch-compile")
+IMPORT_STATEMENTS = {  # the import is timed once per framework
     "rskeras": "import rskeras",
     "keras-jax": "import keras (jax backend)",
     "torch-eager": "import torch",
 }
 VERSIONED_PACKAGES = ("numpy", "rskeras", "keras", "jax", "jaxlib", "torch")
-THREAD_ENV_VARS = (
-    "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS", "XLA_FLAGS",
-)
 
 BATCH_SIZE = 32
+PREDICT_BATCH = 256
 VALIDATION_SPLIT = 0.1
-IMPORT_RUNS = 5
-RESULT_MARKER = "BENCH_MLP_RESULT "
+IMPORT_RUNS = 3
 
 
 # --------------------------------------------------------------------------------------------
@@ -100,25 +111,20 @@ def current_rss_mb() -> float:
     return int(_proc_status("VmRSS").split()[0]) / 1024
 
 
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MB (ru_maxrss is in KB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def os_thread_count() -> int:
     return int(_proc_status("Threads"))
 
 
 def import_framework(name: str):
     """Import the contender's framework; return `(module, seconds spent in the import)`."""
-    if name == "keras-jax":
+    if name.startswith("keras-jax"):
         os.environ["KERAS_BACKEND"] = "jax"
     start = time.perf_counter()
     if name == "rskeras":
         import rskeras as framework
-    elif name == "keras-jax":
+    elif name.startswith("keras-jax"):
         import keras as framework
-    elif name == "torch-eager":
+    elif name.startswith("torch"):
         import torch as framework
     else:
         raise ValueError(f"unknown contender {name!r}")
@@ -140,7 +146,7 @@ def load_arrays(path: str):
     return (x_train, y_train), (x_test, y_test)
 
 
-def train_keras(keras, data, epochs: int, seed: int) -> dict:
+def train_keras(keras, data, epochs: int, seed: int, steps_per_execution: int = 1) -> dict:
     """The canonical Keras program; works unchanged for rskeras and Keras 3."""
     (x_train, y_train), (x_test, y_test) = data
     keras.utils.set_random_seed(seed)
@@ -163,15 +169,35 @@ def train_keras(keras, data, epochs: int, seed: int) -> dict:
         keras.layers.Dense(128, activation="relu"),
         keras.layers.Dense(10, activation="softmax"),
     ])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    spe = {"steps_per_execution": steps_per_execution} if steps_per_execution > 1 else {}
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  **spe)
     recorder = EpochRecorder()
     history = model.fit(
         x_train, y_train, batch_size=BATCH_SIZE, epochs=epochs,
         validation_split=VALIDATION_SPLIT, verbose=0, callbacks=[recorder],
     )
+    peak = peak_rss_mib()
     threads = os_thread_count()
     test_loss, test_acc = model.evaluate(x_test, y_test, verbose=0)
+    model.predict(x_test[:2 * PREDICT_BATCH], batch_size=PREDICT_BATCH, verbose=0)
+    start = time.perf_counter()
+    model.predict(x_test, batch_size=PREDICT_BATCH, verbose=0)
+    predict_ips = len(x_test) / (time.perf_counter() - start)
+    if keras.__name__.startswith("keras"):
+        import jax
+
+        ready = jax.block_until_ready  # JAX dispatches asynchronously
+    else:
+        def ready(value):
+            return value
+    one = x_test[:1]
+    one_tensor = keras.ops.convert_to_tensor(one)
     return {
+        "train_peak_rss_mib": peak,
+        "predict_ips": predict_ips,
+        "call_us": median_us(lambda: ready(model(one_tensor))),
+        "predict_on_batch_us": median_us(lambda: model.predict_on_batch(one)),
         "epoch_s": recorder.seconds,
         "rss_mb_per_epoch": recorder.rss_mb,
         "train_acc": float(history.history["accuracy"][-1]),
@@ -182,11 +208,14 @@ def train_keras(keras, data, epochs: int, seed: int) -> dict:
     }
 
 
-def train_torch(torch, data, epochs: int, seed: int) -> dict:
-    """The same network, optimiser and loop in plain PyTorch eager mode, on the CPU."""
+def train_torch(torch, data, epochs: int, seed: int, threads: int, compiled: bool) -> dict:
+    """The same network, optimiser and loop in plain PyTorch, on the CPU (eager, or the
+    network under `torch.compile`)."""
     from torch import nn
 
     (x_train, y_train), (x_test, y_test) = data
+    x_test_np = x_test
+    torch.set_num_threads(threads)
     torch.manual_seed(seed)
     x_all, y_all = torch.from_numpy(x_train), torch.from_numpy(y_train).long()
     x_test, y_test = torch.from_numpy(x_test), torch.from_numpy(y_test).long()
@@ -200,6 +229,8 @@ def train_torch(torch, data, epochs: int, seed: int) -> dict:
             nn.init.xavier_uniform_(layer.weight)
             nn.init.zeros_(layer.bias)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-7)
+    if compiled:
+        model = torch.compile(model)
     loss_fn = nn.CrossEntropyLoss()
 
     def evaluate(x, y):
@@ -235,9 +266,28 @@ def train_torch(torch, data, epochs: int, seed: int) -> dict:
         epoch_s.append(time.perf_counter() - start_time)
         rss_mb.append(current_rss_mb())
 
+    peak = peak_rss_mib()
     threads = os_thread_count()
     test_loss, test_acc = evaluate(x_test, y_test)
+    model.eval()
+    with torch.inference_mode():
+        def predict(images):
+            outs = [model(images[i:i + PREDICT_BATCH]).softmax(1)
+                    for i in range(0, len(images), PREDICT_BATCH)]
+            return torch.cat(outs).numpy()
+
+        predict(x_test[:2 * PREDICT_BATCH])
+        start = time.perf_counter()
+        predict(x_test)
+        predict_ips = len(x_test) / (time.perf_counter() - start)
+        one, one_tensor = x_test_np[:1], x_test[:1]
+        call_us = median_us(lambda: model(one_tensor).softmax(1))
+        predict_on_batch_us = median_us(lambda: model(torch.from_numpy(one)).softmax(1).numpy())
     return {
+        "train_peak_rss_mib": peak,
+        "predict_ips": predict_ips,
+        "call_us": call_us,
+        "predict_on_batch_us": predict_on_batch_us,
         "epoch_s": epoch_s,
         "rss_mb_per_epoch": rss_mb,
         "train_acc": train_acc,
@@ -250,44 +300,42 @@ def train_torch(torch, data, epochs: int, seed: int) -> dict:
     }
 
 
-def child_main(name: str, data_path: str | None, epochs: int, seed: int) -> None:
+def child_main(name: str, data_path: str | None, epochs: int, seed: int, threads: int) -> None:
     """Entry point of a child: import, (optionally) train, print one JSON result line."""
-    framework, import_s = import_framework(name)
-    result = {"contender": name, "import_s": import_s}
+    try:
+        framework, import_s = import_framework(name)
+    except ImportError as e:  # not installed in this interpreter
+        report({"missing": f"{type(e).__name__}: {e}"})
+        return
+    result = {"contender": name, "import_s": import_s,
+              "version": f"{framework.__name__} {framework.__version__}"}
     if data_path is not None:
         data = load_arrays(data_path)
         result["rss_mb_before_fit"] = current_rss_mb()
-        if name == "torch-eager":
-            result.update(train_torch(framework, data, epochs, seed))
+        if name.startswith("torch"):
+            result.update(train_torch(framework, data, epochs, seed, threads,
+                                      compiled=name == "torch-compile"))
             result["device"] = "cpu"
         else:
-            result.update(train_keras(framework, data, epochs, seed))
+            spe = 32 if name.endswith("-spe32") else 1
+            result.update(train_keras(framework, data, epochs, seed, spe))
             result["device"] = "cpu"
-            if name == "keras-jax":
+            if name.startswith("keras-jax"):
                 import jax
 
                 result["device"] = jax.default_backend()
-        result["peak_rss_mb"] = peak_rss_mb()
-    print(RESULT_MARKER + json.dumps(result), flush=True)
+                result["version"] += f", jax {jax.__version__}"
+        result["steady_epoch_s"] = steady_epoch_s(result)
+        result["first_epoch_s"] = result["epoch_s"][0]
+    report(result)
 
 
 # --------------------------------------------------------------------------------------------
 # In the parent process
 # --------------------------------------------------------------------------------------------
 
-class ChildFailed(RuntimeError):
-    pass
-
-
-def run_child(name: str, *extra: str) -> dict:
-    """Run this script as `--child name ...` in a fresh interpreter and return its JSON."""
-    command = [sys.executable, os.path.abspath(__file__), "--child", name, *extra]
-    proc = subprocess.run(command, capture_output=True, text=True)
-    for line in proc.stdout.splitlines():
-        if line.startswith(RESULT_MARKER):
-            return json.loads(line[len(RESULT_MARKER):])
-    tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-    raise ChildFailed(f"exit code {proc.returncode}: {tail[0]}")
+def child_command(name: str, *extra: str) -> list:
+    return [os.path.abspath(__file__), "--child", name, *extra]
 
 
 def save_dataset(samples: int | None, directory: str) -> tuple[str, int]:
@@ -303,21 +351,14 @@ def save_dataset(samples: int | None, directory: str) -> tuple[str, int]:
     return path, len(x_train)
 
 
-def missing_modules(name: str) -> list[str]:
-    return [m for m in REQUIRED_MODULES[name] if util.find_spec(m) is None]
-
-
-def machine_info() -> dict:
-    cpu = cpu_name()
-    versions = package_versions(VERSIONED_PACKAGES)
+def machine_info(cpus) -> dict:
     return {
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "logical_cores": os.cpu_count(),
-        "usable_cores": len(os.sched_getaffinity(0)),
+        "pinned_cpus": list(cpus),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "versions": versions,
-        "thread_env": {var: os.environ.get(var) for var in THREAD_ENV_VARS},
+        "versions": package_versions(VERSIONED_PACKAGES),
     }
 
 
@@ -344,57 +385,42 @@ def _fmt_rss_series(values: list[float]) -> str:
     return ", ".join(shown)
 
 
-def results_table(results: dict) -> str:
+def results_table(results: dict, epochs: int) -> str:
+    steady = "s/epoch (median, epochs 2+)" if epochs > 1 else "s/epoch (1 epoch)"
+    ours = results.get("rskeras", {}).get("steady_epoch_s")
     rows = [
-        "| contender | import s | s/epoch (median, epochs 2+) | 1st epoch s | test acc "
-        "| peak RSS MB | RSS per epoch MB |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        f"| contender | {steady} | ÷ rskeras | 1st epoch s | test acc | predict (images/s) "
+        "| `model(x)`, 1 image (µs) | `predict_on_batch`, 1 image (µs) "
+        "| peak RSS, training (MiB) | RSS per epoch MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for name, result in results.items():
-        later, first = epoch_summary(result)
+    for name, r in results.items():
+        ratio = f"{r['steady_epoch_s'] / ours:.2f}x" if ours else "—"
         rows.append(
-            f"| {name} | {_fmt(result['import_s'])} | {_fmt(later)} | {_fmt(first)} "
-            f"| {result['test_acc']:.4f} | {result['peak_rss_mb']:.0f} "
-            f"| {_fmt_rss_series(result['rss_mb_per_epoch'])} |"
+            f"| {name} | {_fmt(r['steady_epoch_s'])} | {ratio} | {_fmt(r['first_epoch_s'])} "
+            f"| {r['test_acc']:.4f} | {r['predict_ips']:,.0f} | {r['call_us']:,.0f} "
+            f"| {r['predict_on_batch_us']:,.0f} | {r['train_peak_rss_mib']:.0f} "
+            f"| {_fmt_rss_series(r['rss_mb_per_epoch'])} |"
         )
     return "\n".join(rows)
 
 
-def ratios(results: dict, import_medians: dict) -> dict:
-    """rskeras / other for s/epoch, import time (median of fresh imports when measured, else
-    the in-child figure) and peak RSS. Below 1 means rskeras is faster or smaller."""
-    if "rskeras" not in results:
-        return {}
-    ours = results["rskeras"]
-
-    def import_s(name):
-        return import_medians.get(name, results[name]["import_s"])
-
-    out = {}
-    for other in ("keras-jax", "torch-eager"):
-        if other in results:
-            theirs = results[other]
-            out[other] = {
-                "s_per_epoch": steady_epoch_s(ours) / steady_epoch_s(theirs),
-                "import_s": import_s("rskeras") / import_s(other),
-                "peak_rss_mb": ours["peak_rss_mb"] / theirs["peak_rss_mb"],
-            }
-    return out
-
-
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Fashion-MNIST MLP: rskeras vs Keras 3 (JAX) vs PyTorch eager.",
+        description="Fashion-MNIST MLP: rskeras vs Keras 3 (JAX) vs PyTorch (eager, compiled).",
     )
-    parser.add_argument("--epochs", type=int, default=1, help="training epochs (default 1)")
+    parser.add_argument("--epochs", type=int, default=2, help="training epochs (default 2)")
     parser.add_argument("--samples", type=int, default=None,
                         help="use only the first N training images (default: all 60000)")
     parser.add_argument("--only", default=",".join(CONTENDERS),
                         help=f"comma-separated contenders (default: {','.join(CONTENDERS)})")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="runs of every contender, alternating; the best is shown (default 2)")
     parser.add_argument("--json", metavar="PATH", help="also write all results to PATH as JSON")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--import-runs", type=int, default=IMPORT_RUNS,
                         help=f"fresh interpreters per bare-import timing (default {IMPORT_RUNS})")
+    add_interpreter_options(parser)
     # Internal: what the parent passes to its children.
     parser.add_argument("--child", choices=CONTENDERS, help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
@@ -417,73 +443,56 @@ def progress(message: str) -> None:
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.child:
-        child_main(args.child, args.data, args.epochs, args.seed)
+        child_main(args.child, args.data, args.epochs, args.seed, args.threads)
         return
 
-    machine = machine_info()
-    notes, runnable = [], []
-    for name in args.only:
-        missing = missing_modules(name)
-        if missing:
-            notes.append(f"{name} skipped: cannot import {', '.join(missing)}")
-        else:
-            runnable.append(name)
-
-    results, import_times = {}, {}
+    load_before = os.getloadavg()[0]
+    cpus, env = pinned(args.threads)
+    machine = machine_info(cpus)
+    notes, results, import_times = [], {}, {}
     with tempfile.TemporaryDirectory(prefix="bench_mlp_") as tmp:
         progress("loading Fashion-MNIST with rskeras.datasets.fashion_mnist.load_data() ...")
         data_path, n_train = save_dataset(args.samples, tmp)
-        for name in runnable:
-            progress(f"training {name}: {n_train} samples, {args.epochs} epoch(s) ...")
-            try:
-                results[name] = run_child(
-                    name, "--data", data_path, "--epochs", str(args.epochs), "--seed", str(args.seed),
-                )
-            except ChildFailed as err:
-                notes.append(f"{name} failed: {err}")
+        for round_ in range(args.rounds):  # contenders alternate: load from elsewhere hits all
+            for name in args.only:
+                if name in notes_of(results):
+                    continue
+                progress(f"round {round_ + 1}: training {name}: {n_train} samples, "
+                         f"{args.epochs} epoch(s) ...")
+                new = run_contender(interpreter(args, name), child_command(
+                    name, "--data", data_path, "--epochs", str(args.epochs),
+                    "--seed", str(args.seed), "--threads", str(len(cpus))), cpus, env)
+                results[name] = best_of(results[name], new) if name in results else new
 
-    for name in runnable:
-        progress(f"timing `{IMPORT_STATEMENTS[name]}` in {args.import_runs} fresh interpreters ...")
-        try:
-            runs = [run_child(name)["import_s"] for _ in range(args.import_runs)]
-        except ChildFailed as err:
-            notes.append(f"bare import of {name} failed: {err}")
+    for name in args.only:
+        if name not in IMPORT_STATEMENTS or name in notes_of(results):
             continue
-        import_times[name] = {"median_s": statistics.median(runs), "runs_s": runs}
-    import_medians = {name: t["median_s"] for name, t in import_times.items()}
-    rskeras_ratios = ratios(results, import_medians)
+        progress(f"timing `{IMPORT_STATEMENTS[name]}` in {args.import_runs} fresh interpreters ...")
+        runs = [run_contender(interpreter(args, name), child_command(name, "--threads",
+                                                                     str(len(cpus))), cpus, env)
+                for _ in range(args.import_runs)]
+        if all("import_s" in r for r in runs):
+            runs = [r["import_s"] for r in runs]
+            import_times[name] = {"median_s": statistics.median(runs), "runs_s": runs}
+
+    for name, why in notes_of(results).items():
+        notes.append(f"{name} {why}")
+    trained = {name: r for name, r in results.items() if name not in notes_of(results)}
 
     # ---- report ----
-    versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
-    thread_env = ", ".join(f"{k}={v if v is not None else 'unset'}" for k, v in machine["thread_env"].items())
     print("# Fashion-MNIST MLP benchmark\n")
-    print(f"- machine: {machine['cpu']}, {machine['logical_cores']} logical cores "
-          f"({machine['usable_cores']} usable), Python {machine['python']}, {machine['platform']}")
-    print(f"- versions: {versions}")
-    print(f"- threads: {thread_env}")
+    for line in header(cpus, load_before, args.rounds):
+        print(line)
+    print(f"- platform: {machine['platform']}")
+    for name, r in trained.items():
+        print(f"- {name}: {r['version']}, device {r['device']}, {r['os_threads']} OS threads"
+              + (f", torch.get_num_threads()={r['torch_num_threads']}" if "torch_num_threads" in r
+                 else ""))
     print(f"- workload: {n_train} training images ({VALIDATION_SPLIT:.0%} held out for validation), "
           f"10000 test images, batch {BATCH_SIZE}, {args.epochs} epoch(s), seed {args.seed}\n")
 
-    if results:
-        print(results_table(results))
-        print()
-        print("After training:\n")
-        for name, result in results.items():
-            detail = f"- {name}: {result['os_threads']} OS threads, device {result['device']}"
-            if "torch_num_threads" in result:
-                detail += (f", torch.get_num_threads()={result['torch_num_threads']}"
-                           f" (interop {result['torch_num_interop_threads']})")
-            detail += f"; last epoch train acc {result['train_acc']:.4f}, val acc {result['val_acc']:.4f}"
-            print(detail)
-        print()
-
-    if rskeras_ratios:
-        print("Ratios rskeras / other (below 1: rskeras is faster or smaller; s/epoch uses the "
-              "median of epochs 2+ when there are any, import the median of fresh imports):\n")
-        print("| rskeras / | s/epoch | import s | peak RSS |")
-        print("|---|---:|---:|---:|")
-        for other, r in rskeras_ratios.items():
-            print(f"| {other} | {r['s_per_epoch']:.2f}x | {r['import_s']:.2f}x | {r['peak_rss_mb']:.2f}x |")
+    if trained:
+        print(results_table(trained, args.epochs))
         print()
 
     if import_times:
@@ -499,19 +508,28 @@ def main(argv=None) -> None:
         print(f"Note: {note}")
 
     if args.json:
-        report = {
+        report_ = {
             "machine": machine,
             "settings": {"epochs": args.epochs, "train_samples": n_train, "batch_size": BATCH_SIZE,
                          "validation_split": VALIDATION_SPLIT, "seed": args.seed,
-                         "contenders": args.only},
+                         "rounds": args.rounds, "contenders": args.only},
             "results": results,
             "import_times": import_times,
-            "ratios_rskeras_over": rskeras_ratios,
             "notes": notes,
         }
         with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+            json.dump(report_, f, indent=2)
         progress(f"wrote {args.json}")
+
+
+def notes_of(results: dict) -> dict:
+    """`{contender: "missing (why)" or "failed (why)"}` for those that did not run."""
+    out = {}
+    for name, r in results.items():
+        for why in ("missing", "failed"):
+            if why in r:
+                out[name] = f"{why} ({r[why]})"
+    return out
 
 
 if __name__ == "__main__":
