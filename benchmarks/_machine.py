@@ -89,7 +89,7 @@ def run_contender(python: str, argv, cpus, env, timeout: float | None = None) ->
     import subprocess
 
     try:
-        proc = subprocess.run([python, *argv], capture_output=True, text=True, env=env,
+        proc = subprocess.run([python, *argv], check=False, capture_output=True, text=True, env=env,
                               timeout=timeout, preexec_fn=lambda: os.sched_setaffinity(0, cpus))
     except OSError as e:  # no such interpreter
         return {"missing": f"{python}: {e.strerror}"}
@@ -152,9 +152,9 @@ def header(cpus, load_before: float, rounds: int) -> list:
     import platform
 
     return [
-        f"- machine: {cpu_name()} ({cpu_flags()}), {os.cpu_count()} logical cores, "
-        f"Python {platform.python_version()}; each contender in its own process, pinned to "
-        f"CPUs {list(cpus)} with {len(cpus)} threads",
-        f"- load average (1 min): {load_before:.2f} before, {os.getloadavg()[0]:.2f} after "
-        f"(this run included); each figure is the best of {rounds} alternating round(s)",
+        (f"- machine: {cpu_name()} ({cpu_flags()}), {os.cpu_count()} logical cores, "
+         f"Python {platform.python_version()}; each contender in its own process, pinned to "
+         f"CPUs {list(cpus)} with {len(cpus)} threads"),
+        (f"- load average (1 min): {load_before:.2f} before, {os.getloadavg()[0]:.2f} after "
+         f"(this run included); each figure is the best of {rounds} alternating round(s)"),
     ]

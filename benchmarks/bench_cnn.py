@@ -15,7 +15,9 @@ same real images (the first `--samples` training images, scaled to [0, 1]):
 * ``keras-jax-spe32``: the same with ``compile(steps_per_execution=32)``, which a user chasing
   speed sets (32 steps in one jitted call; the step time is the interval divided by 32);
 * ``torch-eager``: the same network (Conv2d/MaxPool2d/Linear on NCHW tensors, as a torchvision
-  data set gives them) in the plain loop PyTorch users write: one ``torch.randperm`` per epoch,
+  data set gives them) in the plain loop PyTorch users write, with ``torch.set_num_threads`` and
+  ``torch.set_flush_denormal(True)`` (XLA flushes denormals too; without it Adam's decaying
+  slots cost microcode assists on some x86 CPUs): one ``torch.randperm`` per epoch,
   then per batch an index gather, forward, ``cross_entropy`` on logits, ``zero_grad``,
   ``backward``, ``Adam.step``, and a running accuracy kept as a tensor (no ``.item()`` per step);
 * ``torch-compile``: the same loop with the network wrapped in ``torch.compile`` (default mode;
@@ -48,8 +50,17 @@ import os
 import sys
 import time
 
-from _machine import (add_interpreter_options, best_of, header, interpreter,  # benchmarks/_machine.py
-                      median_us, peak_rss_mib, pinned, report, run_contender)
+from _machine import (  # benchmarks/_machine.py
+    add_interpreter_options,
+    best_of,
+    header,
+    interpreter,
+    median_us,
+    peak_rss_mib,
+    pinned,
+    report,
+    run_contender,
+)
 
 CONTENDERS = ("rskeras", "keras-jax", "keras-jax-spe32", "torch-eager", "torch-compile")
 BATCH = 64
@@ -60,9 +71,10 @@ def _step_ms(stamps, warmup: int) -> float:
     """Median time per step from `(batch index, time)` stamps taken at each callback: with
     steps_per_execution > 1 a callback covers several steps, so each interval is divided by
     the steps it holds. Intervals that begin before step `warmup` are left out."""
+    import itertools
     import statistics
 
-    intervals = [(t1 - t0) / (b1 - b0) for (b0, t0), (b1, t1) in zip(stamps, stamps[1:])]
+    intervals = [(t1 - t0) / (b1 - b0) for (b0, t0), (b1, t1) in itertools.pairwise(stamps)]
     later = [t for t, (b0, _) in zip(intervals, stamps) if b0 >= warmup]
     if not (later or intervals):
         raise ValueError(f"too few steps to time: callbacks came at batches {[b for b, _ in stamps]}")
@@ -121,6 +133,7 @@ def torch_child(name: str, x, y, warmup: int, threads: int) -> dict:
     import torch
 
     torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)  # as XLA does and rskeras's optimizer kernels do (see README)
     torch.manual_seed(0)
     net = torch.nn.Sequential(
         torch.nn.Conv2d(1, 32, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
@@ -203,8 +216,8 @@ def main(argv=None) -> None:
     p.add_argument("--samples", type=int, default=8192,
                    help="training images used (default 8192 = 128 steps, 4 executions of 32)")
     p.add_argument("--warmup", type=int, default=10, help="steps left out of the median (default 10)")
-    p.add_argument("--rounds", type=int, default=2,
-                   help="runs of every contender, alternating; the best is shown (default 2)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="runs of every contender, alternating; the best is shown (default 3)")
     p.add_argument("--only", default=",".join(CONTENDERS))
     add_interpreter_options(p)
     p.add_argument("--child", help=argparse.SUPPRESS)
@@ -220,7 +233,6 @@ def main(argv=None) -> None:
     import tempfile
 
     import numpy as np
-
     import rskeras  # only its data set loader
 
     load_before = os.getloadavg()[0]

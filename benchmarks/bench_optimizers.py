@@ -47,7 +47,7 @@ import subprocess
 import sys
 import time
 
-from _machine import cpu_name  # benchmarks/_machine.py
+from _machine import THREAD_ENV_VARS, cpu_flags, cpu_name  # benchmarks/_machine.py
 
 CONTENDERS = ("rskeras", "keras-jax", "torch")
 OPTIMIZERS = ("SGD", "Adam", "AdamW")
@@ -55,8 +55,6 @@ SHAPES = [(3, 3, 3, 64), (64,), (3, 3, 64, 128), (128,), (3, 3, 128, 256), (256,
           (3, 3, 256, 512), (512,), (8192, 1024), (1024,), (1024, 10), (10,)]
 LR = {"SGD": 0.01, "Adam": 1e-3, "AdamW": 1e-3}
 WEIGHT_DECAY = 0.004
-THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                   "RAYON_NUM_THREADS", "RSKERAS_NUM_THREADS")
 
 
 def _arrays():
@@ -167,16 +165,6 @@ def child_main(args) -> None:
     print(json.dumps(result))
 
 
-def _cpu_flags() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next(line.split(":", 1)[1].split() for line in f if line.startswith("flags"))
-    except (OSError, StopIteration):
-        return "unknown"
-    wanted = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16")
-    return " ".join(f for f in wanted if f in flags)
-
-
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", default=",".join(CONTENDERS))
@@ -225,7 +213,7 @@ def main(argv=None) -> None:
                     old[opt] = min(old[opt], new[opt])
 
     params = sum(_size(s) for s in SHAPES)
-    print(f"- machine: {cpu_name()} ({_cpu_flags()}), {os.cpu_count()} logical cores, "
+    print(f"- machine: {cpu_name()} ({cpu_flags()}), {os.cpu_count()} logical cores, "
           f"Python {platform.python_version()}; each contender pinned to CPUs {cpus} with "
           f"{len(cpus)} threads")
     print(f"- {params:,} float32 parameters in {len(SHAPES)} variables; median of "
