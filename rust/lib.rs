@@ -10,6 +10,7 @@ pub mod interrupt;
 pub mod ops;
 pub mod scan;
 pub mod tensor;
+pub mod trace;
 
 use pyo3::prelude::*;
 
@@ -21,5 +22,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tensor::pytensor::PyTensor>()?;
     m.add_class::<autodiff::gradient_tape::PyGradientTape>()?;
     m.add_function(wrap_pyfunction!(scan::find_all, m)?)?;
+    trace::register(m)?;
     api::register(m)
 }

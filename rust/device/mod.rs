@@ -49,6 +49,13 @@ fn device_of<'a>(tensors: impl IntoIterator<Item = &'a Tensor>) -> Device {
 
 /// Run `op` on `inputs` where they live and return its single output.
 pub fn execute(op: &Op, inputs: &[&Tensor]) -> Result<Tensor> {
+    if crate::trace::active() {
+        return crate::trace::record_execute(op, inputs, || execute_now(op, inputs));
+    }
+    execute_now(op, inputs)
+}
+
+fn execute_now(op: &Op, inputs: &[&Tensor]) -> Result<Tensor> {
     match device_of(inputs.iter().copied()) {
         Device::Cpu => cpu::execute(op, inputs),
         Device::Gpu => gpu::execute(op, inputs),
@@ -57,6 +64,13 @@ pub fn execute(op: &Op, inputs: &[&Tensor]) -> Result<Tensor> {
 
 /// Run an op with no tensor inputs (random fills, ranges) on `device`.
 pub fn execute_on(device: Device, op: &Op) -> Result<Tensor> {
+    if crate::trace::active() {
+        return crate::trace::record_execute(op, &[], || execute_on_now(device, op));
+    }
+    execute_on_now(device, op)
+}
+
+fn execute_on_now(device: Device, op: &Op) -> Result<Tensor> {
     match device {
         Device::Cpu => cpu::execute(op, &[]),
         Device::Gpu => gpu::execute(op, &[]),
@@ -65,6 +79,13 @@ pub fn execute_on(device: Device, op: &Op) -> Result<Tensor> {
 
 /// Run an in-place update (`targets` are overwritten, e.g. by an optimizer step).
 pub fn update(op: &Op, targets: &mut [&mut Tensor], inputs: &[&Tensor]) -> Result<()> {
+    if crate::trace::active() {
+        return crate::trace::record_update(op, targets, inputs, |t| update_now(op, t, inputs));
+    }
+    update_now(op, targets, inputs)
+}
+
+fn update_now(op: &Op, targets: &mut [&mut Tensor], inputs: &[&Tensor]) -> Result<()> {
     // Borrow, never clone, the targets: a second reference to their buffers would make the
     // in-place update copy them (copy-on-write).
     let all = inputs.iter().copied().chain(targets.iter().map(|t| &**t));

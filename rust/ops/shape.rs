@@ -474,6 +474,7 @@ pub fn boolean_mask(x: &Tensor, mask: &Tensor) -> Result<Tensor> {
             mask.shape, x.shape
         )));
     }
+    crate::trace::note_read("boolean-mask indexing, whose result's shape depends on the values");
     let picked: Vec<i64> = m
         .iter()
         .enumerate()

@@ -66,11 +66,15 @@ impl Tensor {
             Buffer::F32(v) => Buffer::F32(strided_copy(v, shape, st, base)),
             Buffer::F64(v) => Buffer::F64(strided_copy(v, shape, st, base)),
         };
-        Tensor {
+        let out = Tensor {
             data: Arc::new(data),
             layout: None,
             ..self.clone()
+        };
+        if crate::trace::active() {
+            crate::trace::on_contiguous(self, &out);
         }
+        out
     }
 
     /// Strides for `new_shape` over the same elements without a copy, when it only inserts or

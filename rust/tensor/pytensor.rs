@@ -263,6 +263,7 @@ const RUST_NUMPY_MAX_DIMS: usize = 32;
 
 /// A read-only NumPy view of `t`'s buffer (no copy).
 pub fn to_numpy<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
+    crate::trace::note_read("np.asarray, .numpy() or printing");
     // What NumPy accepts, checked before the unsafe view below is built.
     if t.ndim() > RUST_NUMPY_MAX_DIMS && t.ndim() <= NUMPY_MAX_DIMS {
         let flat = t.host()?.contiguous();
@@ -604,9 +605,12 @@ impl PyTensor {
             // with another tensor is copied by the optimizer before it writes: copy-on-write).
             let v = crate::device::gpu::to_device(&v, cur.device)?.contiguous();
             let mut slot = self.write();
-            slot.data = v.data;
-            slot.gpu = v.gpu;
+            slot.data = v.data.clone();
+            slot.gpu = v.gpu.clone();
             slot.layout = None;
+            if crate::trace::active() {
+                crate::trace::on_assign(&v, &slot);
+            }
             Ok(())
         })
     }
@@ -645,6 +649,7 @@ impl PyTensor {
     /// The single element as a Python number.
     fn item<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         crate::error::guard("Tensor.item", || {
+            crate::trace::note_read("float(), int() or .item()");
             let t = self.get();
             if t.numel() != 1 {
                 return Err(PyValueError::new_err(format!(
@@ -672,6 +677,7 @@ impl PyTensor {
     }
 
     fn __bool__(&self) -> PyResult<bool> {
+        crate::trace::note_read("bool(), or a tensor in an `if` or `while`");
         let t = self.get();
         if t.numel() != 1 {
             return Err(PyValueError::new_err(format!(

@@ -14,7 +14,9 @@ def test_vector_metric_results_in_logs_bar_and_csv(tmp_path, capsys):
     y = np.eye(3, dtype="float32")[np.arange(32) % 3]
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
     model.compile("adam", "categorical_crossentropy",
-                  metrics=[keras.metrics.F1Score(), keras.metrics.Precision(thresholds=[0.3, 0.6])])
+                  metrics=[keras.metrics.F1Score(),
+                           # Named: an earlier test's Precision would make it "precision_1".
+                           keras.metrics.Precision(thresholds=[0.3, 0.6], name="precision")])
     csv = tmp_path / "log.csv"
     history = model.fit(x, y, epochs=2, verbose=2, validation_data=(x, y),
                         callbacks=[keras.callbacks.CSVLogger(str(csv))])

@@ -352,6 +352,8 @@ class Optimizer:
             ValueError: when no variable has a gradient, or a gradient's shape differs from its
                 variable's (naming the optimizer and the variable).
         """
+        if _core.trace_active():  # counted for the trainer's traced step
+            self._traced_applies = getattr(self, "_traced_applies", 0) + 1
         with locks.object_lock(self):
             self._apply(grads, trainable_variables)
 

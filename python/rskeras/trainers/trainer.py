@@ -67,7 +67,9 @@ class Trainer:
         return locks.object_lock(self)
 
     def __getstate__(self):
-        return locks.state_without_lock(self)
+        state = locks.state_without_lock(self)
+        state.pop("_step_tracer", None)  # traced graphs are rebuilt, never pickled
+        return state
 
     def _init_trainer(self):
         self.compiled = False
@@ -107,15 +109,26 @@ class Trainer:
             weighted_metrics: metrics in the same forms, updated with the sample weights
                 (`sample_weight`, or those `class_weight` gives). A name already used by
                 `metrics` is logged as "weighted_<name>", as Keras does.
-            run_eagerly: accepted for Keras compatibility; every step runs eagerly today.
+            run_eagerly: True runs every step eagerly (Python per op), whatever
+                `jit_compile` says.
             steps_per_execution: batches run per "execution" (default 1). As in Keras, the
                 callbacks' `on_train_batch_begin`/`_end` (and the test and predict ones) are
                 called once per group of N batches, with the group's first and last step
-                index, and `model.stop_training` is checked between groups. Here the steps
-                of a group still run one by one; a larger N only saves callback calls.
-            jit_compile: True, False or "auto" (the default), kept for Keras compatibility
-                and in the compile config; steps run eagerly whatever its value (the
-                traced step is a later issue).
+                index, and `model.stop_training` is checked between groups. The steps of a
+                group still run one by one (one call into the core each when traced); a
+                larger N saves callback calls.
+            jit_compile: True traces the steps of `fit`, `evaluate` and `predict` on the CPU
+                device (`rskeras.trainers.traced`): per input signature (shapes and dtypes
+                of the batch; the last, smaller batch is a new one) the first batch runs
+                eagerly, the second eagerly under the core's recorder, and every later one
+                is replayed by the core in one call, with no Python per op and the GIL
+                released; the numbers are the eager step's. A step that cannot be traced (a
+                tensor value read into Python, a random op such as Dropout, the gpu device,
+                an optimizer with per-step Python state such as Nadam or gradient
+                accumulation) runs eagerly with a warning naming the reason. Python values
+                the step reads are captured when traced, as in `tf.function`; the learning
+                rate and the step count are refreshed per batch. False and "auto" (the
+                default) run eagerly.
             auto_scale_loss: accepted (loss scaling for float16 is not implemented).
 
         Raises:
@@ -152,6 +165,9 @@ class Trainer:
         self._loss_tracker = Mean(name="loss")
         self._steps_per_execution = int(steps_per_execution)
         self.jit_compile = jit_compile
+        tracer = self.__dict__.get("_step_tracer")
+        if tracer is not None:
+            tracer.reset()
         self.run_eagerly = bool(run_eagerly)
         self.compiled = True
         # The arguments as given, for `get_compile_config` (saved files re-compile from it).
@@ -276,6 +292,27 @@ class Trainer:
         """`{name: float}` for every metric, names sorted as Keras's logs list them (one
         read-back from the GPU for all of them)."""
         return pythonify_logs(self._metrics_result_tensors())
+
+    # ----------------------------------------------------------------------------------------
+    def _tracer(self):
+        """The model's StepTracer when its steps are traced (`jit_compile=True`, not
+        `run_eagerly`), else None."""
+        if self.__dict__.get("jit_compile") is not True or self.__dict__.get("run_eagerly"):
+            return None
+        tracer = self.__dict__.get("_step_tracer")
+        if tracer is None:
+            from rskeras.trainers.traced import StepTracer
+
+            tracer = StepTracer(self)
+            object.__setattr__(self, "_step_tracer", tracer)
+        return tracer
+
+    def _begin_traced_call(self):
+        """The tracer for this fit/evaluate/predict call (None: eager)."""
+        tracer = self._tracer()
+        if tracer is not None:
+            tracer.begin_call()
+        return tracer
 
     # ----------------------------------------------------------------------------------------
     def train_step(self, data) -> dict:
@@ -461,6 +498,7 @@ class Trainer:
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                            epochs=epochs, steps=train.num_batches, verbose=verbose)
         self.stop_training = False
+        tracer = self._begin_traced_call()
         cbs.on_train_begin()
         # BackupAndRestore sets where a resumed fit starts (Keras: `model._initial_epoch`).
         initial_epoch = self.__dict__.pop("_initial_epoch", None) or initial_epoch
@@ -476,7 +514,8 @@ class Trainer:
                         cbs.on_train_batch_begin(begin)
                         for batch, labels in buffer:
                             with known_labels(labels):
-                                logs = self.train_step(batch)
+                                logs = self.train_step(batch) if tracer is None else \
+                                    tracer.call("train", self.train_step, batch, labels)
                         cbs.on_train_batch_end(end, logs)
                         if self.stop_training:
                             break
@@ -512,13 +551,15 @@ class Trainer:
         self.reset_metrics()
         cbs.on_test_begin()
         logs, ran = {}, False
+        tracer = self._begin_traced_call()
         with contextlib.closing(iterator.epoch()) as steps:
             for begin, end, buffer in steps:
                 ran = True
                 cbs.on_test_batch_begin(begin)
                 for batch, labels in buffer:
                     with known_labels(labels), self._step_lock:
-                        logs = self.test_step(batch)
+                        logs = self.test_step(batch) if tracer is None else \
+                            tracer.call("test", self.test_step, batch, labels)
                 cbs.on_test_batch_end(end, logs)
         if not ran:
             cbs.on_test_end({})
@@ -598,13 +639,15 @@ class Trainer:
                            steps=iterator.num_batches, verbose=verbose)
         cbs.on_predict_begin()
         outputs, structure = [], None
+        tracer = self._begin_traced_call()
         try:
             with contextlib.closing(iterator.epoch()) as groups:
                 for begin, end, buffer in groups:
                     cbs.on_predict_batch_begin(begin)
                     for batch, _ in buffer:
                         with self._step_lock:  # the batch sees whole optimizer steps only
-                            out = self.predict_step(batch[:1])
+                            out = self.predict_step(batch[:1]) if tracer is None else \
+                                tracer.call("predict", self.predict_step, batch[:1])
                         if structure is None:
                             structure = out
                         outputs.append([np.asarray(o) for o in flatten(out)])
