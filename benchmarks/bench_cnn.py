@@ -216,8 +216,8 @@ def main(argv=None) -> None:
     p.add_argument("--samples", type=int, default=8192,
                    help="training images used (default 8192 = 128 steps, 4 executions of 32)")
     p.add_argument("--warmup", type=int, default=10, help="steps left out of the median (default 10)")
-    p.add_argument("--rounds", type=int, default=3,
-                   help="runs of every contender, alternating; the best is shown (default 3)")
+    p.add_argument("--rounds", type=int, default=2,
+                   help="runs of every contender, alternating; the best is shown (default 2)")
     p.add_argument("--only", default=",".join(CONTENDERS))
     add_interpreter_options(p)
     p.add_argument("--child", help=argparse.SUPPRESS)
