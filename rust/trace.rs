@@ -15,8 +15,8 @@
 //! `stop_gradient`) becomes a `View` node, a row-major copy (`Tensor::contiguous`) a
 //! `Contiguous` node, `Variable.assign` an `Assign` node. What cannot be replayed makes the
 //! trace fail with a reason (the trainer then runs the step eagerly and warns): a tensor value
-//! read into Python during the step, a random op, a gpu tensor, a write to a tensor that is not
-//! a listed variable.
+//! read into Python during the step, a gpu tensor, a write to a tensor that is not a listed
+//! variable. Random ops are replayed with their streams moved on (`run`'s `random` offsets).
 //!
 //! Memory: liveness is computed once when the graph is built; each intermediate is dropped
 //! right after its last use (its float32 buffer goes back to the size-keyed reuse pool in
@@ -259,14 +259,6 @@ impl Recorder {
         if self.reason.is_some() {
             return;
         }
-        if matches!(op, Op::RandomUniform { .. } | Op::RandomNormal { .. }) {
-            self.fail(format!(
-                "a random op ({}) draws new numbers at each step (Dropout, noise layers, random \
-                 augmentation)",
-                op.name()
-            ));
-            return;
-        }
         let ins: Vec<usize> = inputs.iter().map(|t| self.resolve(t)).collect();
         if out.device == Device::Gpu {
             self.resolve(out);
@@ -506,6 +498,21 @@ pub struct StepParams {
     pub step: u64,
 }
 
+/// A random op with its stream moved on: `counter + offset` for the offset given for its
+/// seed (a `SeedGenerator` advanced since the trace), unchanged for another seed (an int
+/// seed draws the same numbers at every call).
+fn advanced(op: &Op, offsets: &[(u64, u64)]) -> Option<Op> {
+    let (Op::RandomUniform { seed, .. } | Op::RandomNormal { seed, .. }) = op else {
+        return None;
+    };
+    let off = offsets.iter().find(|(s, _)| s == seed)?.1;
+    let mut op = op.clone();
+    if let Op::RandomUniform { counter, .. } | Op::RandomNormal { counter, .. } = &mut op {
+        *counter = counter.wrapping_add(off);
+    }
+    Some(op)
+}
+
 /// `op` with this step's learning rate and step count (the other fields are constants).
 fn refreshed(op: &Op, p: Option<StepParams>) -> Result<Op> {
     let mut op = op.clone();
@@ -595,6 +602,7 @@ impl Graph {
         inputs: &[Option<Tensor>],
         vars: &mut [&mut Tensor],
         params: Option<StepParams>,
+        offsets: &[(u64, u64)],
     ) -> Result<Vec<Option<Tensor>>> {
         let mut table: Vec<Option<Tensor>> = vec![None; self.n_slots];
         for (want, got) in self.inputs.iter().zip(inputs) {
@@ -618,7 +626,7 @@ impl Graph {
             meta.push((t.id, t.trainable_variable, t.weak, t.shape.clone(), written));
             table[v.first] = Some(t);
         }
-        let result = self.run_nodes(&mut table, params);
+        let result = self.run_nodes(&mut table, params, offsets);
         let outputs = match &result {
             Ok(()) => self
                 .outputs
@@ -663,7 +671,12 @@ impl Graph {
         }
     }
 
-    fn run_nodes(&self, table: &mut [Option<Tensor>], params: Option<StepParams>) -> Result<()> {
+    fn run_nodes(
+        &self,
+        table: &mut [Option<Tensor>],
+        params: Option<StepParams>,
+        offsets: &[(u64, u64)],
+    ) -> Result<()> {
         let missing =
             |s: usize| Error::Runtime(format!("traced step: value {s} is missing (a bug)"));
         for (i, node) in self.nodes.iter().enumerate() {
@@ -683,6 +696,8 @@ impl Graph {
                         })
                         .collect::<Result<_>>()?;
                     let refs: Vec<&Tensor> = ins.iter().collect();
+                    let moved = advanced(op, offsets);
+                    let op = moved.as_ref().unwrap_or(op);
                     let out = if refs.is_empty() {
                         device::execute_on(Device::Cpu, op)?
                     } else {
@@ -846,19 +861,22 @@ pub struct TracedGraph {
 impl TracedGraph {
     /// Replay the step on `inputs` (the batch, flattened as when traced) and return the
     /// outputs (None where the traced output was not a tensor). `learning_rate` and `step`
-    /// refresh the optimizer update (required when the graph holds one). The variables are
-    /// held for writing for the whole step (another thread's reader waits, then sees the
-    /// values of before or after the step) and the GIL is released while it runs.
+    /// refresh the optimizer update (required when the graph holds one); `random` lists
+    /// `(seed, offset)`: each random op of that seed draws from its traced counter + offset.
+    /// The variables are held for writing for the whole step (another thread's reader waits,
+    /// then sees the values of before or after the step) and the GIL is released while it
+    /// runs.
     ///
     /// Raises:
     ///     ValueError: inputs of other shapes or dtypes than traced, a missing step.
-    #[pyo3(signature = (inputs, learning_rate=None, step=None))]
+    #[pyo3(signature = (inputs, learning_rate=None, step=None, random=None))]
     fn run(
         &self,
         py: Python<'_>,
         inputs: &Bound<'_, PyList>,
         learning_rate: Option<f32>,
         step: Option<u64>,
+        random: Option<Vec<(u64, u64)>>,
     ) -> PyResult<Vec<Option<PyTensor>>> {
         crate::error::guard("traced step", || {
             let ins: Vec<Option<Tensor>> = inputs
@@ -906,7 +924,8 @@ impl TracedGraph {
                 py.detach(|| std::thread::sleep(std::time::Duration::from_micros(50)));
             };
             let mut refs: Vec<&mut Tensor> = guards.iter_mut().map(|g| &mut **g).collect();
-            let outs = py.detach(|| g.run(&ins, &mut refs, params))?;
+            let offsets = random.unwrap_or_default();
+            let outs = py.detach(|| g.run(&ins, &mut refs, params, &offsets))?;
             drop(refs);
             drop(guards);
             Ok(outs.into_iter().map(|o| o.map(PyTensor::new)).collect())
@@ -926,6 +945,21 @@ impl TracedGraph {
             .nodes
             .iter()
             .filter(|n| matches!(n.kind, Kind::Exec(_) | Kind::Update(..)))
+            .count()
+    }
+
+    /// Random ops in the graph (their streams move on by the offsets `run` is given).
+    #[getter]
+    fn num_random(&self) -> usize {
+        self.graph
+            .nodes
+            .iter()
+            .filter(|n| {
+                matches!(
+                    n.kind,
+                    Kind::Exec(Op::RandomUniform { .. } | Op::RandomNormal { .. })
+                )
+            })
             .count()
     }
 

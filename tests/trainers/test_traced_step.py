@@ -202,13 +202,26 @@ def test_replay_runs_no_python():
 
 def test_run_eagerly_and_jit_false_keep_the_eager_path():
     x, y = _data()
-    for kwargs in ({"jit_compile": True, "run_eagerly": True}, {"jit_compile": False},
-                   {}):
+    for kwargs in ({"jit_compile": True, "run_eagerly": True}, {"jit_compile": False}):
         model = mlp()
         model.compile("adam", "sparse_categorical_crossentropy", **kwargs)
         model.fit(x, y, epochs=2, verbose=0)
-        tracer = model.__dict__.get("_step_tracer")
-        assert tracer is None or tracer.traces == 0
+        assert "_step_tracer" not in model.__dict__
+
+
+def test_auto_traces_and_falls_back_silently():
+    x, y = _data()
+    model = mlp()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    assert model.jit_compile == "auto"
+    model.fit(x, y, epochs=2, verbose=0)
+    assert model._step_tracer.replays > 0
+    model = mlp()
+    model.compile(keras.optimizers.Nadam(), "sparse_categorical_crossentropy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(x, y, epochs=2, verbose=0)
+    assert model._step_tracer.replays == 0
 
 
 def _fallback(eager, jit, x, y, match, atol=0.0, **kwargs):
@@ -240,27 +253,25 @@ def test_fallback_when_a_value_is_read_into_python():
     _fallback(eager, jit, x, y, r"cannot be traced.*value was read into Python.*float\(\)")
 
 
-def test_fallback_on_random_ops():
+def test_dropout_masks_match_the_eager_steps():
     def dropout():
         return keras.Sequential([keras.Input((12,)), keras.layers.Dense(8),
                                  keras.layers.Dropout(0.5), keras.layers.Dense(4)])
 
     x, y = _data()
-    keras.utils.set_random_seed(7)
-    jit = dropout()
-    jit.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                jit_compile=True)
-    keras.utils.set_random_seed(7)
-    eager = dropout()
-    eager.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    eager.set_weights(jit.get_weights())
-    keras.utils.set_random_seed(8)
-    with pytest.warns(UserWarning, match=r"random op \(random\.uniform"):
-        hb = jit.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=False)
-    keras.utils.set_random_seed(8)
-    ha = eager.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=False)
-    assert jit._step_tracer.replays == 0
-    assert np.isfinite(hb.history["loss"]).all() and len(ha.history["loss"]) == 2
+    models = []
+    for jit in (False, True):
+        keras.utils.set_random_seed(7)  # the same Dropout seed generator in both
+        model = dropout()
+        model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      jit_compile=jit)
+        models.append(model)
+    eager, jit = models
+    jit.set_weights(eager.get_weights())
+    tracer = _fit_both(eager, jit, x, y)
+    graph = next(g[0] for g in tracer.graphs.values() if isinstance(g, tuple))
+    assert graph.num_random == 1
+    assert eager.layers[1].seed_generator.counter == jit.layers[1].seed_generator.counter
 
 
 @pytest.mark.parametrize("optimizer, match", [

@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 import os
+import threading
 
 _GLOBAL_SEED: int | None = None
 _GLOBAL_GENERATOR: "SeedGenerator | None" = None
+# Per thread: while a step is traced, `{id(generator): [generator, first counter, draws]}`.
+_TRACE = threading.local()
+
+
+def start_draw_log() -> dict:
+    """Log this thread's draws (the trainer's step tracer: a replayed step moves each
+    generator's stream on by the draws the traced step made)."""
+    _TRACE.draws = {}
+    return _TRACE.draws
+
+
+def stop_draw_log() -> None:
+    _TRACE.draws = None
 
 
 class SeedGenerator:
@@ -30,6 +44,13 @@ class SeedGenerator:
     def next(self) -> tuple[int, int]:
         """The `(seed, counter)` pair for one draw; advances the counter."""
         state = (self.seed, self.counter)
+        draws = getattr(_TRACE, "draws", None)
+        if draws is not None:
+            entry = draws.get(id(self))
+            if entry is None:
+                draws[id(self)] = [self, self.counter, 1]
+            else:
+                entry[2] += 1
         self.counter += 1
         return state
 

@@ -10,12 +10,12 @@ variable assignments, into a `_core.TracedGraph`), and every later batch is one 
 Python per op. The last, smaller batch of an epoch is a new signature.
 
 What cannot be traced runs eagerly, with a warning naming the reason (as `tf.function`
-does): a tensor value read into Python during the step, a random op (Dropout), the gpu
-device, an optimizer whose step has Python state the graph cannot refresh (Nadam's
+does): a tensor value read into Python during the step, the gpu device, an optimizer whose step has Python state the graph cannot refresh (Nadam's
 `u_product`, gradient accumulation, a Keras-style `update_step`), several optimizer updates
 in one step. Python values (numbers, attributes) read by the step are captured as constants
-when traced, as in a `tf.function`; the optimizer's learning rate (a schedule too) and step
-count are the exception: they are computed per batch and passed to the replay.
+when traced, as in a `tf.function`; the exceptions are computed per batch and passed to the
+replay: the optimizer's learning rate (a schedule too) and step count, and the counters of
+the seed generators the step draws from (Dropout's masks are the eager step's).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import warnings
 import numpy as np
 
 from rskeras import _core
+from rskeras.random import seed_generator
 
 # The first batch of a signature has been seen (run eagerly); the next one is traced.
 _SEEN = object()
@@ -220,7 +221,7 @@ class StepTracer:
             return self._trace(kind, key, fn, batch, leaves, states)
         if isinstance(entry, str):
             return fn(batch)
-        return self._replay(kind, entry, leaves, fn, batch, states)
+        return self._replay(kind, key, entry, leaves, fn, batch, states)
 
     def _trace(self, kind, key, fn, batch, leaves, states):
         model = self.model
@@ -235,11 +236,16 @@ class StepTracer:
         if opt is not None:
             opt._traced_applies = 0
         _core.trace_begin(leaves + _state_tensors(states), self._variables())
+        draws = seed_generator.start_draw_log()
         try:
             out = fn(batch)
         except BaseException:
             _core.trace_abort()
             raise
+        finally:
+            seed_generator.stop_draw_log()
+        glob = seed_generator.global_seed_generator()
+        gens = [(g, first, n, g is glob) for g, first, n in draws.values()]
         out_leaves: list = []
         spec = _out_spec(out, out_leaves)
         new_states = [m._state[name] for m, name in states]
@@ -259,17 +265,31 @@ class StepTracer:
                 reason = f"{graph.num_updates} optimizer updates in one step"
             elif graph.num_updates == 1 and (kind != "train" or applies != 1):
                 reason = "an optimizer other than the compiled one updates the variables"
+            seeds = [g.seed for g, *_ in gens]
+            if len(set(seeds)) != len(seeds):
+                reason = "two random seed generators with the same seed draw in the step"
         if reason is not None:
             self.graphs[key] = reason
             self._warn(kind, reason)
             return out
-        self.graphs[key] = (graph, spec, len(out_leaves))
+        self.graphs[key] = (graph, spec, len(out_leaves), gens)
         self.traces += 1
         return out
 
-    def _replay(self, kind, entry, leaves, fn, batch, states):
-        graph, spec, n_out = entry
+    def _replay(self, kind, key, entry, leaves, fn, batch, states):
+        graph, spec, n_out, gens = entry
         model = self.model
+        random = None
+        if gens:
+            glob = seed_generator.global_seed_generator()
+            if any(is_global and g is not glob for g, _, _, is_global in gens):
+                # Re-seeded since (utils.set_random_seed): a new global stream, traced anew.
+                self.graphs[key] = _SEEN
+                return fn(batch)
+            random = []
+            for g, first, n, _ in gens:
+                random.append((g.seed, (g.counter - first) & 0xFFFFFFFFFFFFFFFF))
+                g.counter += n
         leaves = leaves + _state_tensors(states)
         with model._step_lock:
             if graph.num_updates:
@@ -278,10 +298,10 @@ class StepTracer:
                     return fn(batch)  # EMA's first step differs: eagerly
                 lr = opt.learning_rate
                 step = opt.iterations + 1
-                outs = graph.run(leaves, lr, step)
+                outs = graph.run(leaves, lr, step, random)
                 opt._iterations += 1
             else:
-                outs = graph.run(leaves)
+                outs = graph.run(leaves, None, None, random)
         for (m, name), value in zip(states, outs[n_out:]):
             m._state[name] = value
         self.replays += 1

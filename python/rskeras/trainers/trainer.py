@@ -117,18 +117,18 @@ class Trainer:
                 index, and `model.stop_training` is checked between groups. The steps of a
                 group still run one by one (one call into the core each when traced); a
                 larger N saves callback calls.
-            jit_compile: True traces the steps of `fit`, `evaluate` and `predict` on the CPU
-                device (`rskeras.trainers.traced`): per input signature (shapes and dtypes
-                of the batch; the last, smaller batch is a new one) the first batch runs
-                eagerly, the second eagerly under the core's recorder, and every later one
-                is replayed by the core in one call, with no Python per op and the GIL
-                released; the numbers are the eager step's. A step that cannot be traced (a
-                tensor value read into Python, a random op such as Dropout, the gpu device,
-                an optimizer with per-step Python state such as Nadam or gradient
-                accumulation) runs eagerly with a warning naming the reason. Python values
-                the step reads are captured when traced, as in `tf.function`; the learning
-                rate and the step count are refreshed per batch. False and "auto" (the
-                default) run eagerly.
+            jit_compile: "auto" (the default) and True trace the steps of `fit`, `evaluate`
+                and `predict` on the CPU device (`rskeras.trainers.traced`): per input
+                signature (shapes and dtypes of the batch; the last, smaller batch is a new
+                one) the first batch runs eagerly, the second eagerly under the core's
+                recorder, and every later one is replayed by the core in one call, with no
+                Python per op and the GIL released; the numbers are the eager step's. A step
+                that cannot be traced (a tensor value read into Python, the gpu device, an
+                optimizer with per-step Python state such as Nadam or gradient
+                accumulation) runs eagerly, with a warning naming the reason when
+                `jit_compile=True`. Python values the step reads are captured when traced,
+                as in `tf.function`; the learning rate, the step count and the random seed
+                generators' counters are refreshed per batch. False runs every step eagerly.
             auto_scale_loss: accepted (loss scaling for float16 is not implemented).
 
         Raises:
@@ -297,7 +297,8 @@ class Trainer:
     def _tracer(self):
         """The model's StepTracer when its steps are traced (`jit_compile=True`, not
         `run_eagerly`), else None."""
-        if self.__dict__.get("jit_compile") is not True or self.__dict__.get("run_eagerly"):
+        if self.__dict__.get("jit_compile") not in (True, "auto") \
+                or self.__dict__.get("run_eagerly"):
             return None
         tracer = self.__dict__.get("_step_tracer")
         if tracer is None:
