@@ -247,7 +247,8 @@ impl Recorder {
                     layout: t.layout.clone(),
                 },
                 inputs: vec![src],
-                weak: vec![self.values[src].weak],
+                // A view's own flag (stop_gradient clears it), not its source's.
+                weak: vec![t.weak],
                 outputs: vec![s],
             });
             return s;
