@@ -325,3 +325,58 @@ def test_trace_errors_are_python_exceptions():
         graph.run([ops.ones((20, 12)), ops.ones((20,), "int64"), None], 0.1, 1)
     with pytest.raises(ValueError, match="learning_rate and step"):
         graph.run([ops.ones((20, 12)), ops.ones((20,), "int64"), None] + states)
+
+
+def test_batch_normalization_moving_statistics_and_regularizers():
+    def bn():
+        return keras.Sequential([
+            keras.Input((12,)),
+            keras.layers.Dense(8, kernel_regularizer=keras.regularizers.L2(0.01)),
+            keras.layers.BatchNormalization(),
+            keras.layers.Activation("relu"),
+            keras.layers.Dense(4, activation="softmax"),
+        ])
+
+    x, y = _data()
+    eager, jit = _twins(bn, optimizer=keras.optimizers.AdamW(0.01, weight_decay=0.01))
+    _fit_both(eager, jit, x, y, atol=1e-6, validation_data=(x[:30], y[:30]))
+    names = [w.name for w in jit.weights]
+    assert "moving_mean" in names  # compared by _fit_both with the other weights
+
+
+def test_learning_rate_changed_by_a_callback_is_used():
+    x, y = _data()
+    eager, jit = _twins(mlp, optimizer=keras.optimizers.SGD(0.1))
+    halve = keras.callbacks.LearningRateScheduler(lambda epoch, lr: 0.1 / (epoch + 1))
+    _fit_both(eager, jit, x, y, callbacks=[halve])
+    assert eager.optimizer.learning_rate == jit.optimizer.learning_rate == pytest.approx(0.1 / 3)
+
+
+def test_traced_fit_and_predict_from_two_threads():
+    """A replayed step holds the variables for its whole run: a predict in another thread
+    sees the weights of whole steps (finite outputs, no error), and the model is sound after."""
+    import threading
+
+    x, y = _data(400)
+    model = mlp()
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"],
+                  jit_compile=True)
+    errors, done = [], threading.Event()
+
+    def predict():
+        try:
+            while not done.is_set():
+                assert np.isfinite(model.predict(x[:64], batch_size=16, verbose=0)).all()
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    t = threading.Thread(target=predict)
+    t.start()
+    try:
+        model.fit(x, y, batch_size=8, epochs=3, verbose=0)
+    finally:
+        done.set()
+        t.join(60)
+    assert not errors and not t.is_alive()
+    assert model._step_tracer.replays > 100
+    np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0))
