@@ -380,3 +380,37 @@ def test_traced_fit_and_predict_from_two_threads():
     assert not errors and not t.is_alive()
     assert model._step_tracer.replays > 100
     np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+_OUTSIDE = {}
+
+
+class UpdatesAnOutsideMetric(CustomStep):
+    def train_step(self, data):
+        logs = super().train_step(data)
+        _OUTSIDE["mean"].update_state(logs["half_mse"])  # not one of model.metrics
+        return logs
+
+
+def test_fallback_when_a_metric_outside_model_metrics_is_updated():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(32, 6)).astype("float32")
+    y = rng.normal(size=(32,)).astype("float32")
+    results = []
+    for jit in (False, True):
+        _OUTSIDE["mean"] = keras.metrics.Mean(name="outside")
+        model = UpdatesAnOutsideMetric()
+        model(x[:1])
+        if results:
+            model.set_weights(results[0][1])
+        weights = model.get_weights()
+        model.compile(optimizer="sgd", jit_compile=jit)
+        if jit:
+            with pytest.warns(UserWarning, match="'outside' is updated but is not in"):
+                model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+        else:
+            model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+        results.append((float(_OUTSIDE["mean"].result()), weights, model.get_weights()))
+    assert results[0][0] == results[1][0]
+    for a, b in zip(results[0][2], results[1][2]):
+        np.testing.assert_array_equal(a, b)

@@ -10,9 +10,34 @@ non-trainable `Variable`s, in Keras's order and with Keras's names (a copy taken
 
 from __future__ import annotations
 
+import threading
+import weakref
+
 import numpy as np
 
 from rskeras import ops
+
+# Per thread, while the trainer traces a step: the ids of the metrics whose state the traced
+# graph carries (`carried`), and the name of a metric outside them that changed its state
+# (`stray`): its Python-held state would not be updated by the replays.
+TRACE = threading.local()
+
+
+class _State(dict):
+    """A metric's Python-held state (see `Metric._add_state`); notes writes during a trace."""
+
+    __slots__ = ("owner",)
+
+    def __setitem__(self, key, value):
+        carried = getattr(TRACE, "carried", None)
+        if carried is not None:
+            owner = self.owner()  # a weak reference: no cycle between a metric and its state
+            if id(owner) not in carried:
+                TRACE.stray = getattr(owner, "name", type(owner).__name__)
+        super().__setitem__(key, value)
+
+    def __reduce_ex__(self, protocol):
+        return (dict, (dict(self),))
 
 
 class Metric:
@@ -31,7 +56,9 @@ class Metric:
     def __init__(self, dtype=None, name=None):
         from rskeras.backend import naming
 
-        self.__dict__["_state"] = {}
+        state = _State()
+        state.owner = weakref.ref(self)
+        self.__dict__["_state"] = state
         self._state_specs = {}  # name -> (shape, dtype), in declaration order
         self._variables = []  # Variables made by add_variable (custom metrics)
         self._metrics = []  # nested metrics (attributes that are Metrics)

@@ -25,6 +25,7 @@ import warnings
 import numpy as np
 
 from rskeras import _core
+from rskeras.metrics import metric as metric_module
 from rskeras.random import seed_generator
 
 # The first batch of a signature has been seen (run eagerly); the next one is traced.
@@ -237,6 +238,8 @@ class StepTracer:
             opt._traced_applies = 0
         _core.trace_begin(leaves + _state_tensors(states), self._variables())
         draws = seed_generator.start_draw_log()
+        metric_module.TRACE.carried = {id(m) for m, _ in states}
+        metric_module.TRACE.stray = None
         try:
             out = fn(batch)
         except BaseException:
@@ -244,14 +247,18 @@ class StepTracer:
             raise
         finally:
             seed_generator.stop_draw_log()
+            metric_module.TRACE.carried = None
+        stray = metric_module.TRACE.stray
         glob = seed_generator.global_seed_generator()
         gens = [(g, first, n, g is glob) for g, first, n in draws.values()]
         out_leaves: list = []
         spec = _out_spec(out, out_leaves)
         new_states = [m._state[name] for m, name in states]
-        if not all(isinstance(v, _core.Tensor) for v in new_states):
+        if stray is not None or not all(isinstance(v, _core.Tensor) for v in new_states):
             _core.trace_abort()
-            reason = "a metric keeps its state as a Python number"
+            reason = (f"the metric {stray!r} is updated but is not in `model.metrics`, so "
+                      "its state would not be carried" if stray is not None
+                      else "a metric keeps its state as a Python number")
             self.graphs[key] = reason
             self._warn(kind, reason)
             return out
