@@ -414,3 +414,33 @@ def test_fallback_when_a_metric_outside_model_metrics_is_updated():
     assert results[0][0] == results[1][0]
     for a, b in zip(results[0][2], results[1][2]):
         np.testing.assert_array_equal(a, b)
+
+
+class TwoOptimizers(CustomStep):
+    """A GAN-like step: a second optimizer updates the output layer."""
+
+    def train_step(self, data):
+        logs = super().train_step(data)
+        x, y = data[0], data[1]
+        with keras.GradientTape() as tape:
+            loss = ops.mean(ops.square(self(x) - ops.reshape(y, (-1, 1))))
+        weights = self.out.trainable_variables
+        self.second.apply(tape.gradient(loss, weights), weights)
+        return logs
+
+
+def test_fallback_with_a_second_optimizer():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(32, 6)).astype("float32")
+    y = rng.normal(size=(32,)).astype("float32")
+    models = []
+    for jit in (False, True):
+        model = TwoOptimizers()
+        model(x[:1])
+        model.second = keras.optimizers.SGD(0.01)
+        model.compile(optimizer="adam", jit_compile=jit)
+        models.append(model)
+    eager, jit = models
+    jit.set_weights(eager.get_weights())
+    _fallback(eager, jit, x, y, "2 optimizer updates in one step")
+    assert eager.second.iterations == jit.second.iterations

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import threading
 import warnings
 
 import numpy as np
@@ -30,6 +31,10 @@ from rskeras import _core, ops
 from rskeras.backend import naming
 from rskeras.backend.variables import Variable
 from rskeras.utils import locks
+
+
+# Per thread, while the trainer traces a step: the optimizers whose `apply` ran, in order.
+_TRACE = threading.local()
 
 
 def _schedule_class():
@@ -352,8 +357,8 @@ class Optimizer:
             ValueError: when no variable has a gradient, or a gradient's shape differs from its
                 variable's (naming the optimizer and the variable).
         """
-        if _core.trace_active():  # counted for the trainer's traced step
-            self._traced_applies = getattr(self, "_traced_applies", 0) + 1
+        if _core.trace_active():  # noted for the trainer's traced step
+            _TRACE.applied = getattr(_TRACE, "applied", []) + [self]
         with locks.object_lock(self):
             self._apply(grads, trainable_variables)
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from rskeras import _core
 from rskeras.metrics import metric as metric_module
+from rskeras.optimizers import optimizer as optimizer_module
 from rskeras.random import seed_generator
 
 # The first batch of a signature has been seen (run eagerly); the next one is traced.
@@ -234,8 +235,7 @@ class StepTracer:
             self.graphs[key] = reason
             self._warn(kind, reason)
             return fn(batch)
-        if opt is not None:
-            opt._traced_applies = 0
+        optimizer_module._TRACE.applied = []
         _core.trace_begin(leaves + _state_tensors(states), self._variables())
         draws = seed_generator.start_draw_log()
         metric_module.TRACE.carried = {id(m) for m, _ in states}
@@ -267,14 +267,17 @@ class StepTracer:
         except _core.TraceError as e:
             reason = str(e)
         else:
-            applies = getattr(opt, "_traced_applies", 0) if opt is not None else 0
-            if graph.num_updates > 1:
-                reason = f"{graph.num_updates} optimizer updates in one step"
-            elif graph.num_updates == 1 and (kind != "train" or applies != 1):
+            applied = optimizer_module._TRACE.applied
+            if graph.num_updates > 1 or len(applied) > 1:
+                reason = f"{max(graph.num_updates, len(applied))} optimizer updates in one step"
+            elif applied and (kind != "train" or applied[0] is not opt):
                 reason = "an optimizer other than the compiled one updates the variables"
+            elif graph.num_updates and not applied:
+                reason = "an optimizer update made outside `optimizer.apply`"
             seeds = [g.seed for g, *_ in gens]
             if len(set(seeds)) != len(seeds):
                 reason = "two random seed generators with the same seed draw in the step"
+        optimizer_module._TRACE.applied = []
         if reason is not None:
             self.graphs[key] = reason
             self._warn(kind, reason)
