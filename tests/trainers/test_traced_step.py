@@ -444,3 +444,32 @@ def test_fallback_with_a_second_optimizer():
     jit.set_weights(eager.get_weights())
     _fallback(eager, jit, x, y, "2 optimizer updates in one step")
     assert eager.second.iterations == jit.second.iterations
+
+
+_STEPS = {}
+
+
+class CountsInAVariable(CustomStep):
+    def train_step(self, data):
+        _STEPS["count"].assign_add(1.0)  # a Variable the model does not track
+        return super().train_step(data)
+
+
+def test_fallback_when_an_untracked_variable_is_assigned():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(32, 6)).astype("float32")
+    y = rng.normal(size=(32,)).astype("float32")
+    models = []
+    for jit in (False, True):
+        model = CountsInAVariable()
+        model(x[:1])
+        model.compile(optimizer="sgd", jit_compile=jit)
+        models.append(model)
+    eager, jit = models
+    jit.set_weights(eager.get_weights())
+    _STEPS["count"] = keras.Variable(0.0, trainable=False)
+    with pytest.warns(UserWarning, match="not one of the model's, optimizer's or metrics'"):
+        jit.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+    assert float(_STEPS["count"].numpy()) == 8.0  # every step ran, eagerly
+    eager.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+    _assert_same_weights(eager, jit)
