@@ -9,13 +9,17 @@ variable assignments, into a `_core.TracedGraph`), and every later batch is one 
 `graph.run(batch)`, which replays the recorded kernels in Rust with the GIL released and no
 Python per op. The last, smaller batch of an epoch is a new signature.
 
-What cannot be traced runs eagerly, with a warning naming the reason (as `tf.function`
-does): a tensor value read into Python during the step, the gpu device, an optimizer whose step has Python state the graph cannot refresh (Nadam's
-`u_product`, gradient accumulation, a Keras-style `update_step`), several optimizer updates
-in one step. Python values (numbers, attributes) read by the step are captured as constants
-when traced, as in a `tf.function`; the exceptions are computed per batch and passed to the
-replay: the optimizer's learning rate (a schedule too) and step count, and the counters of
-the seed generators the step draws from (Dropout's masks are the eager step's).
+What cannot be traced runs eagerly, with a warning naming the reason under
+`jit_compile=True` (as `tf.function` does): a tensor value read into Python during the step,
+the gpu device, an optimizer whose step has Python state the graph cannot refresh (Nadam's
+`u_product`, gradient accumulation, a Keras-style `update_step`), a second optimizer or a
+metric outside `model.metrics` updated by the step, an assignment to a Variable the model,
+its optimizer and metrics do not hold. Python values (numbers, attributes) read by the step
+are captured as constants when traced, as in a `tf.function`; the exceptions are computed per
+batch and passed to the replay: the optimizer's learning rate (a schedule too) and step
+count, the counters of the seed generators the step draws from (Dropout's masks are the
+eager step's), and the metrics' Python-held state (`Metric._state`, carried as graph inputs
+and outputs). `jit_compile="auto"` falls back silently.
 """
 
 from __future__ import annotations
@@ -289,19 +293,20 @@ class StepTracer:
     def _replay(self, kind, key, entry, leaves, fn, batch, states):
         graph, spec, n_out, gens = entry
         model = self.model
-        random = None
         if gens:
             glob = seed_generator.global_seed_generator()
             if any(is_global and g is not glob for g, _, _, is_global in gens):
                 # Re-seeded since (utils.set_random_seed): a new global stream, traced anew.
                 self.graphs[key] = _SEEN
                 return fn(batch)
-            random = []
-            for g, first, n, _ in gens:
-                random.append((g.seed, (g.counter - first) & 0xFFFFFFFFFFFFFFFF))
-                g.counter += n
         leaves = leaves + _state_tensors(states)
         with model._step_lock:
+            random = None
+            if gens:  # each generator moves on by the draws of one step, as eagerly
+                random = []
+                for g, first, n, _ in gens:
+                    random.append((g.seed, (g.counter - first) & 0xFFFFFFFFFFFFFFFF))
+                    g.counter += n
             if graph.num_updates:
                 opt = model.optimizer
                 if opt.use_ema and opt._iterations == 0:
