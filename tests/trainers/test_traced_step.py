@@ -473,3 +473,13 @@ def test_fallback_when_an_untracked_variable_is_assigned():
     assert float(_STEPS["count"].numpy()) == 8.0  # every step ran, eagerly
     eager.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
     _assert_same_weights(eager, jit)
+
+
+def test_the_graph_cache_is_bounded(monkeypatch):
+    monkeypatch.setattr(traced, "_MAX_GRAPHS", 3)
+    x, y = _data()
+    model = mlp()
+    model.compile("adam", "sparse_categorical_crossentropy", jit_compile=True)
+    for batch_size in (10, 20, 25, 50):
+        model.fit(x, y, batch_size=batch_size, epochs=2, verbose=0)
+        assert len(model._step_tracer.graphs) <= 3

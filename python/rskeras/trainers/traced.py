@@ -35,6 +35,8 @@ from rskeras.random import seed_generator
 
 # The first batch of a signature has been seen (run eagerly); the next one is traced.
 _SEEN = object()
+# Signatures kept per model (a process that fits many datasets or shapes traces anew).
+_MAX_GRAPHS = 64
 
 
 def _flatten(structure, leaves: list):
@@ -221,6 +223,8 @@ class StepTracer:
         key = (kind, sig, state_key, _label_key(labels), self.scope)
         entry = self.graphs.get(key)
         if entry is None:
+            if len(self.graphs) >= _MAX_GRAPHS:  # many datasets or shapes: start over
+                self.graphs.clear()
             self.graphs[key] = _SEEN
             return fn(batch)
         if entry is _SEEN:
