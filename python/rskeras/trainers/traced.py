@@ -99,7 +99,9 @@ def _label_key(labels) -> tuple:
     them is valid for batches with the same bounds."""
     out = []
     for _, summary, _ in labels or ():
-        out.append(None if summary is None else tuple(summary))
+        # NaN bounds (labels with NaN) as a string: NaN never equals itself as a dict key.
+        out.append(None if summary is None else tuple(
+            "nan" if isinstance(v, float) and v != v else v for v in summary))
     return tuple(out)
 
 
