@@ -1004,3 +1004,130 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(trace_active, m)?)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::{self, BinaryOp, UnaryOp};
+
+    fn t(shape: &[usize], v: &[f32]) -> Tensor {
+        Tensor::from_f32(shape.to_vec(), v.to_vec())
+    }
+
+    /// Record `step` on `inputs` (no variables) and return its eager outputs and the graph.
+    fn record(
+        inputs: &[Tensor],
+        step: impl Fn(&[Tensor]) -> Result<Vec<Tensor>>,
+    ) -> (Vec<Tensor>, Result<Graph>) {
+        let mut rec = Recorder {
+            nodes: Vec::new(),
+            values: Vec::new(),
+            sources: Vec::new(),
+            by_id: HashMap::new(),
+            by_buf: HashMap::new(),
+            written: HashSet::new(),
+            var_last: Vec::new(),
+            var_versions: Vec::new(),
+            var_cells: Vec::new(),
+            inputs: Vec::new(),
+            reason: None,
+        };
+        for (k, x) in inputs.iter().enumerate() {
+            let s = rec.new_slot(x, Source::Input(k));
+            rec.inputs.push(Some((s, x.shape.clone(), x.dtype())));
+        }
+        REC.with(|r| *r.borrow_mut() = Some(rec));
+        ACTIVE.with(|a| a.set(true));
+        let outs = step(inputs);
+        let rec = stop().expect("recording");
+        let outs = outs.expect("the eager step runs");
+        let graph = rec.finish(&outs.iter().cloned().map(Some).collect::<Vec<_>>());
+        (outs, graph)
+    }
+
+    fn values(t: &Tensor) -> Vec<f32> {
+        t.contiguous().f32s("test").unwrap().to_vec()
+    }
+
+    #[test]
+    fn replays_kernels_views_and_copies_on_new_inputs() {
+        // relu(x @ w) reshaped (a view made outside the kernels), transposed (a view kernel),
+        // made row-major outside the kernels, then added to a constant.
+        let step = |x: &[Tensor]| -> Result<Vec<Tensor>> {
+            let h = ops::unary(UnaryOp::Relu, &ops::matmul::matmul(&x[0], &x[1])?)?;
+            let r = ops::reshape(&h, &[3, 2])?;
+            let tr = ops::transpose(&r, None)?.contiguous();
+            let c = t(&[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+            Ok(vec![ops::binary(BinaryOp::Add, &tr, &c)?, h])
+        };
+        let x = t(&[2, 2], &[1.0, -2.0, 3.0, 4.0]);
+        let w = t(&[2, 3], &[1.0, 0.5, -1.0, 2.0, -0.5, 1.0]);
+        let (eager, graph) = record(&[x.clone(), w.clone()], step);
+        let graph = graph.expect("traceable");
+        assert!(graph
+            .nodes
+            .iter()
+            .any(|n| matches!(n.kind, Kind::View { .. })));
+        assert!(graph
+            .nodes
+            .iter()
+            .any(|n| matches!(n.kind, Kind::Contiguous)));
+        // The same inputs give the eager outputs; new inputs give what eager gives on them.
+        let run = |ins: &[Tensor]| {
+            let ins: Vec<Option<Tensor>> = ins.iter().cloned().map(Some).collect();
+            graph.check_inputs(&ins).unwrap();
+            graph.run(&ins, &mut [], None, &[]).unwrap()
+        };
+        let outs = run(&[x, w.clone()]);
+        for (a, b) in eager.iter().zip(&outs) {
+            assert_eq!(values(a), values(b.as_ref().unwrap()));
+        }
+        let x2 = t(&[2, 2], &[0.5, 1.0, -3.0, 2.0]);
+        let want = step(&[x2.clone(), w.clone()]).unwrap();
+        let got = run(&[x2, w]);
+        for (a, b) in want.iter().zip(&got) {
+            assert_eq!(values(a), values(b.as_ref().unwrap()));
+        }
+    }
+
+    #[test]
+    fn frees_each_value_after_its_last_use_and_refuses_other_inputs() {
+        let step = |x: &[Tensor]| -> Result<Vec<Tensor>> {
+            let a = ops::unary(UnaryOp::Neg, &x[0])?;
+            let b = ops::unary(UnaryOp::Exp, &a)?;
+            Ok(vec![ops::unary(UnaryOp::Neg, &b)?])
+        };
+        let (_, graph) = record(&[t(&[3], &[1.0, 2.0, 3.0])], step);
+        let graph = graph.unwrap();
+        // `a` is freed after `exp`, `b` after the last `negative`; the output is kept.
+        let freed: usize = graph.free_after.iter().map(Vec::len).sum();
+        assert_eq!(freed, 3, "{:?}", graph.free_after);
+        let err = graph.check_inputs(&[Some(t(&[4], &[0.0; 4]))]).unwrap_err();
+        assert!(matches!(err, Error::Value(m) if m.contains("traced for")));
+    }
+
+    #[test]
+    fn a_host_read_makes_the_step_untraceable() {
+        let step = |x: &[Tensor]| -> Result<Vec<Tensor>> {
+            note_read("float()");
+            Ok(vec![ops::unary(UnaryOp::Neg, &x[0])?])
+        };
+        let (_, graph) = record(&[t(&[1], &[1.0])], step);
+        assert!(matches!(graph, Err(Error::Runtime(m)) if m.contains("float()")));
+        assert!(!active());
+    }
+
+    #[test]
+    fn random_ops_replay_with_their_stream_moved_on() {
+        let step = |_: &[Tensor]| -> Result<Vec<Tensor>> {
+            Ok(vec![ops::random::uniform(&[4], 0.0, 1.0, 7, 3)?])
+        };
+        let (eager, graph) = record(&[], step);
+        let graph = graph.unwrap();
+        let same = graph.run(&[], &mut [], None, &[]).unwrap();
+        assert_eq!(values(&eager[0]), values(same[0].as_ref().unwrap()));
+        let moved = graph.run(&[], &mut [], None, &[(7, 2)]).unwrap();
+        let want = ops::random::uniform(&[4], 0.0, 1.0, 7, 5).unwrap();
+        assert_eq!(values(&want), values(moved[0].as_ref().unwrap()));
+    }
+}
