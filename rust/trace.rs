@@ -824,6 +824,18 @@ fn trace_active() -> bool {
     active()
 }
 
+/// Stop (`paused=True`) or resume recording on this thread without ending the trace: what
+/// runs in between is neither recorded nor checked (a check the trainer repeats eagerly
+/// before each replay, such as the label checks of the losses). Returns whether a trace was
+/// active before the call.
+#[pyfunction]
+fn trace_pause(paused: bool) -> bool {
+    let recording = REC.with(|r| r.try_borrow().map(|r| r.is_some()).unwrap_or(false));
+    let was = active();
+    ACTIVE.with(|a| a.set(recording && !paused));
+    was
+}
+
 /// Stop recording and build the graph; `outputs` are the step's result tensors (flattened;
 /// None for parts that are not tensors). Raises TraceError naming why the step cannot be
 /// replayed.
@@ -1002,6 +1014,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(trace_end, m)?)?;
     m.add_function(wrap_pyfunction!(trace_abort, m)?)?;
     m.add_function(wrap_pyfunction!(trace_active, m)?)?;
+    m.add_function(wrap_pyfunction!(trace_pause, m)?)?;
     Ok(())
 }
 

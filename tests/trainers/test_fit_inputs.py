@@ -442,6 +442,7 @@ def test_custom_train_step_receives_generator_batches_with_sample_weights():
             return super().train_step(data)
 
     model = Custom()
-    model.compile("sgd", "sparse_categorical_crossentropy")
+    # Eagerly: a traced step (the default) runs its Python only when traced, as in Keras.
+    model.compile("sgd", "sparse_categorical_crossentropy", run_eagerly=True)
     model.fit(_batches(sw=np.ones(40, "float32")), verbose=0)
     assert seen == [(8,)] * 5

@@ -483,3 +483,38 @@ def test_the_graph_cache_is_bounded(monkeypatch):
     for batch_size in (10, 20, 25, 50):
         model.fit(x, y, batch_size=batch_size, epochs=2, verbose=0)
         assert len(model._step_tracer.graphs) <= 3
+
+
+def _batches(x, y, size):
+    def gen():
+        while True:
+            for i in range(0, len(x), size):
+                yield x[i:i + size], y[i:i + size]
+    return gen()
+
+
+def test_generator_data_is_traced_and_its_labels_checked_before_each_replay():
+    """Labels from a generator have no precomputed bounds: the losses' exact label check
+    reads values, so it runs outside the recording and again before each replay."""
+    x, y = _data(96)
+    eager, jit = _twins(mlp)
+    kwargs = {"steps_per_epoch": 6, "epochs": 3, "verbose": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hb = jit.fit(_batches(x, y, 16), **kwargs)
+    ha = eager.fit(_batches(x, y, 16), **kwargs)
+    _assert_same_history(ha, hb)
+    _assert_same_weights(eager, jit)
+    # Eager: the first batch (it builds the metrics, which changes the signature's metric
+    # state) and the second (the new signature's warm-up); then one trace and 15 replays.
+    assert jit._step_tracer.replays == 3 * 6 - 3
+    # A bad label in a replayed batch raises before that batch updates anything.
+    bad = y.copy()
+    bad[70] = 9  # 4 classes
+    before = [w.copy() for w in jit.get_weights()]
+    with pytest.raises(ValueError, match="label 9"):
+        jit.fit(_batches(x, bad, 16), steps_per_epoch=6, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="label 9"):
+        eager.fit(_batches(x, bad, 16), steps_per_epoch=6, epochs=1, verbose=0)
+    _assert_same_weights(eager, jit)
+    assert any((a != b).any() for a, b in zip(before, jit.get_weights()))  # 4 steps ran

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
+import threading
 from typing import Any, NamedTuple
 
 from rskeras import _core
@@ -60,6 +61,10 @@ _KNOWN: contextvars.ContextVar[dict | None] = contextvars.ContextVar("rskeras_kn
                                                                      default=None)
 # (tensor, num_classes) of the last tensor found clean.
 _last_clean: tuple = (None, None)
+# Per thread, while the trainer traces a step: the exact checks the step made, as
+# `[(y_true, where, num_classes)]`. They read values, so they run outside the recording and
+# the trainer repeats them before each replay.
+TRACE = threading.local()
 
 
 def sparse_labels(fn):
@@ -147,6 +152,15 @@ def check_labels(y_true, where: str, num_classes: int | None = None) -> None:
         dtype = str(y_true.dtype)
         if num_classes is None and not _is_float_dtype(dtype):
             return  # integer and bool labels are always finite
+        deferred = getattr(TRACE, "deferred", None)
+        if deferred is not None and _core.trace_active():
+            deferred.append((y_true, where, num_classes))
+            _core.trace_pause(True)
+            try:
+                check_labels(y_true, where, num_classes)
+            finally:
+                _core.trace_pause(False)
+            return
         ok = _ok_mask(y_true, dtype, num_classes)
         from rskeras import ops
 

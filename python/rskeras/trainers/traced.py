@@ -19,7 +19,9 @@ are captured as constants when traced, as in a `tf.function`; the exceptions are
 batch and passed to the replay: the optimizer's learning rate (a schedule too) and step
 count, the counters of the seed generators the step draws from (Dropout's masks are the
 eager step's), and the metrics' Python-held state (`Metric._state`, carried as graph inputs
-and outputs). `jit_compile="auto"` falls back silently.
+and outputs). The losses' exact label checks (labels without precomputed bounds, as from a
+generator) read values: they run outside the recording and again before each replay.
+`jit_compile="auto"` falls back silently.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import warnings
 import numpy as np
 
 from rskeras import _core
+from rskeras.losses import labels as labels_module
 from rskeras.metrics import metric as metric_module
 from rskeras.optimizers import optimizer as optimizer_module
 from rskeras.random import seed_generator
@@ -250,6 +253,7 @@ class StepTracer:
         draws = seed_generator.start_draw_log()
         metric_module.TRACE.carried = {id(m) for m, _ in states}
         metric_module.TRACE.stray = None
+        labels_module.TRACE.deferred = deferred = []
         try:
             out = fn(batch)
         except BaseException:
@@ -258,6 +262,11 @@ class StepTracer:
         finally:
             seed_generator.stop_draw_log()
             metric_module.TRACE.carried = None
+            labels_module.TRACE.deferred = None
+        checks = []
+        for y_true, where, num_classes in deferred:
+            k = next((i for i, leaf in enumerate(leaves) if leaf is y_true), None)
+            checks.append((k, where, num_classes))
         stray = metric_module.TRACE.stray
         glob = seed_generator.global_seed_generator()
         gens = [(g, first, n, g is glob) for g, first, n in draws.values()]
@@ -287,18 +296,23 @@ class StepTracer:
             seeds = [g.seed for g, *_ in gens]
             if len(set(seeds)) != len(seeds):
                 reason = "two random seed generators with the same seed draw in the step"
+            if any(k is None for k, _, _ in checks):
+                reason = ("a loss or metric checks labels that are not one of the batch's "
+                          "tensors (their check reads values)")
         optimizer_module._TRACE.applied = []
         if reason is not None:
             self.graphs[key] = reason
             self._warn(kind, reason)
             return out
-        self.graphs[key] = (graph, spec, len(out_leaves), gens)
+        self.graphs[key] = (graph, spec, len(out_leaves), gens, checks)
         self.traces += 1
         return out
 
     def _replay(self, kind, key, entry, leaves, fn, batch, states):
-        graph, spec, n_out, gens = entry
+        graph, spec, n_out, gens, checks = entry
         model = self.model
+        for k, where, num_classes in checks:  # the label checks the traced step made
+            labels_module.check_labels(leaves[k], where, num_classes)
         if gens:
             glob = seed_generator.global_seed_generator()
             if any(is_global and g is not glob for g, _, _, is_global in gens):
