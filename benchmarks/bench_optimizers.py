@@ -16,7 +16,7 @@ update of every variable and its slots from those gradients:
                       one ``jax.jit`` with the variable and slot buffers donated, and
                       ``block_until_ready`` on the result;
 * ``torch``        -- ``torch.optim`` with ``foreach=True``, ``.grad`` set once, ``step()``
-                      under ``torch.no_grad``.
+                      under ``torch.no_grad``, denormals flushed as XLA and rskeras do.
 
 Optimizers, with the same hyper-parameters everywhere: SGD (lr 0.01, momentum 0.9), Adam
 (lr 1e-3, betas 0.9/0.999, epsilon 1e-7) and AdamW (the same, weight decay 0.004, Keras's
@@ -137,6 +137,7 @@ def torch_child(names, warmup, steps, threads) -> dict:
     import torch
 
     torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)  # as XLA and rskeras do (see bench_mlp.py)
     weights, grads = _arrays()
     out = {"version": torch.__version__, "threads": torch.get_num_threads()}
     for name in names:
