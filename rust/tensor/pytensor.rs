@@ -452,21 +452,35 @@ pub fn maybe_detach<T: Send>(
     }
 }
 
+/// Whether `other` asks to take this binary operator itself: NumPy's protocol, a type whose
+/// `__array_ufunc__` is None (KerasTensor) gets `tensor + kt` through its reflected method.
+fn defers_to(other: &Bound<'_, PyAny>) -> bool {
+    !other.is_instance_of::<PyTensor>()
+        && other
+            .get_type()
+            .getattr("__array_ufunc__")
+            .is_ok_and(|v| v.is_none())
+}
+
 fn binop(
     py: Python<'_>,
     op: ops::BinaryOp,
     a: &Tensor,
     other: &Bound<'_, PyAny>,
     reflected: bool,
-) -> PyResult<PyTensor> {
-    crate::error::guard(op.name(), || {
+) -> PyResult<Py<PyAny>> {
+    if defers_to(other) {
+        return Ok(py.NotImplemented());
+    }
+    let out = crate::error::guard(op.name(), || {
         let b = to_tensor(other, Some(a.dtype()))?;
         let (x, y) = if reflected { (&b, a) } else { (a, &b) };
         let n = x.numel().max(y.numel());
         Ok(PyTensor::new(maybe_detach(py, n, || {
             ops::binary(op, x, y)
         })?))
-    })
+    })?;
+    Ok(Py::new(py, out)?.into_any())
 }
 
 #[pymethods]
@@ -714,28 +728,28 @@ impl PyTensor {
         crate::error::guard("getitem", || self.getitem(py, key))
     }
 
-    fn __add__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn __add__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         binop(py, ops::BinaryOp::Add, &self.get(), o, false)
     }
-    fn __radd__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn __radd__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         binop(py, ops::BinaryOp::Add, &self.get(), o, true)
     }
-    fn __sub__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn __sub__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         binop(py, ops::BinaryOp::Sub, &self.get(), o, false)
     }
-    fn __rsub__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn __rsub__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         binop(py, ops::BinaryOp::Sub, &self.get(), o, true)
     }
-    fn __mul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn __mul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         binop(py, ops::BinaryOp::Mul, &self.get(), o, false)
     }
-    fn __rmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn __rmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         binop(py, ops::BinaryOp::Mul, &self.get(), o, true)
     }
-    fn __truediv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn __truediv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         binop(py, ops::BinaryOp::Div, &self.get(), o, false)
     }
-    fn __rtruediv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn __rtruediv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         binop(py, ops::BinaryOp::Div, &self.get(), o, true)
     }
     fn __pow__(
@@ -743,7 +757,7 @@ impl PyTensor {
         py: Python<'_>,
         o: &Bound<'_, PyAny>,
         _modulo: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<PyTensor> {
+    ) -> PyResult<Py<PyAny>> {
         binop(py, ops::BinaryOp::Power, &self.get(), o, false)
     }
     fn __rpow__(
@@ -751,58 +765,66 @@ impl PyTensor {
         py: Python<'_>,
         o: &Bound<'_, PyAny>,
         _modulo: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<PyTensor> {
+    ) -> PyResult<Py<PyAny>> {
         binop(py, ops::BinaryOp::Power, &self.get(), o, true)
     }
-    fn __floordiv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn __floordiv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         binop(py, ops::BinaryOp::FloorDivide, &self.get(), o, false)
     }
-    fn __rfloordiv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn __rfloordiv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         binop(py, ops::BinaryOp::FloorDivide, &self.get(), o, true)
     }
-    fn __mod__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn __mod__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         binop(py, ops::BinaryOp::Mod, &self.get(), o, false)
     }
-    fn __rmod__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn __rmod__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         binop(py, ops::BinaryOp::Mod, &self.get(), o, true)
     }
-    fn __lt__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn __lt__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         binop(py, ops::BinaryOp::Less, &self.get(), o, false)
     }
-    fn __le__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn __le__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         binop(py, ops::BinaryOp::LessEqual, &self.get(), o, false)
     }
-    fn __gt__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn __gt__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         binop(py, ops::BinaryOp::Greater, &self.get(), o, false)
     }
-    fn __ge__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn __ge__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         binop(py, ops::BinaryOp::GreaterEqual, &self.get(), o, false)
     }
-    fn __eq__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn __eq__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         binop(py, ops::BinaryOp::Equal, &self.get(), o, false)
     }
-    fn __ne__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn __ne__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         binop(py, ops::BinaryOp::NotEqual, &self.get(), o, false)
     }
 
-    fn __matmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        crate::error::guard("matmul", || {
+    fn __matmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        if defers_to(o) {
+            return Ok(py.NotImplemented());
+        }
+        let out = crate::error::guard("matmul", || {
             let b = to_tensor(o, None)?;
             let n = self.get().numel().max(b.numel());
             Ok(PyTensor::new(maybe_detach(py, n, || {
                 ops::matmul::matmul(&self.get(), &b)
             })?))
-        })
+        });
+        Ok(Py::new(py, out?)?.into_any())
     }
 
-    fn __rmatmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        crate::error::guard("matmul", || {
+    fn __rmatmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        if defers_to(o) {
+            return Ok(py.NotImplemented());
+        }
+        let out = crate::error::guard("matmul", || {
             let a = to_tensor(o, None)?;
             let n = self.get().numel().max(a.numel());
             Ok(PyTensor::new(maybe_detach(py, n, || {
                 ops::matmul::matmul(&a, &self.get())
             })?))
-        })
+        });
+        Ok(Py::new(py, out?)?.into_any())
     }
 
     fn __neg__(&self) -> PyResult<PyTensor> {

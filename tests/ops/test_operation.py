@@ -162,3 +162,30 @@ def test_identity_layers_get_new_output_tensors():
     assert y is not x and x._keras_history.operation.__class__.__name__ == "InputLayer"
     model = keras.Model(x, y)
     np.testing.assert_array_equal(np.asarray(model(np.ones((1, 3), np.float32))), np.ones((1, 3)))
+
+
+@pytest.mark.parametrize("expr", ["w * x", "w + x", "w - x", "w / x", "w ** x", "w > x",
+                                  "x_mat @ w_mat", "w_mat @ x_mat_t"])
+def test_tensor_operators_defer_to_keras_tensors(expr):
+    """`Tensor (op) KerasTensor` returns NotImplemented from the core (KerasTensor sets NumPy's
+    `__array_ufunc__ = None`), so Python calls the KerasTensor's reflected operator and the
+    result is symbolic, as `np.ndarray (op) KerasTensor` is."""
+    w = keras.ops.convert_to_tensor(np.arange(1, 4, dtype="float32"))
+    w_mat = keras.ops.convert_to_tensor(np.eye(3, dtype="float32"))
+    x = keras.Input((3,))
+    x_mat = keras.Input((3,))
+    x_mat_t = keras.Input((3, 2))
+    out = eval(expr)
+    assert isinstance(out, keras.KerasTensor), expr
+    model = keras.Model([x, x_mat, x_mat_t], out)
+    data = [np.ones((2, 3), "float32") * 2, np.ones((2, 3), "float32"), np.ones((2, 3, 2), "float32")]
+    got = keras.ops.convert_to_numpy(model(data))
+    env = {"w": np.arange(1, 4, dtype="float32"), "w_mat": np.eye(3, dtype="float32"),
+           "x": data[0], "x_mat": data[1], "x_mat_t": data[2]}
+    np.testing.assert_allclose(got, eval(expr, {}, env), rtol=1e-6)
+
+
+def test_tensor_operators_still_refuse_other_objects():
+    w = keras.ops.convert_to_tensor(np.ones(3, "float32"))
+    with pytest.raises(TypeError, match="multiply"):
+        w * object()
