@@ -94,3 +94,11 @@ def test_importing_rskeras_never_imports_wgpu_or_optional_extras():
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_importing_rskeras_does_not_import_numpy():
+    """NumPy's import costs more than the rest of `import rskeras`: modules reach it through
+    `rskeras.backend.lazy_numpy.np` or a local import, so it loads on first use."""
+    code = "import sys, rskeras; print('numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
+from rskeras.backend.lazy_numpy import np
 
 from rskeras.callbacks._lr import log_learning_rates, lr_value, optimizers_of
 from rskeras.callbacks.callback import Callback

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
+from rskeras.backend.lazy_numpy import np
 
 from rskeras.callbacks.callback import Callback
 

@@ -9,7 +9,7 @@ import os
 import time
 import warnings
 
-import numpy as np
+from rskeras.backend.lazy_numpy import np
 
 from rskeras.callbacks._lr import lr_value
 from rskeras.callbacks.callback import Callback

@@ -13,7 +13,7 @@ Errors: ValueError naming the metric and both shapes when they differ.
 
 from __future__ import annotations
 
-import numpy as np
+from rskeras.backend.lazy_numpy import np
 
 from rskeras import ops
 from rskeras.metrics import metrics_utils as mu

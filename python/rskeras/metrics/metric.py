@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import weakref
 
-import numpy as np
+from rskeras.backend.lazy_numpy import np
 
 from rskeras import ops
 

@@ -4,7 +4,7 @@ filtering, the integer confusion matrix of the IoU metrics, and shape checks."""
 
 from __future__ import annotations
 
-import numpy as np
+from rskeras.backend.lazy_numpy import np
 
 from rskeras import ops
 from rskeras.losses.loss import squeeze_or_expand_to_same_rank  # noqa: F401  (Keras exports it here too)

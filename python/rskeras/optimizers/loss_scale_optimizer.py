@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import numpy as np
+from rskeras.backend.lazy_numpy import np
 
 from rskeras import ops
 from rskeras.backend.variables import Variable

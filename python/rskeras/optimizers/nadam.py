@@ -1,6 +1,6 @@
 """Nadam (Dozat, 2016, "Incorporating Nesterov Momentum into Adam")."""
 
-import numpy as np
+from rskeras.backend.lazy_numpy import np
 
 from rskeras import _core, ops
 from rskeras.backend.variables import Variable

@@ -25,7 +25,7 @@ import re
 import threading
 import warnings
 
-import numpy as np
+from rskeras.backend.lazy_numpy import np
 
 from rskeras import _core, ops
 from rskeras.backend import naming

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
+from rskeras.backend.lazy_numpy import np
 
 from rskeras import _core
 from rskeras.losses import labels as labels_module

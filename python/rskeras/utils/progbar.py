@@ -8,7 +8,15 @@ from __future__ import annotations
 import sys
 import time
 
-import numpy as np
+
+def _mean(value) -> float:
+    """A number, or the mean of a vector result (NumPy only then: `import rskeras` stays
+    NumPy-free)."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    import numpy as np
+
+    return float(np.mean(value))
 
 
 def _format_time(seconds: float) -> str:
@@ -106,7 +114,7 @@ class Progbar:
                 t = _format_time(per_unit * (self.target - current))
             head = f"{bold}{num}{reset} {bar} {bold}{t}{reset} {_format_per_unit(per_unit, self.unit_name)}"
         metrics = "".join(
-            f" - {name}: {float(np.mean(total)) / max(count, 1):.4f}"  # a vector: its mean, as Keras
+            f" - {name}: {_mean(total) / max(count, 1):.4f}"  # a vector: its mean, as Keras
             for name, (total, count) in self._values.items()
         )
         return head + metrics

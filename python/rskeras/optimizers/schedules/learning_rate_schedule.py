@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
+from rskeras.backend.lazy_numpy import np
 
-_F32 = np.float32
+
+def _F32(value):
+    """`np.float32(value)` (NumPy is imported on first use)."""
+    return np.float32(value)
 
 
 def _f32(value) -> np.float32:
