@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.parse
-import urllib.request
 import warnings
 
 from rskeras.callbacks.callback import Callback
@@ -51,6 +48,11 @@ class RemoteMonitor(Callback):
         self.headers, self.send_as_json = headers, send_as_json
 
     def on_epoch_end(self, epoch, logs=None):
+        # Imported here: urllib.request loads ssl and http.client (~25 ms of `import rskeras`).
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
         send = {"epoch": epoch}
         for key, value in (logs or {}).items():
             send[key] = _plain(value)
